@@ -1,0 +1,1022 @@
+/* selector.c - label selector lexer, parser, validation and matching, after apimachinery pkg/labels. */
+#include "selector.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ======================== growable text buffer ======================== */
+
+/* A small private buffer: the error texts are built piecewise and the
+ * selector string is joined; an allocation failure is remembered once. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void sb_puts(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	/* only used for short numeric pieces */
+	if (n > 0)
+		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static void sb_reset(struct sbuf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+/* ======================== Go's %q (strconv.Quote) ======================== */
+
+/* utf8.DecodeRuneInString: returns the rune and its width, or (-1, 1) for an
+ * invalid byte (Go's RuneError of width 1). Surrogates and overlongs are invalid. */
+static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *width)
+{
+	unsigned c = s[0];
+	unsigned lo = 0x80, hi = 0xBF;
+	size_t need;
+	int32_t r;
+
+	*width = 1;
+	if (c < 0x80)
+		return (int32_t)c;
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 1;
+		r = (int32_t)(c & 0x1F);
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2;
+		r = (int32_t)(c & 0x0F);
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3;
+		r = (int32_t)(c & 0x07);
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return -1;
+	}
+	if (n < need + 1)
+		return -1;
+	for (size_t i = 1; i <= need; i++) {
+		unsigned cc = s[i];
+		if (i == 1 ? (cc < lo || cc > hi) : (cc < 0x80 || cc > 0xBF))
+			return -1;
+		r = (r << 6) | (int32_t)(cc & 0x3F);
+	}
+	*width = need + 1;
+	return r;
+}
+
+/* strconv.IsPrint for r >= 0x80: Go's tables say letters, marks, numbers,
+ * punctuation and symbols are printable. This approximates them by listing
+ * what is not: C1 controls, the non-ASCII spaces and separators, format
+ * characters, private use, noncharacters and the wholly unassigned planes.
+ * Unassigned code points inside assigned blocks are taken as printable. */
+static bool rune_is_print(int32_t r)
+{
+	static const int32_t nonprint[][2] = {
+		{0x80, 0xA0}, {0xAD, 0xAD}, {0x600, 0x605}, {0x61C, 0x61C}, {0x6DD, 0x6DD},
+		{0x70F, 0x70F}, {0x890, 0x891}, {0x8E2, 0x8E2}, {0x1680, 0x1680}, {0x180E, 0x180E},
+		{0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x2064}, {0x2066, 0x206F},
+		{0x3000, 0x3000}, {0xD800, 0xF8FF}, {0xFDD0, 0xFDEF}, {0xFEFF, 0xFEFF},
+		{0xFFF0, 0xFFFB}, {0x110BD, 0x110BD}, {0x110CD, 0x110CD}, {0x13430, 0x1343F},
+		{0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0x40000, 0xDFFFF}, {0xE0000, 0xE00FF},
+		{0xE01F0, 0x10FFFF},
+	};
+
+	if (r < 0x80)
+		return r >= 0x20 && r < 0x7F;
+	if ((r & 0xFFFE) == 0xFFFE)
+		return false;
+	for (size_t i = 0; i < sizeof(nonprint) / sizeof(nonprint[0]); i++)
+		if (r >= nonprint[i][0] && r <= nonprint[i][1])
+			return false;
+	return true;
+}
+
+/* Appends s[0..n) as Go's fmt %q would write it. */
+static void sb_goquote(struct sbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	char tmp[16];
+
+	sb_add(b, "\"", 1);
+	for (size_t i = 0; i < n;) {
+		size_t w;
+		int32_t r = utf8_decode(u + i, n - i, &w);
+
+		if (r < 0) {
+			tmp[0] = '\\';
+			tmp[1] = 'x';
+			tmp[2] = hex[u[i] >> 4];
+			tmp[3] = hex[u[i] & 0xF];
+			sb_add(b, tmp, 4);
+		} else if (r == '"' || r == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)r;
+			sb_add(b, tmp, 2);
+		} else if (rune_is_print(r)) {
+			sb_add(b, s + i, w);
+		} else {
+			const char *esc = NULL;
+			switch (r) {
+			case '\a': esc = "\\a"; break;
+			case '\b': esc = "\\b"; break;
+			case '\f': esc = "\\f"; break;
+			case '\n': esc = "\\n"; break;
+			case '\r': esc = "\\r"; break;
+			case '\t': esc = "\\t"; break;
+			case '\v': esc = "\\v"; break;
+			}
+			if (esc)
+				sb_puts(b, esc);
+			else if (r < 0x20 || r == 0x7F)
+				sb_printf(b, "\\x%02x", (unsigned)r);
+			else if (r < 0x10000)
+				sb_printf(b, "\\u%04x", (unsigned)r);
+			else
+				sb_printf(b, "\\U%08x", (unsigned)r);
+		}
+		i += w;
+	}
+	sb_add(b, "\"", 1);
+}
+
+/* ======================== validation (pkg/util/validation) ======================== */
+
+#define LABEL_NAME_RE "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+#define LABEL_KEY_MSG "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
+#define LABEL_KEY_HINT " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '" LABEL_NAME_RE "')"
+#define LABEL_VALUE_MSG "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(" LABEL_NAME_RE ")?')"
+#define DNS1123_SUBDOMAIN_MSG "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+#define EMPTY_MSG "must be non-empty"
+#define NAME_MAX_LEN 63
+#define SUBDOMAIN_MAX_LEN 253
+
+static bool is_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9] */
+static bool is_label_name(const char *s, size_t n)
+{
+	if (n == 0 || !is_alnum((unsigned char)s[0]) || !is_alnum((unsigned char)s[n - 1]))
+		return false;
+	for (size_t i = 1; i + 1 < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!is_alnum(c) && c != '-' && c != '_' && c != '.')
+			return false;
+	}
+	return true;
+}
+
+static bool is_lower_alnum(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)* : dot-separated
+ * non-empty labels that start and end with [a-z0-9], inside [-a-z0-9]. */
+static bool is_dns1123_subdomain(const char *s, size_t n)
+{
+	size_t start = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && s[i] != '.')
+			continue;
+		if (i == start || !is_lower_alnum((unsigned char)s[start]) ||
+		    !is_lower_alnum((unsigned char)s[i - 1]))
+			return false;
+		for (size_t j = start + 1; j + 1 < i; j++)
+			if (!is_lower_alnum((unsigned char)s[j]) && s[j] != '-')
+				return false;
+		start = i + 1;
+	}
+	return true;
+}
+
+/* validation.IsQualifiedName as released up to 1.32 and checked against that
+ * kubectl (master's content.IsLabelKey says "a valid label key" where this says
+ * "a qualified name"). Appends the messages joined by "; "; returns how many. */
+static int label_key_errors(const char *k, struct sbuf *b)
+{
+	size_t n = strlen(k);
+	const char *slash = memchr(k, '/', n);
+	const char *name = k;
+	size_t nname = n;
+	int count = 0;
+
+#define ADD_MSG(...)                         \
+	do {                                 \
+		if (count++)                 \
+			sb_puts(b, "; ");    \
+		sb_puts(b, __VA_ARGS__);     \
+	} while (0)
+
+	if (slash) {
+		size_t nprefix = (size_t)(slash - k);
+		name = slash + 1;
+		nname = n - nprefix - 1;
+		if (memchr(name, '/', nname)) {
+			sb_puts(b, "a qualified name " LABEL_KEY_MSG LABEL_KEY_HINT
+				   " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
+			return 1;
+		}
+		if (nprefix == 0) {
+			ADD_MSG("prefix part " EMPTY_MSG);
+		} else {
+			if (nprefix > SUBDOMAIN_MAX_LEN)
+				ADD_MSG("prefix part must be no more than 253 bytes");
+			if (!is_dns1123_subdomain(k, nprefix))
+				ADD_MSG("prefix part " DNS1123_SUBDOMAIN_MSG);
+		}
+	}
+	if (nname == 0)
+		ADD_MSG("name part " EMPTY_MSG);
+	else if (nname > NAME_MAX_LEN)
+		ADD_MSG("name part must be no more than 63 bytes");
+	if (!is_label_name(name, nname))
+		ADD_MSG("name part " LABEL_KEY_MSG LABEL_KEY_HINT);
+#undef ADD_MSG
+	return count;
+}
+
+/* content.IsLabelValue, joined by "; ". */
+static int label_value_errors(const char *v, struct sbuf *b)
+{
+	size_t n = strlen(v);
+	int count = 0;
+
+	if (n > NAME_MAX_LEN) {
+		sb_puts(b, "must be no more than 63 bytes");
+		count++;
+	}
+	if (n > 0 && !is_label_name(v, n)) {
+		if (count++)
+			sb_puts(b, "; ");
+		sb_puts(b, LABEL_VALUE_MSG);
+	}
+	return count;
+}
+
+/* strconv.ParseInt(s, 10, 64): optional sign, decimal digits, int64 range. */
+static bool go_parse_int64(const char *s, int64_t *out)
+{
+	bool neg = false;
+	uint64_t v = 0, lim;
+
+	if (*s == '+' || *s == '-')
+		neg = *s++ == '-';
+	if (!*s)
+		return false;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (lim - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (neg)
+		*out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	else
+		*out = (int64_t)v;
+	return true;
+}
+
+/* ======================== lexer ======================== */
+
+enum tok {
+	T_EOS,
+	T_CLOSEPAR,
+	T_COMMA,
+	T_NOT,
+	T_DEQ,
+	T_EQ,
+	T_GT,
+	T_ID,
+	T_IN,
+	T_LT,
+	T_NEQ,
+	T_NOTIN,
+	T_OPENPAR,
+};
+
+struct item {
+	enum tok tok;
+	size_t off, len;   /* the literal, inside the input */
+};
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool is_special(char c)
+{
+	return c == '=' || c == '!' || c == '(' || c == ')' || c == ',' || c == '>' || c == '<';
+}
+
+/* One token at *pos. Go's scanSpecialSymbol grows the symbol while the longer
+ * text is still a token: only "==" and "!=" are two characters long, and every
+ * special character alone is a token, so its error branch cannot happen. */
+static struct item lex(const char *s, size_t *pos)
+{
+	struct item it;
+	size_t i = *pos;
+
+	while (is_ws(s[i]))
+		i++;
+	it.off = i;
+	if (!s[i]) {
+		it.tok = T_EOS;
+		it.len = 0;
+	} else if (is_special(s[i])) {
+		it.len = 1;
+		switch (s[i]) {
+		case '=': it.tok = T_EQ; break;
+		case '!': it.tok = T_NOT; break;
+		case '(': it.tok = T_OPENPAR; break;
+		case ')': it.tok = T_CLOSEPAR; break;
+		case ',': it.tok = T_COMMA; break;
+		case '>': it.tok = T_GT; break;
+		default: it.tok = T_LT; break;
+		}
+		if (s[i + 1] == '=' && (s[i] == '=' || s[i] == '!')) {
+			it.tok = s[i] == '=' ? T_DEQ : T_NEQ;
+			it.len = 2;
+		}
+	} else {
+		size_t j = i;
+		while (s[j] && !is_special(s[j]) && !is_ws(s[j]))
+			j++;
+		it.len = j - i;
+		if (it.len == 2 && !memcmp(s + i, "in", 2))
+			it.tok = T_IN;
+		else if (it.len == 5 && !memcmp(s + i, "notin", 5))
+			it.tok = T_NOTIN;
+		else
+			it.tok = T_ID;
+	}
+	*pos = it.off + it.len;
+	return it;
+}
+
+/* ======================== parser ======================== */
+
+/* Go's ParserContext: in Values context the keywords in/notin are identifiers. */
+enum ctx { CTX_KEYOP, CTX_VALUES };
+
+struct parser {
+	const char *s;
+	struct item *items;
+	size_t nitems, pos;
+	struct sbuf msg;      /* the error text being built */
+	bool oom;
+};
+
+/* A set of values under construction (sets.String). */
+struct strset {
+	char **v;
+	size_t n, cap;
+};
+
+static enum tok ctx_tok(enum tok t, enum ctx c)
+{
+	return c == CTX_VALUES && (t == T_IN || t == T_NOTIN) ? T_ID : t;
+}
+
+static enum tok lookahead(struct parser *p, enum ctx c, const struct item **lit)
+{
+	const struct item *it = &p->items[p->pos];
+	if (lit)
+		*lit = it;
+	return ctx_tok(it->tok, c);
+}
+
+static enum tok consume(struct parser *p, enum ctx c, const struct item **lit)
+{
+	const struct item *it = &p->items[p->pos];
+	/* the parser never consumes past the final EOS token */
+	if (p->pos + 1 < p->nitems)
+		p->pos++;
+	if (lit)
+		*lit = it;
+	return ctx_tok(it->tok, c);
+}
+
+/* Appends "found '<lit>'<rest>" to the message; returns -1. */
+static int found(struct parser *p, const struct item *lit, const char *rest)
+{
+	sb_puts(&p->msg, "found '");
+	sb_add(&p->msg, p->s + lit->off, lit->len);
+	sb_puts(&p->msg, "'");
+	sb_puts(&p->msg, rest);
+	return -1;
+}
+
+static int set_insert(struct parser *p, struct strset *set, const char *s, size_t n)
+{
+	char *dup;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 4;
+		char **v = realloc(set->v, cap * sizeof(*v));
+		if (!v)
+			goto oom;
+		set->v = v;
+		set->cap = cap;
+	}
+	dup = strndup(s, n);
+	if (!dup)
+		goto oom;
+	set->v[set->n++] = dup;
+	return 0;
+oom:
+	p->oom = true;
+	return -1;
+}
+
+static void set_free(struct strset *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->v[i]);
+	free(set->v);
+	set->v = NULL;
+	set->n = set->cap = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* sets.String.List(): sorted, duplicates dropped. */
+static void set_sort_unique(struct strset *set)
+{
+	size_t w = 0;
+
+	if (set->n < 2)
+		return;
+	qsort(set->v, set->n, sizeof(*set->v), cmp_str);
+	for (size_t i = 0; i < set->n; i++) {
+		if (w && !strcmp(set->v[w - 1], set->v[i]))
+			free(set->v[i]);
+		else
+			set->v[w++] = set->v[i];
+	}
+	set->n = w;
+}
+
+/* Key and the inferred unary operator; *op is EXISTS, NOTEXISTS or -1 (binary follows). */
+static int parse_key(struct parser *p, char **key, int *op)
+{
+	const struct item *lit;
+	enum tok t = consume(p, CTX_VALUES, &lit);
+	struct sbuf errs = {0};
+
+	*op = -1;
+	if (t == T_NOT) {
+		*op = EM_SEL_NOTEXISTS;
+		t = consume(p, CTX_VALUES, &lit);
+	}
+	if (t != T_ID)
+		return found(p, lit, ", expected: identifier");
+	*key = strndup(p->s + lit->off, lit->len);
+	if (!*key) {
+		p->oom = true;
+		return -1;
+	}
+	if (label_key_errors(*key, &errs)) {
+		/* field.Invalid(nil path, key, ...): Go prints the nil path as "<nil>" */
+		sb_puts(&p->msg, "<nil>: Invalid value: ");
+		sb_goquote(&p->msg, *key, strlen(*key));
+		sb_puts(&p->msg, ": ");
+		sb_add(&p->msg, errs.p ? errs.p : "", errs.len);
+		p->oom |= errs.oom;
+		free(errs.p);
+		return -1;
+	}
+	t = lookahead(p, CTX_VALUES, NULL);
+	if ((t == T_EOS || t == T_COMMA) && *op != EM_SEL_NOTEXISTS)
+		*op = EM_SEL_EXISTS;
+	return 0;
+}
+
+static int parse_operator(struct parser *p, enum em_sel_op *op)
+{
+	const struct item *lit;
+
+	switch (consume(p, CTX_KEYOP, &lit)) {
+	case T_IN: *op = EM_SEL_IN; return 0;
+	case T_EQ: *op = EM_SEL_EQ; return 0;
+	case T_DEQ: *op = EM_SEL_DEQ; return 0;
+	case T_GT: *op = EM_SEL_GT; return 0;
+	case T_LT: *op = EM_SEL_LT; return 0;
+	case T_NOTIN: *op = EM_SEL_NOTIN; return 0;
+	case T_NEQ: *op = EM_SEL_NEQ; return 0;
+	default:
+		return found(p, lit, ", expected: in, notin, =, ==, !=, gt, lt");
+	}
+}
+
+/* (possibly empty) comma separated list of (possibly empty) values, Go's quirks included */
+static int parse_identifiers_list(struct parser *p, struct strset *set)
+{
+	for (;;) {
+		const struct item *lit, *lit2;
+		enum tok t = consume(p, CTX_VALUES, &lit), t2;
+
+		switch (t) {
+		case T_ID:
+			if (set_insert(p, set, p->s + lit->off, lit->len) < 0)
+				return -1;
+			t2 = lookahead(p, CTX_VALUES, &lit2);
+			if (t2 == T_COMMA)
+				continue;
+			if (t2 == T_CLOSEPAR)
+				return 0;
+			return found(p, lit2, ", expected: ',' or ')'");
+		case T_COMMA:
+			if (set->n == 0 && set_insert(p, set, "", 0) < 0)   /* "(," */
+				return -1;
+			t2 = lookahead(p, CTX_VALUES, NULL);
+			if (t2 == T_CLOSEPAR)                             /* ",)" */
+				return set_insert(p, set, "", 0);
+			if (t2 == T_COMMA) {                              /* ",," */
+				consume(p, CTX_VALUES, NULL);
+				if (set_insert(p, set, "", 0) < 0)
+					return -1;
+			}
+			break;
+		default:
+			return found(p, lit, ", expected: ',', or identifier");
+		}
+	}
+}
+
+static int parse_values(struct parser *p, struct strset *set)
+{
+	const struct item *lit;
+	enum tok t = consume(p, CTX_VALUES, &lit);
+
+	if (t != T_OPENPAR)
+		return found(p, lit, " expected: '('");
+	t = lookahead(p, CTX_VALUES, &lit);
+	switch (t) {
+	case T_ID:
+	case T_COMMA:
+		if (parse_identifiers_list(p, set) < 0)
+			return -1;
+		/* parse_identifiers_list only succeeds in front of ')' */
+		if (consume(p, CTX_VALUES, NULL) != T_CLOSEPAR)
+			return found(p, lit, ", expected: ')'");
+		return 0;
+	case T_CLOSEPAR:   /* "()" is the empty value */
+		consume(p, CTX_VALUES, NULL);
+		return set_insert(p, set, "", 0);
+	default:
+		return found(p, lit, ", expected: ',', ')' or identifier");
+	}
+}
+
+static int parse_exact_value(struct parser *p, struct strset *set)
+{
+	const struct item *lit;
+	enum tok t = lookahead(p, CTX_VALUES, NULL);
+
+	if (t == T_EOS || t == T_COMMA)
+		return set_insert(p, set, "", 0);
+	t = consume(p, CTX_VALUES, &lit);
+	if (t == T_ID)
+		return set_insert(p, set, p->s + lit->off, lit->len);
+	return found(p, lit, ", expected: identifier");
+}
+
+/* NewRequirement's checks of the values (the key was checked when parsed).
+ * Returns 0, or -1 with the message appended as Go's aggregate prints it:
+ * one message alone, several as "[a, b]". ToAggregate() drops duplicate
+ * messages, but these never repeat: each names a different values[i]. */
+static int check_requirement(struct parser *p, const char *key, enum em_sel_op op, const struct strset *set)
+{
+	struct sbuf agg = {0};
+	int count = 0;
+	int64_t dummy;
+
+	if ((op == EM_SEL_GT || op == EM_SEL_LT) && set->n == 1 && !go_parse_int64(set->v[0], &dummy)) {
+		sb_puts(&agg, "values[0]: Invalid value: ");
+		sb_goquote(&agg, set->v[0], strlen(set->v[0]));
+		sb_puts(&agg, ": for 'Gt', 'Lt' operators, the value must be an integer");
+		count++;
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		struct sbuf errs = {0};
+		if (label_value_errors(set->v[i], &errs)) {
+			if (count++)
+				sb_puts(&agg, ", ");
+			sb_printf(&agg, "values[%zu]", i);
+			sb_puts(&agg, "[");
+			sb_puts(&agg, key);
+			sb_puts(&agg, "]: Invalid value: ");
+			sb_goquote(&agg, set->v[i], strlen(set->v[i]));
+			sb_puts(&agg, ": ");
+			sb_add(&agg, errs.p ? errs.p : "", errs.len);
+			agg.oom |= errs.oom;
+		}
+		free(errs.p);
+	}
+	if (count == 0) {
+		free(agg.p);
+		return 0;
+	}
+	p->oom |= agg.oom;
+	if (count > 1)
+		sb_puts(&p->msg, "[");
+	sb_add(&p->msg, agg.p ? agg.p : "", agg.len);
+	if (count > 1)
+		sb_puts(&p->msg, "]");
+	free(agg.p);
+	return -1;
+}
+
+static int parse_requirement(struct parser *p, struct em_sel_req *req)
+{
+	struct strset set = {0};
+	char *key = NULL;
+	int iop;
+	enum em_sel_op op;
+
+	if (parse_key(p, &key, &iop) < 0)
+		goto fail;
+	if (iop >= 0) {
+		op = (enum em_sel_op)iop;
+	} else {
+		if (parse_operator(p, &op) < 0)
+			goto fail;
+		if (op == EM_SEL_IN || op == EM_SEL_NOTIN) {
+			if (parse_values(p, &set) < 0)
+				goto fail;
+		} else if (parse_exact_value(p, &set) < 0) {
+			goto fail;
+		}
+		set_sort_unique(&set);
+		if (check_requirement(p, key, op, &set) < 0)
+			goto fail;
+	}
+	req->key = key;
+	req->op = op;
+	req->values = set.v;
+	req->nvalues = set.n;
+	return 0;
+fail:
+	free(key);
+	set_free(&set);
+	return -1;
+}
+
+static void req_free(struct em_sel_req *r)
+{
+	free(r->key);
+	for (size_t i = 0; i < r->nvalues; i++)
+		free(r->values[i]);
+	free(r->values);
+}
+
+static int push_req(struct parser *p, struct em_selector *sel, size_t *cap, struct em_sel_req *r)
+{
+	if (sel->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		struct em_sel_req *v = realloc(sel->reqs, ncap * sizeof(*v));
+		if (!v) {
+			p->oom = true;
+			return -1;
+		}
+		sel->reqs = v;
+		*cap = ncap;
+	}
+	sel->reqs[sel->n++] = *r;
+	return 0;
+}
+
+/* The top loop of Go's Parser.parse(). */
+static int parse_selector(struct parser *p, struct em_selector *sel)
+{
+	size_t cap = 0;
+
+	for (;;) {
+		const struct item *lit;
+		enum tok t = lookahead(p, CTX_VALUES, &lit);
+
+		if (t == T_EOS)
+			return 0;
+		if (t != T_ID && t != T_NOT)
+			return found(p, lit, ", expected: !, identifier, or 'end of string'");
+
+		struct em_sel_req r;
+		sb_puts(&p->msg, "unable to parse requirement: ");
+		if (parse_requirement(p, &r) < 0)
+			return -1;
+		sb_reset(&p->msg);
+		if (push_req(p, sel, &cap, &r) < 0) {
+			req_free(&r);
+			return -1;
+		}
+		t = consume(p, CTX_VALUES, &lit);
+		if (t == T_EOS)
+			return 0;
+		if (t != T_COMMA)
+			return found(p, lit, ", expected: ',' or 'end of string'");
+		t = lookahead(p, CTX_VALUES, &lit);
+		if (t != T_ID && t != T_NOT)
+			return found(p, lit, ", expected: identifier after ','");
+	}
+}
+
+static int cmp_req_ptr(const void *a, const void *b)
+{
+	const struct em_sel_req *x = *(const struct em_sel_req *const *)a;
+	const struct em_sel_req *y = *(const struct em_sel_req *const *)b;
+	int c = strcmp(x->key, y->key);
+
+	/* equal keys keep their order: the pointers still follow the input */
+	if (c)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
+/* sort.Sort(ByKey): by key; stable here (Go's is stable only up to 12 elements). */
+static int sort_by_key(struct em_selector *sel)
+{
+	struct em_sel_req **ptr, *sorted;
+
+	if (sel->n < 2)
+		return 0;
+	ptr = malloc(sel->n * sizeof(*ptr));
+	sorted = malloc(sel->n * sizeof(*sorted));
+	if (!ptr || !sorted) {
+		free(ptr);
+		free(sorted);
+		return -1;
+	}
+	for (size_t i = 0; i < sel->n; i++)
+		ptr[i] = &sel->reqs[i];
+	qsort(ptr, sel->n, sizeof(*ptr), cmp_req_ptr);
+	for (size_t i = 0; i < sel->n; i++)
+		sorted[i] = *ptr[i];
+	free(ptr);
+	free(sel->reqs);
+	sel->reqs = sorted;
+	return 0;
+}
+
+int em_selector_parse(const char *s, struct em_selector *out, struct em_err *err)
+{
+	struct parser p = {.s = s ? s : ""};
+	size_t cap = 0, pos = 0;
+
+	out->reqs = NULL;
+	out->n = 0;
+	/* Go scans every token before parsing; so do we (the literals are offsets). */
+	for (;;) {
+		if (p.nitems == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct item *v = realloc(p.items, ncap * sizeof(*v));
+			if (!v)
+				goto oom;
+			p.items = v;
+			cap = ncap;
+		}
+		p.items[p.nitems] = lex(p.s, &pos);
+		if (p.items[p.nitems++].tok == T_EOS)
+			break;
+	}
+	if (parse_selector(&p, out) < 0) {
+		if (p.oom || p.msg.oom)
+			goto oom;
+		em_err_set(err, EM_E_BADREQUEST, "%s", p.msg.p ? p.msg.p : "");
+		goto fail;
+	}
+	if (sort_by_key(out) < 0)
+		goto oom;
+	free(p.items);
+	free(p.msg.p);
+	return 0;
+oom:
+	em_err_set(err, EM_E_INTERNAL, "out of memory parsing the label selector");
+fail:
+	free(p.items);
+	free(p.msg.p);
+	em_selector_free(out);
+	return -1;
+}
+
+void em_selector_free(struct em_selector *sel)
+{
+	if (!sel)
+		return;
+	for (size_t i = 0; i < sel->n; i++)
+		req_free(&sel->reqs[i]);
+	free(sel->reqs);
+	sel->reqs = NULL;
+	sel->n = 0;
+}
+
+/* ======================== matching ======================== */
+
+static const char *label_get(const struct em_kvlist *l, const char *key)
+{
+	if (!l)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].key && !strcmp(l->items[i].key, key))
+			return l->items[i].value ? l->items[i].value : "";
+	return NULL;
+}
+
+static bool has_value(const struct em_sel_req *r, const char *v)
+{
+	for (size_t i = 0; i < r->nvalues; i++)
+		if (!strcmp(r->values[i], v))
+			return true;
+	return false;
+}
+
+static bool req_matches(const struct em_sel_req *r, const struct em_kvlist *labels)
+{
+	const char *v = label_get(labels, r->key);
+	int64_t lv, rv;
+
+	switch (r->op) {
+	case EM_SEL_EQ:
+	case EM_SEL_DEQ:
+	case EM_SEL_IN:
+		return v && has_value(r, v);
+	case EM_SEL_NEQ:
+	case EM_SEL_NOTIN:
+		return !v || !has_value(r, v);
+	case EM_SEL_EXISTS:
+		return v != NULL;
+	case EM_SEL_NOTEXISTS:
+		return v == NULL;
+	case EM_SEL_GT:
+	case EM_SEL_LT:
+		if (!v || r->nvalues != 1 || !go_parse_int64(v, &lv) || !go_parse_int64(r->values[0], &rv))
+			return false;
+		return r->op == EM_SEL_GT ? lv > rv : lv < rv;
+	}
+	return false;
+}
+
+bool em_selector_matches(const struct em_selector *sel, const struct em_kvlist *labels)
+{
+	if (!sel)
+		return true;
+	for (size_t i = 0; i < sel->n; i++)
+		if (!req_matches(&sel->reqs[i], labels))
+			return false;
+	return true;
+}
+
+/* ======================== derived forms ======================== */
+
+int em_selector_equalities(const struct em_selector *sel, struct em_kvlist *out)
+{
+	size_t n = 0;
+
+	out->items = NULL;
+	out->n = 0;
+	if (!sel)
+		return 0;
+	for (size_t i = 0; i < sel->n; i++) {
+		const struct em_sel_req *r = &sel->reqs[i];
+		if ((r->op == EM_SEL_EQ || r->op == EM_SEL_DEQ || r->op == EM_SEL_IN) && r->nvalues == 1)
+			n++;
+	}
+	if (n == 0)
+		return 0;
+	out->items = calloc(n, sizeof(*out->items));
+	if (!out->items)
+		return -1;
+	/* requirements are already sorted by key */
+	for (size_t i = 0; i < sel->n; i++) {
+		const struct em_sel_req *r = &sel->reqs[i];
+		if (!((r->op == EM_SEL_EQ || r->op == EM_SEL_DEQ || r->op == EM_SEL_IN) && r->nvalues == 1))
+			continue;
+		struct em_kv *kv = &out->items[out->n++];
+		kv->key = strdup(r->key);
+		kv->value = strdup(r->values[0]);
+		if (!kv->key || !kv->value)
+			goto fail;
+	}
+	return 0;
+fail:
+	em_kvlist_free(out);
+	out->items = NULL;
+	out->n = 0;
+	return -1;
+}
+
+const char *em_sel_op_name(enum em_sel_op op)
+{
+	switch (op) {
+	case EM_SEL_EQ: return "=";
+	case EM_SEL_DEQ: return "==";
+	case EM_SEL_NEQ: return "!=";
+	case EM_SEL_IN: return "in";
+	case EM_SEL_NOTIN: return "notin";
+	case EM_SEL_EXISTS: return "exists";
+	case EM_SEL_NOTEXISTS: return "!";
+	case EM_SEL_GT: return ">";
+	case EM_SEL_LT: return "<";
+	}
+	return "?";
+}
+
+char *em_selector_string(const struct em_selector *sel)
+{
+	struct sbuf b = {0};
+
+	sb_add(&b, "", 0);
+	for (size_t i = 0; sel && i < sel->n; i++) {
+		const struct em_sel_req *r = &sel->reqs[i];
+		bool set = r->op == EM_SEL_IN || r->op == EM_SEL_NOTIN;
+
+		if (i)
+			sb_puts(&b, ",");
+		if (r->op == EM_SEL_NOTEXISTS)
+			sb_puts(&b, "!");
+		sb_puts(&b, r->key);
+		if (r->op == EM_SEL_EXISTS || r->op == EM_SEL_NOTEXISTS)
+			continue;
+		if (set) {
+			sb_puts(&b, " ");
+			sb_puts(&b, em_sel_op_name(r->op));
+			sb_puts(&b, " (");
+		} else {
+			sb_puts(&b, em_sel_op_name(r->op));
+		}
+		/* values are kept sorted, as String() prints them */
+		for (size_t j = 0; j < r->nvalues; j++) {
+			if (j)
+				sb_puts(&b, ",");
+			sb_puts(&b, r->values[j]);
+		}
+		if (set)
+			sb_puts(&b, ")");
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
