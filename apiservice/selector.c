@@ -1,5 +1,6 @@
 /* selector.c - label selector lexer, parser, validation and matching, after apimachinery pkg/labels. */
 #include "selector.h"
+#include "uniprint.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -112,33 +113,6 @@ static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *width)
 	return r;
 }
 
-/* strconv.IsPrint for r >= 0x80: Go's tables say letters, marks, numbers,
- * punctuation and symbols are printable. This approximates them by listing
- * what is not: C1 controls, the non-ASCII spaces and separators, format
- * characters, private use, noncharacters and the wholly unassigned planes.
- * Unassigned code points inside assigned blocks are taken as printable. */
-static bool rune_is_print(int32_t r)
-{
-	static const int32_t nonprint[][2] = {
-		{0x80, 0xA0}, {0xAD, 0xAD}, {0x600, 0x605}, {0x61C, 0x61C}, {0x6DD, 0x6DD},
-		{0x70F, 0x70F}, {0x890, 0x891}, {0x8E2, 0x8E2}, {0x1680, 0x1680}, {0x180E, 0x180E},
-		{0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x2064}, {0x2066, 0x206F},
-		{0x3000, 0x3000}, {0xD800, 0xF8FF}, {0xFDD0, 0xFDEF}, {0xFEFF, 0xFEFF},
-		{0xFFF0, 0xFFFB}, {0x110BD, 0x110BD}, {0x110CD, 0x110CD}, {0x13430, 0x1343F},
-		{0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0x40000, 0xDFFFF}, {0xE0000, 0xE00FF},
-		{0xE01F0, 0x10FFFF},
-	};
-
-	if (r < 0x80)
-		return r >= 0x20 && r < 0x7F;
-	if ((r & 0xFFFE) == 0xFFFE)
-		return false;
-	for (size_t i = 0; i < sizeof(nonprint) / sizeof(nonprint[0]); i++)
-		if (r >= nonprint[i][0] && r <= nonprint[i][1])
-			return false;
-	return true;
-}
-
 /* Appends s[0..n) as Go's fmt %q would write it. */
 static void sb_goquote(struct sbuf *b, const char *s, size_t n)
 {
@@ -161,7 +135,7 @@ static void sb_goquote(struct sbuf *b, const char *s, size_t n)
 			tmp[0] = '\\';
 			tmp[1] = (char)r;
 			sb_add(b, tmp, 2);
-		} else if (rune_is_print(r)) {
+		} else if (em_rune_is_print(r)) {
 			sb_add(b, s + i, w);
 		} else {
 			const char *esc = NULL;
@@ -189,6 +163,10 @@ static void sb_goquote(struct sbuf *b, const char *s, size_t n)
 }
 
 /* ======================== validation (pkg/util/validation) ======================== */
+
+/* The texts are those of apimachinery v0.32 (the kubectl 1.32 on the test
+ * machine is the oracle, see test/integration/test_selector_kubectl.py).
+ * Later releases say "no more than 63 bytes" and "a valid label key". */
 
 #define LABEL_NAME_RE "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 #define LABEL_KEY_MSG "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
@@ -275,7 +253,7 @@ static int label_key_errors(const char *k, struct sbuf *b)
 			ADD_MSG("prefix part " EMPTY_MSG);
 		} else {
 			if (nprefix > SUBDOMAIN_MAX_LEN)
-				ADD_MSG("prefix part must be no more than 253 bytes");
+				ADD_MSG("prefix part must be no more than 253 characters");
 			if (!is_dns1123_subdomain(k, nprefix))
 				ADD_MSG("prefix part " DNS1123_SUBDOMAIN_MSG);
 		}
@@ -283,7 +261,7 @@ static int label_key_errors(const char *k, struct sbuf *b)
 	if (nname == 0)
 		ADD_MSG("name part " EMPTY_MSG);
 	else if (nname > NAME_MAX_LEN)
-		ADD_MSG("name part must be no more than 63 bytes");
+		ADD_MSG("name part must be no more than 63 characters");
 	if (!is_label_name(name, nname))
 		ADD_MSG("name part " LABEL_KEY_MSG LABEL_KEY_HINT);
 #undef ADD_MSG
@@ -297,7 +275,7 @@ static int label_value_errors(const char *v, struct sbuf *b)
 	int count = 0;
 
 	if (n > NAME_MAX_LEN) {
-		sb_puts(b, "must be no more than 63 bytes");
+		sb_puts(b, "must be no more than 63 characters");
 		count++;
 	}
 	if (n > 0 && !is_label_name(v, n)) {
