@@ -1,0 +1,94 @@
+# Makefile - builds build/extmetrics, its tests, fuzzers and benchmarks.
+CC      ?= cc
+PKGS    := libmicrohttpd gnutls openssl libcurl jansson yaml-0.1 libpq
+BUILD   ?= build
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT     ?= -O2 -g
+# snprintf truncation is deliberate and checked where it matters; gcc-only flag.
+NOTRUNC := $(if $(findstring clang,$(CC)),,-Wno-format-truncation)
+CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter $(NOTRUNC) \
+           -fno-strict-aliasing -pthread -Iadapter -DEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -pthread -lm
+
+SRC     := $(sort $(wildcard adapter/*.c apiservice/*.c scalers/*.c scalers/aws/*.c))
+LIBSRC  := $(filter-out adapter/main.c,$(SRC))
+OBJ     := $(SRC:%.c=$(BUILD)/obj/%.o)
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
+HDR     := $(wildcard adapter/*.h apiservice/*.h scalers/*.h scalers/*.def scalers/aws/*.h)
+
+UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
+FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=build/fuzz/%)
+
+.PHONY: all run test unit integration asan asan-test fuzz fuzz-build bench deps clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/extmetrics
+
+$(BUILD)/extmetrics: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/test/%: test/unit/%.c test/unit/harness.h $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DTH_MAIN -o $@ $< $(LIBOBJ) $(LDLIBS)
+
+deps:
+	@scripts/deps.sh
+
+# Sets everything up, then serves the embedded demo config in the foreground.
+run: deps all
+	@scripts/run-demo.sh
+
+unit: $(UNIT_BIN)
+	@scripts/run-unit.sh $(UNIT_BIN)
+
+integration: all
+	@EXTMETRICS=$(BUILD)/extmetrics scripts/run-integration.sh
+
+# The README's test command: install, build, unit tests, fuzz smoke, integration.
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
+	@$(MAKE) --no-print-directory integration
+
+# AddressSanitizer + UBSan build of the binary and the tests, then the same tests.
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan CC=clang OPT="$(ASAN_FLAGS)" \
+		build/asan/extmetrics $(UNIT_SRC:test/unit/%.c=build/asan/test/%)
+
+asan-test: deps asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		scripts/run-unit.sh $(UNIT_SRC:test/unit/%.c=build/asan/test/%)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		EXTMETRICS=build/asan/extmetrics scripts/run-integration.sh
+
+# libFuzzer targets, each run briefly (FUZZ_SECONDS).
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -pthread \
+               -Iadapter -DEM_VERSION='"fuzz"' $(PKG_CFLAGS) -O1 -g -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o)
+fuzz-build: $(FUZZ_BIN)
+build/fuzz/obj/%.o: %.c $(HDR)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+
+fuzz: deps fuzz-build
+	@scripts/run-fuzz.sh $${FUZZ_SECONDS:-60} $(FUZZ_BIN)
+
+bench: deps all
+	@test/bench/serve.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,129 @@
+/* strbuf.c - a growable string buffer with formatted and JSON-escaped appends. */
+#include "strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void em_sb_init(struct em_strbuf *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+}
+
+void em_sb_free(struct em_strbuf *sb)
+{
+	if (!sb)
+		return;
+	free(sb->buf);
+	memset(sb, 0, sizeof(*sb));
+}
+
+void em_sb_reset(struct em_strbuf *sb)
+{
+	sb->len = 0;
+	if (sb->buf)
+		sb->buf[0] = '\0';
+}
+
+static int grow(struct em_strbuf *sb, size_t extra)
+{
+	size_t need, cap;
+	char *nb;
+
+	if (sb->oom)
+		return -1;
+	need = sb->len + extra + 1;
+	if (need <= sb->cap)
+		return 0;
+	cap = sb->cap ? sb->cap : 256;
+	while (cap < need)
+		cap *= 2;
+	nb = realloc(sb->buf, cap);
+	if (!nb) {
+		sb->oom = true;
+		return -1;
+	}
+	sb->buf = nb;
+	sb->cap = cap;
+	return 0;
+}
+
+void em_sb_add(struct em_strbuf *sb, const char *s, size_t n)
+{
+	if (grow(sb, n) != 0)
+		return;
+	memcpy(sb->buf + sb->len, s, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+void em_sb_puts(struct em_strbuf *sb, const char *s)
+{
+	em_sb_add(sb, s, strlen(s));
+}
+
+void em_sb_printf(struct em_strbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || grow(sb, (size_t)n) != 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	sb->len += (size_t)n;
+}
+
+void em_sb_json_str(struct em_strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t start;
+
+	em_sb_add(sb, "\"", 1);
+	while (*p) {
+		start = 0;
+		while (p[start] && p[start] >= 0x20 && p[start] != '"' && p[start] != '\\' &&
+		       p[start] != '<' && p[start] != '>' && p[start] != '&')
+			start++;
+		if (start) {
+			em_sb_add(sb, (const char *)p, start);
+			p += start;
+			continue;
+		}
+		switch (*p) {
+		case '"': em_sb_add(sb, "\\\"", 2); break;
+		case '\\': em_sb_add(sb, "\\\\", 2); break;
+		case '\n': em_sb_add(sb, "\\n", 2); break;
+		case '\r': em_sb_add(sb, "\\r", 2); break;
+		case '\t': em_sb_add(sb, "\\t", 2); break;
+		default: {
+			/* Go's encoding/json also escapes <, > and & this way. */
+			char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+			em_sb_add(sb, u, 6);
+		}
+		}
+		p++;
+	}
+	em_sb_add(sb, "\"", 1);
+}
+
+char *em_sb_steal(struct em_strbuf *sb)
+{
+	char *b;
+
+	if (sb->oom) {
+		em_sb_free(sb);
+		return NULL;
+	}
+	if (!sb->buf)
+		em_sb_add(sb, "", 0);
+	b = sb->buf;
+	memset(sb, 0, sizeof(*sb));
+	return b;
+}

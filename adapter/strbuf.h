@@ -1,0 +1,26 @@
+/* strbuf.h - a growable string buffer with formatted and JSON-escaped appends. */
+#ifndef EM_STRBUF_H
+#define EM_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct em_strbuf {
+	char *buf;
+	size_t len;
+	size_t cap;
+	bool oom;   /* set once an allocation failed; appends then do nothing */
+};
+
+void em_sb_init(struct em_strbuf *sb);
+void em_sb_free(struct em_strbuf *sb);
+void em_sb_reset(struct em_strbuf *sb);
+void em_sb_add(struct em_strbuf *sb, const char *s, size_t n);
+void em_sb_puts(struct em_strbuf *sb, const char *s);
+void em_sb_printf(struct em_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string literal, quotes included. */
+void em_sb_json_str(struct em_strbuf *sb, const char *s);
+/* Returns the buffer (NUL-terminated, never NULL unless oom) and gives up ownership. */
+char *em_sb_steal(struct em_strbuf *sb);
+
+#endif

@@ -1,0 +1,185 @@
+"""lib.py - integration test harness: cases, free ports, the extmetrics binary, kubectl."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+import ssl
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.abspath(os.environ.get("EXTMETRICS", os.path.join(ROOT, "build", "extmetrics")))
+# Under ASan everything is slower; tests scale their waits by this.
+SLOW = 3.0 if "asan" in BIN else 1.0
+
+
+class Cases:
+    """Collects test functions; main() runs them and prints `N passed, N failed`."""
+
+    def __init__(self, name):
+        self.name = name
+        self.cases = []
+        self.cleanups = []
+
+    def case(self, fn):
+        self.cases.append(fn)
+        return fn
+
+    def at_exit(self, fn):
+        self.cleanups.append(fn)
+
+    def main(self):
+        passed = failed = 0
+        only = os.environ.get("ONLY")
+        print(f"# {self.name}")
+        try:
+            for i, fn in enumerate(self.cases, 1):
+                if only and only not in fn.__name__:
+                    continue
+                t0 = time.time()
+                try:
+                    fn()
+                    passed += 1
+                    print(f"ok {i} - {fn.__name__} ({time.time() - t0:.1f}s)", flush=True)
+                except Exception:
+                    failed += 1
+                    print(f"not ok {i} - {fn.__name__}", flush=True)
+                    for line in traceback.format_exc().splitlines():
+                        print("#   " + line)
+        finally:
+            for fn in reversed(self.cleanups):
+                try:
+                    fn()
+                except Exception:
+                    traceback.print_exc()
+        print(f"{passed} passed, {failed} failed", flush=True)
+        sys.exit(1 if failed else 0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.time() + timeout * SLOW
+    last = None
+    while time.time() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # keep polling; report the last error
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}" + (f": {last!r}" if last else ""))
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="emtest-")
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def run(args, env=None, timeout=60, input=None):
+    """Runs a command; returns CompletedProcess with text stdout/stderr."""
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run(args, capture_output=True, text=True, env=e, timeout=timeout * SLOW, input=input)
+
+
+def em(*args, env=None, timeout=60):
+    """Runs build/extmetrics with args."""
+    return run([BIN, *args], env=env, timeout=timeout)
+
+
+def em_get(config, ns, metric, selector=None, env=None):
+    """`extmetrics get`: returns (rc, parsed stdout JSON or None, stderr)."""
+    args = ["get", "--config", config, ns, metric]
+    if selector is not None:
+        args += ["--selector", selector]
+    p = em(*args, env=env)
+    out = None
+    if p.stdout.strip():
+        out = json.loads(p.stdout)
+    return p.returncode, out, p.stderr
+
+
+class Server:
+    """A running `extmetrics serve` on free ports. Use .api(path) and .metrics()."""
+
+    def __init__(self, config_text=None, config_path=None, extra_args=(), env=None, wait=True):
+        self.dir = tmpdir()
+        self.port = free_port()
+        self.mport = free_port()
+        if config_path is None:
+            config_path = write(os.path.join(self.dir, "config.yaml"), config_text)
+        self.config = config_path
+        self.log = open(os.path.join(self.dir, "server.log"), "w+")
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--config", config_path, "--listen", f"127.0.0.1:{self.port}",
+             "--metrics-listen", f"127.0.0.1:{self.mport}", *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        if wait:
+            wait_for(self.ready, timeout=15, what="server readiness")
+
+    def ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"server exited rc={self.proc.returncode}: {self.logs()}")
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{self.mport}/readyz", timeout=1).status == 200
+        except Exception:
+            return False
+
+    def logs(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def url(self, path):
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def api(self, path, headers=None, method="GET", context=None, body=None):
+        """HTTPS request without verification; returns (status, headers, body text)."""
+        ctx = context or ssl._create_unverified_context()
+        req = urllib.request.Request(self.url(path), method=method, headers=headers or {}, data=body)
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=10 * SLOW) as r:
+                return r.status, dict(r.headers), r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read().decode()
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.mport}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+    def stop(self, sig=15, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def kubectl_raw(server, path, extra=()):
+    """kubectl get --raw against the server (no verification unless extra says otherwise)."""
+    args = ["kubectl", "get", "--raw", path, "--server", f"https://127.0.0.1:{server.port}"]
+    if not any(a.startswith("--certificate-authority") for a in extra):
+        args.append("--insecure-skip-tls-verify")
+    env = {"KUBECONFIG": "/dev/null"}
+    return run([*args, *extra], env=env, timeout=30)
