@@ -1,0 +1,742 @@
+/* postgresql.c - the "postgresql" scaler: one read-only, time-limited query per poll on shared libpq connections. */
+#include "postgresql.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "../adapter/selfmetrics.h"
+
+/* ------------------------------------------------------------------ options */
+
+static const char *const sslmode_choices[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full",
+					      NULL};
+
+#define OFF(f) offsetof(struct pg_cfg, f)
+
+const struct em_option pg_options[] = {
+	{.name = "query", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(query),
+	 .help = "one SQL statement; the first column of the first row is the value"},
+	{.name = "targetQueryValue", .type = EM_OPT_FLOAT, .offset = OFF(targetQueryValue),
+	 .help = "HPA target value (required, non-zero)"},
+	{.name = "activationTargetQueryValue", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(activationTargetQueryValue),
+	 .help = "active when value > activationTargetQueryValue"},
+	{.name = "connection", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(connection),
+	 .help = "libpq connection string or URI; replaces host/port/userName/dbName/sslmode/password"},
+	{.name = "host", .type = EM_OPT_STRING, .offset = OFF(host),
+	 .help = "server host name or address"},
+	{.name = "port", .type = EM_OPT_STRING, .offset = OFF(port),
+	 .help = "server port"},
+	{.name = "userName", .type = EM_OPT_STRING, .offset = OFF(userName),
+	 .help = "user name"},
+	{.name = "dbName", .type = EM_OPT_STRING, .offset = OFF(dbName),
+	 .help = "database name"},
+	{.name = "sslmode", .type = EM_OPT_ENUM, .choices = sslmode_choices, .offset = OFF(sslmode),
+	 .help = "disable, allow, prefer, require, verify-ca or verify-full"},
+	{.name = "password", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(password),
+	 .help = "password (use passwordFromEnv or an auth param)"},
+	EM_OPTIONS_END,
+};
+
+#undef OFF
+
+static bool empty(const char *s)
+{
+	return !s || !*s;
+}
+
+int pg_validate(void *vcfg, struct em_err *err)
+{
+	struct pg_cfg *c = vcfg;
+
+	/* KEDA: a zero target is "not given" (the HPA cannot divide by it). */
+	if (c->targetQueryValue == 0)
+		return em_err_set(err, EM_E_CONFIG, "targetQueryValue: no targetQueryValue given");
+	if (!isfinite(c->targetQueryValue))
+		return em_err_set(err, EM_E_CONFIG, "targetQueryValue: must be a finite number");
+	if (!empty(c->connection))
+		return 0;
+	if (empty(c->host))
+		return em_err_set(err, EM_E_CONFIG, "host: no host given");
+	if (empty(c->port))
+		return em_err_set(err, EM_E_CONFIG, "port: no port given");
+	{
+		char *end;
+		long p = strtol(c->port, &end, 10);
+		if (end == c->port || *end != '\0' || p < 1 || p > 65535)
+			return em_err_set(err, EM_E_CONFIG, "port: must be a number from 1 to 65535, got \"%s\"", c->port);
+	}
+	if (empty(c->userName))
+		return em_err_set(err, EM_E_CONFIG, "userName: no userName given");
+	if (empty(c->dbName))
+		return em_err_set(err, EM_E_CONFIG, "dbName: no dbName given");
+	if (empty(c->sslmode))
+		return em_err_set(err, EM_E_CONFIG, "sslmode: no sslmode given");
+	return 0;
+}
+
+/* ------------------------------------------------------------- pure helpers */
+
+void pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value)
+{
+	bool quote = !*value;
+
+	for (const char *p = value; *p && !quote; p++)
+		if (isspace((unsigned char)*p) || *p == '\'' || *p == '\\')
+			quote = true;
+	if (sb->len > 0)
+		em_sb_puts(sb, " ");
+	em_sb_puts(sb, key);
+	em_sb_puts(sb, "=");
+	if (!quote) {
+		em_sb_puts(sb, value);
+		return;
+	}
+	em_sb_puts(sb, "'");
+	for (const char *p = value; *p; p++) {
+		if (*p == '\'' || *p == '\\')
+			em_sb_puts(sb, "\\");
+		em_sb_add(sb, p, 1);
+	}
+	em_sb_puts(sb, "'");
+}
+
+char *pg_build_conninfo(const struct pg_cfg *c)
+{
+	struct em_strbuf sb;
+
+	if (!empty(c->connection))
+		return strdup(c->connection);
+	em_sb_init(&sb);
+	pg_conninfo_add(&sb, "host", c->host ? c->host : "");
+	pg_conninfo_add(&sb, "port", c->port ? c->port : "");
+	pg_conninfo_add(&sb, "user", c->userName ? c->userName : "");
+	pg_conninfo_add(&sb, "dbname", c->dbName ? c->dbName : "");
+	pg_conninfo_add(&sb, "sslmode", c->sslmode ? c->sslmode : "");
+	/* Without a password libpq falls back to PGPASSWORD / .pgpass. */
+	if (!empty(c->password))
+		pg_conninfo_add(&sb, "password", c->password);
+	if (sb.oom) {
+		em_sb_free(&sb);
+		return NULL;
+	}
+	return em_sb_steal(&sb);
+}
+
+/* Names of common result types for messages (pg_type OIDs are fixed). */
+static const char *type_name(unsigned oid)
+{
+	switch (oid) {
+	case 16: return "boolean";
+	case 17: return "bytea";
+	case 25: return "text";
+	case 114: return "json";
+	case 1043: return "varchar";
+	case 1082: return "date";
+	case 1114: return "timestamp";
+	case 1184: return "timestamptz";
+	case 1186: return "interval";
+	case 3802: return "jsonb";
+	default: return NULL;
+	}
+}
+
+int pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double *out, struct em_err *err)
+{
+	const char *tn = type_name(type_oid);
+	char *end;
+	double v;
+
+	if (isnull)
+		return em_err_set(err, EM_E_UNAVAILABLE,
+				  "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
+				  "cannot scan NULL into *float64 (the first column is NULL: wrap it in COALESCE(..., 0))");
+	errno = 0;
+	v = strtod(text, &end);
+	while (end != text && isspace((unsigned char)*end))
+		end++;
+	/* strtod also takes hex and "inf"; PostgreSQL prints numbers in decimal,
+	 * and NaN/Infinity of float and numeric columns are passed on. */
+	if (end == text || *end != '\0' || isspace((unsigned char)*text) ||
+	    (text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))) {
+		if (tn)
+			return em_err_set(err, EM_E_UNAVAILABLE,
+					  "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
+					  "cannot convert \"%.40s\" (%s) to float64", text, tn);
+		return em_err_set(err, EM_E_UNAVAILABLE,
+				  "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
+				  "cannot convert \"%.40s\" (type OID %u) to float64", text, type_oid);
+	}
+	*out = v;
+	return 0;
+}
+
+int64_t pg_statement_timeout_ms(int64_t budget_ms)
+{
+	int64_t margin = budget_ms / 5;
+
+	if (margin < 50)
+		margin = 50;
+	if (margin > 500)
+		margin = 500;
+	/* 0 would mean "no timeout" to PostgreSQL */
+	return budget_ms - margin >= 1 ? budget_ms - margin : 1;
+}
+
+int64_t pg_backoff_next(int64_t cur_ms)
+{
+	if (cur_ms < PG_BACKOFF_MIN_MS)
+		return PG_BACKOFF_MIN_MS;
+	return cur_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : cur_ms * 2;
+}
+
+void pg_one_line(const char *in, char *out, size_t cap)
+{
+	size_t j = 0;
+	bool space = false;
+
+	if (cap == 0)
+		return;
+	for (const char *p = in ? in : ""; *p && j + 1 < cap; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
+			space = true;
+			continue;
+		}
+		if (space && j > 0) {
+			if (j + 2 >= cap)
+				break;
+			out[j++] = ' ';
+		}
+		space = false;
+		out[j++] = *p;
+	}
+	out[j] = '\0';
+}
+
+/* ------------------------------------------------------------ clock & I/O */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the connection's socket is ready (events) or the deadline.
+ * 1 ready, 0 deadline passed, -1 error. */
+static int wait_socket(PGconn *conn, short events, int64_t deadline)
+{
+	struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
+
+	if (pfd.fd < 0)
+		return -1;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		int rc;
+
+		if (left <= 0)
+			return 0;
+		rc = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* ------------------------------------------------------------------- pool */
+
+struct pg_slot {
+	PGconn *conn;
+	bool busy;
+	int64_t last_used_ms;
+};
+
+/* Everything about one connection target (one connection string). */
+struct pg_target {
+	char *key;                  /* the connection string (holds the password) */
+	int refs;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;          /* a slot became free */
+	struct pg_slot slots[PG_MAX_CONNS];
+	int64_t next_connect_ms;    /* back-off: no attempt before this (monotonic) */
+	int64_t backoff_ms;
+	char last_error[256];
+	struct pg_target *next;
+};
+
+static pthread_mutex_t targets_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pg_target *targets;
+
+static struct pg_target *target_get(const char *key)
+{
+	struct pg_target *t;
+
+	pthread_mutex_lock(&targets_mu);
+	for (t = targets; t; t = t->next)
+		if (strcmp(t->key, key) == 0)
+			break;
+	if (!t) {
+		pthread_condattr_t ca;
+
+		t = calloc(1, sizeof(*t));
+		if (t && !(t->key = strdup(key))) {
+			free(t);
+			t = NULL;
+		}
+		if (t) {
+			pthread_mutex_init(&t->mu, NULL);
+			pthread_condattr_init(&ca);
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			pthread_cond_init(&t->cv, &ca);
+			pthread_condattr_destroy(&ca);
+			t->next = targets;
+			targets = t;
+		}
+	}
+	if (t)
+		t->refs++;
+	pthread_mutex_unlock(&targets_mu);
+	return t;
+}
+
+static void target_put(struct pg_target *t)
+{
+	struct pg_target **pp;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&targets_mu);
+	if (--t->refs > 0) {
+		pthread_mutex_unlock(&targets_mu);
+		return;
+	}
+	for (pp = &targets; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	pthread_mutex_unlock(&targets_mu);
+	for (int i = 0; i < PG_MAX_CONNS; i++)
+		PQfinish(t->slots[i].conn);
+	pthread_cond_destroy(&t->cv);
+	pthread_mutex_destroy(&t->mu);
+	memset(t->key, 0, strlen(t->key));
+	free(t->key);
+	free(t);
+}
+
+/* Takes a free slot, preferring one with a live connection, waiting for one
+ * until the deadline. Returns the slot index or -1. */
+static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *err)
+{
+	int pick = -1;
+
+	pthread_mutex_lock(&t->mu);
+	for (;;) {
+		int empty_slot = -1;
+		for (int i = 0; i < PG_MAX_CONNS && pick < 0; i++) {
+			if (t->slots[i].busy)
+				continue;
+			if (t->slots[i].conn)
+				pick = i;
+			else if (empty_slot < 0)
+				empty_slot = i;
+		}
+		if (pick < 0)
+			pick = empty_slot;
+		if (pick >= 0)
+			break;
+		{
+			int64_t d = deadline;
+			struct timespec ts = {.tv_sec = d / 1000, .tv_nsec = (d % 1000) * 1000000};
+			if (mono_ms() >= deadline ||
+			    (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT && mono_ms() >= deadline)) {
+				pthread_mutex_unlock(&t->mu);
+				return em_err_set(err, EM_E_UNAVAILABLE,
+						  "error inspecting postgreSQL: all %d connections to this server are busy "
+						  "with queries that did not finish in time", PG_MAX_CONNS);
+			}
+		}
+	}
+	t->slots[pick].busy = true;
+	/* Close extra connections nobody needed for a while. */
+	{
+		int64_t now = mono_ms();
+		for (int i = 1; i < PG_MAX_CONNS; i++) {
+			struct pg_slot *s = &t->slots[i];
+			if (i != pick && !s->busy && s->conn && now - s->last_used_ms > PG_IDLE_CLOSE_MS) {
+				PQfinish(s->conn);
+				s->conn = NULL;
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	return pick;
+}
+
+static void slot_release(struct pg_target *t, int i)
+{
+	pthread_mutex_lock(&t->mu);
+	t->slots[i].busy = false;
+	t->slots[i].last_used_ms = mono_ms();
+	pthread_cond_signal(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void count(const char *name, const char *help, const char *result)
+{
+	char labels[48];
+
+	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+	em_counter_add(name, help, labels, 1);
+}
+
+/* Opens a connection without blocking past the deadline (libpq's async
+ * connect; connect_timeout in the string is superseded by the deadline). */
+static PGconn *pg_connect(struct pg_target *t, int64_t deadline, struct em_err *err)
+{
+	static const char *const kw[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {t->key, "extmetrics", NULL};
+	PGconn *conn;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	char msg[sizeof(t->last_error)];
+	int64_t now = mono_ms();
+
+	pthread_mutex_lock(&t->mu);
+	if (now < t->next_connect_ms) {
+		em_err_set(err, EM_E_UNAVAILABLE,
+			   "error establishing postgreSQL connection: %s (next attempt in %lld ms)", t->last_error,
+			   (long long)(t->next_connect_ms - now));
+		pthread_mutex_unlock(&t->mu);
+		return NULL;
+	}
+	pthread_mutex_unlock(&t->mu);
+
+	/* Host names are resolved inside these calls (blocking getaddrinfo). */
+	conn = PQconnectStartParams(kw, vals, 1);
+	if (!conn) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) == CONNECTION_BAD)
+		st = PGRES_POLLING_FAILED;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		int w = wait_socket(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
+		if (w == 0) {
+			snprintf(msg, sizeof(msg), "timed out connecting to the server");
+			goto fail;
+		}
+		if (w < 0)
+			break;
+		st = PQconnectPoll(conn);
+	}
+	if (st != PGRES_POLLING_OK || PQstatus(conn) != CONNECTION_OK) {
+		pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
+		if (!msg[0])
+			snprintf(msg, sizeof(msg), "connection failed");
+		goto fail;
+	}
+	if (PQsetnonblocking(conn, 1) != 0) {
+		pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
+		goto fail;
+	}
+	pthread_mutex_lock(&t->mu);
+	t->backoff_ms = 0;
+	t->next_connect_ms = 0;
+	t->last_error[0] = '\0';
+	pthread_mutex_unlock(&t->mu);
+	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "ok");
+	return conn;
+fail:
+	PQfinish(conn);
+	pthread_mutex_lock(&t->mu);
+	t->backoff_ms = pg_backoff_next(t->backoff_ms);
+	t->next_connect_ms = mono_ms() + t->backoff_ms;
+	snprintf(t->last_error, sizeof(t->last_error), "%s", msg);
+	pthread_mutex_unlock(&t->mu);
+	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "error");
+	em_err_set(err, EM_E_UNAVAILABLE, "error establishing postgreSQL connection: %s", msg);
+	return NULL;
+}
+
+/* Outcome of one statement round trip. */
+enum run_rc {
+	RUN_OK = 0,
+	RUN_SQL_ERROR,   /* the server refused or failed the statement; connection usable */
+	RUN_CONN_LOST,   /* the connection broke */
+	RUN_TIMEOUT,     /* the deadline passed with the statement in flight */
+};
+
+/* Sends sql (extended protocol when single: exactly one statement) and
+ * collects its results until the deadline. On RUN_OK *res holds the last
+ * result (caller clears); on RUN_SQL_ERROR msg holds the server's error. */
+static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadline, PGresult **res, char *msg,
+		       size_t cap)
+{
+	PGresult *last = NULL, *r;
+	enum run_rc rc = RUN_OK;
+	int sent = single ? PQsendQueryParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0) : PQsendQuery(conn, sql);
+
+	*res = NULL;
+	msg[0] = '\0';
+	if (!sent) {
+		pg_one_line(PQerrorMessage(conn), msg, cap);
+		return PQstatus(conn) == CONNECTION_BAD ? RUN_CONN_LOST : RUN_SQL_ERROR;
+	}
+	for (;;) {
+		int f = PQflush(conn);
+		if (f == 0)
+			break;
+		if (f < 0 || wait_socket(conn, POLLOUT | POLLIN, deadline) <= 0) {
+			pg_one_line(PQerrorMessage(conn), msg, cap);
+			return f < 0 ? RUN_CONN_LOST : RUN_TIMEOUT;
+		}
+		if (PQconsumeInput(conn) == 0) {
+			pg_one_line(PQerrorMessage(conn), msg, cap);
+			return RUN_CONN_LOST;
+		}
+	}
+	for (;;) {
+		while (!PQisBusy(conn)) {
+			r = PQgetResult(conn);
+			if (!r)
+				goto done;
+			switch (PQresultStatus(r)) {
+			case PGRES_FATAL_ERROR: {
+				const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
+				const char *pm = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+				const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+				/* pgx's format, as KEDA prints it: "ERROR: msg (SQLSTATE x)" */
+				if (rc == RUN_OK) {
+					if (pm)
+						snprintf(msg, cap, "%s: %s (SQLSTATE %s)", sev ? sev : "ERROR", pm,
+							 state ? state : "?");
+					else
+						pg_one_line(PQresultErrorMessage(r), msg, cap);
+				}
+				rc = RUN_SQL_ERROR;
+				PQclear(r);
+				break;
+			}
+			default:
+				PQclear(last);
+				last = r;
+				break;
+			}
+		}
+		if (wait_socket(conn, POLLIN, deadline) <= 0) {
+			PQclear(last);
+			return RUN_TIMEOUT;
+		}
+		if (PQconsumeInput(conn) == 0) {
+			pg_one_line(PQerrorMessage(conn), msg, cap);
+			PQclear(last);
+			return RUN_CONN_LOST;
+		}
+	}
+done:
+	if (PQstatus(conn) == CONNECTION_BAD) {
+		if (!msg[0])
+			pg_one_line(PQerrorMessage(conn), msg, cap);
+		PQclear(last);
+		return RUN_CONN_LOST;
+	}
+	if (rc != RUN_OK) {
+		PQclear(last);
+		return rc;
+	}
+	*res = last;
+	return RUN_OK;
+}
+
+/* One transaction: BEGIN READ ONLY + statement_timeout, the query, ROLLBACK.
+ * The query goes through the extended protocol, which takes exactly one
+ * statement, so it cannot COMMIT and then write in a second statement.
+ * *drop is set when the connection is no longer usable. */
+static enum run_rc query_once(PGconn *conn, const char *query, int64_t deadline, double *value, bool *drop,
+			      struct em_err *err)
+{
+	char sql[96], msg[EM_ERR_MSG_MAX - 64];
+	PGresult *res = NULL;
+	enum run_rc rc;
+	int64_t budget = deadline - mono_ms();
+
+	*drop = false;
+	if (budget <= 0)
+		return RUN_TIMEOUT;
+	snprintf(sql, sizeof(sql), "BEGIN READ ONLY; SET LOCAL statement_timeout = %lld",
+		 (long long)pg_statement_timeout_ms(budget));
+	rc = run(conn, sql, false, deadline, &res, msg, sizeof(msg));
+	PQclear(res);
+	res = NULL;
+	if (rc == RUN_OK)
+		rc = run(conn, query, true, deadline, &res, msg, sizeof(msg));
+
+	if (rc == RUN_OK) {
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			em_err_set(err, EM_E_UNAVAILABLE,
+				   "error inspecting postgreSQL: could not query postgreSQL: the statement returned no rows "
+				   "(status %s); the query must be a SELECT", PQresStatus(PQresultStatus(res)));
+			rc = RUN_SQL_ERROR;
+		} else if (PQnfields(res) < 1) {
+			em_err_set(err, EM_E_UNAVAILABLE,
+				   "error inspecting postgreSQL: could not query postgreSQL: the query returned no columns");
+			rc = RUN_SQL_ERROR;
+		} else if (PQntuples(res) < 1) {
+			em_err_set(err, EM_E_UNAVAILABLE,
+				   "error inspecting postgreSQL: could not query postgreSQL: no rows in result set");
+			rc = RUN_SQL_ERROR;
+		} else if (pg_value_from_text(PQgetvalue(res, 0, 0), PQgetisnull(res, 0, 0), PQftype(res, 0), value,
+					      err) != 0) {
+			rc = RUN_SQL_ERROR;
+		}
+	} else if (rc == RUN_SQL_ERROR) {
+		em_err_set(err, EM_E_UNAVAILABLE, "error inspecting postgreSQL: could not query postgreSQL: %s", msg);
+	}
+	PQclear(res);
+
+	/* End the transaction whatever happened, if the connection is still usable. */
+	if ((rc == RUN_OK || rc == RUN_SQL_ERROR) && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		char rmsg[128];
+		enum run_rc rr = run(conn, "ROLLBACK", false, deadline, &res, rmsg, sizeof(rmsg));
+		PQclear(res);
+		if (rr != RUN_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+			/* Could not clean up in time: the caller drops the connection. */
+			*drop = true;
+			if (rc == RUN_OK) {
+				em_err_set(err, EM_E_UNAVAILABLE,
+					   "error inspecting postgreSQL: could not end the read-only transaction in time");
+				rc = RUN_SQL_ERROR;
+			}
+		}
+	}
+	if (rc == RUN_CONN_LOST)
+		em_err_set(err, EM_E_UNAVAILABLE, "error inspecting postgreSQL: could not query postgreSQL: %s",
+			   msg[0] ? msg : "connection lost");
+	if (rc == RUN_CONN_LOST || rc == RUN_TIMEOUT)
+		*drop = true;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ instance */
+
+struct pg_inst {
+	const struct pg_cfg *cfg;
+	struct pg_target *target;
+};
+
+static void pg_close(void *vinst)
+{
+	struct pg_inst *in = vinst;
+
+	if (!in)
+		return;
+	target_put(in->target);
+	free(in);
+}
+
+static void *pg_open(const void *vcfg, struct em_err *err)
+{
+	const struct pg_cfg *c = vcfg;
+	struct pg_inst *in = calloc(1, sizeof(*in));
+	char *conninfo = pg_build_conninfo(c);
+
+	if (!in || !conninfo)
+		goto oom;
+	in->cfg = c;
+	in->target = target_get(conninfo);
+	if (!in->target)
+		goto oom;
+	memset(conninfo, 0, strlen(conninfo));
+	free(conninfo);
+	return in;
+oom:
+	if (conninfo)
+		memset(conninfo, 0, strlen(conninfo));
+	free(conninfo);
+	pg_close(in);
+	em_err_set(err, EM_E_INTERNAL, "out of memory");
+	return NULL;
+}
+
+static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
+{
+	struct pg_inst *in = vinst;
+	struct pg_target *t = in->target;
+	int64_t start = mono_ms();
+	int64_t tmo = ctx->timeout_ms > 0 ? ctx->timeout_ms : 3000;
+	int64_t deadline = start + tmo;
+	double value = 0;
+	enum run_rc rc = RUN_CONN_LOST;
+	int slot;
+
+	memset(out, 0, sizeof(*out));
+	slot = slot_acquire(t, deadline, err);
+	if (slot < 0)
+		return -1;
+	/* A reused connection may have died since the last poll (server
+	 * restart): then one retry on a fresh connection, the query being
+	 * read-only. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct pg_slot *s = &t->slots[slot];
+		bool fresh = false, drop = false;
+
+		if (s->conn && PQstatus(s->conn) != CONNECTION_OK) {
+			PQfinish(s->conn);
+			s->conn = NULL;
+		}
+		if (!s->conn) {
+			s->conn = pg_connect(t, deadline, err);
+			if (!s->conn)
+				break;
+			fresh = true;
+		}
+		em_err_clear(err);
+		rc = query_once(s->conn, in->cfg->query, deadline, &value, &drop, err);
+		if (drop) {
+			/* Lost or timed out: the connection's state is unknown. The
+			 * server ends a timed-out statement itself (statement_timeout). */
+			PQfinish(s->conn);
+			s->conn = NULL;
+		}
+		if (rc == RUN_OK || rc == RUN_SQL_ERROR)
+			break;
+		if (rc == RUN_TIMEOUT) {
+			em_err_set(err, EM_E_UNAVAILABLE,
+				   "error inspecting postgreSQL: could not query postgreSQL: no answer within %lld ms "
+				   "(statement_timeout); connection closed", (long long)tmo);
+			break;
+		}
+		if (fresh || mono_ms() >= deadline)
+			break;
+	}
+	count("extmetrics_postgresql_queries_total", "Scaler queries run on PostgreSQL by result.",
+	      rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
+	slot_release(t, slot);
+	if (rc != RUN_OK)
+		return -1;
+	out->value = value;
+	out->active = value > in->cfg->activationTargetQueryValue;
+	return 0;
+}
+
+const struct em_scaler em_scaler_postgresql = {
+	.type = "postgresql",
+	.options = pg_options,
+	.config_size = sizeof(struct pg_cfg),
+	.summary = "SQL query on PostgreSQL, read-only and time-limited, on shared connections",
+	.validate = pg_validate,
+	.open = pg_open,
+	.fetch = pg_fetch,
+	.close = pg_close,
+};

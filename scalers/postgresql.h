@@ -1,0 +1,70 @@
+/* postgresql.h - the postgresql scaler's config and its pure parts (connection strings, values, timeouts). */
+#ifndef EM_POSTGRESQL_H
+#define EM_POSTGRESQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../adapter/err.h"
+#include "../adapter/options.h"
+#include "../adapter/strbuf.h"
+#include "scaler.h"
+
+/* Connections kept per distinct connection string. One is the norm (a target's
+ * metrics poll one after another); more only while a query is still running
+ * when another metric on the same server falls due. */
+#define PG_MAX_CONNS 4
+/* Reconnect back-off after failed connection attempts. */
+#define PG_BACKOFF_MIN_MS 1000
+#define PG_BACKOFF_MAX_MS 30000
+/* Extra connections idle this long are closed. */
+#define PG_IDLE_CLOSE_MS 300000
+
+struct pg_cfg {
+	char *query;
+	double targetQueryValue;
+	double activationTargetQueryValue;
+	char *connection;   /* full libpq connection string or URI (secret) */
+	char *host;
+	char *port;
+	char *userName;
+	char *dbName;
+	char *sslmode;
+	char *password;
+};
+
+extern const struct em_option pg_options[];
+extern const struct em_scaler em_scaler_postgresql;
+
+/* KEDA's checks: targetQueryValue non-zero; host, port, userName, dbName and
+ * sslmode when no connection string. "key: message" on error. */
+int pg_validate(void *cfg, struct em_err *err);
+
+/* Appends ` key=value` (no leading space when sb is empty), quoting the value
+ * in single quotes with \' and \\ escapes when it is empty or holds
+ * whitespace, a quote or a backslash (libpq's conninfo rules). */
+void pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value);
+
+/* The libpq connection string for cfg: `connection` verbatim when set, else
+ * built from host, port, userName, dbName, sslmode and password (omitted when
+ * empty). malloc'd; NULL on allocation failure. */
+char *pg_build_conninfo(const struct pg_cfg *c);
+
+/* Converts the first column of the first row (text format) to a number.
+ * KEDA's messages for NULL and non-numbers; type_oid names the column type. */
+int pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double *out, struct em_err *err);
+
+/* statement_timeout (ms, >= 1) for a query with budget_ms left before the
+ * fetch deadline: a margin is kept so the server cancels the statement and
+ * its error arrives before the client gives up on the connection. */
+int64_t pg_statement_timeout_ms(int64_t budget_ms);
+
+/* The next reconnect back-off after a failure, from the current one (0 = none yet). */
+int64_t pg_backoff_next(int64_t cur_ms);
+
+/* Copies a libpq error message as one line: trailing newlines dropped, inner
+ * line breaks and tabs as spaces, runs of spaces squeezed. */
+void pg_one_line(const char *in, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,898 @@
+/* prometheus.c - the "prometheus" scaler: one PromQL instant query per poll over pooled keep-alive libcurl handles. */
+#include "prometheus.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "../adapter/selfmetrics.h"
+
+#ifndef EM_VERSION
+#define EM_VERSION "dev"
+#endif
+
+/* A response larger than this is refused: an instant query for autoscaling
+ * returns a handful of series, a huge body is a wrong query. */
+#define PROM_MAX_BODY (16u * 1024u * 1024u)
+/* Idle handles (each keeping its live connection) kept per server. */
+#define PROM_POOL_IDLE 4
+
+/* ------------------------------------------------------------------ options */
+
+static const char *const multi_choices[] = {"sum", "max", "min", "avg", "items", NULL};
+static const char *const owner_choices[] = {"pod", "operator", NULL};
+
+#define OFF(f) offsetof(struct prom_cfg, f)
+
+const struct em_option prom_options[] = {
+	{.name = "serverAddress", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(serverAddress),
+	 .help = "Prometheus base URL, e.g. http://prometheus:9090 (the API path is appended)"},
+	{.name = "query", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(query),
+	 .help = "PromQL instant query; should return one series or a scalar"},
+	{.name = "threshold", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED, .offset = OFF(threshold),
+	 .help = "HPA target value"},
+	{.name = "activationThreshold", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(activationThreshold),
+	 .help = "active when value > activationThreshold"},
+	{.name = "namespace", .type = EM_OPT_STRING, .offset = OFF(namespace),
+	 .help = "sent as the `namespace` query parameter (Thanos / prom-label-proxy tenancy)"},
+	{.name = "queryParameters", .type = EM_OPT_MAP, .offset = OFF(queryParameters),
+	 .help = "extra query parameters, k=v,k2=v2"},
+	{.name = "customHeaders", .type = EM_OPT_MAP, .offset = OFF(customHeaders),
+	 .help = "extra request headers, Name=value,Name2=value2 (e.g. X-Scope-OrgID=tenant)"},
+	{.name = "ignoreNullValues", .type = EM_OPT_BOOL, .def = "true", .offset = OFF(ignoreNullValues),
+	 .help = "true: an empty result or NaN reads as 0; false (safer): an error"},
+	{.name = "unsafeSsl", .type = EM_OPT_BOOL, .def = "false", .offset = OFF(unsafeSsl),
+	 .help = "skip TLS certificate verification"},
+	{.name = "timeout", .type = EM_OPT_DURATION, .offset = OFF(timeout_ms), .flags = EM_OPT_BOUNDED,
+	 .min = 0, .max = 3600000,
+	 .help = "HTTP timeout (Go duration or milliseconds); capped by the metric's timeout"},
+	{.name = "multipleSeries", .type = EM_OPT_ENUM, .choices = multi_choices, .offset = OFF(multipleSeries),
+	 .help = "extension: sum, max, min, avg or items when the query returns several series (default: error)"},
+	{.name = "awsRegion", .type = EM_OPT_STRING, .offset = OFF(awsRegion),
+	 .help = "Amazon Managed Prometheus SigV4 signing: not supported (rejected)"},
+	{.name = "identityOwner", .type = EM_OPT_ENUM, .choices = owner_choices, .offset = OFF(identityOwner),
+	 .help = "deprecated KEDA key, accepted and ignored"},
+	{.name = "authModes", .type = EM_OPT_STRING, .offset = OFF(authModes),
+	 .help = "comma-separated: basic, bearer, tls, custom"},
+	{.name = "authMode", .type = EM_OPT_STRING, .offset = OFF(authMode),
+	 .help = "alias of authModes"},
+	{.name = "username", .type = EM_OPT_STRING, .offset = OFF(username),
+	 .help = "basic auth user name"},
+	{.name = "password", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(password),
+	 .help = "basic auth password (may be empty)"},
+	{.name = "bearerToken", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(bearerToken),
+	 .help = "bearer token, sent as Authorization: Bearer <token>"},
+	{.name = "token", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(token),
+	 .help = "alias of bearerToken"},
+	{.name = "cert", .type = EM_OPT_STRING, .offset = OFF(cert),
+	 .help = "client certificate, PEM contents (tls)"},
+	{.name = "key", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(key),
+	 .help = "client private key, PEM contents (tls)"},
+	{.name = "ca", .type = EM_OPT_STRING, .offset = OFF(ca),
+	 .help = "CA bundle to verify the server, PEM contents"},
+	{.name = "customAuthHeader", .type = EM_OPT_STRING, .offset = OFF(customAuthHeader),
+	 .help = "header name for custom auth"},
+	{.name = "customAuthValue", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(customAuthValue),
+	 .help = "header value for custom auth"},
+	EM_OPTIONS_END,
+};
+
+#undef OFF
+
+/* --------------------------------------------------------------- validation */
+
+int prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
+{
+	unsigned bits = 0;
+	const char *p = s;
+
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char word[32];
+
+		/* trim */
+		while (n > 0 && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		while (n > 0 && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (n > 0) {
+			if (n >= sizeof(word))
+				return em_err_set(err, EM_E_CONFIG,
+						  "authModes: incorrect value for authMode is given: %.*s", (int)n, p);
+			memcpy(word, p, n);
+			word[n] = '\0';
+			if (strcmp(word, "basic") == 0)
+				bits |= PROM_AUTH_BASIC;
+			else if (strcmp(word, "bearer") == 0)
+				bits |= PROM_AUTH_BEARER;
+			else if (strcmp(word, "tls") == 0)
+				bits |= PROM_AUTH_TLS;
+			else if (strcmp(word, "custom") == 0)
+				bits |= PROM_AUTH_CUSTOM;
+			else if (strcmp(word, "oauth") == 0 || strcmp(word, "apiKey") == 0)
+				return em_err_set(err, EM_E_CONFIG,
+						  "authModes: %s is not supported by the prometheus scaler", word);
+			else
+				return em_err_set(err, EM_E_CONFIG,
+						  "authModes: incorrect value for authMode is given: %s", word);
+		}
+		p = end ? end + 1 : NULL;
+	}
+	if ((bits & PROM_AUTH_BASIC) && (bits & PROM_AUTH_BEARER))
+		return em_err_set(err, EM_E_CONFIG, "authModes: both bearer and basic authentication can not be set");
+	*out = bits;
+	return 0;
+}
+
+static bool empty(const char *s)
+{
+	return !s || !*s;
+}
+
+/* An HTTP header name is a token (RFC 9110); values must not break the line. */
+static bool header_name_ok(const char *s)
+{
+	if (empty(s))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	return true;
+}
+
+static bool header_value_ok(const char *s)
+{
+	for (; s && *s; s++)
+		if (*s == '\r' || *s == '\n' || *s == '\0')
+			return false;
+	return true;
+}
+
+int prom_validate(void *vcfg, struct em_err *err)
+{
+	struct prom_cfg *c = vcfg;
+	const char *modes;
+
+	if (strncmp(c->serverAddress, "http://", 7) != 0 && strncmp(c->serverAddress, "https://", 8) != 0)
+		return em_err_set(err, EM_E_CONFIG, "serverAddress: must start with http:// or https://");
+	if (!empty(c->awsRegion))
+		return em_err_set(err, EM_E_CONFIG,
+				  "awsRegion: Amazon Managed Prometheus (SigV4 signing) is not supported by this scaler");
+
+	c->multi = PROM_MULTI_ERROR;
+	if (c->multipleSeries) {
+		static const struct { const char *name; enum prom_multi m; } map[] = {
+			{"sum", PROM_MULTI_SUM}, {"max", PROM_MULTI_MAX}, {"min", PROM_MULTI_MIN},
+			{"avg", PROM_MULTI_AVG}, {"items", PROM_MULTI_ITEMS},
+		};
+		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+			if (strcmp(c->multipleSeries, map[i].name) == 0)
+				c->multi = map[i].m;
+	}
+
+	for (size_t i = 0; i < c->customHeaders.n; i++) {
+		if (!header_name_ok(c->customHeaders.items[i].key))
+			return em_err_set(err, EM_E_CONFIG, "customHeaders: invalid header name \"%s\"",
+					  c->customHeaders.items[i].key);
+		if (!header_value_ok(c->customHeaders.items[i].value))
+			return em_err_set(err, EM_E_CONFIG, "customHeaders: header %s has a line break in its value",
+					  c->customHeaders.items[i].key);
+	}
+
+	if (!empty(c->authModes) && !empty(c->authMode) && strcmp(c->authModes, c->authMode) != 0)
+		return em_err_set(err, EM_E_CONFIG, "authModes: authModes and authMode are both set and differ");
+	modes = !empty(c->authModes) ? c->authModes : c->authMode;
+	c->auth = 0;
+	if (!empty(modes) && prom_parse_authmodes(modes, &c->auth, err) != 0)
+		return -1;
+
+	c->bearer = !empty(c->bearerToken) ? c->bearerToken : c->token;
+	if ((c->auth & PROM_AUTH_BEARER) && empty(c->bearer))
+		return em_err_set(err, EM_E_CONFIG, "bearerToken: bearer token is required when bearer auth is enabled");
+	if ((c->auth & PROM_AUTH_BEARER) && !header_value_ok(c->bearer))
+		return em_err_set(err, EM_E_CONFIG, "bearerToken: must not contain a line break");
+	if ((c->auth & PROM_AUTH_BASIC) && empty(c->username))
+		return em_err_set(err, EM_E_CONFIG, "username: username is required when basic auth is enabled");
+	if ((c->auth & PROM_AUTH_TLS) && (empty(c->cert) || empty(c->key)))
+		return em_err_set(err, EM_E_CONFIG, "cert: cert and key are required when tls auth is enabled");
+	if ((c->auth & PROM_AUTH_CUSTOM) && (empty(c->customAuthHeader) || empty(c->customAuthValue)))
+		return em_err_set(err, EM_E_CONFIG,
+				  "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
+	if ((c->auth & PROM_AUTH_CUSTOM) && !header_name_ok(c->customAuthHeader))
+		return em_err_set(err, EM_E_CONFIG, "customAuthHeader: invalid header name \"%s\"", c->customAuthHeader);
+	if ((c->auth & PROM_AUTH_CUSTOM) && !header_value_ok(c->customAuthValue))
+		return em_err_set(err, EM_E_CONFIG, "customAuthValue: must not contain a line break");
+	/* KEDA takes PEM contents, not paths; say so rather than fail in the TLS layer. */
+	if ((c->auth & PROM_AUTH_TLS) && !strstr(c->cert, "-----BEGIN"))
+		return em_err_set(err, EM_E_CONFIG, "cert: expected PEM contents (read a file with fromFile)");
+	if ((c->auth & PROM_AUTH_TLS) && !strstr(c->key, "-----BEGIN"))
+		return em_err_set(err, EM_E_CONFIG, "key: expected PEM contents (read a file with fromFile)");
+	if (!empty(c->ca) && !strstr(c->ca, "-----BEGIN"))
+		return em_err_set(err, EM_E_CONFIG, "ca: expected PEM contents (read a file with fromFile)");
+	return 0;
+}
+
+/* ---------------------------------------------------------- request building */
+
+void prom_query_escape(struct em_strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			em_sb_add(sb, (const char *)p, 1);
+		} else if (*p == ' ') {
+			em_sb_add(sb, "+", 1);
+		} else {
+			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			em_sb_add(sb, e, 3);
+		}
+	}
+}
+
+int prom_format_time(int64_t unix_ms, char *out, size_t cap)
+{
+	time_t secs = (time_t)(unix_ms / 1000);
+	int ms = (int)(unix_ms % 1000);
+	struct tm tm;
+	char date[32];
+
+	if (ms < 0) {
+		ms += 1000;
+		secs -= 1;
+	}
+	if (!gmtime_r(&secs, &tm) || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return -1;
+	if ((size_t)snprintf(out, cap, "%s.%03dZ", date, ms) >= cap)
+		return -1;
+	return 0;
+}
+
+/* "&namespace=..&k=v" for the URL, shared by the GET and POST forms. */
+static void add_extra_params(struct em_strbuf *sb, const struct prom_cfg *c, bool first)
+{
+	if (!empty(c->namespace)) {
+		em_sb_puts(sb, first ? "" : "&");
+		em_sb_puts(sb, "namespace=");
+		prom_query_escape(sb, c->namespace);
+		first = false;
+	}
+	for (size_t i = 0; i < c->queryParameters.n; i++) {
+		em_sb_puts(sb, first ? "" : "&");
+		prom_query_escape(sb, c->queryParameters.items[i].key);
+		em_sb_puts(sb, "=");
+		prom_query_escape(sb, c->queryParameters.items[i].value ? c->queryParameters.items[i].value : "");
+		first = false;
+	}
+}
+
+int prom_build_request(const struct prom_cfg *c, int64_t now_ms, size_t max_url, char **url, char **body)
+{
+	struct em_strbuf u, b, base;
+	char ts[40];
+	size_t blen;
+
+	*url = NULL;
+	*body = NULL;
+	if (prom_format_time(now_ms, ts, sizeof(ts)) != 0)
+		return -1;
+	em_sb_init(&u);
+	em_sb_init(&b);
+	em_sb_init(&base);
+
+	/* The address may end in '/'; avoid "//api" which some proxies reject. */
+	blen = strlen(c->serverAddress);
+	while (blen > 0 && c->serverAddress[blen - 1] == '/')
+		blen--;
+	em_sb_add(&base, c->serverAddress, blen);
+	em_sb_puts(&base, "/api/v1/query");
+
+	em_sb_puts(&b, "query=");
+	prom_query_escape(&b, c->query);
+	em_sb_puts(&b, "&time=");
+	prom_query_escape(&b, ts);
+	if (b.oom || base.oom)
+		goto fail;
+
+	em_sb_add(&u, base.buf, base.len);
+	em_sb_puts(&u, "?");
+	em_sb_add(&u, b.buf, b.len);
+	add_extra_params(&u, c, false);
+	if (u.oom)
+		goto fail;
+	if (u.len <= max_url) {
+		*url = em_sb_steal(&u);
+		em_sb_free(&b);
+		em_sb_free(&base);
+		return 0;
+	}
+
+	/* Too long for a GET: query and time go in the form body. */
+	em_sb_reset(&u);
+	em_sb_add(&u, base.buf, base.len);
+	if (!empty(c->namespace) || c->queryParameters.n > 0) {
+		em_sb_puts(&u, "?");
+		add_extra_params(&u, c, true);
+	}
+	if (u.oom)
+		goto fail;
+	*url = em_sb_steal(&u);
+	*body = em_sb_steal(&b);
+	em_sb_free(&base);
+	return 0;
+fail:
+	em_sb_free(&u);
+	em_sb_free(&b);
+	em_sb_free(&base);
+	return -1;
+}
+
+/* --------------------------------------------------------- response parsing */
+
+/* KEDA prints Go's %f of NaN/Inf: "NaN", "+Inf", "-Inf". */
+static const char *nonfinite_name(double v)
+{
+	if (isnan(v))
+		return "NaN";
+	return v > 0 ? "+Inf" : "-Inf";
+}
+
+/* A Prometheus sample value is a JSON string: "42.5", "NaN", "+Inf", "-Inf". */
+static int parse_sample_value(json_t *pair, const struct prom_cfg *c, double *out, struct em_err *err)
+{
+	const char *s;
+	char *end;
+	double v;
+
+	if (!json_is_array(pair) || json_array_size(pair) == 0) {
+		if (c->ignoreNullValues) {
+			*out = 0;
+			return 0;
+		}
+		return em_err_set(err, EM_E_UNAVAILABLE,
+				  "prometheus metrics 'prometheus' target may be lost, the value list is empty");
+	}
+	if (json_array_size(pair) < 2)
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus query %s didn't return enough values", c->query);
+	s = json_string_value(json_array_get(pair, 1));
+	if (!s)
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a sample value that is not a string");
+	v = strtod(s, &end);
+	if (end == s || *end != '\0')
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a sample value that is not a number: \"%.40s\"",
+				  s);
+	if (!isfinite(v)) {
+		if (c->ignoreNullValues) {
+			*out = 0;
+			return 0;
+		}
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus query returns %s", nonfinite_name(v));
+	}
+	*out = v;
+	return 0;
+}
+
+/* Copies a printable, single-line prefix of a non-JSON error body. */
+static void body_snippet(const char *body, size_t len, char *out, size_t cap)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < len && j + 1 < cap; i++) {
+		unsigned char ch = (unsigned char)body[i];
+		out[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+	}
+	while (j > 0 && out[j - 1] == ' ')
+		j--;
+	out[j] = '\0';
+}
+
+static int label_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct em_kv *)a)->key, ((const struct em_kv *)b)->key);
+}
+
+/* Series labels without Prometheus' reserved "__name__"-style ones, sorted by name. */
+static int series_labels(json_t *metric, struct em_kvlist *out)
+{
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(metric) || json_object_size(metric) == 0)
+		return 0;
+	out->items = calloc(json_object_size(metric), sizeof(*out->items));
+	if (!out->items)
+		return -1;
+	json_object_foreach(metric, k, v) {
+		if (strncmp(k, "__", 2) == 0 || !json_is_string(v))
+			continue;
+		out->items[n].key = strdup(k);
+		out->items[n].value = strdup(json_string_value(v));
+		out->n = ++n;
+		if (!out->items[n - 1].key || !out->items[n - 1].value)
+			return -1;
+	}
+	qsort(out->items, out->n, sizeof(*out->items), label_cmp);
+	return 0;
+}
+
+static int empty_result(const struct prom_cfg *c, struct em_sample *out, struct em_err *err)
+{
+	if (!c->ignoreNullValues)
+		return em_err_set(err, EM_E_UNAVAILABLE,
+				  "prometheus metrics 'prometheus' target may be lost, the result is empty");
+	out->value = 0;
+	return 0;
+}
+
+static int parse_vector(json_t *result, const struct prom_cfg *c, struct em_sample *out, struct em_err *err)
+{
+	size_t n = json_array_size(result);
+	double acc = 0;
+
+	if (n == 0)
+		return empty_result(c, out, err);
+	if (n > 1 && c->multi == PROM_MULTI_ERROR)
+		return em_err_set(err, EM_E_UNAVAILABLE,
+				  "prometheus query %s returned multiple elements (set multipleSeries to sum, max, min, avg or items)",
+				  c->query);
+	if (c->multi == PROM_MULTI_ITEMS) {
+		out->series = calloc(n, sizeof(*out->series));
+		if (!out->series)
+			return em_err_set(err, EM_E_INTERNAL, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		json_t *el = json_array_get(result, i);
+		double v;
+
+		if (!json_is_object(el))
+			return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a malformed vector element");
+		if (parse_sample_value(json_object_get(el, "value"), c, &v, err) != 0)
+			return -1;
+		if (c->multi == PROM_MULTI_ITEMS) {
+			out->n_series = i + 1;
+			out->series[i].value = v;
+			if (series_labels(json_object_get(el, "metric"), &out->series[i].labels) != 0)
+				return em_err_set(err, EM_E_INTERNAL, "out of memory");
+		}
+		if (i == 0)
+			acc = v;
+		else if (c->multi == PROM_MULTI_MAX)
+			acc = v > acc ? v : acc;
+		else if (c->multi == PROM_MULTI_MIN)
+			acc = v < acc ? v : acc;
+		else
+			acc += v;   /* sum, avg, items */
+	}
+	if (c->multi == PROM_MULTI_AVG)
+		acc /= (double)n;
+	out->value = acc;
+	return 0;
+}
+
+int prom_parse_response(const char *body, size_t len, long http_status, const struct prom_cfg *c,
+			struct em_sample *out, struct em_err *err)
+{
+	json_error_t jerr;
+	json_t *root = NULL, *data, *result;
+	const char *status, *rtype;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (len > 0)
+		root = json_loadb(body, len, 0, &jerr);
+
+	status = json_string_value(json_object_get(root, "status"));
+	if (status && strcmp(status, "error") == 0) {
+		const char *etype = json_string_value(json_object_get(root, "errorType"));
+		const char *emsg = json_string_value(json_object_get(root, "error"));
+		em_err_set(err, EM_E_UNAVAILABLE,
+			   "prometheus query api returned error. status: %ld, errorType: %s, error: %s", http_status,
+			   etype ? etype : "unknown", emsg ? emsg : "(none)");
+		goto out;
+	}
+	if (http_status < 200 || http_status > 299) {
+		char snip[160];
+		body_snippet(body, len, snip, sizeof(snip));
+		if (snip[0])
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query api returned error. status: %ld: %s",
+				   http_status, snip);
+		else
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query api returned error. status: %ld", http_status);
+		goto out;
+	}
+	if (!root) {
+		em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned invalid JSON: %s",
+			   len > 0 ? jerr.text : "empty body");
+		goto out;
+	}
+	if (!status || strcmp(status, "success") != 0) {
+		em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned status \"%s\"", status ? status : "(none)");
+		goto out;
+	}
+	data = json_object_get(root, "data");
+	rtype = json_string_value(json_object_get(data, "resultType"));
+	result = json_object_get(data, "result");
+	if (!rtype) {
+		em_err_set(err, EM_E_UNAVAILABLE, "prometheus response has no data.resultType");
+		goto out;
+	}
+	if (strcmp(rtype, "vector") == 0) {
+		if (!json_is_array(result)) {
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus vector result is not an array");
+			goto out;
+		}
+		rc = parse_vector(result, c, out, err);
+	} else if (strcmp(rtype, "scalar") == 0) {
+		/* KEDA cannot decode scalars (e.g. `scalar(...)`, `vector(1) > bool 0`); we can. */
+		rc = parse_sample_value(result, c, &out->value, err);
+	} else if (strcmp(rtype, "matrix") == 0) {
+		/* KEDA reads a matrix as an empty value list (0 with ignoreNullValues): refuse instead. */
+		em_err_set(err, EM_E_UNAVAILABLE,
+			   "prometheus query %s returned a range vector (matrix); use an instant vector, e.g. wrap it in "
+			   "max_over_time(...) or rate(...)", c->query);
+	} else {
+		em_err_set(err, EM_E_UNAVAILABLE, "prometheus query %s returned a %s; expected a vector or scalar",
+			   c->query, rtype);
+	}
+	if (rc == 0)
+		out->active = out->value > c->activationThreshold;
+out:
+	if (rc != 0)
+		em_sample_free(out);
+	json_decref(root);
+	return rc;
+}
+
+/* ------------------------------------------------------------ handle pool */
+
+/* Handles are pooled per serverAddress: a handle keeps its live connection,
+ * so the next poll of any metric on that server reuses it (keep-alive).
+ * libcurl does not support sharing one connection cache between threads,
+ * hence whole handles are pooled, one in use per thread at a time. */
+struct prom_pool {
+	char *key;
+	int refs;
+	pthread_mutex_t mu;
+	CURL *idle[PROM_POOL_IDLE];
+	size_t nidle;
+	struct prom_pool *next;
+};
+
+static pthread_mutex_t pools_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct prom_pool *pools;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static struct prom_pool *pool_get(const char *key)
+{
+	struct prom_pool *p;
+
+	pthread_mutex_lock(&pools_mu);
+	for (p = pools; p; p = p->next)
+		if (strcmp(p->key, key) == 0)
+			break;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (p && !(p->key = strdup(key))) {
+			free(p);
+			p = NULL;
+		}
+		if (p) {
+			pthread_mutex_init(&p->mu, NULL);
+			p->next = pools;
+			pools = p;
+		}
+	}
+	if (p)
+		p->refs++;
+	pthread_mutex_unlock(&pools_mu);
+	return p;
+}
+
+static void pool_put(struct prom_pool *p)
+{
+	struct prom_pool **pp;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&pools_mu);
+	if (--p->refs > 0) {
+		pthread_mutex_unlock(&pools_mu);
+		return;
+	}
+	for (pp = &pools; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	pthread_mutex_unlock(&pools_mu);
+	for (size_t i = 0; i < p->nidle; i++)
+		curl_easy_cleanup(p->idle[i]);
+	pthread_mutex_destroy(&p->mu);
+	free(p->key);
+	free(p);
+}
+
+static CURL *handle_take(struct prom_pool *p)
+{
+	CURL *h = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	if (p->nidle > 0)
+		h = p->idle[--p->nidle];
+	pthread_mutex_unlock(&p->mu);
+	return h ? h : curl_easy_init();
+}
+
+static void handle_give(struct prom_pool *p, CURL *h)
+{
+	if (!h)
+		return;
+	/* Drops every option (pointers into this request's stack and into
+	 * instance data) but keeps the live connection for the next poll. */
+	curl_easy_reset(h);
+	pthread_mutex_lock(&p->mu);
+	if (p->nidle < PROM_POOL_IDLE) {
+		p->idle[p->nidle++] = h;
+		h = NULL;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (h)
+		curl_easy_cleanup(h);
+}
+
+/* ------------------------------------------------------------------ instance */
+
+struct prom_inst {
+	const struct prom_cfg *cfg;
+	struct prom_pool *pool;
+	struct curl_slist *headers;   /* custom + auth headers, built once */
+};
+
+static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value, bool *ok)
+{
+	struct em_strbuf sb;
+	struct curl_slist *n;
+
+	em_sb_init(&sb);
+	em_sb_puts(&sb, name);
+	/* "Name;" is curl's spelling of a header with an empty value. */
+	em_sb_puts(&sb, value && *value ? ": " : ";");
+	if (value && *value)
+		em_sb_puts(&sb, value);
+	if (sb.oom) {
+		*ok = false;
+		return l;
+	}
+	n = curl_slist_append(l, sb.buf);
+	em_sb_free(&sb);
+	if (!n) {
+		*ok = false;
+		return l;
+	}
+	return n;
+}
+
+static void prom_close(void *vinst)
+{
+	struct prom_inst *in = vinst;
+
+	if (!in)
+		return;
+	curl_slist_free_all(in->headers);
+	pool_put(in->pool);
+	free(in);
+}
+
+static void *prom_open(const void *vcfg, struct em_err *err)
+{
+	const struct prom_cfg *c = vcfg;
+	struct prom_inst *in;
+	bool ok = true;
+
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK) {
+		em_err_set(err, EM_E_INTERNAL, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
+		return NULL;
+	}
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		goto oom;
+	in->cfg = c;
+	in->pool = pool_get(c->serverAddress);
+	if (!in->pool)
+		goto oom;
+	in->headers = add_header(NULL, "Accept", "application/json", &ok);
+	for (size_t i = 0; i < c->customHeaders.n; i++)
+		in->headers = add_header(in->headers, c->customHeaders.items[i].key, c->customHeaders.items[i].value, &ok);
+	if (c->auth & PROM_AUTH_BEARER) {
+		struct em_strbuf sb;
+		em_sb_init(&sb);
+		em_sb_puts(&sb, "Bearer ");
+		em_sb_puts(&sb, c->bearer);
+		if (sb.oom)
+			ok = false;
+		else
+			in->headers = add_header(in->headers, "Authorization", sb.buf, &ok);
+		/* the token must not linger in freed heap memory */
+		if (sb.buf)
+			memset(sb.buf, 0, sb.cap);
+		em_sb_free(&sb);
+	}
+	if (c->auth & PROM_AUTH_CUSTOM)
+		in->headers = add_header(in->headers, c->customAuthHeader, c->customAuthValue, &ok);
+	if (!ok)
+		goto oom;
+	return in;
+oom:
+	prom_close(in);
+	em_err_set(err, EM_E_INTERNAL, "out of memory");
+	return NULL;
+}
+
+struct body_buf {
+	struct em_strbuf sb;
+	bool too_big;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct body_buf *b = ud;
+	size_t n = size * nmemb;
+
+	if (b->sb.len + n > PROM_MAX_BODY) {
+		b->too_big = true;
+		return 0;
+	}
+	em_sb_add(&b->sb, ptr, n);
+	return b->sb.oom ? 0 : n;
+}
+
+static void count_request(const char *code)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "code=\"%s\"", code);
+	em_counter_add("extmetrics_prometheus_requests_total",
+		       "Prometheus query API requests by HTTP status (\"error\": no response).", labels, 1);
+}
+
+static int set_tls(CURL *h, const struct prom_cfg *c)
+{
+	CURLcode rc = CURLE_OK;
+
+	if (c->unsafeSsl) {
+		rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (!empty(c->ca)) {
+		struct curl_blob b = {.data = c->ca, .len = strlen(c->ca), .flags = CURL_BLOB_NOCOPY};
+		rc |= curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (c->auth & PROM_AUTH_TLS) {
+		struct curl_blob cb = {.data = c->cert, .len = strlen(c->cert), .flags = CURL_BLOB_NOCOPY};
+		struct curl_blob kb = {.data = c->key, .len = strlen(c->key), .flags = CURL_BLOB_NOCOPY};
+		rc |= curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
+		rc |= curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+		rc |= curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
+		rc |= curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
+{
+	struct prom_inst *in = vinst;
+	const struct prom_cfg *c = in->cfg;
+	char *url = NULL, *form = NULL;
+	char cerr[CURL_ERROR_SIZE] = "";
+	struct body_buf body;
+	int64_t tmo = ctx->timeout_ms > 0 ? ctx->timeout_ms : 3000;
+	CURL *h = NULL;
+	CURLcode rc;
+	CURLcode setrc = CURLE_OK;
+	long status = 0, nconn = 0;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	em_sb_init(&body.sb);
+	body.too_big = false;
+	if (c->timeout_ms > 0 && c->timeout_ms < tmo)
+		tmo = c->timeout_ms;
+	if (prom_build_request(c, ctx->now_ms, PROM_MAX_GET_URL, &url, &form) != 0) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	h = handle_take(in->pool);
+	if (!h) {
+		em_err_set(err, EM_E_INTERNAL, "curl_easy_init failed");
+		goto out;
+	}
+	setrc |= curl_easy_setopt(h, CURLOPT_URL, url);
+	setrc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	setrc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	setrc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)tmo);
+	setrc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)tmo);
+	setrc |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	setrc |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	setrc |= curl_easy_setopt(h, CURLOPT_USERAGENT, "extmetrics/" EM_VERSION);
+	setrc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, in->headers);
+	setrc |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	setrc |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	setrc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+	if (form) {
+		setrc |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+		setrc |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
+	}
+	if (c->auth & PROM_AUTH_BASIC) {
+		setrc |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		setrc |= curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
+		setrc |= curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
+	}
+	if (setrc != CURLE_OK || set_tls(h, c) != 0) {
+		em_err_set(err, EM_E_INTERNAL, "libcurl rejected an option (TLS blobs need libcurl >= 7.77)");
+		goto out;
+	}
+
+	rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
+	if (nconn > 0)
+		em_counter_add("extmetrics_prometheus_connections_total",
+			       "New TCP connections opened to Prometheus (keep-alive reuses them).", "", (double)nconn);
+	if (rc != CURLE_OK) {
+		count_request("error");
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query timed out after %lld ms", (long long)tmo);
+		else if (body.too_big)
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus response is larger than %u bytes", PROM_MAX_BODY);
+		else
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus request failed: %s",
+				   cerr[0] ? cerr : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	{
+		char code[16];
+		snprintf(code, sizeof(code), "%ld", status);
+		count_request(code);
+	}
+	if (body.sb.oom) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	ret = prom_parse_response(body.sb.buf ? body.sb.buf : "", body.sb.len, status, c, out, err);
+out:
+	handle_give(in->pool, h);
+	free(url);
+	free(form);
+	em_sb_free(&body.sb);
+	return ret;
+}
+
+const struct em_scaler em_scaler_prometheus = {
+	.type = "prometheus",
+	.options = prom_options,
+	.config_size = sizeof(struct prom_cfg),
+	.summary = "PromQL instant query against Prometheus (or Thanos, Mimir, VictoriaMetrics)",
+	.validate = prom_validate,
+	.open = prom_open,
+	.fetch = prom_fetch,
+	.close = prom_close,
+};

@@ -1,0 +1,96 @@
+/* prometheus.h - the prometheus scaler's config and its pure parts (request building, response parsing). */
+#ifndef EM_PROMETHEUS_H
+#define EM_PROMETHEUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../adapter/err.h"
+#include "../adapter/options.h"
+#include "../adapter/strbuf.h"
+#include "scaler.h"
+
+/* What to do when a query returns more than one series. */
+enum prom_multi {
+	PROM_MULTI_ERROR = 0,  /* KEDA: "returned multiple elements" */
+	PROM_MULTI_SUM,
+	PROM_MULTI_MAX,
+	PROM_MULTI_MIN,
+	PROM_MULTI_AVG,
+	PROM_MULTI_ITEMS,      /* one item per series, labels as metricLabels */
+};
+
+/* authModes bits. */
+#define PROM_AUTH_BASIC  0x01u
+#define PROM_AUTH_BEARER 0x02u
+#define PROM_AUTH_TLS    0x04u
+#define PROM_AUTH_CUSTOM 0x08u
+
+/* Above this many bytes a GET URL is sent as a POST form instead: proxies in
+ * front of Prometheus commonly cap request lines at 4-8 KiB. */
+#define PROM_MAX_GET_URL 4000
+
+struct prom_cfg {
+	/* KEDA trigger metadata */
+	char *serverAddress;
+	char *query;
+	double threshold;
+	double activationThreshold;
+	char *namespace;
+	struct em_kvlist queryParameters;
+	struct em_kvlist customHeaders;
+	bool ignoreNullValues;
+	bool unsafeSsl;
+	int64_t timeout_ms;          /* 0: the metric's timeout */
+	char *awsRegion;             /* accepted so the error is clear: unsupported */
+	char *identityOwner;         /* deprecated in KEDA, ignored */
+	char *multipleSeries;        /* extension: sum|max|min|avg|items */
+	/* KEDA authentication parameters */
+	char *authModes;
+	char *authMode;              /* KEDA's alias of authModes */
+	char *username;
+	char *password;
+	char *bearerToken;
+	char *token;                 /* KEDA's alias of bearerToken */
+	char *cert;                  /* PEM contents, as in KEDA */
+	char *key;
+	char *ca;
+	char *customAuthHeader;
+	char *customAuthValue;
+
+	/* derived by validate() */
+	enum prom_multi multi;
+	unsigned auth;               /* PROM_AUTH_* */
+	const char *bearer;          /* bearerToken or token */
+};
+
+extern const struct em_option prom_options[];
+extern const struct em_scaler em_scaler_prometheus;
+
+/* Cross-field checks; fills the derived fields. "key: message" on error. */
+int prom_validate(void *cfg, struct em_err *err);
+
+/* Parses an authModes value ("basic", "tls,bearer", ...) into PROM_AUTH_* bits. */
+int prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err);
+
+/* Appends s escaped like Go's url.QueryEscape (space as '+'). */
+void prom_query_escape(struct em_strbuf *sb, const char *s);
+
+/* RFC 3339 UTC with milliseconds, e.g. "2026-08-20T12:00:00.250Z". 0 on success. */
+int prom_format_time(int64_t unix_ms, char *out, size_t cap);
+
+/* Builds the instant query request for time now_ms. *url is always set; *body
+ * is NULL for a GET, or the form body (query and time) when the GET URL would
+ * be longer than max_url (namespace and queryParameters stay in the URL).
+ * Both are malloc'd. 0 on success, -1 on allocation failure. */
+int prom_build_request(const struct prom_cfg *c, int64_t now_ms, size_t max_url, char **url, char **body);
+
+/* Turns an HTTP status and body from /api/v1/query into a sample (value and
+ * activity; items for multipleSeries=items). -1 with err set (EM_E_UNAVAILABLE)
+ * for HTTP errors, Prometheus error bodies, empty or NaN results (unless
+ * ignoreNullValues), and multiple series without multipleSeries. */
+int prom_parse_response(const char *body, size_t len, long http_status, const struct prom_cfg *c,
+			struct em_sample *out, struct em_err *err);
+
+#endif

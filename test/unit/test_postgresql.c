@@ -1,0 +1,288 @@
+/* test_postgresql.c - unit tests of the postgresql scaler's pure parts: connection strings, values, timeouts. */
+#include "harness.h"
+
+#include <libpq-fe.h>
+
+#include "../../scalers/postgresql.h"
+
+static struct pg_cfg cfg_fields(void)
+{
+	struct pg_cfg c;
+
+	memset(&c, 0, sizeof(c));
+	c.query = "SELECT 1";
+	c.targetQueryValue = 5;
+	c.host = "db.example";
+	c.port = "5432";
+	c.userName = "app";
+	c.dbName = "jobs";
+	c.sslmode = "disable";
+	return c;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Looks a keyword up in what libpq itself parsed from a connection string. */
+static const char *parsed(PQconninfoOption *opts, const char *kw)
+{
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, kw) == 0)
+			return o->val;
+	return NULL;
+}
+
+TEST(conninfo_plain_values)
+{
+	struct pg_cfg c = cfg_fields();
+	char *s = pg_build_conninfo(&c);
+
+	EXPECT_STR(s, "host=db.example port=5432 user=app dbname=jobs sslmode=disable");
+	free(s);
+
+	c.password = "s3cret";
+	s = pg_build_conninfo(&c);
+	EXPECT_STR(s, "host=db.example port=5432 user=app dbname=jobs sslmode=disable password=s3cret");
+	free(s);
+}
+
+TEST(conninfo_quoting)
+{
+	struct em_strbuf sb;
+
+	em_sb_init(&sb);
+	pg_conninfo_add(&sb, "password", "a b");
+	EXPECT_STR(sb.buf, "password='a b'");
+	em_sb_reset(&sb);
+	pg_conninfo_add(&sb, "password", "it's");
+	EXPECT_STR(sb.buf, "password='it\\'s'");
+	em_sb_reset(&sb);
+	pg_conninfo_add(&sb, "password", "back\\slash");
+	EXPECT_STR(sb.buf, "password='back\\\\slash'");
+	em_sb_reset(&sb);
+	pg_conninfo_add(&sb, "dbname", "");
+	EXPECT_STR(sb.buf, "dbname=''");
+	em_sb_reset(&sb);
+	pg_conninfo_add(&sb, "a", "x");
+	pg_conninfo_add(&sb, "b", "tab\there");
+	EXPECT_STR(sb.buf, "a=x b='tab\there'");
+	em_sb_free(&sb);
+}
+
+/* The strongest check: libpq's own parser reads back exactly what was put in,
+ * including values that would break naive quoting (KEDA only quotes values
+ * with spaces and does not escape backslashes). */
+TEST(conninfo_roundtrips_through_libpq)
+{
+	const char *nasty[] = {
+		"plain", "with space", "quote'in", "both ' and \\", "trailing\\", "'", "\\'", "x=y", "  lead",
+		"p@ss:w/rd?#%", "new\nline",
+	};
+
+	for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
+		struct pg_cfg c = cfg_fields();
+		char *errmsg = NULL, *s;
+		PQconninfoOption *opts;
+
+		c.password = (char *)nasty[i];
+		c.dbName = (char *)nasty[(i + 1) % (sizeof(nasty) / sizeof(nasty[0]))];
+		c.userName = "user name";
+		s = pg_build_conninfo(&c);
+		opts = PQconninfoParse(s, &errmsg);
+		if (!opts) {
+			TH_FAIL("libpq rejected \"%s\": %s", s, errmsg ? errmsg : "?");
+		} else {
+			EXPECT_STR(parsed(opts, "password"), nasty[i]);
+			EXPECT_STR(parsed(opts, "dbname"), c.dbName);
+			EXPECT_STR(parsed(opts, "user"), "user name");
+			EXPECT_STR(parsed(opts, "host"), "db.example");
+			EXPECT_STR(parsed(opts, "port"), "5432");
+			EXPECT_STR(parsed(opts, "sslmode"), "disable");
+		}
+		PQconninfoFree(opts);
+		PQfreemem(errmsg);
+		free(s);
+	}
+}
+
+TEST(conninfo_connection_wins)
+{
+	struct pg_cfg c = cfg_fields();
+	char *s;
+
+	c.connection = "postgresql://u:p@127.0.0.1:5433/db?sslmode=disable";
+	s = pg_build_conninfo(&c);
+	EXPECT_STR(s, "postgresql://u:p@127.0.0.1:5433/db?sslmode=disable");
+	free(s);
+}
+
+TEST(validate_keda_messages)
+{
+	struct pg_cfg c;
+	struct em_err e;
+
+	c = cfg_fields();
+	EXPECT_INT(pg_validate(&c, &e), 0);
+
+	c = cfg_fields();
+	c.targetQueryValue = 0;
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "targetQueryValue: no targetQueryValue given");
+	EXPECT_INT(e.kind, EM_E_CONFIG);
+
+	c = cfg_fields();
+	c.host = NULL;
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "host: no host given");
+	c = cfg_fields();
+	c.port = "";
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "port: no port given");
+	c = cfg_fields();
+	c.port = "54x";
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT(starts_with(e.msg, "port: must be a number"));
+	c = cfg_fields();
+	c.port = "70000";
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	c = cfg_fields();
+	c.userName = NULL;
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "userName: no userName given");
+	c = cfg_fields();
+	c.dbName = NULL;
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "dbName: no dbName given");
+	c = cfg_fields();
+	c.sslmode = NULL;
+	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "sslmode: no sslmode given");
+
+	/* a connection string makes the separate fields optional */
+	memset(&c, 0, sizeof(c));
+	c.query = "SELECT 1";
+	c.targetQueryValue = -2;
+	c.connection = "host=x";
+	EXPECT_INT(pg_validate(&c, &e), 0);
+}
+
+TEST(option_table_flags)
+{
+	const char *keys[] = {"query", "targetQueryValue", "activationTargetQueryValue", "connection", "host",
+			      "port", "userName", "dbName", "sslmode", "password"};
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct em_option *o = NULL;
+		for (const struct em_option *p = pg_options; p->name; p++)
+			if (strcmp(p->name, keys[i]) == 0)
+				o = p;
+		if (!o) {
+			TH_FAIL("key %s missing", keys[i]);
+			continue;
+		}
+		bool secret = strcmp(keys[i], "password") == 0 || strcmp(keys[i], "connection") == 0;
+		if (secret != ((o->flags & EM_OPT_SECRET) != 0))
+			TH_FAIL("key %s: secret flag wrong", keys[i]);
+	}
+	for (const struct em_option *p = pg_options; p->name; p++)
+		n++;
+	EXPECT_INT(n, 10);
+	EXPECT(em_scaler_find("postgresql") == &em_scaler_postgresql);
+}
+
+TEST(value_conversion)
+{
+	struct em_err e;
+	double v = -1;
+
+	EXPECT_INT(pg_value_from_text("42", false, 20, &v, &e), 0);
+	EXPECT_DBL(v, 42, 0);
+	EXPECT_INT(pg_value_from_text("-1.25", false, 1700, &v, &e), 0);
+	EXPECT_DBL(v, -1.25, 0);
+	EXPECT_INT(pg_value_from_text("3.5e2", false, 701, &v, &e), 0);
+	EXPECT_DBL(v, 350, 0);
+	EXPECT_INT(pg_value_from_text("12345678901234567890.5", false, 1700, &v, &e), 0);
+	EXPECT_DBL(v, 12345678901234567890.5, 1e4);
+	EXPECT_INT(pg_value_from_text("7   ", false, 1042, &v, &e), 0);  /* char(n) padding */
+	EXPECT_DBL(v, 7, 0);
+	EXPECT_INT(pg_value_from_text("NaN", false, 701, &v, &e), 0);
+	EXPECT(isnan(v));
+	EXPECT_INT(pg_value_from_text("-Infinity", false, 701, &v, &e), 0);
+	EXPECT(isinf(v) && v < 0);
+}
+
+TEST(value_errors)
+{
+	struct em_err e;
+	double v = 99;
+
+	EXPECT_INT(pg_value_from_text(NULL, true, 20, &v, &e), -1);
+	EXPECT(starts_with(e.msg, "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
+				  "cannot scan NULL into *float64"));
+	EXPECT(strstr(e.msg, "COALESCE") != NULL);
+	EXPECT_INT(e.kind, EM_E_UNAVAILABLE);
+	EXPECT_DBL(v, 99, 0);
+
+	EXPECT_INT(pg_value_from_text("abc", false, 25, &v, &e), -1);
+	EXPECT(strstr(e.msg, "cannot convert \"abc\" (text) to float64") != NULL);
+	EXPECT_INT(pg_value_from_text("t", false, 16, &v, &e), -1);
+	EXPECT(strstr(e.msg, "(boolean)") != NULL);
+	EXPECT_INT(pg_value_from_text("00:00:01.5", false, 1186, &v, &e), -1);
+	EXPECT(strstr(e.msg, "(interval)") != NULL);
+	EXPECT_INT(pg_value_from_text("", false, 25, &v, &e), -1);
+	EXPECT_INT(pg_value_from_text(" 5", false, 25, &v, &e), -1);
+	EXPECT_INT(pg_value_from_text("0x10", false, 25, &v, &e), -1);
+	EXPECT_INT(pg_value_from_text("5 apples", false, 99999, &v, &e), -1);
+	EXPECT(strstr(e.msg, "(type OID 99999)") != NULL);
+	EXPECT_DBL(v, 99, 0);
+}
+
+TEST(statement_timeout_keeps_margin)
+{
+	EXPECT_INT(pg_statement_timeout_ms(3000), 2500);
+	EXPECT_INT(pg_statement_timeout_ms(1000), 800);
+	EXPECT_INT(pg_statement_timeout_ms(10000), 9500);
+	EXPECT_INT(pg_statement_timeout_ms(100), 50);
+	EXPECT_INT(pg_statement_timeout_ms(50), 1);   /* never 0: that disables the timeout */
+	EXPECT_INT(pg_statement_timeout_ms(1), 1);
+	for (int64_t b = 1; b < 100000; b += 37) {
+		int64_t st = pg_statement_timeout_ms(b);
+		if (st < 1 || (b > 51 && st >= b))
+			TH_FAIL("budget %lld gives statement_timeout %lld", (long long)b, (long long)st);
+	}
+}
+
+TEST(backoff_doubles_and_caps)
+{
+	int64_t b = 0;
+	int64_t want[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		b = pg_backoff_next(b);
+		EXPECT_INT(b, want[i]);
+	}
+}
+
+TEST(one_line_messages)
+{
+	char out[256];
+
+	pg_one_line("connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
+		    "\tIs the server running on that host and accepting TCP/IP connections?\n",
+		    out, sizeof(out));
+	EXPECT_STR(out, "connection to server at \"127.0.0.1\", port 1 failed: Connection refused Is the server "
+			"running on that host and accepting TCP/IP connections?");
+	pg_one_line("FATAL:  password authentication failed for user \"app\"\n", out, sizeof(out));
+	EXPECT_STR(out, "FATAL: password authentication failed for user \"app\"");
+	pg_one_line("abcdef", out, 4);
+	EXPECT_STR(out, "abc");
+	pg_one_line("ab cd", out, 4);   /* no dangling space, no half word glued on */
+	EXPECT_STR(out, "ab");
+	pg_one_line("ab cd", out, 5);
+	EXPECT_STR(out, "ab c");
+	pg_one_line(NULL, out, sizeof(out));
+	EXPECT_STR(out, "");
+}

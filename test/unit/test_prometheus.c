@@ -1,0 +1,555 @@
+/* test_prometheus.c - unit tests of the prometheus scaler's pure parts: URLs, escaping, auth modes, response parsing. */
+#include "harness.h"
+
+#include "../../scalers/prometheus.h"
+
+/* A config as em_options_parse + validate would leave it (defaults applied). */
+static struct prom_cfg cfg_default(void)
+{
+	struct prom_cfg c;
+
+	memset(&c, 0, sizeof(c));
+	c.serverAddress = "http://127.0.0.1:9090";
+	c.query = "sum(queue_depth)";
+	c.threshold = 10;
+	c.ignoreNullValues = true;
+	return c;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int parse(const struct prom_cfg *c, long status, const char *body, struct em_sample *s, struct em_err *e)
+{
+	em_err_clear(e);
+	return prom_parse_response(body, strlen(body), status, c, s, e);
+}
+
+/* ---------------------------------------------------------------- escaping */
+
+static void check_escape(const char *in, const char *want)
+{
+	struct em_strbuf sb;
+
+	em_sb_init(&sb);
+	prom_query_escape(&sb, in);
+	EXPECT_STR(sb.buf ? sb.buf : "", want);
+	em_sb_free(&sb);
+}
+
+TEST(query_escape_like_go)
+{
+	check_escape("abcXYZ019-_.~", "abcXYZ019-_.~");
+	check_escape("a b", "a+b");
+	check_escape("sum(rate(http_requests_total{job=\"api\"}[2m]))",
+		     "sum%28rate%28http_requests_total%7Bjob%3D%22api%22%7D%5B2m%5D%29%29");
+	check_escape("a+b&c=d/e?f#g%h", "a%2Bb%26c%3Dd%2Fe%3Ff%23g%25h");
+	check_escape("\xc3\xa9\n", "%C3%A9%0A");
+	check_escape("", "");
+}
+
+TEST(format_time_rfc3339_millis)
+{
+	char buf[40];
+
+	EXPECT_INT(prom_format_time(0, buf, sizeof(buf)), 0);
+	EXPECT_STR(buf, "1970-01-01T00:00:00.000Z");
+	EXPECT_INT(prom_format_time(1787227200250LL, buf, sizeof(buf)), 0);
+	EXPECT_STR(buf, "2026-08-20T12:00:00.250Z");
+	EXPECT_INT(prom_format_time(-1, buf, sizeof(buf)), 0);
+	EXPECT_STR(buf, "1969-12-31T23:59:59.999Z");
+	EXPECT_INT(prom_format_time(0, buf, 10), -1);
+}
+
+/* --------------------------------------------------------------- requests */
+
+TEST(build_get_request)
+{
+	struct prom_cfg c = cfg_default();
+	char *url, *body;
+
+	c.serverAddress = "http://prom:9090/";
+	c.query = "up{job=\"a b\"}";
+	EXPECT_INT(prom_build_request(&c, 1787227200000LL, PROM_MAX_GET_URL, &url, &body), 0);
+	EXPECT_STR(url, "http://prom:9090/api/v1/query?query=up%7Bjob%3D%22a+b%22%7D&time=2026-08-20T12%3A00%3A00.000Z");
+	EXPECT(body == NULL);
+	free(url);
+	free(body);
+}
+
+TEST(build_get_with_namespace_and_params)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_kv kv[] = {{"dedup", "true"}, {"partial response", "a&b"}};
+	char *url, *body;
+
+	c.serverAddress = "https://thanos.example/prefix";
+	c.namespace = "team-a";
+	c.queryParameters.items = kv;
+	c.queryParameters.n = 2;
+	EXPECT_INT(prom_build_request(&c, 0, PROM_MAX_GET_URL, &url, &body), 0);
+	EXPECT_STR(url, "https://thanos.example/prefix/api/v1/query?query=sum%28queue_depth%29"
+			"&time=1970-01-01T00%3A00%3A00.000Z&namespace=team-a&dedup=true&partial+response=a%26b");
+	EXPECT(body == NULL);
+	free(url);
+	free(body);
+}
+
+TEST(build_post_when_url_too_long)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_kv kv[] = {{"dedup", "true"}};
+	char *url, *body, *q;
+	size_t n = 6000;
+
+	q = malloc(n + 1);
+	memset(q, 'a', n);
+	q[n] = '\0';
+	c.query = q;
+	c.namespace = "ns";
+	c.queryParameters.items = kv;
+	c.queryParameters.n = 1;
+	EXPECT_INT(prom_build_request(&c, 0, PROM_MAX_GET_URL, &url, &body), 0);
+	/* query and time move to the form body; tenancy parameters stay in the URL */
+	EXPECT_STR(url, "http://127.0.0.1:9090/api/v1/query?namespace=ns&dedup=true");
+	EXPECT(body != NULL);
+	EXPECT(body && strncmp(body, "query=aaaa", 10) == 0);
+	EXPECT(body && strlen(body) == strlen("query=") + n + strlen("&time=1970-01-01T00%3A00%3A00.000Z"));
+	EXPECT(body && strstr(body, "&time=1970-01-01T00%3A00%3A00.000Z") != NULL);
+	free(url);
+	free(body);
+
+	/* Without extra parameters the URL has no '?'. */
+	c.namespace = NULL;
+	c.queryParameters.n = 0;
+	EXPECT_INT(prom_build_request(&c, 0, PROM_MAX_GET_URL, &url, &body), 0);
+	EXPECT_STR(url, "http://127.0.0.1:9090/api/v1/query");
+	EXPECT(body != NULL);
+	free(url);
+	free(body);
+
+	/* The limit is inclusive: a URL of exactly max_url bytes is still a GET. */
+	c.query = "x";
+	EXPECT_INT(prom_build_request(&c, 0, 10000, &url, &body), 0);
+	{
+		size_t len = strlen(url);
+		char *url2, *body2;
+		free(url);
+		free(body);
+		EXPECT_INT(prom_build_request(&c, 0, len, &url2, &body2), 0);
+		EXPECT(body2 == NULL);
+		free(url2);
+		free(body2);
+		EXPECT_INT(prom_build_request(&c, 0, len - 1, &url2, &body2), 0);
+		EXPECT(body2 != NULL);
+		free(url2);
+		free(body2);
+	}
+	free(q);
+}
+
+/* A selector value substituted into a PromQL string literal is limited by the
+ * label value grammar to [A-Za-z0-9_.-]: none of those characters is special
+ * inside "..." nor in the URL, so the query keeps its shape and the escaped
+ * URL carries the value verbatim. */
+TEST(selector_value_cannot_break_out_of_string)
+{
+	const char *allowed = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
+	struct em_strbuf sb;
+
+	em_sb_init(&sb);
+	prom_query_escape(&sb, allowed);
+	EXPECT_STR(sb.buf, allowed);
+	em_sb_free(&sb);
+	for (const char *p = allowed; *p; p++)
+		EXPECT(*p != '"' && *p != '\\' && *p != '}' && *p != '{' && *p != ',' && *p != '\'' && *p != '`');
+}
+
+/* ------------------------------------------------------------- auth modes */
+
+TEST(authmodes_parse)
+{
+	unsigned m = 0;
+	struct em_err e;
+
+	EXPECT_INT(prom_parse_authmodes("basic", &m, &e), 0);
+	EXPECT_INT(m, PROM_AUTH_BASIC);
+	EXPECT_INT(prom_parse_authmodes(" tls , basic ", &m, &e), 0);
+	EXPECT_INT(m, PROM_AUTH_TLS | PROM_AUTH_BASIC);
+	EXPECT_INT(prom_parse_authmodes("bearer,custom,tls", &m, &e), 0);
+	EXPECT_INT(m, PROM_AUTH_BEARER | PROM_AUTH_CUSTOM | PROM_AUTH_TLS);
+	EXPECT_INT(prom_parse_authmodes("bearer,basic", &m, &e), -1);
+	EXPECT_STR(e.msg, "authModes: both bearer and basic authentication can not be set");
+	EXPECT_INT(e.kind, EM_E_CONFIG);
+	EXPECT_INT(prom_parse_authmodes("basic,digest", &m, &e), -1);
+	EXPECT_STR(e.msg, "authModes: incorrect value for authMode is given: digest");
+	EXPECT_INT(prom_parse_authmodes("oauth", &m, &e), -1);
+	EXPECT_STR(e.msg, "authModes: oauth is not supported by the prometheus scaler");
+}
+
+TEST(validate_auth_requirements)
+{
+	struct prom_cfg c;
+	struct em_err e;
+
+	c = cfg_default();
+	c.authModes = "bearer";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "bearerToken: bearer token is required when bearer auth is enabled");
+
+	c = cfg_default();
+	c.authModes = "bearer";
+	c.token = "t0k";           /* KEDA's alias */
+	EXPECT_INT(prom_validate(&c, &e), 0);
+	EXPECT_INT(c.auth, PROM_AUTH_BEARER);
+	EXPECT_STR(c.bearer, "t0k");
+
+	c = cfg_default();
+	c.authMode = "basic";      /* KEDA's alias */
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "username: username is required when basic auth is enabled");
+	c.username = "u";
+	EXPECT_INT(prom_validate(&c, &e), 0);
+	EXPECT_INT(c.auth, PROM_AUTH_BASIC);
+
+	c = cfg_default();
+	c.authModes = "custom";
+	c.customAuthHeader = "X-Api-Key";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
+	c.customAuthValue = "v\r\nX-Evil: 1";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "customAuthValue: must not contain a line break");
+	c.customAuthValue = "v";
+	c.customAuthHeader = "Bad Header";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+
+	c = cfg_default();
+	c.authModes = "tls";
+	c.cert = "-----BEGIN CERTIFICATE-----\n";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "cert: cert and key are required when tls auth is enabled");
+	c.key = "/etc/tls/key.pem";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "key: expected PEM contents (read a file with fromFile)");
+	c.key = "-----BEGIN PRIVATE KEY-----\n";
+	EXPECT_INT(prom_validate(&c, &e), 0);
+
+	c = cfg_default();
+	c.authModes = "basic";
+	c.authMode = "bearer";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+}
+
+TEST(validate_other_keys)
+{
+	struct prom_cfg c;
+	struct em_err e;
+	struct em_kv bad[] = {{"X-Ok", "1"}, {"X Bad", "2"}};
+	struct em_kv good[] = {{"X-Scope-OrgID", "tenant-1"}, {"X-Empty", ""}};
+
+	c = cfg_default();
+	c.serverAddress = "prometheus:9090";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "serverAddress: must start with http:// or https://");
+
+	c = cfg_default();
+	c.awsRegion = "us-east-1";
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT(starts_with(e.msg, "awsRegion: "));
+
+	c = cfg_default();
+	c.customHeaders.items = bad;
+	c.customHeaders.n = 2;
+	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_STR(e.msg, "customHeaders: invalid header name \"X Bad\"");
+	c.customHeaders.items = good;
+	EXPECT_INT(prom_validate(&c, &e), 0);
+
+	const char *names[] = {"sum", "max", "min", "avg", "items"};
+	enum prom_multi want[] = {PROM_MULTI_SUM, PROM_MULTI_MAX, PROM_MULTI_MIN, PROM_MULTI_AVG, PROM_MULTI_ITEMS};
+	for (int i = 0; i < 5; i++) {
+		c = cfg_default();
+		c.multipleSeries = (char *)names[i];
+		EXPECT_INT(prom_validate(&c, &e), 0);
+		EXPECT_INT(c.multi, want[i]);
+	}
+	c = cfg_default();
+	EXPECT_INT(prom_validate(&c, &e), 0);
+	EXPECT_INT(c.multi, PROM_MULTI_ERROR);
+	EXPECT_INT(c.auth, 0);
+}
+
+TEST(option_table_flags)
+{
+	/* Secrets must be flagged so the core never logs them. */
+	const char *secret[] = {"password", "bearerToken", "token", "key", "customAuthValue"};
+	const char *keys[] = {"serverAddress", "query", "threshold", "activationThreshold", "namespace",
+			      "queryParameters", "customHeaders", "ignoreNullValues", "unsafeSsl", "timeout",
+			      "authModes", "username", "password", "bearerToken", "cert", "key", "ca",
+			      "customAuthHeader", "customAuthValue", "multipleSeries"};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct em_option *o = NULL;
+		for (const struct em_option *p = prom_options; p->name; p++)
+			if (strcmp(p->name, keys[i]) == 0)
+				o = p;
+		if (!o) {
+			TH_FAIL("key %s missing from the option table", keys[i]);
+			continue;
+		}
+		bool want_secret = false;
+		for (size_t j = 0; j < sizeof(secret) / sizeof(secret[0]); j++)
+			if (strcmp(secret[j], keys[i]) == 0)
+				want_secret = true;
+		if (want_secret != ((o->flags & EM_OPT_SECRET) != 0))
+			TH_FAIL("key %s secret flag is %d", keys[i], (o->flags & EM_OPT_SECRET) != 0);
+	}
+	EXPECT(em_scaler_find("prometheus") == &em_scaler_prometheus);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+#define VEC1(v) "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[" \
+	"{\"metric\":{\"queue\":\"orders\"},\"value\":[1787227200.5,\"" v "\"]}]}}"
+
+TEST(parse_single_vector)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+
+	EXPECT_INT(parse(&c, 200, VEC1("42.5"), &s, &e), 0);
+	EXPECT_DBL(s.value, 42.5, 0);
+	EXPECT_INT(s.n_series, 0);
+	EXPECT(s.active);
+	em_sample_free(&s);
+
+	EXPECT_INT(parse(&c, 200, VEC1("-3"), &s, &e), 0);
+	EXPECT_DBL(s.value, -3, 0);
+	EXPECT(!s.active);
+	em_sample_free(&s);
+
+	EXPECT_INT(parse(&c, 200, VEC1("1e3"), &s, &e), 0);
+	EXPECT_DBL(s.value, 1000, 0);
+	em_sample_free(&s);
+}
+
+TEST(parse_activation_is_strict)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+
+	c.activationThreshold = 5;
+	EXPECT_INT(parse(&c, 200, VEC1("5"), &s, &e), 0);
+	EXPECT(!s.active);
+	em_sample_free(&s);
+	EXPECT_INT(parse(&c, 200, VEC1("5.001"), &s, &e), 0);
+	EXPECT(s.active);
+	em_sample_free(&s);
+}
+
+TEST(parse_scalar)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1787227200,\"7\"]}}",
+			 &s, &e), 0);
+	EXPECT_DBL(s.value, 7, 0);
+	EXPECT_INT(s.n_series, 0);
+	em_sample_free(&s);
+
+	c.ignoreNullValues = false;
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":[1,\"NaN\"]}}",
+			 &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query returns NaN");
+}
+
+TEST(parse_empty_result)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+	const char *body = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}";
+
+	c.activationThreshold = -1;
+	EXPECT_INT(parse(&c, 200, body, &s, &e), 0);
+	EXPECT_DBL(s.value, 0, 0);
+	EXPECT(s.active);   /* 0 > -1 */
+	em_sample_free(&s);
+
+	c.ignoreNullValues = false;
+	EXPECT_INT(parse(&c, 200, body, &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus metrics 'prometheus' target may be lost, the result is empty");
+	EXPECT_INT(e.kind, EM_E_UNAVAILABLE);
+
+	/* an element with an empty value list, like KEDA */
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[{\"metric\":{},\"value\":[]}]}}",
+			 &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus metrics 'prometheus' target may be lost, the value list is empty");
+}
+
+TEST(parse_nan_and_inf)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+
+	EXPECT_INT(parse(&c, 200, VEC1("NaN"), &s, &e), 0);
+	EXPECT_DBL(s.value, 0, 0);
+	em_sample_free(&s);
+	EXPECT_INT(parse(&c, 200, VEC1("+Inf"), &s, &e), 0);
+	EXPECT_DBL(s.value, 0, 0);
+	em_sample_free(&s);
+
+	c.ignoreNullValues = false;
+	EXPECT_INT(parse(&c, 200, VEC1("NaN"), &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query returns NaN");
+	EXPECT_INT(parse(&c, 200, VEC1("+Inf"), &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query returns +Inf");
+	EXPECT_INT(parse(&c, 200, VEC1("-Inf"), &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query returns -Inf");
+	EXPECT_INT(parse(&c, 200, VEC1("12abc"), &s, &e), -1);
+	EXPECT(strstr(e.msg, "not a number") != NULL);
+}
+
+TEST(parse_matrix_and_string_rejected)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},"
+				  "\"values\":[[1,\"1\"],[2,\"2\"]]}]}}", &s, &e), -1);
+	EXPECT(strstr(e.msg, "returned a range vector (matrix)") != NULL);
+	EXPECT(strstr(e.msg, "sum(queue_depth)") != NULL);
+	EXPECT_INT(s.n_series, 0);
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"string\",\"result\":[1,\"x\"]}}",
+			 &s, &e), -1);
+	EXPECT(strstr(e.msg, "returned a string") != NULL);
+}
+
+#define VEC3 "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[" \
+	"{\"metric\":{\"__name__\":\"queue_depth\",\"queue\":\"b\",\"job\":\"x\"},\"value\":[1,\"2\"]}," \
+	"{\"metric\":{\"__name__\":\"queue_depth\",\"queue\":\"a\",\"job\":\"x\"},\"value\":[1,\"10\"]}," \
+	"{\"metric\":{\"queue\":\"c\"},\"value\":[1,\"3\"]}]}}"
+
+TEST(parse_multiple_series)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+	struct { enum prom_multi m; double want; } cases[] = {
+		{PROM_MULTI_SUM, 15}, {PROM_MULTI_MAX, 10}, {PROM_MULTI_MIN, 2}, {PROM_MULTI_AVG, 5},
+	};
+
+	EXPECT_INT(parse(&c, 200, VEC3, &s, &e), -1);
+	EXPECT(starts_with(e.msg, "prometheus query sum(queue_depth) returned multiple elements"));
+	EXPECT_INT(e.kind, EM_E_UNAVAILABLE);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c.multi = cases[i].m;
+		EXPECT_INT(parse(&c, 200, VEC3, &s, &e), 0);
+		EXPECT_DBL(s.value, cases[i].want, 1e-12);
+		EXPECT_INT(s.n_series, 0);
+		em_sample_free(&s);
+	}
+}
+
+TEST(parse_items)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+
+	c.multi = PROM_MULTI_ITEMS;
+	c.activationThreshold = 14;
+	EXPECT_INT(parse(&c, 200, VEC3, &s, &e), 0);
+	EXPECT_DBL(s.value, 15, 0);
+	EXPECT(s.active);
+	EXPECT_INT(s.n_series, 3);
+	if (s.n_series == 3) {
+		/* Prometheus' order is kept; labels sorted, __name__ dropped */
+		EXPECT_DBL(s.series[0].value, 2, 0);
+		EXPECT_INT(s.series[0].labels.n, 2);
+		EXPECT_STR(s.series[0].labels.items[0].key, "job");
+		EXPECT_STR(s.series[0].labels.items[0].value, "x");
+		EXPECT_STR(s.series[0].labels.items[1].key, "queue");
+		EXPECT_STR(s.series[0].labels.items[1].value, "b");
+		EXPECT_DBL(s.series[1].value, 10, 0);
+		EXPECT_STR(s.series[1].labels.items[1].value, "a");
+		EXPECT_DBL(s.series[2].value, 3, 0);
+		EXPECT_INT(s.series[2].labels.n, 1);
+		EXPECT_STR(s.series[2].labels.items[0].value, "c");
+	}
+	em_sample_free(&s);
+
+	/* one series is still an item with its labels */
+	EXPECT_INT(parse(&c, 200, VEC1("4"), &s, &e), 0);
+	EXPECT_INT(s.n_series, 1);
+	EXPECT_DBL(s.value, 4, 0);
+	EXPECT(s.n_series == 1 && s.series[0].labels.n == 1);
+	em_sample_free(&s);
+
+	/* a NaN among items fails the whole fetch when nulls are not ignored */
+	c.ignoreNullValues = false;
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":["
+				  "{\"metric\":{\"q\":\"a\"},\"value\":[1,\"1\"]},{\"metric\":{\"q\":\"b\"},\"value\":[1,\"NaN\"]}]}}",
+			 &s, &e), -1);
+	EXPECT_INT(s.n_series, 0);
+	EXPECT(s.series == NULL);
+}
+
+TEST(parse_error_bodies)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+
+	EXPECT_INT(parse(&c, 400, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"1:5: parse error: unexpected end of input\"}",
+			 &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query api returned error. status: 400, errorType: bad_data, "
+			  "error: 1:5: parse error: unexpected end of input");
+	EXPECT_INT(e.kind, EM_E_UNAVAILABLE);
+
+	EXPECT_INT(parse(&c, 503, "{\"status\":\"error\",\"errorType\":\"timeout\",\"error\":\"query timed out in expression evaluation\"}",
+			 &s, &e), -1);
+	EXPECT(strstr(e.msg, "status: 503, errorType: timeout") != NULL);
+
+	EXPECT_INT(parse(&c, 401, "Unauthorized\n", &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query api returned error. status: 401: Unauthorized");
+
+	EXPECT_INT(parse(&c, 502, "", &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query api returned error. status: 502");
+
+	EXPECT_INT(parse(&c, 200, "<html>not json</html>", &s, &e), -1);
+	EXPECT(starts_with(e.msg, "prometheus returned invalid JSON: "));
+
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{}}", &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus response has no data.resultType");
+
+	EXPECT_INT(parse(&c, 200, "[1,2]", &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus returned status \"(none)\"");
+}
+
+TEST(parse_long_error_is_truncated_not_overflowed)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+	struct em_strbuf sb;
+
+	em_sb_init(&sb);
+	em_sb_puts(&sb, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"");
+	for (int i = 0; i < 2000; i++)
+		em_sb_puts(&sb, "x");
+	em_sb_puts(&sb, "\"}");
+	EXPECT_INT(prom_parse_response(sb.buf, sb.len, 400, &c, &s, &e), -1);
+	EXPECT_INT(strlen(e.msg), EM_ERR_MSG_MAX - 1);
+	em_sb_free(&sb);
+}
