@@ -1,0 +1,890 @@
+/* config.c - loading and validating the YAML configuration with file:line:col errors. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "log.h"
+#include "strbuf.h"
+
+#define DEFAULT_POLLING_MS 30000
+#define DEFAULT_TIMEOUT_MS 3000
+#define DEFAULT_MAX_INSTANCES 100
+
+void em_errlist_add(struct em_errlist *l, const char *file, int line, int col, const char *key,
+		    const char *fmt, ...)
+{
+	char msg[1024], full[1400];
+	char **n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "%s:%d:%d: %s: %s", file, line, col, key ? key : "-", msg);
+	n = realloc(l->msgs, (l->n + 1) * sizeof(*n));
+	if (!n)
+		return;
+	l->msgs = n;
+	l->msgs[l->n] = strdup(full);
+	if (l->msgs[l->n])
+		l->n++;
+}
+
+void em_errlist_free(struct em_errlist *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->msgs[i]);
+	free(l->msgs);
+	l->msgs = NULL;
+	l->n = 0;
+}
+
+void em_rawopts_free(struct em_rawopts *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free((char *)r->items[i].name);
+		if (r->items[i].value)
+			memset((char *)r->items[i].value, 0, strlen(r->items[i].value));
+		free((char *)r->items[i].value);
+	}
+	free(r->items);
+	r->items = NULL;
+	r->n = 0;
+}
+
+static int rawopts_add(struct em_rawopts *r, const char *name, const char *value, int line, int col)
+{
+	struct em_rawopt *n = realloc(r->items, (r->n + 1) * sizeof(*n));
+
+	if (!n)
+		return -1;
+	r->items = n;
+	n[r->n].name = strdup(name);
+	n[r->n].value = value ? strdup(value) : NULL;
+	n[r->n].line = line;
+	n[r->n].col = col;
+	if (!n[r->n].name || (value && !n[r->n].value)) {
+		free((char *)n[r->n].name);
+		free((char *)n[r->n].value);
+		return -1;
+	}
+	r->n++;
+	return 0;
+}
+
+static void metric_def_free(struct em_metric_def *m)
+{
+	free(m->name);
+	for (size_t i = 0; i < m->n_namespaces; i++)
+		free(m->namespaces[i]);
+	free(m->namespaces);
+	free(m->type);
+	em_rawopts_free(&m->raw);
+	em_kvlist_free(&m->labels);
+	free(m->fingerprint);
+}
+
+void em_config_free(struct em_config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->server.listen);
+	free(c->server.metrics_listen);
+	free(c->server.cert_file);
+	free(c->server.key_file);
+	free(c->server.auth.client_ca_file);
+	for (size_t i = 0; i < c->n_metrics; i++)
+		metric_def_free(&c->metrics[i]);
+	free(c->metrics);
+	free(c);
+}
+
+const struct em_metric_def *em_config_find(const struct em_config *c, const char *name)
+{
+	for (size_t i = 0; c && i < c->n_metrics; i++)
+		if (strcmp(c->metrics[i].name, name) == 0)
+			return &c->metrics[i];
+	return NULL;
+}
+
+bool em_metric_allows_ns(const struct em_metric_def *m, const char *ns)
+{
+	for (size_t i = 0; i < m->n_namespaces; i++)
+		if (strcmp(m->namespaces[i], "*") == 0 || strcmp(m->namespaces[i], ns) == 0)
+			return true;
+	return false;
+}
+
+/* ---- YAML walking ---------------------------------------------------- */
+
+struct loader {
+	const char *file;
+	yaml_document_t *doc;
+	struct em_errlist *errs;
+};
+
+#define LINE(n) ((int)(n)->start_mark.line + 1)
+#define COL(n) ((int)(n)->start_mark.column + 1)
+
+static void lerr(struct loader *L, yaml_node_t *n, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void lerr(struct loader *L, yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	em_errlist_add(L->errs, L->file, n ? LINE(n) : 0, n ? COL(n) : 0, key, "%s", msg);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *node(struct loader *L, int id)
+{
+	return yaml_document_get_node(L->doc, id);
+}
+
+/* Checks that map's keys are all in allowed (NULL-terminated) and unique. */
+static void check_keys(struct loader *L, yaml_node_t *map, const char *where, const char *const *allowed)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(L, p->key);
+		const char *ks = scalar(k);
+		bool ok = false;
+
+		if (!ks) {
+			lerr(L, k, where, "keys must be strings");
+			continue;
+		}
+		for (const char *const *a = allowed; *a; a++)
+			if (strcmp(*a, ks) == 0)
+				ok = true;
+		if (!ok)
+			lerr(L, k, ks, "unknown key in %s", where);
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			const char *qs = scalar(node(L, q->key));
+			if (qs && strcmp(qs, ks) == 0)
+				lerr(L, k, ks, "duplicate key in %s", where);
+		}
+	}
+}
+
+static yaml_node_t *get(struct loader *L, yaml_node_t *map, const char *key)
+{
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		const char *ks = scalar(node(L, p->key));
+		if (ks && strcmp(ks, key) == 0)
+			return node(L, p->value);
+	}
+	return NULL;
+}
+
+static int want_map(struct loader *L, yaml_node_t *n, const char *key)
+{
+	if (n && n->type != YAML_MAPPING_NODE) {
+		lerr(L, n, key, "must be a mapping");
+		return -1;
+	}
+	return 0;
+}
+
+static char *get_str(struct loader *L, yaml_node_t *map, const char *key, bool required, yaml_node_t *parent)
+{
+	yaml_node_t *n = get(L, map, key);
+	const char *s;
+
+	if (!n) {
+		if (required)
+			lerr(L, parent ? parent : map, key, "missing required key");
+		return NULL;
+	}
+	s = scalar(n);
+	if (!s) {
+		lerr(L, n, key, "must be a string");
+		return NULL;
+	}
+	if (required && !*s) {
+		lerr(L, n, key, "must not be empty");
+		return NULL;
+	}
+	return strdup(s);
+}
+
+static void get_duration(struct loader *L, yaml_node_t *map, const char *key, int64_t *out)
+{
+	yaml_node_t *n = get(L, map, key);
+	const char *s = scalar(n);
+
+	if (!n)
+		return;
+	if (!s || em_parse_duration_ms(s, out) != 0)
+		lerr(L, n, key, "invalid duration \"%s\" (e.g. 30s, 1m30s, 500ms)", s ? s : "");
+	else if (*out <= 0)
+		lerr(L, n, key, "must be greater than zero");
+}
+
+static void get_int(struct loader *L, yaml_node_t *map, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	yaml_node_t *n = get(L, map, key);
+	const char *s = scalar(n);
+
+	if (!n)
+		return;
+	if (!s || em_parse_int(s, out) != 0)
+		lerr(L, n, key, "invalid integer \"%s\"", s ? s : "");
+	else if (*out < min || *out > max)
+		lerr(L, n, key, "must be between %lld and %lld", (long long)min, (long long)max);
+}
+
+/* ---- server: -------------------------------------------------------- */
+
+static void load_auth(struct loader *L, yaml_node_t *auth, struct em_auth_conf *a)
+{
+	static const char *const keys[] = {"mode", "clientCAFile", NULL};
+	yaml_node_t *mode;
+	const char *ms;
+
+	if (!auth)
+		return;
+	if (want_map(L, auth, "auth") != 0)
+		return;
+	check_keys(L, auth, "server.auth", keys);
+	mode = get(L, auth, "mode");
+	ms = scalar(mode);
+	if (!mode) {
+		lerr(L, auth, "mode", "missing required key (none or clientCert)");
+	} else if (ms && strcmp(ms, "none") == 0) {
+		a->mode = EM_AUTH_NONE;
+	} else if (ms && strcmp(ms, "clientCert") == 0) {
+		a->mode = EM_AUTH_CLIENTCERT;
+		a->client_ca_file = get_str(L, auth, "clientCAFile", true, auth);
+	} else {
+		lerr(L, mode, "mode", "invalid value \"%s\", must be one of: none, clientCert", ms ? ms : "");
+	}
+}
+
+static void load_server(struct loader *L, yaml_node_t *srv, struct em_server_conf *s)
+{
+	static const char *const keys[] = {"listen", "metricsListen", "tls", "auth", "threads", NULL};
+	static const char *const tlskeys[] = {"certFile", "keyFile", NULL};
+	yaml_node_t *tls;
+
+	if (!srv) {
+		lerr(L, NULL, "server", "missing required section (at least server.auth.mode)");
+		return;
+	}
+	if (want_map(L, srv, "server") != 0)
+		return;
+	check_keys(L, srv, "server", keys);
+	free(s->listen);
+	s->listen = get_str(L, srv, "listen", false, srv);
+	s->metrics_listen = get_str(L, srv, "metricsListen", false, srv);
+	get_int(L, srv, "threads", 1, 256, &s->threads);
+	tls = get(L, srv, "tls");
+	if (tls && want_map(L, tls, "tls") == 0) {
+		check_keys(L, tls, "server.tls", tlskeys);
+		s->cert_file = get_str(L, tls, "certFile", true, tls);
+		s->key_file = get_str(L, tls, "keyFile", true, tls);
+	}
+	load_auth(L, get(L, srv, "auth"), &s->auth);
+	if (s->auth.mode == EM_AUTH_UNSET && !get(L, srv, "auth"))
+		lerr(L, srv, "auth", "missing: set server.auth (write `auth: {mode: none}` explicitly to "
+				     "serve without authentication)");
+}
+
+/* ---- metrics: ------------------------------------------------------- */
+
+static char *read_secret_file(const char *path, char *why, size_t whycap)
+{
+	FILE *f = fopen(path, "r");
+	struct em_strbuf sb;
+	char buf[4096];
+	size_t n;
+
+	if (!f) {
+		snprintf(why, whycap, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	em_sb_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < 1 << 20)
+		em_sb_add(&sb, buf, n);
+	fclose(f);
+	/* Mounted Secrets often end with a newline nobody meant. */
+	while (sb.len && (sb.buf[sb.len - 1] == '\n' || sb.buf[sb.len - 1] == '\r'))
+		sb.buf[--sb.len] = '\0';
+	return em_sb_steal(&sb);
+}
+
+/* A value source: a scalar, or {value: X} / {fromEnv: NAME} / {fromFile: PATH}. */
+static void load_value_source(struct loader *L, const char *name, yaml_node_t *v, struct em_rawopts *raw)
+{
+	static const char *const keys[] = {"value", "fromEnv", "fromFile", NULL};
+	yaml_node_t *src;
+	char why[512];
+
+	if (scalar(v)) {
+		em_warn("%s:%d:%d: %s: literal secret in the config file; prefer {fromEnv: VAR} or {fromFile: PATH}",
+			L->file, LINE(v), COL(v), name);
+		rawopts_add(raw, name, scalar(v), LINE(v), COL(v));
+		return;
+	}
+	if (want_map(L, v, name) != 0)
+		return;
+	check_keys(L, v, name, keys);
+	if (v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1) {
+		lerr(L, v, name, "a value source has exactly one of value, fromEnv, fromFile");
+		return;
+	}
+	if ((src = get(L, v, "value")) && scalar(src)) {
+		em_warn("%s:%d:%d: %s: literal secret in the config file; prefer {fromEnv: VAR} or {fromFile: PATH}",
+			L->file, LINE(src), COL(src), name);
+		rawopts_add(raw, name, scalar(src), LINE(src), COL(src));
+	} else if ((src = get(L, v, "fromEnv")) && scalar(src)) {
+		const char *e = getenv(scalar(src));
+		if (!e)
+			lerr(L, src, name, "environment variable %s is not set", scalar(src));
+		else
+			rawopts_add(raw, name, e, LINE(src), COL(src));
+	} else if ((src = get(L, v, "fromFile")) && scalar(src)) {
+		char *val = read_secret_file(scalar(src), why, sizeof(why));
+		if (!val) {
+			lerr(L, src, name, "%s", why);
+		} else {
+			rawopts_add(raw, name, val, LINE(src), COL(src));
+			memset(val, 0, strlen(val));
+			free(val);
+		}
+	} else {
+		lerr(L, v, name, "value source must be a string");
+	}
+}
+
+static bool raw_has(const struct em_rawopts *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->items[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+static void load_metadata(struct loader *L, yaml_node_t *md, struct em_metric_def *m)
+{
+	if (!md)
+		return;
+	if (want_map(L, md, "metadata") != 0)
+		return;
+	for (yaml_node_pair_t *p = md->data.mapping.pairs.start; p < md->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(L, p->key), *v = node(L, p->value);
+		const char *ks = scalar(k), *vs = scalar(v);
+		size_t kl;
+
+		if (!ks) {
+			lerr(L, k, "metadata", "keys must be strings");
+			continue;
+		}
+		if (!vs) {
+			lerr(L, v, ks, "metadata values must be strings (quote numbers and lists)");
+			continue;
+		}
+		if (raw_has(&m->raw, ks)) {
+			lerr(L, k, ks, "duplicate key in metadata");
+			continue;
+		}
+		kl = strlen(ks);
+		/* KEDA: <name>FromEnv reads the value from the (pod's) environment. */
+		if (kl > 7 && strcmp(ks + kl - 7, "FromEnv") == 0) {
+			char base[256];
+			const char *e;
+			snprintf(base, sizeof(base), "%.*s", (int)(kl - 7), ks);
+			e = getenv(vs);
+			if (!e) {
+				lerr(L, v, ks, "environment variable %s is not set", vs);
+				continue;
+			}
+			if (raw_has(&m->raw, base)) {
+				lerr(L, k, ks, "both %s and %s are set", base, ks);
+				continue;
+			}
+			rawopts_add(&m->raw, base, e, LINE(v), COL(v));
+			continue;
+		}
+		rawopts_add(&m->raw, ks, vs, LINE(v), COL(v));
+	}
+}
+
+static void load_metric_auth(struct loader *L, yaml_node_t *auth, struct em_metric_def *m)
+{
+	static const char *const keys[] = {"podIdentity", "roleArn", "externalID", "params", NULL};
+	static const char *const direct[] = {"podIdentity", "roleArn", "externalID"};
+	yaml_node_t *params;
+
+	if (!auth || want_map(L, auth, "auth") != 0)
+		return;
+	check_keys(L, auth, "metric auth", keys);
+	for (size_t i = 0; i < 3; i++) {
+		yaml_node_t *v = get(L, auth, direct[i]);
+		if (!v)
+			continue;
+		if (!scalar(v))
+			lerr(L, v, direct[i], "must be a string");
+		else if (raw_has(&m->raw, direct[i]))
+			lerr(L, v, direct[i], "also set in metadata");
+		else
+			rawopts_add(&m->raw, direct[i], scalar(v), LINE(v), COL(v));
+	}
+	params = get(L, auth, "params");
+	if (!params || want_map(L, params, "params") != 0)
+		return;
+	for (yaml_node_pair_t *p = params->data.mapping.pairs.start; p < params->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(L, p->key);
+		const char *ks = scalar(k);
+		if (!ks) {
+			lerr(L, k, "params", "keys must be strings");
+			continue;
+		}
+		if (raw_has(&m->raw, ks)) {
+			lerr(L, k, ks, "set twice (metadata and auth.params)");
+			continue;
+		}
+		load_value_source(L, ks, node(L, p->value), &m->raw);
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *em_rawopts_key(const struct em_rawopts *r)
+{
+	struct em_strbuf sb;
+	char **lines = calloc(r->n ? r->n : 1, sizeof(*lines));
+	char *out;
+
+	if (!lines)
+		return NULL;
+	em_sb_init(&sb);
+	for (size_t i = 0; i < r->n; i++) {
+		struct em_strbuf l;
+		em_sb_init(&l);
+		em_sb_json_str(&l, r->items[i].name);
+		em_sb_puts(&l, "=");
+		em_sb_json_str(&l, r->items[i].value ? r->items[i].value : "");
+		lines[i] = em_sb_steal(&l);
+	}
+	qsort(lines, r->n, sizeof(*lines), cmp_str);
+	for (size_t i = 0; i < r->n; i++) {
+		em_sb_puts(&sb, lines[i] ? lines[i] : "");
+		em_sb_puts(&sb, ";");
+		free(lines[i]);
+	}
+	free(lines);
+	out = em_sb_steal(&sb);
+	return out;
+}
+
+static char *fingerprint(const struct em_metric_def *m)
+{
+	struct em_strbuf sb;
+	char *rk = em_rawopts_key(&m->raw);
+
+	em_sb_init(&sb);
+	em_sb_printf(&sb, "%s|%s|%lld|%lld|%lld|%lld|%d|%lld|%.17g|%lld|", m->name, m->type,
+		     (long long)m->polling_ms, (long long)m->timeout_ms, (long long)m->stale_ms,
+		     (long long)m->idle_ms, m->has_fallback, (long long)m->fallback_threshold, m->fallback_value,
+		     (long long)m->max_instances);
+	for (size_t i = 0; i < m->n_namespaces; i++)
+		em_sb_printf(&sb, "ns=%s,", m->namespaces[i]);
+	for (size_t i = 0; i < m->labels.n; i++)
+		em_sb_printf(&sb, "l=%s=%s,", m->labels.items[i].key, m->labels.items[i].value);
+	em_sb_puts(&sb, rk ? rk : "");
+	free(rk);
+	return em_sb_steal(&sb);
+}
+
+/* Label names and values as Kubernetes accepts them in metricLabels. */
+static bool valid_label_value(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (!isalnum((unsigned char)c) && c != '-' && c != '_' && c != '.')
+			return false;
+		if ((i == 0 || i == n - 1) && !isalnum((unsigned char)c))
+			return false;
+	}
+	return true;
+}
+
+static bool raw_templated(const struct em_metric_def *m, const char *key)
+{
+	for (size_t i = 0; key && i < m->raw.n; i++)
+		if (strcmp(m->raw.items[i].name, key) == 0)
+			return m->raw.items[i].value && strstr(m->raw.items[i].value, "${") != NULL;
+	return false;
+}
+
+/* Checks a templated or plain entry against its scaler's table by parsing
+ * and validating (templated ones with sample values). */
+static void check_scaler_options(struct loader *L, struct em_metric_def *m, yaml_node_t *entry)
+{
+	struct em_rawopts filled = {0};
+	struct em_kvlist sample = {0};
+	struct em_kv kv[64];
+	struct em_err err = {0};
+	const char *bad = NULL;
+	void *cfg;
+	size_t nk = 0;
+
+	/* Sample values for ${selector.KEY}: every key referenced gets "x". */
+	for (size_t i = 0; i < m->raw.n && nk < 64; i++) {
+		const char *p = m->raw.items[i].value;
+		while (p && (p = strstr(p, "${selector.")) && nk < 64) {
+			const char *e = strchr(p, '}');
+			if (!e)
+				break;
+			kv[nk].key = strndup(p + 11, (size_t)(e - p - 11));
+			kv[nk].value = strdup("x");
+			nk++;
+			p = e;
+		}
+	}
+	sample.items = kv;
+	sample.n = nk;
+	if (em_template_fill(m, "default", &sample, &filled, &err) != 0) {
+		lerr(L, entry, "metadata", "%s", err.msg);
+		goto out;
+	}
+	cfg = calloc(1, m->scaler->config_size ? m->scaler->config_size : 1);
+	if (!cfg)
+		goto out;
+	if (em_options_parse(m->scaler->options, &filled, cfg, &bad, &err) != 0) {
+		if (raw_templated(m, bad))
+			goto done; /* sample values can be wrong where real ones will not be */
+		int line = LINE(entry), col = COL(entry);
+		for (size_t i = 0; bad && i < m->raw.n; i++) {
+			if (strcmp(m->raw.items[i].name, bad) == 0) {
+				line = m->raw.items[i].line;
+				col = m->raw.items[i].col;
+			}
+		}
+		em_errlist_add(L->errs, L->file, line, col, bad ? bad : "metadata", "%s", err.msg);
+	} else if (m->scaler->validate && m->scaler->validate(cfg, &err) != 0) {
+		/* validate() messages start with "key: "; point at that key. */
+		char key[128] = "metadata";
+		const char *colon = strstr(err.msg, ": ");
+		const char *msg = err.msg;
+		int line = LINE(entry), col = COL(entry);
+		if (colon && (size_t)(colon - err.msg) < sizeof(key) && !memchr(err.msg, ' ', (size_t)(colon - err.msg))) {
+			snprintf(key, sizeof(key), "%.*s", (int)(colon - err.msg), err.msg);
+			msg = colon + 2;
+			if (raw_templated(m, key))
+				goto done;
+			for (size_t i = 0; i < m->raw.n; i++) {
+				if (strcmp(m->raw.items[i].name, key) == 0) {
+					line = m->raw.items[i].line;
+					col = m->raw.items[i].col;
+				}
+			}
+		}
+		em_errlist_add(L->errs, L->file, line, col, key, "%s", msg);
+	}
+done:
+	em_options_free(m->scaler->options, cfg);
+	free(cfg);
+out:
+	for (size_t i = 0; i < nk; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	em_rawopts_free(&filled);
+}
+
+static void load_metric(struct loader *L, yaml_node_t *e, struct em_config *c, struct em_metric_def *m)
+{
+	static const char *const keys[] = {"name", "namespaces", "type", "metadata", "auth", "labels",
+					   "pollingInterval", "timeout", "staleAfter", "fallback",
+					   "maxInstances", NULL};
+	static const char *const fbkeys[] = {"failureThreshold", "value", NULL};
+	yaml_node_t *ns, *labels, *fb;
+	size_t nerr = L->errs->n;
+
+	m->line = LINE(e);
+	m->col = COL(e);
+	if (e->type != YAML_MAPPING_NODE) {
+		lerr(L, e, "metrics", "each metric must be a mapping");
+		return;
+	}
+	check_keys(L, e, "metric", keys);
+	m->name = get_str(L, e, "name", true, e);
+	m->type = get_str(L, e, "type", true, e);
+	if (m->name && (strchr(m->name, '/') || strchr(m->name, '%') || strcmp(m->name, ".") == 0 ||
+			strcmp(m->name, "..") == 0))
+		lerr(L, get(L, e, "name"), "name", "must not contain '/' or '%%' nor be '.' or '..' (the HPA rejects such names)");
+	ns = get(L, e, "namespaces");
+	if (!ns) {
+		lerr(L, e, "namespaces", "missing required key (list the namespaces allowed to read this metric, or [\"*\"])");
+	} else if (ns->type != YAML_SEQUENCE_NODE || ns->data.sequence.items.top == ns->data.sequence.items.start) {
+		lerr(L, ns, "namespaces", "must be a non-empty list");
+	} else {
+		size_t n = (size_t)(ns->data.sequence.items.top - ns->data.sequence.items.start);
+		m->namespaces = calloc(n, sizeof(char *));
+		for (size_t i = 0; m->namespaces && i < n; i++) {
+			yaml_node_t *it = node(L, ns->data.sequence.items.start[i]);
+			if (!scalar(it) || !*scalar(it)) {
+				lerr(L, it, "namespaces", "entries must be non-empty strings");
+				continue;
+			}
+			m->namespaces[m->n_namespaces++] = strdup(scalar(it));
+		}
+	}
+	if (m->type) {
+		m->scaler = em_scaler_find(m->type);
+		if (!m->scaler) {
+			size_t n;
+			const struct em_scaler *const *all = em_scaler_all(&n);
+			char list[512] = "";
+			size_t off = 0;
+			for (size_t i = 0; i < n && off < sizeof(list); i++)
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", all[i]->type);
+			lerr(L, get(L, e, "type"), "type", "unknown scaler type \"%s\" (known: %s)", m->type, list);
+		}
+	}
+	load_metadata(L, get(L, e, "metadata"), m);
+	load_metric_auth(L, get(L, e, "auth"), m);
+	labels = get(L, e, "labels");
+	if (labels && want_map(L, labels, "labels") == 0) {
+		for (yaml_node_pair_t *p = labels->data.mapping.pairs.start; p < labels->data.mapping.pairs.top; p++) {
+			const char *k = scalar(node(L, p->key)), *v = scalar(node(L, p->value));
+			struct em_kv *ni;
+			if (!k || !v || !valid_label_value(v) || !*k) {
+				lerr(L, node(L, p->value), k ? k : "labels", "label values must be valid Kubernetes label values");
+				continue;
+			}
+			ni = realloc(m->labels.items, (m->labels.n + 1) * sizeof(*ni));
+			if (!ni)
+				continue;
+			m->labels.items = ni;
+			ni[m->labels.n].key = strdup(k);
+			ni[m->labels.n].value = strdup(v);
+			m->labels.n++;
+		}
+	}
+	m->polling_ms = c->def_polling_ms;
+	m->timeout_ms = c->def_timeout_ms;
+	m->stale_ms = 0;
+	m->max_instances = DEFAULT_MAX_INSTANCES;
+	get_duration(L, e, "pollingInterval", &m->polling_ms);
+	get_duration(L, e, "timeout", &m->timeout_ms);
+	get_duration(L, e, "staleAfter", &m->stale_ms);
+	get_int(L, e, "maxInstances", 1, 100000, &m->max_instances);
+	if (!m->stale_ms)
+		m->stale_ms = 3 * m->polling_ms;
+	m->idle_ms = 10 * m->polling_ms;
+	fb = get(L, e, "fallback");
+	if (fb && want_map(L, fb, "fallback") == 0) {
+		yaml_node_t *v = get(L, fb, "value");
+		check_keys(L, fb, "fallback", fbkeys);
+		m->has_fallback = true;
+		m->fallback_threshold = 3;
+		get_int(L, fb, "failureThreshold", 1, 1000000, &m->fallback_threshold);
+		if (!v)
+			lerr(L, fb, "value", "missing required key");
+		else if (!scalar(v) || em_parse_float(scalar(v), &m->fallback_value) != 0 || m->fallback_value < 0)
+			lerr(L, v, "value", "must be a non-negative number");
+	}
+	for (size_t i = 0; i < m->raw.n; i++)
+		if (m->raw.items[i].value && strstr(m->raw.items[i].value, "${"))
+			m->templated = true;
+	if (m->scaler && L->errs->n == nerr)
+		check_scaler_options(L, m, e);
+	m->fingerprint = fingerprint(m);
+}
+
+/* ${namespace} and ${selector.KEY}; anything else after ${ is an error. */
+int em_template_fill(const struct em_metric_def *def, const char *ns, const struct em_kvlist *sel_eq,
+		     struct em_rawopts *out, struct em_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < def->raw.n; i++) {
+		const struct em_rawopt *r = &def->raw.items[i];
+		const char *p = r->value;
+		struct em_strbuf sb;
+		char *v;
+
+		em_sb_init(&sb);
+		while (p && *p) {
+			const char *d = strstr(p, "${"), *e;
+			if (!d) {
+				em_sb_puts(&sb, p);
+				break;
+			}
+			em_sb_add(&sb, p, (size_t)(d - p));
+			e = strchr(d, '}');
+			if (!e) {
+				em_sb_free(&sb);
+				em_rawopts_free(out);
+				return em_err_set(err, EM_E_CONFIG, "%s: unterminated placeholder", r->name);
+			}
+			if ((size_t)(e - d) == 11 && strncmp(d, "${namespace}", 12) == 0) {
+				em_sb_puts(&sb, ns);
+			} else if (strncmp(d, "${selector.", 11) == 0) {
+				char key[320];
+				const char *val;
+				snprintf(key, sizeof(key), "%.*s", (int)(e - d - 11), d + 11);
+				val = em_kvlist_get(sel_eq, key);
+				if (!val) {
+					em_sb_free(&sb);
+					em_rawopts_free(out);
+					return em_err_set(err, EM_E_BADREQUEST,
+							  "metric %s needs a labelSelector with %s=VALUE", def->name, key);
+				}
+				em_sb_puts(&sb, val);
+			} else {
+				em_sb_free(&sb);
+				em_rawopts_free(out);
+				return em_err_set(err, EM_E_CONFIG,
+						  "%s: unknown placeholder %.*s (use ${namespace} or ${selector.KEY})",
+						  r->name, (int)(e - d + 1), d);
+			}
+			p = e + 1;
+		}
+		v = em_sb_steal(&sb);
+		if (!v || rawopts_add(out, r->name, v, r->line, r->col) != 0) {
+			free(v);
+			em_rawopts_free(out);
+			return em_err_set(err, EM_E_INTERNAL, "out of memory");
+		}
+		free(v);
+	}
+	return 0;
+}
+
+static struct em_config *load_doc(struct loader *L, yaml_document_t *doc)
+{
+	static const char *const keys[] = {"server", "defaults", "metrics", NULL};
+	static const char *const defkeys[] = {"pollingInterval", "timeout", NULL};
+	struct em_config *c = calloc(1, sizeof(*c));
+	yaml_node_t *root = yaml_document_get_root_node(doc), *defs, *metrics;
+	size_t n;
+
+	if (!c)
+		return NULL;
+	c->path = strdup(L->file);
+	c->def_polling_ms = DEFAULT_POLLING_MS;
+	c->def_timeout_ms = DEFAULT_TIMEOUT_MS;
+	c->server.threads = 4;
+	if (!root || root->type != YAML_MAPPING_NODE) {
+		lerr(L, root, "-", "the config must be a mapping with server, defaults and metrics");
+		return c;
+	}
+	check_keys(L, root, "the top level", keys);
+	load_server(L, get(L, root, "server"), &c->server);
+	defs = get(L, root, "defaults");
+	if (defs && want_map(L, defs, "defaults") == 0) {
+		check_keys(L, defs, "defaults", defkeys);
+		get_duration(L, defs, "pollingInterval", &c->def_polling_ms);
+		get_duration(L, defs, "timeout", &c->def_timeout_ms);
+	}
+	metrics = get(L, root, "metrics");
+	if (!metrics) {
+		lerr(L, root, "metrics", "missing required key");
+		return c;
+	}
+	if (metrics->type != YAML_SEQUENCE_NODE) {
+		lerr(L, metrics, "metrics", "must be a list");
+		return c;
+	}
+	n = (size_t)(metrics->data.sequence.items.top - metrics->data.sequence.items.start);
+	c->metrics = calloc(n ? n : 1, sizeof(*c->metrics));
+	if (!c->metrics)
+		return c;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *e = node(L, metrics->data.sequence.items.start[i]);
+		struct em_metric_def *m = &c->metrics[c->n_metrics++];
+		load_metric(L, e, c, m);
+		for (size_t j = 0; m->name && j + 1 < c->n_metrics; j++) {
+			if (c->metrics[j].name && strcmp(c->metrics[j].name, m->name) == 0) {
+				lerr(L, get(L, e, "name"), "name", "duplicate metric name \"%s\" (first defined at line %d)",
+				     m->name, c->metrics[j].line);
+				break;
+			}
+		}
+	}
+	return c;
+}
+
+struct em_config *em_config_load_mem(const char *name, const char *text, size_t len, struct em_errlist *errs)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct loader L = {.file = name, .doc = &doc, .errs = errs};
+	struct em_config *c = NULL;
+	size_t before = errs->n;
+
+	if (!yaml_parser_initialize(&parser)) {
+		em_errlist_add(errs, name, 0, 0, "-", "out of memory");
+		return NULL;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		em_errlist_add(errs, name, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1, "-",
+			       "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
+			       parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		return NULL;
+	}
+	c = load_doc(&L, &doc);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (!c && errs->n == before)
+		em_errlist_add(errs, name, 0, 0, "-", "out of memory");
+	if (errs->n != before) {
+		em_config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct em_config *em_config_load(const char *path, struct em_errlist *errs)
+{
+	char why[512];
+	char *text;
+	struct em_config *c;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		em_errlist_add(errs, path, 0, 0, "-", "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	fclose(f);
+	text = read_secret_file(path, why, sizeof(why));
+	if (!text) {
+		em_errlist_add(errs, path, 0, 0, "-", "%s", why);
+		return NULL;
+	}
+	c = em_config_load_mem(path, text, strlen(text), errs);
+	free(text);
+	return c;
+}

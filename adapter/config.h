@@ -1,0 +1,89 @@
+/* config.h - the YAML configuration: server settings, defaults and metric definitions. */
+#ifndef EM_CONFIG_H
+#define EM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "options.h"
+#include "../scalers/scaler.h"
+
+/* Config errors, each "FILE:LINE:COL: KEY: message". */
+struct em_errlist {
+	char **msgs;
+	size_t n;
+};
+
+void em_errlist_add(struct em_errlist *l, const char *file, int line, int col, const char *key,
+		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void em_errlist_free(struct em_errlist *l);
+
+enum em_auth_mode { EM_AUTH_UNSET, EM_AUTH_NONE, EM_AUTH_CLIENTCERT };
+
+struct em_auth_conf {
+	enum em_auth_mode mode;
+	char *client_ca_file;          /* clientCert: trust these CAs for client certificates */
+};
+
+struct em_server_conf {
+	char *listen;                  /* HTTPS API, "ADDR:PORT" */
+	char *metrics_listen;          /* plain HTTP /metrics /healthz /livez /readyz */
+	char *cert_file, *key_file;    /* absent: self-signed in memory */
+	struct em_auth_conf auth;
+	int64_t threads;               /* HTTP worker threads */
+};
+
+/* One entry of `metrics:`. raw holds metadata, <name>FromEnv (resolved), and
+ * auth fields/params (resolved value sources); values may hold ${...}
+ * placeholders when templated. */
+struct em_metric_def {
+	char *name;
+	char **namespaces;
+	size_t n_namespaces;
+	char *type;
+	const struct em_scaler *scaler;
+	struct em_rawopts raw;
+	struct em_kvlist labels;       /* static metricLabels */
+	int64_t polling_ms, timeout_ms, stale_ms, idle_ms;
+	bool has_fallback;
+	int64_t fallback_threshold;
+	double fallback_value;
+	int64_t max_instances;
+	bool templated;
+	int line, col;
+	char *fingerprint;             /* equal fingerprints = unchanged across reloads */
+};
+
+struct em_config {
+	char *path;
+	struct em_server_conf server;
+	int64_t def_polling_ms, def_timeout_ms;
+	struct em_metric_def *metrics;
+	size_t n_metrics;
+};
+
+/* Loads and fully validates path (every scaler option is parsed and
+ * validated; templated entries with sample values). Returns NULL and fills
+ * errs (all errors found, not just the first) on failure. */
+struct em_config *em_config_load(const char *path, struct em_errlist *errs);
+/* Same, from memory; name is used in messages (the embedded demo config). */
+struct em_config *em_config_load_mem(const char *name, const char *text, size_t len, struct em_errlist *errs);
+void em_config_free(struct em_config *c);
+
+const struct em_metric_def *em_config_find(const struct em_config *c, const char *name);
+bool em_metric_allows_ns(const struct em_metric_def *m, const char *ns);
+
+/* Fills ${namespace} and ${selector.KEY} in every raw value of def. On a
+ * missing selector key returns -1 with err (EM_E_BADREQUEST). out must be
+ * freed with em_rawopts_free. */
+int em_template_fill(const struct em_metric_def *def, const char *ns, const struct em_kvlist *sel_eq,
+		     struct em_rawopts *out, struct em_err *err);
+void em_rawopts_free(struct em_rawopts *r);
+/* A stable text key for filled raw options (identifies a templated instance). */
+char *em_rawopts_key(const struct em_rawopts *r);
+
+/* The demo config `make run` serves (cron metrics; no cloud account). */
+extern const char em_demo_config[];
+
+#endif

@@ -1,0 +1,26 @@
+/* demo.c - the embedded demo config `make run` serves: cron metrics, no cloud account needed. */
+#include "config.h"
+
+const char em_demo_config[] =
+	"# extmetrics demo config (embedded): cron windows only, no cloud account needed.\n"
+	"server:\n"
+	"  listen: \"127.0.0.1:6443\"\n"
+	"  metricsListen: \"127.0.0.1:9022\"\n"
+	"  auth: {mode: none}            # local development only\n"
+	"defaults: {pollingInterval: 10s, timeout: 3s}\n"
+	"metrics:\n"
+	"  - name: business-hours\n"
+	"    namespaces: [\"*\"]\n"
+	"    type: cron\n"
+	"    metadata: {timezone: Europe/Berlin, start: \"0 8 * * 1-5\", end: \"0 18 * * 1-5\", desiredReplicas: \"5\"}\n"
+	"    labels: {team: demo}\n"
+	"  - name: always-on\n"
+	"    namespaces: [\"*\"]\n"
+	"    type: cron\n"
+	"    metadata: {timezone: UTC, start: \"0 0 1 1 *\", end: \"* * * * *\", desiredReplicas: \"3\"}\n"
+	"  - name: nightly-batch\n"
+	"    namespaces: [\"batch\", \"default\"]\n"
+	"    type: cron\n"
+	"    metadata: {timezone: Europe/Berlin, start: \"0 22 * * *\", end: \"0 6 * * *\", desiredReplicas: \"8\"}\n"
+	"    labels: {team: data}\n"
+	"    fallback: {failureThreshold: 3, value: \"10\"}\n";

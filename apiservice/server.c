@@ -1,0 +1,282 @@
+/* server.c - the HTTPS API listener and the plain-HTTP metrics/health listener (libmicrohttpd). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "server.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "log.h"
+#include "selfmetrics.h"
+#include "status.h"
+#include "strbuf.h"
+
+/* TLS 1.2 and 1.3 only, AEAD ciphers, forward secrecy. */
+#define TLS_PRIORITIES                                                                                  \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:" \
+	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-RSA:-DHE-RSA:%SERVER_PRECEDENCE"
+
+#define MAX_URL 8192
+
+struct em_server {
+	struct MHD_Daemon *api;
+	struct MHD_Daemon *metrics;
+	struct em_registry *reg;
+	atomic_int inflight;
+	atomic_int ready;
+	MHD_socket api_sock;
+};
+
+int em_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, struct em_err *err)
+{
+	char host[128];
+	const char *colon;
+	char *end;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!s || !*s)
+		return em_err_set(err, EM_E_CONFIG, "empty listen address");
+	colon = strrchr(s, ':');
+	if (!colon)
+		return em_err_set(err, EM_E_CONFIG, "listen address \"%s\" must be ADDR:PORT", s);
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || end == colon + 1)
+		return em_err_set(err, EM_E_CONFIG, "listen address \"%s\": bad port", s);
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		if (colon - s < 2 || colon[-1] != ']')
+			return em_err_set(err, EM_E_CONFIG, "listen address \"%s\": bad IPv6 form", s);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s - 2), s + 1);
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return em_err_set(err, EM_E_CONFIG, "listen address \"%s\": bad IPv6 address", s);
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (!*host || strcmp(host, "0.0.0.0") == 0)
+			a->sin_addr.s_addr = htonl(INADDR_ANY);
+		else if (strcmp(host, "localhost") == 0)
+			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		else if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return em_err_set(err, EM_E_CONFIG, "listen address \"%s\": bad IPv4 address", s);
+		*len = sizeof(*a);
+	}
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, int code, const char *ctype, char *body)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	const char *b = body ? body : "";
+
+	r = MHD_create_response_from_buffer(strlen(b), (void *)b, body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-cache, private");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(c, (unsigned)code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void account(const char *handler, int code, double secs)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "code=\"%d\",handler=\"%s\"", code, handler);
+	em_counter_add("extmetrics_http_requests_total", "HTTP requests served by the API, by code and handler.",
+		       labels, 1);
+	snprintf(labels, sizeof(labels), "handler=\"%s\"", handler);
+	em_histogram_observe("extmetrics_http_request_duration_seconds", "Time to answer an API request.", labels, secs);
+}
+
+static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				   const char *version, const char *upload, size_t *upload_size, void **state)
+{
+	struct em_server *s = cls;
+	struct em_http_req req = {0};
+	struct em_http_resp resp = {0};
+	double t0 = now_s();
+	enum MHD_Result ret;
+	static int marker;
+
+	/* Answer once the whole request is in (a response queued earlier makes
+	 * MHD close the connection); a body is swallowed. */
+	if (*state == NULL) {
+		*state = &marker;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	atomic_fetch_add(&s->inflight, 1);
+	req.method = method;
+	req.path = url;
+	req.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+	req.label_selector = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "labelSelector");
+	if (strlen(url) > MAX_URL) {
+		struct em_err err;
+		em_err_set(&err, EM_E_BADREQUEST, "request URL too long");
+		resp.code = 400;
+		resp.body = em_status_json(&err);
+		resp.handler = "other";
+		resp.content_type = "application/json";
+	} else {
+		em_api_handle(s->reg, &req, &resp);
+	}
+	ret = queue(c, resp.code, resp.content_type, resp.body);
+	account(resp.handler ? resp.handler : "other", resp.code, now_s() - t0);
+	atomic_fetch_sub(&s->inflight, 1);
+	return ret;
+}
+
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				       const char *version, const char *upload, size_t *upload_size, void **state)
+{
+	struct em_server *s = cls;
+	static int marker;
+
+	if (*state == NULL) {
+		*state = &marker;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return queue(c, 405, "text/plain; charset=utf-8", strdup("method not allowed\n"));
+	if (strcmp(url, "/metrics") == 0) {
+		struct em_strbuf sb;
+		em_sb_init(&sb);
+		em_selfmetrics_render(&sb);
+		return queue(c, 200, "text/plain; version=0.0.4; charset=utf-8", em_sb_steal(&sb));
+	}
+	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0)
+		return queue(c, 200, "text/plain; charset=utf-8", strdup("ok\n"));
+	if (strcmp(url, "/readyz") == 0) {
+		if (atomic_load(&s->ready))
+			return queue(c, 200, "text/plain; charset=utf-8", strdup("ok\n"));
+		return queue(c, 503, "text/plain; charset=utf-8", strdup("not ready\n"));
+	}
+	return queue(c, 404, "text/plain; charset=utf-8", strdup("not found\n"));
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	em_debug("http: %s", buf);
+}
+
+struct em_server *em_server_start(struct em_registry *reg, const struct em_server_opts *o, struct em_err *err)
+{
+	struct em_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t len;
+	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ITC |
+			 MHD_USE_ERROR_LOG;
+
+	if (!s) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	s->reg = reg;
+	if (em_parse_listen(o->listen, &ss, &len, err) != 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->api = MHD_start_daemon(flags, 0, NULL, NULL, api_handler, s,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem,
+				  MHD_OPTION_HTTPS_MEM_KEY, o->key_pem,
+				  MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_END);
+	if (!s->api) {
+		em_err_set(err, EM_E_INTERNAL, "cannot listen on %s (HTTPS): address in use, or bad certificate/key",
+			   o->listen);
+		goto fail;
+	}
+	if (o->metrics_listen && *o->metrics_listen) {
+		unsigned mflags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+		if (em_parse_listen(o->metrics_listen, &ss, &len, err) != 0)
+			goto fail;
+		if (ss.ss_family == AF_INET6)
+			mflags |= MHD_USE_IPv6;
+		s->metrics = MHD_start_daemon(mflags, 0, NULL, NULL, metrics_handler, s,
+					      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+					      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+					      MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+					      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+					      MHD_OPTION_END);
+		if (!s->metrics) {
+			em_err_set(err, EM_E_INTERNAL, "cannot listen on %s (metrics)", o->metrics_listen);
+			goto fail;
+		}
+	}
+	(void)len;
+	return s;
+fail:
+	em_server_stop(s, 0);
+	return NULL;
+}
+
+void em_server_set_ready(struct em_server *s, int ready)
+{
+	atomic_store(&s->ready, ready);
+}
+
+void em_server_stop(struct em_server *s, int grace_ms)
+{
+	struct timespec ts = {0, 20 * 1000000};
+
+	if (!s)
+		return;
+	atomic_store(&s->ready, 0);
+	if (s->api) {
+		MHD_socket fd = MHD_quiesce_daemon(s->api);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+		/* In-flight requests finish (up to grace_ms); idle keep-alive
+		 * connections are closed by MHD_stop_daemon. */
+		for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 20)
+			nanosleep(&ts, NULL);
+		MHD_stop_daemon(s->api);
+	}
+	if (s->metrics)
+		MHD_stop_daemon(s->metrics);
+	free(s);
+}

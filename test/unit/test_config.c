@@ -1,0 +1,288 @@
+/* test_config.c - the YAML config loader: valid files, and every error with file:line:col: key. */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "../../adapter/config.h"
+#include "../../adapter/log.h"
+
+#define HEAD "server:\n  auth: {mode: none}\n"
+#define CRON_MD "{timezone: UTC, start: \"0 8 * * *\", end: \"0 18 * * *\", desiredReplicas: \"2\"}"
+
+static struct em_config *load(const char *text, struct em_errlist *errs)
+{
+	em_log_setup(EM_LOG_ERROR, false);
+	return em_config_load_mem("t.yaml", text, strlen(text), errs);
+}
+
+/* Expects loading to fail with exactly this first error. */
+static void expect_error(const char *text, const char *want)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(text, &errs);
+
+	EXPECT(c == NULL);
+	EXPECT(errs.n >= 1);
+	if (errs.n >= 1)
+		EXPECT_STR(errs.msgs[0], want);
+	em_config_free(c);
+	em_errlist_free(&errs);
+}
+
+TEST(valid_config_with_defaults)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "defaults: {pollingInterval: 10s, timeout: 2s}\n"
+				       "metrics:\n"
+				       "  - name: nightly-batch\n"
+				       "    namespaces: [\"batch\"]\n"
+				       "    type: cron\n"
+				       "    metadata: " CRON_MD "\n"
+				       "    labels: {team: data}\n"
+				       "    staleAfter: 90s\n"
+				       "    fallback: {failureThreshold: 3, value: \"10\"}\n"
+				       "  - name: other\n"
+				       "    namespaces: [\"*\"]\n"
+				       "    type: cron\n"
+				       "    pollingInterval: 1m30s\n"
+				       "    metadata: " CRON_MD "\n",
+				   &errs);
+
+	EXPECT(c != NULL);
+	EXPECT_INT(errs.n, 0);
+	if (!c)
+		return;
+	EXPECT_INT(c->server.auth.mode, EM_AUTH_NONE);
+	EXPECT_INT(c->n_metrics, 2);
+	EXPECT_STR(c->metrics[0].name, "nightly-batch");
+	EXPECT_INT(c->metrics[0].polling_ms, 10000);
+	EXPECT_INT(c->metrics[0].timeout_ms, 2000);
+	EXPECT_INT(c->metrics[0].stale_ms, 90000);
+	EXPECT(c->metrics[0].has_fallback);
+	EXPECT_INT(c->metrics[0].fallback_threshold, 3);
+	EXPECT_DBL(c->metrics[0].fallback_value, 10, 0);
+	EXPECT_STR(em_kvlist_get(&c->metrics[0].labels, "team"), "data");
+	EXPECT(em_metric_allows_ns(&c->metrics[0], "batch"));
+	EXPECT(!em_metric_allows_ns(&c->metrics[0], "default"));
+	EXPECT(em_metric_allows_ns(&c->metrics[1], "anything"));
+	EXPECT_INT(c->metrics[1].polling_ms, 90000);
+	EXPECT_INT(c->metrics[1].stale_ms, 270000); /* 3 x pollingInterval */
+	EXPECT_INT(c->metrics[1].idle_ms, 900000);
+	EXPECT(!c->metrics[1].templated);
+	EXPECT(strcmp(c->metrics[0].fingerprint, c->metrics[1].fingerprint) != 0);
+	em_config_free(c);
+}
+
+TEST(yaml_syntax_error_has_position)
+{
+	expect_error(HEAD "metrics: [\n", "t.yaml:4:1: -: YAML: did not find expected node content while parsing a flow node");
+}
+
+TEST(server_auth_must_be_explicit)
+{
+	expect_error("server: {listen: \"127.0.0.1:1\"}\nmetrics: []\n",
+		     "t.yaml:1:9: auth: missing: set server.auth (write `auth: {mode: none}` explicitly to serve without authentication)");
+}
+
+TEST(unknown_top_level_key)
+{
+	expect_error(HEAD "metric: []\nmetrics: []\n", "t.yaml:3:1: metric: unknown key in the top level");
+}
+
+TEST(unknown_metric_key)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n    metdata: {}\n",
+		     "t.yaml:7:5: metdata: unknown key in metric");
+}
+
+TEST(unknown_scaler_type)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: kafka\n", &errs);
+
+	EXPECT(c == NULL);
+	EXPECT(errs.n == 1);
+	if (errs.n)
+		EXPECT(strncmp(errs.msgs[0], "t.yaml:6:11: type: unknown scaler type \"kafka\" (known: ", 54) == 0);
+	em_errlist_free(&errs);
+}
+
+TEST(missing_required_parameter_points_at_metadata)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
+			  "    metadata: {timezone: UTC, start: \"0 8 * * *\", end: \"0 9 * * *\"}\n",
+		     "t.yaml:4:5: desiredReplicas: missing required parameter \"desiredReplicas\"");
+}
+
+TEST(unknown_metadata_key_points_at_value)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
+			  "    metadata:\n      timezone: UTC\n      start: \"0 8 * * *\"\n      end: \"0 9 * * *\"\n"
+			  "      desiredReplicas: \"2\"\n      desiredReplica: \"3\"\n",
+		     "t.yaml:12:23: desiredReplica: unknown parameter \"desiredReplica\"");
+}
+
+TEST(bad_integer_points_at_value)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
+			  "    metadata:\n      timezone: UTC\n      start: \"0 8 * * *\"\n      end: \"0 9 * * *\"\n"
+			  "      desiredReplicas: \"5.5\"\n",
+		     "t.yaml:11:24: desiredReplicas: invalid integer \"5.5\"");
+}
+
+TEST(duplicate_metric_names)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n    metadata: " CRON_MD "\n"
+			  "  - name: a\n    namespaces: [x]\n    type: cron\n    metadata: " CRON_MD "\n",
+		     "t.yaml:8:11: name: duplicate metric name \"a\" (first defined at line 4)");
+}
+
+TEST(namespaces_required)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    type: cron\n    metadata: " CRON_MD "\n",
+		     "t.yaml:4:5: namespaces: missing required key (list the namespaces allowed to read this metric, or [\"*\"])");
+}
+
+TEST(bad_duration)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n    pollingInterval: soon\n"
+			  "    metadata: " CRON_MD "\n",
+		     "t.yaml:7:22: pollingInterval: invalid duration \"soon\" (e.g. 30s, 1m30s, 500ms)");
+}
+
+TEST(metric_name_with_slash)
+{
+	expect_error(HEAD "metrics:\n  - name: a/b\n    namespaces: [x]\n    type: cron\n    metadata: " CRON_MD "\n",
+		     "t.yaml:4:11: name: must not contain '/' or '%' nor be '.' or '..' (the HPA rejects such names)");
+}
+
+TEST(every_error_is_reported_not_just_the_first)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
+				       "    timeout: never\n    maxInstances: \"0\"\n",
+				   &errs);
+
+	EXPECT(c == NULL);
+	EXPECT_INT(errs.n, 2);
+	em_errlist_free(&errs);
+}
+
+TEST(from_env_metadata_and_value_sources)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c;
+	char path[] = "/tmp/emcfgXXXXXX";
+	int fd = mkstemp(path);
+
+	EXPECT(fd >= 0);
+	EXPECT(write(fd, "Europe/Berlin\n", 14) == 14);
+	close(fd);
+	setenv("EM_TEST_START", "0 7 * * *", 1);
+	{
+		char text[1024];
+		snprintf(text, sizeof(text),
+			 HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
+			      "    metadata: {startFromEnv: EM_TEST_START, end: \"0 9 * * *\", desiredReplicas: \"2\"}\n"
+			      "    auth:\n      params:\n        timezone: {fromFile: %s}\n",
+			 path);
+		c = load(text, &errs);
+	}
+	EXPECT(c != NULL);
+	if (c) {
+		const struct em_rawopts *r = &c->metrics[0].raw;
+		int seen = 0;
+		for (size_t i = 0; i < r->n; i++) {
+			if (strcmp(r->items[i].name, "start") == 0) {
+				EXPECT_STR(r->items[i].value, "0 7 * * *");
+				seen++;
+			}
+			if (strcmp(r->items[i].name, "timezone") == 0) {
+				EXPECT_STR(r->items[i].value, "Europe/Berlin"); /* trailing newline dropped */
+				seen++;
+			}
+		}
+		EXPECT_INT(seen, 2);
+	}
+	em_config_free(c);
+	em_errlist_free(&errs);
+	unlink(path);
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
+			  "    metadata: {startFromEnv: EM_TEST_UNSET_VAR, end: \"0 9 * * *\", desiredReplicas: \"2\", timezone: UTC}\n",
+		     "t.yaml:7:30: startFromEnv: environment variable EM_TEST_UNSET_VAR is not set");
+}
+
+TEST(templates_fill_namespace_and_selector)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "metrics:\n  - name: a\n    namespaces: [\"*\"]\n    type: cron\n"
+				       "    metadata: {timezone: \"${selector.tz}\", start: \"0 8 * * *\", end: \"0 9 * * *\","
+				       " desiredReplicas: \"2\"}\n",
+				   &errs);
+	struct em_rawopts out = {0};
+	struct em_kv kv = {.key = "tz", .value = "UTC"};
+	struct em_kvlist sel = {.items = &kv, .n = 1}, none = {0};
+	struct em_err err = {0};
+
+	EXPECT(c != NULL);
+	if (!c)
+		return;
+	EXPECT(c->metrics[0].templated);
+	EXPECT_INT(em_template_fill(&c->metrics[0], "ns1", &sel, &out, &err), 0);
+	for (size_t i = 0; i < out.n; i++)
+		if (strcmp(out.items[i].name, "timezone") == 0)
+			EXPECT_STR(out.items[i].value, "UTC");
+	em_rawopts_free(&out);
+	EXPECT_INT(em_template_fill(&c->metrics[0], "ns1", &none, &out, &err), -1);
+	EXPECT_INT(err.kind, EM_E_BADREQUEST);
+	EXPECT_STR(err.msg, "metric a needs a labelSelector with tz=VALUE");
+	em_config_free(c);
+}
+
+TEST(demo_config_is_valid)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(em_demo_config, &errs);
+
+	EXPECT(c != NULL);
+	EXPECT_INT(errs.n, 0);
+	for (size_t i = 0; i < errs.n; i++)
+		printf("# %s\n", errs.msgs[i]);
+	em_config_free(c);
+	em_errlist_free(&errs);
+}
+
+TEST(option_parsers)
+{
+	int64_t ms;
+	bool b;
+	struct em_kvlist m;
+
+	EXPECT_INT(em_parse_duration_ms("1h2m3.5s", &ms), 0);
+	EXPECT_INT(ms, 3723500);
+	EXPECT_INT(em_parse_duration_ms("300ms", &ms), 0);
+	EXPECT_INT(ms, 300);
+	EXPECT_INT(em_parse_duration_ms("2500", &ms), 0);
+	EXPECT_INT(ms, 2500);
+	EXPECT_INT(em_parse_duration_ms("3x", &ms), -1);
+	EXPECT_INT(em_parse_duration_ms("", &ms), -1);
+	EXPECT_INT(em_parse_bool("True", &b), 0);
+	EXPECT(b);
+	EXPECT_INT(em_parse_bool("yes", &b), -1);
+	EXPECT_INT(em_parse_map(" a = 1 ,b=2,,", &m), 0);
+	EXPECT_INT(m.n, 2);
+	EXPECT_STR(em_kvlist_get(&m, "a"), "1");
+	EXPECT_STR(em_kvlist_get(&m, "b"), "2");
+	em_kvlist_free(&m);
+	EXPECT_INT(em_parse_map("novalue", &m), -1);
+}
+
+TEST(scrub_replaces_every_secret)
+{
+	char msg[128] = "auth failed for s3cr3t: token s3cr3t rejected (key AKIA123)";
+	const char *secrets[] = {"s3cr3t", "AKIA123"};
+
+	em_scrub(msg, sizeof(msg), secrets, 2);
+	EXPECT_STR(msg, "auth failed for ***: token *** rejected (key ***)");
+}
