@@ -1,0 +1,536 @@
+/* test_import_keda.c - KEDA ScaledObject translation: targets, defaults, behavior, fallback, auth, problems. */
+#include "harness.h"
+
+#include <stdbool.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "../../adapter/import_keda.h"
+
+/* ---- reading the output back with libyaml, by a space-separated path ---- */
+
+/* Returns the scalar at `path` (keys and sequence indexes separated by spaces)
+ * in document number docno of text, malloc'd, or NULL when absent. */
+static char *yget(const char *text, int docno, const char *path)
+{
+	yaml_parser_t p;
+	yaml_document_t d;
+	char *res = NULL;
+	int i = 0;
+
+	if (!text || !yaml_parser_initialize(&p))
+		return NULL;
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+	for (;;) {
+		yaml_node_t *n;
+		char buf[512], *save = NULL, *tok;
+		if (!yaml_parser_load(&p, &d)) {
+			printf("#   output is not valid YAML: %s\n", p.problem ? p.problem : "?");
+			break;
+		}
+		n = yaml_document_get_root_node(&d);
+		if (!n) {
+			yaml_document_delete(&d);
+			break;
+		}
+		if (i++ != docno) {
+			yaml_document_delete(&d);
+			continue;
+		}
+		snprintf(buf, sizeof(buf), "%s", path);
+		for (tok = strtok_r(buf, " ", &save); tok && n; tok = strtok_r(NULL, " ", &save)) {
+			yaml_node_t *next = NULL;
+			if (n->type == YAML_MAPPING_NODE) {
+				for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+					yaml_node_t *k = yaml_document_get_node(&d, pr->key);
+					if (k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, tok) == 0)
+						next = yaml_document_get_node(&d, pr->value);
+				}
+			} else if (n->type == YAML_SEQUENCE_NODE) {
+				long idx = strtol(tok, NULL, 10);
+				if (idx >= 0 && idx < n->data.sequence.items.top - n->data.sequence.items.start)
+					next = yaml_document_get_node(&d, n->data.sequence.items.start[idx]);
+			}
+			n = next;
+		}
+		if (n && n->type == YAML_SCALAR_NODE)
+			res = strdup((char *)n->data.scalar.value);
+		else if (n)
+			res = strdup(n->type == YAML_MAPPING_NODE ? "<map>" : "<seq>");
+		yaml_document_delete(&d);
+		break;
+	}
+	yaml_parser_delete(&p);
+	return res;
+}
+
+/* EXPECT that the value at path equals want (NULL: absent). */
+#define EXPECT_Y(text, doc, path, want)                                                  \
+	do {                                                                             \
+		char *th_v = yget((text), (doc), (path));                               \
+		const char *th_w = (want);                                               \
+		if (th_w ? (!th_v || strcmp(th_v, th_w) != 0) : th_v != NULL)            \
+			TH_FAIL("%s [%s] == %s, expected %s", #text, path, th_v ? th_v : "(absent)", \
+				th_w ? th_w : "(absent)");                               \
+		free(th_v);                                                              \
+	} while (0)
+
+static int run(const char *yaml, struct em_keda_out *out, const struct em_keda_opts *opts)
+{
+	struct em_keda_src src = {.name = "in.yaml", .text = yaml, .len = strlen(yaml)};
+
+	return em_keda_translate(&src, 1, opts, out);
+}
+
+#define SO_HEAD(name, ns)                                                        \
+	"apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata:\n  name: " name \
+	"\n  namespace: " ns "\nspec:\n  scaleTargetRef:\n    name: app\n"
+
+/* ---- cases ---- */
+
+TEST(defaults_and_sqs_target)
+{
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("q", "ns1") "  triggers:\n  - type: aws-sqs-queue\n    metadata:\n"
+				   "      queueURL: https://sqs.us-east-1.amazonaws.com/1/q\n      awsRegion: us-east-1\n",
+		     &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_INT(o.n_hpas, 1);
+	EXPECT_INT(o.n_metrics, 1);
+	EXPECT_Y(o.hpa, 0, "apiVersion", "autoscaling/v2");
+	EXPECT_Y(o.hpa, 0, "kind", "HorizontalPodAutoscaler");
+	EXPECT_Y(o.hpa, 0, "metadata name", "q");
+	EXPECT_Y(o.hpa, 0, "metadata namespace", "ns1");
+	EXPECT_Y(o.hpa, 0, "spec scaleTargetRef apiVersion", "apps/v1");
+	EXPECT_Y(o.hpa, 0, "spec scaleTargetRef kind", "Deployment");
+	EXPECT_Y(o.hpa, 0, "spec scaleTargetRef name", "app");
+	EXPECT_Y(o.hpa, 0, "spec minReplicas", "0");    /* KEDA's default minReplicaCount */
+	EXPECT_Y(o.hpa, 0, "spec maxReplicas", "100");  /* KEDA's default maxReplicaCount */
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 type", "External");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external metric name", "q-aws-sqs-queue");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external metric selector matchLabels scaledobject.keda.sh/name", "q");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external target type", "AverageValue");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external target averageValue", "5");   /* queueLength default */
+	EXPECT_Y(o.hpa, 0, "spec behavior", NULL);
+	EXPECT_Y(o.config, 0, "metrics 0 name", "q-aws-sqs-queue");
+	EXPECT_Y(o.config, 0, "metrics 0 namespaces 0", "ns1");
+	EXPECT_Y(o.config, 0, "metrics 0 type", "aws-sqs-queue");
+	EXPECT_Y(o.config, 0, "metrics 0 metadata awsRegion", "us-east-1");
+	EXPECT_Y(o.config, 0, "metrics 0 pollingInterval", "30s");
+	EXPECT_Y(o.config, 0, "metrics 0 auth", NULL);
+	EXPECT(strstr(o.diag, "HPAScaleToZero") != NULL);
+	em_keda_out_free(&o);
+	em_keda_out_free(NULL);
+}
+
+TEST(target_keys_per_type_and_metric_type)
+{
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("t", "ns") "  minReplicaCount: 1\n  maxReplicaCount: 7\n  pollingInterval: 5\n"
+					"  triggers:\n"
+					"  - type: aws-cloudwatch\n    metricType: Value\n    metadata: {namespace: AWS/SQS, "
+					"metricName: M, targetMetricValue: '2.5', awsRegion: eu-west-1}\n"
+					"  - type: prometheus\n    metadata: {serverAddress: 'http://p:9090', query: 'up', "
+					"threshold: '0.25', metricName: legacy}\n"
+					"  - type: postgresql\n    metricType: AverageValue\n    metadata: {connection: 'x', "
+					"query: 'select 1', targetQueryValue: '1500'}\n"
+					"  - type: cron\n    metadata: {timezone: UTC, start: '0 8 * * *', end: '0 9 * * *', "
+					"desiredReplicas: '4'}\n",
+		     &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_INT(o.n_metrics, 4);
+	EXPECT_Y(o.hpa, 0, "spec minReplicas", "1");
+	EXPECT_Y(o.hpa, 0, "spec maxReplicas", "7");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external metric name", "t-aws-cloudwatch-0");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external target type", "Value");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external target value", "2500m");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external target averageValue", NULL);
+	EXPECT_Y(o.hpa, 0, "spec metrics 1 external target averageValue", "250m");
+	EXPECT_Y(o.hpa, 0, "spec metrics 2 external target averageValue", "1500");
+	EXPECT_Y(o.hpa, 0, "spec metrics 3 external metric name", "t-cron-3");
+	EXPECT_Y(o.hpa, 0, "spec metrics 3 external target type", "AverageValue");
+	EXPECT_Y(o.hpa, 0, "spec metrics 3 external target averageValue", "1");
+	/* metricName is CloudWatch's metric; elsewhere KEDA ignores it and so do we. */
+	EXPECT_Y(o.config, 0, "metrics 0 metadata metricName", "M");
+	EXPECT_Y(o.config, 0, "metrics 1 metadata metricName", NULL);
+	EXPECT_Y(o.config, 0, "metrics 1 metadata threshold", "0.25");
+	EXPECT_Y(o.config, 0, "metrics 3 metadata desiredReplicas", "4");
+	EXPECT_Y(o.config, 0, "metrics 2 pollingInterval", "5s");
+	em_keda_out_free(&o);
+}
+
+TEST(missing_or_bad_target_is_a_problem)
+{
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("bad", "ns") "  minReplicaCount: 1\n  triggers:\n"
+					  "  - type: prometheus\n    metadata: {serverAddress: 'http://p', query: up}\n"
+					  "  - type: postgresql\n    metadata: {query: q, targetQueryValue: '-3'}\n"
+					  "  - type: aws-cloudwatch\n    metricType: Utilization\n    metadata: {targetMetricValue: '1'}\n"
+					  "  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		     &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT_INT(o.n_problems, 3);
+	EXPECT_INT(o.n_metrics, 1);
+	EXPECT(strstr(o.diag, "ScaledObject ns/bad: spec.triggers[0].metadata: not translated: missing required "
+			      "parameter \"threshold\"") != NULL);
+	EXPECT(strstr(o.diag, "spec.triggers[1].metadata.targetQueryValue: not translated: \"-3\" is not a positive "
+			      "number") != NULL);
+	EXPECT(strstr(o.diag, "spec.triggers[2].metricType: not translated: \"Utilization\"") != NULL);
+	/* line:col of the offending node */
+	EXPECT(strstr(o.diag, "in.yaml:12:15: ScaledObject ns/bad: spec.triggers[0].metadata:") != NULL);
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external metric name", "bad-aws-sqs-queue-3");
+	EXPECT_Y(o.hpa, 0, "spec metrics 1", NULL);
+	em_keda_out_free(&o);
+}
+
+TEST(behavior_verbatim_and_cooldown)
+{
+	struct em_keda_out o;
+	int rc;
+
+	/* cooldownPeriod alone: the scale-down window. */
+	rc = run(SO_HEAD("a", "ns") "  minReplicaCount: 1\n  cooldownPeriod: 120\n  triggers:\n"
+				    "  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleDown stabilizationWindowSeconds", "120");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleUp", NULL);
+	em_keda_out_free(&o);
+
+	/* behavior copied as is (numbers stay numbers), cooldown added to a scaleDown without a window. */
+	rc = run(SO_HEAD("b", "ns") "  minReplicaCount: 1\n  cooldownPeriod: 90\n  advanced:\n"
+				    "    horizontalPodAutoscalerConfig:\n      name: custom-hpa\n      behavior:\n"
+				    "        scaleUp:\n          stabilizationWindowSeconds: 0\n          selectPolicy: Max\n"
+				    "          policies:\n          - {type: Percent, value: 100, periodSeconds: 15}\n"
+				    "          - type: Pods\n            value: 4\n            periodSeconds: 15\n"
+				    "        scaleDown:\n          policies:\n          - {type: Percent, value: 50, periodSeconds: 60}\n"
+				    "  triggers:\n  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_Y(o.hpa, 0, "metadata name", "custom-hpa");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleUp stabilizationWindowSeconds", "0");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleUp selectPolicy", "Max");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleUp policies 0 type", "Percent");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleUp policies 1 type", "Pods");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleUp policies 1 value", "4");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleUp policies 1 periodSeconds", "15");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleDown policies 0 value", "50");
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleDown stabilizationWindowSeconds", "90");
+	EXPECT(strstr(o.hpa, "value: 100\n") != NULL);   /* plain, so still an integer */
+	em_keda_out_free(&o);
+
+	/* An explicit window wins over cooldownPeriod, with a note. */
+	rc = run(SO_HEAD("c", "ns") "  minReplicaCount: 1\n  cooldownPeriod: 120\n  advanced:\n"
+				    "    horizontalPodAutoscalerConfig:\n      behavior:\n        scaleDown:\n"
+				    "          stabilizationWindowSeconds: 60\n"
+				    "  triggers:\n  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleDown stabilizationWindowSeconds", "60");
+	EXPECT(strstr(o.diag, "note: ScaledObject ns/c: spec.cooldownPeriod: 120s not used") != NULL);
+	em_keda_out_free(&o);
+
+	/* Longer than the HPA allows: clamped and reported. */
+	rc = run(SO_HEAD("d", "ns") "  minReplicaCount: 1\n  cooldownPeriod: 7200\n  triggers:\n"
+				    "  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT_Y(o.hpa, 0, "spec behavior scaleDown stabilizationWindowSeconds", "3600");
+	EXPECT(strstr(o.diag, "spec.cooldownPeriod: not translated: 7200s exceeds") != NULL);
+	em_keda_out_free(&o);
+}
+
+TEST(fallback)
+{
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("f", "ns") "  minReplicaCount: 1\n  fallback: {failureThreshold: 3, replicas: 4}\n"
+					"  triggers:\n"
+					"  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r, queueLength: '10'}\n"
+					"  - type: prometheus\n    metadata: {serverAddress: s, query: q, threshold: '2.5'}\n"
+					"  - type: prometheus\n    metricType: Value\n    metadata: {serverAddress: s, query: q, "
+					"threshold: '7'}\n",
+		     &o, NULL);
+
+	/* KEDA serves replicas x target, so the HPA lands on `replicas`. */
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT_Y(o.config, 0, "metrics 0 fallback failureThreshold", "3");
+	EXPECT_Y(o.config, 0, "metrics 0 fallback value", "40");
+	EXPECT_Y(o.config, 0, "metrics 1 fallback value", "10");
+	EXPECT_Y(o.config, 0, "metrics 2 fallback", NULL);
+	EXPECT(strstr(o.diag, "spec.fallback: not translated: trigger f-prometheus-2 has metricType Value") != NULL);
+	EXPECT_INT(o.n_problems, 1);
+	em_keda_out_free(&o);
+
+	rc = run(SO_HEAD("g", "ns") "  minReplicaCount: 1\n  fallback: {failureThreshold: 3, replicas: 4, behavior: "
+				    "currentReplicasIfHigher}\n  triggers:\n"
+				    "  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT(strstr(o.diag, "spec.fallback.behavior: not translated: \"currentReplicasIfHigher\"") != NULL);
+	EXPECT_Y(o.config, 0, "metrics 0 fallback", NULL);
+	em_keda_out_free(&o);
+}
+
+TEST(auth_sources)
+{
+	struct em_keda_opts opts = {.secrets_dir = "/mnt/s"};
+	struct em_keda_out o;
+	int rc = run("apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\nmetadata: {name: ta, namespace: ns}\n"
+		     "spec:\n  secretTargetRef:\n  - {parameter: password, name: pg, key: pw}\n"
+		     "  env:\n  - {parameter: username, name: PG_USER, containerName: app}\n"
+		     "---\n"
+		     "apiVersion: keda.sh/v1alpha1\nkind: ClusterTriggerAuthentication\nmetadata: {name: aws}\n"
+		     "spec:\n  podIdentity: {provider: aws, roleArn: 'arn:aws:iam::1:role/r'}\n"
+		     "---\n"
+		     "apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\nmetadata: {name: ta, namespace: other}\n"
+		     "spec:\n  env:\n  - {parameter: password, name: WRONG_NAMESPACE}\n"
+		     "---\n" SO_HEAD("a", "ns") "  minReplicaCount: 1\n  triggers:\n"
+		     "  - type: postgresql\n    authenticationRef: {name: ta}\n    metadata: {host: h, query: q, "
+		     "targetQueryValue: '5'}\n"
+		     "  - type: aws-sqs-queue\n    authenticationRef: {name: aws, kind: ClusterTriggerAuthentication}\n"
+		     "    metadata: {queueURL: u, awsRegion: r}\n"
+		     "  - type: aws-sqs-queue\n    authenticationRef: {name: nowhere}\n"
+		     "    metadata: {queueURL: u, awsRegion: r}\n",
+		     &o, &opts);
+
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT_INT(o.n_problems, 1);
+	EXPECT(strstr(o.diag, "spec.triggers[2].authenticationRef: not translated: TriggerAuthentication nowhere not "
+			      "found") != NULL);
+	EXPECT_Y(o.config, 0, "metrics 0 auth params password fromFile", "/mnt/s/pg/pw");
+	EXPECT_Y(o.config, 0, "metrics 0 auth params username fromEnv", "PG_USER");
+	EXPECT_Y(o.config, 0, "metrics 0 auth podIdentity", NULL);
+	EXPECT_Y(o.config, 0, "metrics 1 auth podIdentity", "aws");
+	EXPECT_Y(o.config, 0, "metrics 1 auth roleArn", "arn:aws:iam::1:role/r");
+	EXPECT_Y(o.config, 0, "metrics 1 auth params", NULL);
+	EXPECT_Y(o.config, 0, "metrics 2", NULL);
+	/* The Secret to copy is listed for the operator. */
+	EXPECT(strstr(o.config, "#   ns/pg key pw\n") != NULL);
+	EXPECT(strstr(o.diag, "PG_USER is read from the extmetrics container's environment") != NULL);
+	EXPECT(strstr(o.config, "WRONG_NAMESPACE") == NULL);
+	em_keda_out_free(&o);
+}
+
+TEST(pod_identity_variants)
+{
+	struct em_keda_out o;
+	int rc = run("kind: TriggerAuthentication\nmetadata: {name: w, namespace: ns}\n"
+		     "spec: {podIdentity: {provider: aws, identityOwner: workload}}\n---\n"
+		     "kind: TriggerAuthentication\nmetadata: {name: g, namespace: ns}\n"
+		     "spec: {podIdentity: {provider: gcp}, awsSecretManager: {}}\n---\n"
+		     SO_HEAD("p", "ns") "  minReplicaCount: 1\n  triggers:\n"
+		     "  - type: aws-sqs-queue\n    authenticationRef: {name: w}\n    metadata: {queueURL: u, awsRegion: r}\n"
+		     "  - type: aws-sqs-queue\n    authenticationRef: {name: g}\n    metadata: {queueURL: u, awsRegion: r}\n",
+		     &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT(strstr(o.diag, "TriggerAuthentication ns/w: spec.podIdentity.identityOwner: not translated") != NULL);
+	EXPECT(strstr(o.diag, "TriggerAuthentication ns/g: spec.podIdentity.provider: not translated: provider \"gcp\"") !=
+	       NULL);
+	EXPECT(strstr(o.diag, "TriggerAuthentication ns/g: spec.awsSecretManager: not translated") != NULL);
+	EXPECT_INT(o.n_problems, 3);
+	em_keda_out_free(&o);
+}
+
+TEST(untranslatable_things_are_reported)
+{
+	struct em_keda_out o;
+	int rc = run("apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata:\n  name: m\n  namespace: ns\n"
+		     "  annotations: {autoscaling.keda.sh/paused: 'true'}\n"
+		     "spec:\n  scaleTargetRef: {name: app}\n  idleReplicaCount: 0\n  minReplicaCount: 1\n"
+		     "  initialCooldownPeriod: 60\n  surprise: 1\n"
+		     "  advanced:\n    scalingModifiers: {formula: 'a + b', target: '2'}\n"
+		     "  triggers:\n  - type: rabbitmq\n    metadata: {queueName: q}\n"
+		     "  - type: aws-sqs-queue\n    useCachedMetrics: true\n    metadata: {queueURL: u, awsRegion: r}\n"
+		     "---\nkind: ScaledJob\nmetadata: {name: j, namespace: ns}\nspec: {}\n"
+		     "---\nkind: ConfigMap\nmetadata: {name: cm}\n",
+		     &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT(strstr(o.diag, "in.yaml:6:") && strstr(o.diag, "ScaledObject ns/m: metadata.annotations: not translated: "
+							       "autoscaling.keda.sh/paused"));
+	EXPECT(strstr(o.diag, "in.yaml:9:21: ScaledObject ns/m: spec.idleReplicaCount: not translated") != NULL);
+	EXPECT(strstr(o.diag, "ScaledObject ns/m: spec.initialCooldownPeriod: not translated") != NULL);
+	EXPECT(strstr(o.diag, "in.yaml:12:3: ScaledObject ns/m: spec.surprise: not translated") != NULL);
+	EXPECT(strstr(o.diag, "in.yaml:14:23: ScaledObject ns/m: spec.advanced.scalingModifiers: not translated") != NULL);
+	EXPECT(strstr(o.diag, "ScaledObject ns/m: spec.triggers[0]: not translated: trigger type \"rabbitmq\"") != NULL);
+	EXPECT(strstr(o.diag, "ScaledJob ns/j: not translated") != NULL);
+	EXPECT(strstr(o.diag, "note: ConfigMap cm: ignored") != NULL);
+	EXPECT_INT(o.n_problems, 7);
+	EXPECT_INT(o.n_hpas, 1);   /* what could be translated still is */
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 external metric name", "m-aws-sqs-queue-1");
+	em_keda_out_free(&o);
+}
+
+TEST(nothing_translatable_writes_no_hpa)
+{
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("k", "ns") "  triggers:\n  - type: kafka\n    metadata: {topic: t}\n", &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT_INT(o.n_hpas, 0);
+	EXPECT(strstr(o.diag, "spec.triggers: not translated: no trigger could be translated") != NULL);
+	EXPECT_Y(o.config, 0, "metrics 0", NULL);
+	EXPECT(o.hpa && o.hpa[0] == '\0');
+	em_keda_out_free(&o);
+}
+
+TEST(resource_triggers_stay_in_the_hpa)
+{
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("r", "ns") "  triggers:\n"
+					"  - type: cpu\n    metricType: Utilization\n    metadata: {value: '60'}\n"
+					"  - type: memory\n    metricType: AverageValue\n    metadata: {value: 512Mi, "
+					"containerName: app}\n",
+		     &o, NULL);
+
+	/* minReplicas 0 needs an Object or External metric: 1 is used and that is reported. */
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT_INT(o.n_metrics, 0);
+	EXPECT_Y(o.hpa, 0, "spec minReplicas", "1");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 type", "Resource");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 resource name", "cpu");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 resource target type", "Utilization");
+	EXPECT_Y(o.hpa, 0, "spec metrics 0 resource target averageUtilization", "60");
+	EXPECT_Y(o.hpa, 0, "spec metrics 1 type", "ContainerResource");
+	EXPECT_Y(o.hpa, 0, "spec metrics 1 containerResource container", "app");
+	EXPECT_Y(o.hpa, 0, "spec metrics 1 containerResource target averageValue", "512Mi");
+	EXPECT(strstr(o.diag, "spec.minReplicaCount: not translated: 0 needs an External metric") != NULL);
+	em_keda_out_free(&o);
+}
+
+TEST(no_scale_to_zero_option)
+{
+	struct em_keda_opts opts = {.no_scale_to_zero = true};
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("z", "ns") "  minReplicaCount: 0\n  triggers:\n"
+					"  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		     &o, &opts);
+
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_Y(o.hpa, 0, "spec minReplicas", "1");
+	EXPECT(strstr(o.hpa, "HPAScaleToZero") == NULL);
+	em_keda_out_free(&o);
+}
+
+TEST(list_input_names_and_quoting)
+{
+	struct em_keda_out o;
+	/* kubectl get -o yaml output; the same name in two namespaces; a query with quotes and a newline. */
+	int rc = run("apiVersion: v1\nkind: List\nitems:\n"
+		     "- apiVersion: keda.sh/v1alpha1\n  kind: ScaledObject\n  metadata: {name: w, namespace: a}\n"
+		     "  spec:\n    minReplicaCount: 1\n    scaleTargetRef: {name: w}\n    triggers:\n"
+		     "    - type: prometheus\n      name: Queue.Depth\n      metadata:\n        serverAddress: http://p\n"
+		     "        threshold: '3'\n        query: |\n          sum(q{a=\"x\\\\y\"})\n          # c: 'd'\n"
+		     "- apiVersion: keda.sh/v1alpha1\n  kind: ScaledObject\n  metadata: {name: w, namespace: b}\n"
+		     "  spec:\n    minReplicaCount: 1\n    scaleTargetRef: {name: w}\n    triggers:\n"
+		     "    - type: prometheus\n      name: Queue.Depth\n      metadata: {serverAddress: 'http://p', "
+		     "threshold: '3', query: 'up', yes: 'no'}\n",
+		     &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_INT(o.n_scaledobjects, 2);
+	EXPECT_INT(o.n_hpas, 2);
+	EXPECT_Y(o.config, 0, "metrics 0 name", "w-queue-depth");
+	EXPECT_Y(o.config, 0, "metrics 1 name", "b-w-queue-depth");
+	EXPECT_Y(o.config, 0, "metrics 0 metadata query", "sum(q{a=\"x\\\\y\"})\n# c: 'd'\n");
+	EXPECT_Y(o.config, 0, "metrics 1 metadata yes", "no");   /* a key YAML 1.1 reads as a bool stays a string */
+	EXPECT_Y(o.hpa, 1, "metadata namespace", "b");
+	EXPECT_Y(o.hpa, 1, "spec metrics 0 external metric name", "b-w-queue-depth");
+	em_keda_out_free(&o);
+}
+
+TEST(input_errors_and_exit_codes)
+{
+	struct em_keda_out o;
+	struct em_keda_src two[2] = {
+		{.name = "ok.yaml", .text = "kind: TriggerAuthentication\nmetadata: {name: x}\n"},
+		{.name = "broken.yaml", .text = "kind: ScaledObject\nspec: [a, b\nmetadata: {}\n"},
+	};
+	int rc;
+
+	two[0].len = strlen(two[0].text);
+	two[1].len = strlen(two[1].text);
+	rc = em_keda_translate(two, 2, NULL, &o);
+	EXPECT_INT(rc, EM_KEDA_EINPUT);
+	EXPECT(o.diag && strstr(o.diag, "broken.yaml:") != NULL);
+	EXPECT(o.config == NULL && o.hpa == NULL);
+	em_keda_out_free(&o);
+
+	rc = em_keda_translate(two, 1, NULL, &o);
+	EXPECT_INT(rc, EM_KEDA_NONE);
+	EXPECT(strstr(o.diag, "no ScaledObject") != NULL);
+	em_keda_out_free(&o);
+
+	rc = run(SO_HEAD("n", "ns") "  minReplicaCount: 5\n  maxReplicaCount: 2\n  triggers:\n"
+				    "  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT(strstr(o.diag, "spec.minReplicaCount: not translated: 5 exceeds maxReplicaCount 2") != NULL);
+	EXPECT_INT(o.n_hpas, 0);
+	em_keda_out_free(&o);
+
+	rc = run(SO_HEAD("n", "ns") "  minReplicaCount: two\n  triggers:\n"
+				    "  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT(strstr(o.diag, "spec.minReplicaCount: not translated: \"two\" is not an integer") != NULL);
+	em_keda_out_free(&o);
+
+	/* Missing namespace: "default", with a note only. */
+	rc = run("kind: ScaledObject\nmetadata: {name: nn}\nspec:\n  minReplicaCount: 1\n  scaleTargetRef: {name: a}\n"
+		 "  triggers:\n  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_Y(o.hpa, 0, "metadata namespace", "default");
+	EXPECT(strstr(o.diag, "note: ScaledObject nn: metadata.namespace") != NULL);
+	em_keda_out_free(&o);
+}
+
+TEST(command_line)
+{
+	char dir[] = "/tmp/em-ik-XXXXXX";
+	char in[300], cfg[300], hpa[300];
+	FILE *f;
+
+	if (!mkdtemp(dir)) {
+		TH_FAIL("mkdtemp");
+		return;
+	}
+	snprintf(in, sizeof(in), "%s/in.yaml", dir);
+	snprintf(cfg, sizeof(cfg), "%s/cfg.yaml", dir);
+	snprintf(hpa, sizeof(hpa), "%s/hpa.yaml", dir);
+	f = fopen(in, "w");
+	fputs(SO_HEAD("c", "ns") "  minReplicaCount: 1\n  triggers:\n"
+				 "  - type: aws-sqs-queue\n    metadata: {queueURL: u, awsRegion: r}\n",
+	      f);
+	fclose(f);
+	{
+		char *argv[] = {"import-keda", "--out-config", cfg, "--out-hpa", hpa, in, NULL};
+		EXPECT_INT(em_cmd_import_keda(6, argv), EM_KEDA_OK);
+	}
+	f = fopen(hpa, "r");
+	EXPECT(f != NULL);
+	if (f) {
+		char buf[4096] = {0};
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		(void)n;
+		fclose(f);
+		EXPECT_Y(buf, 0, "spec metrics 0 external metric name", "c-aws-sqs-queue");
+	}
+	{
+		char *argv[] = {"import-keda", NULL};
+		char *argv2[] = {"import-keda", "/nonexistent/file.yaml", NULL};
+		char *argv3[] = {"import-keda", "--bogus", in, NULL};
+		EXPECT_INT(em_cmd_import_keda(1, argv), EM_KEDA_EINPUT);
+		EXPECT_INT(em_cmd_import_keda(2, argv2), EM_KEDA_EINPUT);
+		EXPECT_INT(em_cmd_import_keda(3, argv3), EM_KEDA_EINPUT);
+	}
+	remove(in);
+	remove(cfg);
+	remove(hpa);
+	rmdir(dir);
+}
