@@ -1,0 +1,37 @@
+# Dockerfile - builds build/extmetrics on Debian 12 and ships it on bookworm-slim as a non-root user.
+#   docker build -t extmetrics:latest --build-arg VERSION=$(git describe --always --dirty) .
+
+FROM debian:bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      build-essential pkg-config \
+      libmicrohttpd-dev libgnutls28-dev libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libpq-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile ./
+COPY adapter/ adapter/
+COPY apiservice/ apiservice/
+COPY scalers/ scalers/
+ARG VERSION=dev
+RUN make -j"$(nproc)" all VERSION="$VERSION" \
+ && strip --strip-unneeded build/extmetrics \
+ && build/extmetrics version
+
+FROM debian:bookworm-slim
+# Only the shared libraries build/extmetrics links against (test/integration/test_manifests.py
+# checks this list against the binary's NEEDED entries), CA roots for AWS/HTTPS backends, and
+# time zones for cron schedules.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libmicrohttpd12 libgnutls30 libssl3 libcurl4 libjansson4 libyaml-0-2 libpq5 \
+      ca-certificates tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 65532 extmetrics \
+ && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin extmetrics
+COPY --from=build /src/build/extmetrics /usr/local/bin/extmetrics
+# Numeric, so runAsNonRoot can verify it without reading /etc/passwd.
+USER 65532:65532
+# 6443: HTTPS external metrics API; 9022: /metrics, /healthz, /livez, /readyz.
+EXPOSE 6443 9022
+ENTRYPOINT ["/usr/local/bin/extmetrics"]
+CMD ["serve", "--config", "/etc/extmetrics/config/config.yaml"]
