@@ -181,5 +181,8 @@ def kubectl_raw(server, path, extra=()):
     args = ["kubectl", "get", "--raw", path, "--server", f"https://127.0.0.1:{server.port}"]
     if not any(a.startswith("--certificate-authority") for a in extra):
         args.append("--insecure-skip-tls-verify")
+    # Without any credentials kubectl prompts for a username.
+    if not any(a.startswith(("--token", "--client-certificate", "--username")) for a in extra):
+        args.append("--token=extmetrics-test")
     env = {"KUBECONFIG": "/dev/null"}
     return run([*args, *extra], env=env, timeout=30)
