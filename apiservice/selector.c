@@ -21,13 +21,22 @@ struct sbuf {
 
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
+	size_t need;
+
 	if (b->oom)
 		return;
-	if (b->len + n + 1 > b->cap) {
+	need = b->len + n + 1;
+	if (need < n) {
+		b->oom = true;
+		return;
+	}
+	if (need > b->cap) {
 		size_t cap = b->cap ? b->cap : 64;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
+		char *p;
+
+		while (cap < need)
+			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+		p = realloc(b->p, cap);
 		if (!p) {
 			b->oom = true;
 			return;
@@ -672,7 +681,7 @@ static int parse_requirement(struct parser *p, struct em_sel_req *req)
 	struct strset set = {0};
 	char *key = NULL;
 	int iop;
-	enum em_sel_op op;
+	enum em_sel_op op = EM_SEL_EXISTS;
 
 	if (parse_key(p, &key, &iop) < 0)
 		goto fail;
