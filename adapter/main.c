@@ -14,6 +14,7 @@
 #include "../apiservice/tlsgen.h"
 #include "config.h"
 #include "gencerts.h"
+#include "scalerdoc.h"
 #include "log.h"
 #include "registry.h"
 #include "selfmetrics.h"
@@ -38,6 +39,7 @@ static const char *const usage_main =
 	"  get            fetch one metric once through its scaler and print the result\n"
 	"  check-config   validate a config file\n"
 	"  gen-certs      make a CA and a serving certificate for the APIService\n"
+	"  scalers        print every scaler's options (Markdown)\n"
 	"  version        print the version\n"
 	"\n"
 	"Run `extmetrics COMMAND --help` for a command's options.\n";
@@ -427,6 +429,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(argc - 2, argv + 2);
 	else if (strcmp(cmd, "gen-certs") == 0)
 		rc = em_cmd_gen_certs(argc - 1, argv + 1);
+	else if (strcmp(cmd, "scalers") == 0)
+		rc = em_cmd_scalers(argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "unknown command \"%s\"\n%s", cmd, usage_main);
 		rc = 2;

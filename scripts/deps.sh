@@ -7,7 +7,7 @@ PKGS=(
   libmicrohttpd-dev libgnutls28-dev libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libpq-dev
   openssl curl ca-certificates tzdata
   postgresql prometheus prometheus-pushgateway python3-kubernetes
-  wrk nginx-light
+  wrk nginx-light bc
 )
 
 missing=()

@@ -1,0 +1,59 @@
+/* scalerdoc.c - `extmetrics scalers`: every compiled-in scaler's options as a Markdown table (README source). */
+#include <stdio.h>
+#include <string.h>
+
+#include "../scalers/scaler.h"
+#include "scalerdoc.h"
+
+static void cell(const char *s)
+{
+	/* Markdown table cells: escape pipes. */
+	for (; s && *s; s++) {
+		if (*s == '|')
+			fputs("\\|", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+void em_scalerdoc_print(const struct em_scaler *sc)
+{
+	printf("#### `%s` options\n\n", sc->type);
+	if (sc->summary)
+		printf("%s\n\n", sc->summary);
+	printf("| key | type | default | required | secret | description |\n");
+	printf("|---|---|---|---|---|---|\n");
+	for (const struct em_option *o = sc->options; o->name; o++) {
+		printf("| `%s` | %s", o->name, em_opt_type_name(o->type));
+		if (o->type == EM_OPT_ENUM && o->choices) {
+			printf(" (");
+			for (const char *const *c = o->choices; *c; c++)
+				printf("%s%s", c == o->choices ? "" : ", ", *c);
+			printf(")");
+		}
+		if (o->flags & EM_OPT_BOUNDED)
+			printf(" [%g, %g]", o->min, o->max);
+		printf(" | %s%s%s | %s | %s | ", o->def ? "`" : "", o->def ? o->def : "-", o->def ? "`" : "",
+		       (o->flags & EM_OPT_REQUIRED) ? "yes" : "no", (o->flags & EM_OPT_SECRET) ? "yes" : "no");
+		cell(o->help);
+		printf(" |\n");
+	}
+	printf("\n");
+}
+
+int em_cmd_scalers(int argc, char **argv)
+{
+	size_t n;
+	const struct em_scaler *const *all = em_scaler_all(&n);
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		puts("usage: extmetrics scalers [TYPE]\n\nPrints the option table of every scaler (or of TYPE) as Markdown.");
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (argc > 1 && strcmp(argv[1], all[i]->type) != 0)
+			continue;
+		em_scalerdoc_print(all[i]);
+	}
+	return 0;
+}
