@@ -1,0 +1,64 @@
+/* aws_http.h - HTTP for AWS: libcurl with deadlines, SigV4 signing, error decoding, call counters. */
+#ifndef EM_AWS_HTTP_H
+#define EM_AWS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../adapter/err.h"
+#include "credentials.h"
+#include "endpoints.h"
+#include "sigv4.h"
+
+struct em_aws_resp {
+	long status;       /* HTTP status; 0 when no answer */
+	char *body;        /* NUL-terminated */
+	size_t len;
+	char code[96];     /* AWS error code of a non-2xx answer ("" on success) */
+	char message[256]; /* its message */
+};
+
+void em_aws_resp_free(struct em_aws_resp *r); /* NULL-safe */
+
+struct em_aws_http_req {
+	const char *method;                   /* GET, POST, PUT */
+	const char *url;
+	const struct em_sigv4_hdr *headers;   /* sent (and signed when creds) */
+	size_t n_headers;
+	const char *body;
+	size_t body_len;
+	int64_t timeout_ms;                   /* whole exchange, connect included */
+	const struct em_aws_creds *creds;     /* NULL: unsigned */
+	const char *region;                   /* for signing */
+	const char *signing_name;             /* SigV4 service */
+	const char *service_label;            /* extmetrics_aws_api_calls_total labels */
+	const char *operation;
+};
+
+/* One HTTP exchange. 0 when an answer came (any status: see resp->status,
+ * with code/message decoded for non-2xx), -1 with err (EM_E_UNAVAILABLE)
+ * when none did: "<service>:<operation>: <curl error>". Counts the call in
+ * extmetrics_aws_api_calls_total{service,operation,code}, code being "200"
+ * etc. on success, the AWS error code of a failure, or "timeout"/"network". */
+int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struct em_err *err);
+
+/* An AWS API call with the identity's credentials: sign, send, and on an
+ * expired/invalid-token answer refresh once (rate-limited) and retry.
+ * 0 on a 2xx answer; else -1 with err "<service>:<Operation>: <Code>:
+ * <message>" (kind EM_E_UNAVAILABLE), resp still holding the answer so the
+ * caller can look at resp->code. Secrets are scrubbed from messages. */
+struct em_aws_api_req {
+	const struct em_aws_service *svc;
+	const char *region;
+	const char *endpoint;       /* base URL, no trailing slash */
+	const char *operation;      /* e.g. "GetQueueAttributes" */
+	const char *target;         /* X-Amz-Target (JSON protocol) or NULL */
+	const char *content_type;
+	const char *body;
+	size_t body_len;
+	int64_t timeout_ms;
+};
+int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, struct em_aws_resp *resp,
+		    struct em_err *err);
+
+#endif

@@ -1,0 +1,40 @@
+/* aws_parse.h - small pure helpers for AWS answers and requests: errors, XML, times, forms, token files. */
+#ifndef EM_AWS_PARSE_H
+#define EM_AWS_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Extracts the AWS error code and message of a failed answer, whatever the
+ * protocol: JSON `{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":..}`
+ * (the part after '#' or ':' is the code), the `x-amzn-query-error: Code;Sender`
+ * header, or XML `<Error><Code>..</Code><Message>..</Message>`. Falls back to
+ * "HTTP <status>". code and msg are always NUL-terminated. */
+void em_aws_parse_error(long status, const char *body, size_t len, const char *query_error_header,
+			char *code, size_t ccap, char *msg, size_t mcap);
+
+/* The text of the first <tag>...</tag> in xml (entities decoded), malloc'd;
+ * NULL when absent or out of memory. */
+char *em_aws_xml_dup(const char *xml, size_t len, const char *tag);
+
+/* ISO 8601 UTC ("2026-11-22T15:02:03Z", with optional fraction and
+ * "Z"/"+00:00"/"+0000" or another offset) into Unix milliseconds. 0 or -1. */
+int em_aws_parse_time(const char *s, int64_t *out_ms);
+
+/* Whether an AWS error code means the credentials are stale: worth one
+ * forced refresh and retry. */
+int em_aws_code_is_expired_creds(const char *code);
+
+/* Whether it means throttling (for messages and counters). */
+int em_aws_code_is_throttling(const char *code);
+
+/* application/x-www-form-urlencoded body "k=v&k2=v2" from n name/value
+ * pairs (kv[2i], kv[2i+1]); pairs with a NULL value are left out. Strict
+ * RFC 3986 encoding. malloc'd, NULL when out of memory. */
+char *em_aws_form(const char *const *kv, size_t n);
+
+/* Reads a small file (tokens): at most max bytes, trailing whitespace
+ * trimmed. malloc'd, or NULL with errno set (EFBIG when larger). */
+char *em_aws_read_small_file(const char *path, size_t max);
+
+#endif

@@ -1,0 +1,148 @@
+/* credentials.h - AWS identities: auth options, the provider chain, a shared cache with refresh. */
+#ifndef EM_AWS_CREDENTIALS_H
+#define EM_AWS_CREDENTIALS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../../adapter/err.h"
+#include "../../adapter/options.h"
+#include "endpoints.h"
+#include "sigv4.h"
+
+/* ------------------------------------------------------------------ */
+/* The auth options every AWS scaler accepts (KEDA's names), embedded in its
+ * config struct and declared in its option table with EM_AWS_AUTH_OPTIONS. */
+
+struct em_aws_auth_cfg {
+	char *pod_identity;       /* podIdentity: aws | aws-eks | none */
+	char *identity_owner;     /* identityOwner: pod | operator (deprecated, accepted) */
+	char *role_arn;           /* roleArn (auth.roleArn) */
+	char *aws_role_arn;       /* awsRoleArn (KEDA's authParams name) */
+	char *external_id;        /* externalID */
+	char *access_key_id;      /* awsAccessKeyID */
+	char *access_key_id_alt;  /* awsAccessKeyId, KEDA accepts both spellings */
+	char *secret_access_key;  /* awsSecretAccessKey */
+	char *session_token;      /* awsSessionToken */
+};
+
+extern const char *const em_aws_pod_identity_choices[];
+
+#define EM_AWS_AUTH_OPTIONS(T, M)                                                                            \
+	{.name = "podIdentity", .type = EM_OPT_ENUM, .offset = offsetof(T, M.pod_identity),                    \
+	 .choices = em_aws_pod_identity_choices, .flags = EM_OPT_NOENV,                                        \
+	 .help = "`aws`: the default credential chain (env keys, IRSA, EKS Pod Identity, IMDSv2); `none`: "    \
+		 "static keys only. Default: static keys when given, else the chain"},                         \
+	{.name = "roleArn", .type = EM_OPT_STRING, .offset = offsetof(T, M.role_arn),                         \
+	 .help = "role assumed (sts:AssumeRole) on top of the identity"},                                      \
+	{.name = "awsRoleArn", .type = EM_OPT_STRING, .offset = offsetof(T, M.aws_role_arn),                  \
+	 .help = "same as roleArn (KEDA's TriggerAuthentication parameter name)"},                             \
+	{.name = "externalID", .type = EM_OPT_STRING, .offset = offsetof(T, M.external_id),                   \
+	 .flags = EM_OPT_SECRET, .help = "ExternalId passed to sts:AssumeRole"},                               \
+	{.name = "awsAccessKeyID", .type = EM_OPT_STRING, .offset = offsetof(T, M.access_key_id),             \
+	 .flags = EM_OPT_SECRET, .help = "static access key id (use fromEnv/fromFile)"},                       \
+	{.name = "awsAccessKeyId", .type = EM_OPT_STRING, .offset = offsetof(T, M.access_key_id_alt),         \
+	 .flags = EM_OPT_SECRET, .help = "same as awsAccessKeyID"},                                            \
+	{.name = "awsSecretAccessKey", .type = EM_OPT_STRING, .offset = offsetof(T, M.secret_access_key),     \
+	 .flags = EM_OPT_SECRET, .help = "static secret access key (use fromEnv/fromFile)"},                   \
+	{.name = "awsSessionToken", .type = EM_OPT_STRING, .offset = offsetof(T, M.session_token),            \
+	 .flags = EM_OPT_SECRET, .help = "session token of temporary static keys"},                            \
+	{.name = "identityOwner", .type = EM_OPT_STRING, .offset = offsetof(T, M.identity_owner),              \
+	 .help = "deprecated in KEDA: `pod` or `operator`; both use this server's identity"}
+
+/* Cross-field checks with KEDA's messages ("awsAccessKeyID not found", ...).
+ * EM_E_CONFIG. */
+int em_aws_auth_validate(const struct em_aws_auth_cfg *a, struct em_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Providers: where one identity's credentials come from. */
+
+struct em_aws_provider {
+	const char *name; /* for messages: "env", "web identity", "pod identity", "IMDS", ... */
+	/* Fetches fresh credentials within timeout_ms; errors name the step
+	 * and the AWS error code and never contain secrets. */
+	int (*fetch)(struct em_aws_provider *p, int64_t timeout_ms, struct em_aws_creds *out, struct em_err *err);
+	void (*destroy)(struct em_aws_provider *p);
+};
+
+/* Constructors return NULL when their environment is absent (the chain then
+ * moves on). env NULL = the process environment. */
+struct em_aws_provider *em_aws_provider_static(const char *akid, const char *secret, const char *token);
+struct em_aws_provider *em_aws_provider_env(em_getenv_fn env);
+struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const char *sts_region);
+struct em_aws_provider *em_aws_provider_http(em_getenv_fn env);
+struct em_aws_provider *em_aws_provider_imds(em_getenv_fn env);
+
+/* The default chain: env keys -> web identity (IRSA) -> HTTP (EKS Pod
+ * Identity) -> IMDSv2. Returns the first whose environment is present, or
+ * IMDS; NULL with err when IMDS is disabled too. */
+struct em_aws_provider *em_aws_provider_chain(em_getenv_fn env, const char *sts_region, struct em_err *err);
+
+struct em_aws_identity;
+/* sts:AssumeRole with base's credentials; holds a reference on base. */
+struct em_aws_provider *em_aws_provider_assume_role(struct em_aws_identity *base, const char *role_arn,
+						    const char *external_id, const char *sts_region);
+
+void em_aws_provider_free(struct em_aws_provider *p); /* NULL-safe */
+
+/* Pure helpers, exposed for tests. */
+/* Pod Identity / ECS URL hosts accepted: loopback, 169.254.170.2, 169.254.170.23, fd00:ec2::23. */
+bool em_aws_http_creds_host_allowed(const char *url);
+/* {"AccessKeyId","SecretAccessKey","Token","Expiration"} (IMDS, Pod Identity). */
+int em_aws_parse_creds_json(const char *body, size_t len, struct em_aws_creds *out, struct em_err *err);
+/* <Credentials><AccessKeyId>...</Credentials> of STS AssumeRole*. */
+int em_aws_parse_sts_creds(const char *xml, size_t len, struct em_aws_creds *out, struct em_err *err);
+
+/* ------------------------------------------------------------------ */
+/* Identities: one per distinct auth configuration, shared by every metric
+ * that uses it, with credentials cached and refreshed in the background
+ * 5 minutes before they expire, so no poll waits for STS. */
+
+#define EM_AWS_REFRESH_AHEAD_MS (5 * 60 * 1000)
+#define EM_AWS_FORCED_REFRESH_MIN_MS (15 * 1000)
+
+/* Finds or creates the identity for a (validated) auth config; region is
+ * the metric's, used for STS when AWS_REGION / AWS_DEFAULT_REGION are
+ * unset. NULL with err (no credentials source, out of memory). */
+struct em_aws_identity *em_aws_identity_open(const struct em_aws_auth_cfg *a, const char *region,
+					     struct em_err *err);
+void em_aws_identity_close(struct em_aws_identity *id); /* NULL-safe */
+
+/* A stable description without secrets, for batch keys and messages. */
+const char *em_aws_identity_key(const struct em_aws_identity *id);
+
+/* A copy of the current credentials (wipe with em_aws_creds_wipe),
+ * fetching them first if there are none or they expired. */
+int em_aws_identity_creds(struct em_aws_identity *id, int64_t timeout_ms, struct em_aws_creds *out,
+			  struct em_err *err);
+
+/* Called when AWS answered ExpiredToken / InvalidClientTokenId to a request
+ * signed with access key `used_akid`. Refreshes at most once per
+ * EM_AWS_FORCED_REFRESH_MIN_MS per identity (unless another thread already
+ * did): returns 1 when new credentials are there to retry with, else 0. */
+int em_aws_identity_refresh_after_auth_error(struct em_aws_identity *id, const char *used_akid,
+					     int64_t timeout_ms);
+
+/* Counters for tests: fetches made by the provider (foreground+background). */
+uint64_t em_aws_identity_fetches(const struct em_aws_identity *id);
+
+/* ------------------------------------------------------------------ */
+static inline int64_t em_aws_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t em_aws_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#endif

@@ -1,0 +1,124 @@
+/* creds_web_identity.c - IRSA: STS AssumeRoleWithWebIdentity with the projected token file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "aws_http.h"
+#include "aws_parse.h"
+#include "credentials.h"
+
+#define MAX_TOKEN (64 * 1024)
+
+struct web_prov {
+	struct em_aws_provider p;
+	char *role_arn;
+	char *token_file;
+	char *session_name;  /* NULL: generated per call */
+	char *region;
+	em_getenv_fn env;
+};
+
+static int web_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aws_creds *out, struct em_err *err)
+{
+	struct web_prov *w = (struct web_prov *)p;
+	char endpoint[1024], session[64], url[1100];
+	struct em_aws_resp resp = {0};
+	struct em_sigv4_hdr ct = {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"};
+	char *token, *body = NULL;
+	int rc = -1;
+
+	/* Read at every refresh: kubelet rotates the projected token. */
+	token = em_aws_read_small_file(w->token_file, MAX_TOKEN);
+	if (!token)
+		return em_err_set(err, EM_E_UNAVAILABLE, "web identity: cannot read AWS_WEB_IDENTITY_TOKEN_FILE %s: %s",
+				  w->token_file, strerror(errno));
+	if (!token[0]) {
+		em_err_set(err, EM_E_UNAVAILABLE, "web identity: token file %s is empty", w->token_file);
+		goto done;
+	}
+	if (em_aws_endpoint(&em_aws_sts, w->region, NULL, w->env, endpoint, sizeof(endpoint), err) != 0) {
+		em_err_prefix(err, "sts:AssumeRoleWithWebIdentity");
+		goto done;
+	}
+	snprintf(session, sizeof(session), "extmetrics-%lld", (long long)em_aws_wall_ms());
+	const char *kv[] = {
+		"Action", "AssumeRoleWithWebIdentity", "Version", "2011-06-15", "RoleArn", w->role_arn,
+		"RoleSessionName", w->session_name ? w->session_name : session, "WebIdentityToken", token,
+	};
+	body = em_aws_form(kv, sizeof(kv) / sizeof(kv[0]) / 2);
+	if (!body) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	snprintf(url, sizeof(url), "%s/", endpoint);
+	struct em_aws_http_req hr = {
+		.method = "POST", .url = url, .headers = &ct, .n_headers = 1, .body = body, .body_len = strlen(body),
+		.timeout_ms = timeout_ms, .service_label = "sts", .operation = "AssumeRoleWithWebIdentity",
+	};
+	if (em_aws_http(&hr, &resp, err) != 0)
+		goto done;
+	if (resp.status < 200 || resp.status >= 300) {
+		em_err_set(err, EM_E_UNAVAILABLE, "sts:AssumeRoleWithWebIdentity: %s%s%s", resp.code,
+			   resp.message[0] ? ": " : "", resp.message);
+		goto done;
+	}
+	if (em_aws_parse_sts_creds(resp.body, resp.len, out, err) != 0) {
+		em_err_prefix(err, "sts:AssumeRoleWithWebIdentity");
+		goto done;
+	}
+	rc = 0;
+done:
+	if (resp.body)
+		OPENSSL_cleanse(resp.body, resp.len);
+	em_aws_resp_free(&resp);
+	if (body)
+		OPENSSL_cleanse(body, strlen(body));
+	free(body);
+	OPENSSL_cleanse(token, strlen(token));
+	free(token);
+	return rc;
+}
+
+static void web_destroy(struct em_aws_provider *p)
+{
+	struct web_prov *w = (struct web_prov *)p;
+
+	free(w->role_arn);
+	free(w->token_file);
+	free(w->session_name);
+	free(w->region);
+	free(w);
+}
+
+struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const char *sts_region)
+{
+	struct web_prov *w;
+	const char *role, *file, *session;
+
+	if (!env)
+		env = em_aws_getenv;
+	role = env("AWS_ROLE_ARN");
+	file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
+	session = env("AWS_ROLE_SESSION_NAME");
+	if (!role || !role[0] || !file || !file[0])
+		return NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->p.name = "web identity";
+	w->p.fetch = web_fetch;
+	w->p.destroy = web_destroy;
+	w->env = env;
+	w->role_arn = strdup(role);
+	w->token_file = strdup(file);
+	w->session_name = session && session[0] ? strdup(session) : NULL;
+	w->region = strdup(sts_region ? sts_region : "");
+	if (!w->role_arn || !w->token_file || !w->region) {
+		web_destroy(&w->p);
+		return NULL;
+	}
+	return &w->p;
+}

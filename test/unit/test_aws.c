@@ -1,0 +1,397 @@
+/* test_aws.c - AWS helpers: error decoding, XML/time/form parsing, endpoints, auth checks, chain choice. */
+#include "harness.h"
+
+#include <stdbool.h>
+
+#include "../../scalers/aws/aws_parse.h"
+#include "../../scalers/aws/credentials.h"
+#include "../../scalers/aws/endpoints.h"
+
+TEST(error_decoding)
+{
+	static const struct {
+		long status;
+		const char *body, *hdr, *code, *msg;
+	} t[] = {
+		{400, "{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"message\":\"The specified queue does not exist.\"}",
+		 "AWS.SimpleQueueService.NonExistentQueue;Sender", "QueueDoesNotExist", "The specified queue does not exist."},
+		{400, "{\"__type\":\"ThrottlingException\",\"Message\":\"Rate exceeded\"}", NULL, "ThrottlingException",
+		 "Rate exceeded"},
+		{400, "{\"__type\":\"InvalidParameterValue:http://internal.amazon.com/coral/\",\"message\":\"m\"}", NULL,
+		 "InvalidParameterValue", "m"},
+		{403,
+		 "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>"
+		 "<Code>AccessDenied</Code><Message>Not authorized to perform sts:AssumeRoleWithWebIdentity &amp; more"
+		 "</Message></Error></ErrorResponse>",
+		 NULL, "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity & more"},
+		{403, "  <?xml version=\"1.0\"?><Response><Errors><Error><Code>InvalidClientTokenId</Code><Message>The "
+		      "security token included in the request is invalid.</Message></Error></Errors></Response>",
+		 NULL, "InvalidClientTokenId", "The security token included in the request is invalid."},
+		{400, "", "AWS.SimpleQueueService.NonExistentQueue;Sender", "AWS.SimpleQueueService.NonExistentQueue", ""},
+		{502, "<html>bad gateway</html>", NULL, "HTTP 502", ""},
+		{500, "{not json", NULL, "HTTP 500", ""},
+		{400, "{\"__type\":\"X\",\"message\":\"line1\\nline2\"}", NULL, "X", "line1 line2"},
+	};
+	char code[96], msg[256];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		em_aws_parse_error(t[i].status, t[i].body, strlen(t[i].body), t[i].hdr, code, sizeof(code), msg,
+				   sizeof(msg));
+		EXPECT_STR(code, t[i].code);
+		EXPECT_STR(msg, t[i].msg);
+	}
+	/* truncation is safe */
+	em_aws_parse_error(400, t[0].body, strlen(t[0].body), NULL, code, 5, msg, 4);
+	EXPECT_STR(code, "Queu");
+	EXPECT_STR(msg, "The");
+	EXPECT(em_aws_code_is_expired_creds("ExpiredToken"));
+	EXPECT(em_aws_code_is_expired_creds("InvalidClientTokenId"));
+	EXPECT(!em_aws_code_is_expired_creds("AccessDenied"));
+	EXPECT(!em_aws_code_is_expired_creds(NULL));
+	EXPECT(em_aws_code_is_throttling("ThrottlingException"));
+	EXPECT(!em_aws_code_is_throttling("QueueDoesNotExist"));
+}
+
+TEST(xml_fields)
+{
+	const char *x = "<A><Credentials><AccessKeyId>ASIA1</AccessKeyId><SessionToken>a&lt;b&#43;c&#x2F;d&amp;amp;"
+			"</SessionToken></Credentials><Empty></Empty></A>";
+	char *v;
+
+	v = em_aws_xml_dup(x, strlen(x), "AccessKeyId");
+	EXPECT_STR(v, "ASIA1");
+	free(v);
+	v = em_aws_xml_dup(x, strlen(x), "SessionToken");
+	EXPECT_STR(v, "a<b+c/d&amp;");
+	free(v);
+	v = em_aws_xml_dup(x, strlen(x), "Empty");
+	EXPECT_STR(v, "");
+	free(v);
+	EXPECT(em_aws_xml_dup(x, strlen(x), "Missing") == NULL);
+	EXPECT(em_aws_xml_dup("<A>unterminated", 15, "A") == NULL);
+	/* bounded by len: a tag after len is not seen */
+	EXPECT(em_aws_xml_dup(x, 10, "AccessKeyId") == NULL);
+}
+
+TEST(iso8601_times)
+{
+	static const struct {
+		const char *in;
+		int64_t ms;
+		int rc;
+	} t[] = {
+		{"2026-11-22T15:02:03Z", 1795359723000LL, 0},
+		{"2026-11-22T15:02:03.725372Z", 1795359723725LL, 0},
+		{"2026-11-22T15:02:03.7Z", 1795359723700LL, 0},
+		{"2026-11-22T17:02:03+02:00", 1795359723000LL, 0},
+		{"2026-11-22T10:02:03-0500", 1795359723000LL, 0},
+		{"1970-01-01T00:00:00Z", 0, 0},
+		{" 2026-11-22T15:02:03Z\n", 1795359723000LL, 0},
+		{"2026-11-22 15:02:03Z", 1795359723000LL, 0},
+		{"2026-11-22T15:02:03", 0, -1},
+		{"2026-13-22T15:02:03Z", 0, -1},
+		{"2026-11-22T15:02Z", 0, -1},
+		{"yesterday", 0, -1},
+		{"2026-11-22T15:02:03Zjunk", 0, -1},
+		{"2026-11-22T15:02:03.Z", 0, -1},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int64_t ms = -7;
+		int rc = em_aws_parse_time(t[i].in, &ms);
+		if (rc != t[i].rc)
+			TH_FAIL("%s: rc %d", t[i].in, rc);
+		else if (rc == 0 && ms != t[i].ms)
+			TH_FAIL("%s: %lld, expected %lld", t[i].in, (long long)ms, (long long)t[i].ms);
+	}
+	EXPECT(em_aws_parse_time(NULL, &(int64_t){0}) == -1);
+}
+
+TEST(form_bodies)
+{
+	const char *kv[] = {"Action", "AssumeRole", "RoleArn", "arn:aws:iam::1:role/a b", "ExternalId", NULL,
+			    "Token", "x+y/z=~\xc3\xa9"};
+	char *f = em_aws_form(kv, 4);
+
+	EXPECT_STR(f, "Action=AssumeRole&RoleArn=arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa%20b&Token=x%2By%2Fz%3D~%C3%A9");
+	free(f);
+	f = em_aws_form(kv, 0);
+	EXPECT_STR(f, "");
+	free(f);
+}
+
+static const char *fake_env_vals[32][2];
+
+static const char *fake_env(const char *name)
+{
+	for (size_t i = 0; i < 32 && fake_env_vals[i][0]; i++)
+		if (strcmp(fake_env_vals[i][0], name) == 0)
+			return fake_env_vals[i][1];
+	return NULL;
+}
+
+static void set_env(const char *const *kv)
+{
+	memset(fake_env_vals, 0, sizeof(fake_env_vals));
+	for (size_t i = 0; kv[2 * i]; i++) {
+		fake_env_vals[i][0] = kv[2 * i];
+		fake_env_vals[i][1] = kv[2 * i + 1];
+	}
+}
+
+TEST(endpoint_resolution)
+{
+	char out[256];
+	struct em_err err = {0};
+
+	set_env((const char *[]){NULL});
+	EXPECT_INT(em_aws_endpoint(&em_aws_sqs, "eu-west-1", NULL, fake_env, out, sizeof(out), &err), 0);
+	EXPECT_STR(out, "https://sqs.eu-west-1.amazonaws.com");
+	EXPECT_INT(em_aws_endpoint(&em_aws_cloudwatch, "us-east-1", NULL, fake_env, out, sizeof(out), &err), 0);
+	EXPECT_STR(out, "https://monitoring.us-east-1.amazonaws.com");
+	EXPECT_INT(em_aws_endpoint(&em_aws_sts, "cn-north-1", NULL, fake_env, out, sizeof(out), &err), 0);
+	EXPECT_STR(out, "https://sts.cn-north-1.amazonaws.com.cn");
+	EXPECT_INT(em_aws_endpoint(&em_aws_sqs, "us-east-1/../x", NULL, fake_env, out, sizeof(out), &err), -1);
+	EXPECT(strstr(err.msg, "awsRegion") != NULL);
+	EXPECT_INT(em_aws_endpoint(&em_aws_sqs, "", NULL, fake_env, out, sizeof(out), &err), -1);
+
+	set_env((const char *[]){"AWS_ENDPOINT_URL", "http://127.0.0.1:5000/", "AWS_ENDPOINT_URL_SQS",
+				 "http://127.0.0.1:6000", NULL});
+	EXPECT_INT(em_aws_endpoint(&em_aws_sqs, "us-east-1", NULL, fake_env, out, sizeof(out), &err), 0);
+	EXPECT_STR(out, "http://127.0.0.1:6000");
+	EXPECT_INT(em_aws_endpoint(&em_aws_cloudwatch, "us-east-1", NULL, fake_env, out, sizeof(out), &err), 0);
+	EXPECT_STR(out, "http://127.0.0.1:5000");
+	/* metadata awsEndpoint beats both */
+	EXPECT_INT(em_aws_endpoint(&em_aws_sqs, "us-east-1", "https://vpce-1.sqs.us-east-1.vpce.amazonaws.com//",
+				   fake_env, out, sizeof(out), &err), 0);
+	EXPECT_STR(out, "https://vpce-1.sqs.us-east-1.vpce.amazonaws.com");
+	/* the region does not matter with an explicit endpoint */
+	EXPECT_INT(em_aws_endpoint(&em_aws_sqs, NULL, NULL, fake_env, out, sizeof(out), &err), 0);
+
+	set_env((const char *[]){"AWS_ENDPOINT_URL_CLOUDWATCH", "http://cw:1", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+				 "true", NULL});
+	EXPECT_INT(em_aws_endpoint(&em_aws_cloudwatch, "us-east-1", NULL, fake_env, out, sizeof(out), &err), 0);
+	EXPECT_STR(out, "https://monitoring.us-east-1.amazonaws.com");
+
+	set_env((const char *[]){"AWS_ENDPOINT_URL_STS", "ftp://x", NULL});
+	EXPECT_INT(em_aws_endpoint(&em_aws_sts, "us-east-1", NULL, fake_env, out, sizeof(out), &err), -1);
+	EXPECT(strstr(err.msg, "AWS_ENDPOINT_URL_STS") != NULL);
+	EXPECT_INT(em_aws_endpoint(&em_aws_sqs, "us-east-1", "http://h/path?q=1", fake_env, out, sizeof(out), &err), -1);
+}
+
+TEST(pod_identity_hosts)
+{
+	static const struct {
+		const char *url;
+		bool ok;
+	} t[] = {
+		{"http://169.254.170.23/v1/credentials", true},
+		{"http://169.254.170.2/v2/credentials/abc", true},
+		{"http://[fd00:ec2::23]/v1/credentials", true},
+		{"http://[fd00:0ec2:0::23]:80/v1/credentials", true},
+		{"http://127.0.0.1:8080/creds", true},
+		{"http://127.5.6.7/creds", true},
+		{"http://localhost:9/x", true},
+		{"http://[::1]:9/x", true},
+		{"https://127.0.0.1/x", true},
+		{"http://169.254.169.254/latest", false},
+		{"http://169.254.170.24/x", false},
+		{"http://10.0.0.1/x", false},
+		{"http://evil.example.com/x", false},
+		{"http://127.0.0.1.evil.example.com/x", false},
+		{"http://127.0.0.1@evil.example.com/x", false},
+		{"http://[fd00:ec2::24]/x", false},
+		{"file:///etc/passwd", false},
+		{"http:///x", false},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (em_aws_http_creds_host_allowed(t[i].url) != t[i].ok)
+			TH_FAIL("%s: expected %s", t[i].url, t[i].ok ? "allowed" : "refused");
+}
+
+TEST(credential_documents)
+{
+	struct em_aws_creds c;
+	struct em_err err = {0};
+	const char *ok = "{\"Code\":\"Success\",\"LastUpdated\":\"2026-11-22T14:00:00Z\",\"Type\":\"AWS-HMAC\","
+			 "\"AccessKeyId\":\"ASIAX\",\"SecretAccessKey\":\"sec/ret\",\"Token\":\"tok==\","
+			 "\"Expiration\":\"2026-11-22T15:02:03Z\"}";
+	const char *sts = "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAY</AccessKeyId>"
+			  "<SecretAccessKey>s2</SecretAccessKey><SessionToken>t2</SessionToken>"
+			  "<Expiration>2026-11-22T15:02:03.5Z</Expiration></Credentials></AssumeRoleResult>"
+			  "</AssumeRoleResponse>";
+
+	EXPECT_INT(em_aws_parse_creds_json(ok, strlen(ok), &c, &err), 0);
+	EXPECT_STR(c.access_key_id, "ASIAX");
+	EXPECT_STR(c.secret_access_key, "sec/ret");
+	EXPECT_STR(c.session_token, "tok==");
+	EXPECT_INT(c.expires_ms, 1795359723000LL);
+	em_aws_creds_wipe(&c);
+
+	const char *nokeys = "{\"Code\":\"Success\",\"AccessKeyId\":\"A\"}";
+	EXPECT_INT(em_aws_parse_creds_json(nokeys, strlen(nokeys), &c, &err), -1);
+	EXPECT(strstr(err.msg, "SecretAccessKey") != NULL);
+	EXPECT(c.access_key_id == NULL);
+	const char *failed = "{\"Code\":\"AssumeRoleUnauthorizedAccess\",\"Message\":\"no role\"}";
+	EXPECT_INT(em_aws_parse_creds_json(failed, strlen(failed), &c, &err), -1);
+	EXPECT(strstr(err.msg, "AssumeRoleUnauthorizedAccess: no role") != NULL);
+	const char *badexp = "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\",\"Expiration\":\"soon\"}";
+	EXPECT_INT(em_aws_parse_creds_json(badexp, strlen(badexp), &c, &err), -1);
+	EXPECT_INT(em_aws_parse_creds_json("[]", 2, &c, &err), -1);
+	const char *static_keys = "{\"AccessKeyId\":\"A\",\"SecretAccessKey\":\"S\"}";
+	EXPECT_INT(em_aws_parse_creds_json(static_keys, strlen(static_keys), &c, &err), 0);
+	EXPECT_INT(c.expires_ms, 0);
+	EXPECT(c.session_token == NULL);
+	em_aws_creds_wipe(&c);
+
+	EXPECT_INT(em_aws_parse_sts_creds(sts, strlen(sts), &c, &err), 0);
+	EXPECT_STR(c.access_key_id, "ASIAY");
+	EXPECT_STR(c.session_token, "t2");
+	EXPECT_INT(c.expires_ms, 1795359723500LL);
+	em_aws_creds_wipe(&c);
+	EXPECT_INT(em_aws_parse_sts_creds("<x/>", 4, &c, &err), -1);
+	EXPECT(strstr(err.msg, "Credentials") != NULL);
+}
+
+static struct em_aws_auth_cfg auth(const char *pod, const char *akid, const char *secret, const char *role,
+				   const char *ext)
+{
+	return (struct em_aws_auth_cfg){.pod_identity = (char *)pod, .access_key_id = (char *)akid,
+					.secret_access_key = (char *)secret, .role_arn = (char *)role,
+					.external_id = (char *)ext};
+}
+
+TEST(auth_validation_messages)
+{
+	struct em_err err = {0};
+	struct em_aws_auth_cfg a;
+
+	a = auth(NULL, NULL, NULL, NULL, NULL);
+	EXPECT_INT(em_aws_auth_validate(&a, &err), 0); /* the chain */
+	a = auth("aws", NULL, NULL, "arn:aws:iam::1:role/r", "ext");
+	EXPECT_INT(em_aws_auth_validate(&a, &err), 0);
+	a = auth(NULL, "AKIA", "s", NULL, NULL);
+	EXPECT_INT(em_aws_auth_validate(&a, &err), 0);
+
+	a = auth(NULL, "AKIA", NULL, NULL, NULL);
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+	EXPECT_STR(err.msg, "awsSecretAccessKey not found");
+	a = auth(NULL, NULL, "s", NULL, NULL);
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+	EXPECT_STR(err.msg, "awsAccessKeyID not found");
+	a = auth("none", NULL, NULL, NULL, NULL);
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+	EXPECT_STR(err.msg, "awsAccessKeyID not found");
+	a = auth("aws", "AKIA", "s", NULL, NULL);
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+	EXPECT(strstr(err.msg, "exclude each other") != NULL);
+	a = auth(NULL, NULL, NULL, NULL, "ext");
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+	EXPECT(strstr(err.msg, "externalID") == err.msg);
+	a = auth(NULL, NULL, NULL, "my-role", NULL);
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+	EXPECT(strstr(err.msg, "roleArn") == err.msg);
+	a = auth(NULL, NULL, NULL, NULL, NULL);
+	a.identity_owner = (char *)"admin";
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+	EXPECT_STR(err.msg, "identityOwner must be either 'pod' or 'operator', got: admin");
+	a = auth(NULL, NULL, "s", NULL, NULL);
+	a.access_key_id_alt = (char *)"AKIA"; /* KEDA's other spelling */
+	EXPECT_INT(em_aws_auth_validate(&a, &err), 0);
+	a.session_token = (char *)"t";
+	EXPECT_INT(em_aws_auth_validate(&a, &err), 0);
+	a = auth(NULL, NULL, NULL, NULL, NULL);
+	a.session_token = (char *)"t";
+	EXPECT_INT(em_aws_auth_validate(&a, &err), -1);
+}
+
+TEST(chain_picks_first_present)
+{
+	struct em_err err = {0};
+	struct em_aws_provider *p;
+
+	set_env((const char *[]){"AWS_ACCESS_KEY_ID", "AKIA", "AWS_SECRET_ACCESS_KEY", "s", "AWS_ROLE_ARN", "arn:r",
+				 "AWS_WEB_IDENTITY_TOKEN_FILE", "/t", NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p && strcmp(p->name, "env") == 0);
+	struct em_aws_creds c;
+	EXPECT_INT(p->fetch(p, 1000, &c, &err), 0);
+	EXPECT_STR(c.access_key_id, "AKIA");
+	em_aws_creds_wipe(&c);
+	em_aws_provider_free(p);
+
+	set_env((const char *[]){"AWS_ROLE_ARN", "arn:r", "AWS_WEB_IDENTITY_TOKEN_FILE", "/t",
+				 "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials", NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p && strcmp(p->name, "web identity") == 0);
+	em_aws_provider_free(p);
+
+	/* half an IRSA setup is not IRSA */
+	set_env((const char *[]){"AWS_ROLE_ARN", "arn:r", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+				 "http://169.254.170.23/v1/credentials", NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p && strcmp(p->name, "pod identity") == 0);
+	em_aws_provider_free(p);
+
+	/* a pod identity URL outside the allowed hosts is refused at fetch, naming the rule */
+	set_env((const char *[]){"AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://evil.example.com/creds", NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p != NULL);
+	if (p) {
+		EXPECT_INT(p->fetch(p, 1000, &c, &err), -1);
+		EXPECT(strstr(err.msg, "not allowed") != NULL);
+		em_aws_provider_free(p);
+	}
+
+	set_env((const char *[]){NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p && strcmp(p->name, "IMDS") == 0);
+	em_aws_provider_free(p);
+
+	set_env((const char *[]){"AWS_EC2_METADATA_DISABLED", "true", NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p == NULL);
+	EXPECT(strstr(err.msg, "no AWS credentials: env, web identity, pod identity, IMDS all absent") == err.msg);
+}
+
+TEST(identities_are_shared_and_keys_hide_secrets)
+{
+	struct em_err err = {0};
+	struct em_aws_auth_cfg a = auth(NULL, "AKIAEXAMPLE", "very-secret-value", NULL, NULL);
+	struct em_aws_auth_cfg b = auth(NULL, "AKIAEXAMPLE", "very-secret-value", NULL, NULL);
+	struct em_aws_auth_cfg c = auth(NULL, "AKIAEXAMPLE", "another-secret", NULL, NULL);
+	struct em_aws_auth_cfg r = auth(NULL, "AKIAEXAMPLE", "very-secret-value", "arn:aws:iam::1:role/x", "ext-id-1");
+	struct em_aws_identity *ia = em_aws_identity_open(&a, "us-east-1", &err);
+	struct em_aws_identity *ib = em_aws_identity_open(&b, "us-east-1", &err);
+	struct em_aws_identity *ic = em_aws_identity_open(&c, "us-east-1", &err);
+	struct em_aws_identity *ir = em_aws_identity_open(&r, "us-east-1", &err);
+	struct em_aws_creds got;
+
+	EXPECT(ia && ib && ic && ir);
+	EXPECT(ia == ib);
+	EXPECT(ia != ic);
+	EXPECT(ir != ia);
+	EXPECT(strstr(em_aws_identity_key(ia), "very-secret") == NULL);
+	EXPECT(strstr(em_aws_identity_key(ia), "AKIAEXAMPLE") == NULL);
+	EXPECT(strstr(em_aws_identity_key(ir), "arn:aws:iam::1:role/x") != NULL);
+	EXPECT(strstr(em_aws_identity_key(ir), "ext-id-1") == NULL);
+	EXPECT_INT(em_aws_identity_creds(ia, 1000, &got, &err), 0);
+	EXPECT_STR(got.secret_access_key, "very-secret-value");
+	em_aws_creds_wipe(&got);
+	/* static keys do not change on a forced refresh: no pointless retry */
+	EXPECT_INT(em_aws_identity_refresh_after_auth_error(ia, "AKIAEXAMPLE", 1000), 0);
+	em_aws_identity_close(ir); /* closes its base reference too */
+	em_aws_identity_close(ic);
+	em_aws_identity_close(ib);
+	/* still open once: the same object comes back */
+	struct em_aws_identity *again = em_aws_identity_open(&a, "us-east-1", &err);
+	EXPECT(again == ia);
+	em_aws_identity_close(again);
+	em_aws_identity_close(ia);
+	em_aws_identity_close(NULL);
+
+	struct em_aws_auth_cfg bad = auth("none", NULL, NULL, NULL, NULL);
+	EXPECT(em_aws_identity_open(&bad, "us-east-1", &err) == NULL);
+	EXPECT_STR(err.msg, "awsAccessKeyID not found");
+}
