@@ -354,6 +354,8 @@ static int cmd_serve(int argc, char **argv)
 
 	snprintf(labels, sizeof(labels), "version=\"%s\"", EM_VERSION);
 	em_gauge_set("extmetrics_build_info", "Build information; always 1.", labels, 1);
+	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 0);
+	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"failure\"", 0);
 	c_owned = false; /* em_registry_new takes it, even when it fails */
 	reg = em_registry_new(c, true, &err);
 	if (!reg) {

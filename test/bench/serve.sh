@@ -11,6 +11,8 @@ cleanup() { [ -n "${EMPID:-}" ] && kill "$EMPID" 2>/dev/null; [ -f "$W/nginx.pid
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
 EP=$(port); MP=$(port); NP=$(port)
 PATH_Q=/apis/external.metrics.k8s.io/v1beta1/namespaces/default/queue-depth
@@ -68,18 +70,22 @@ run_wrk() { # url -> "reqs p99ms"
     /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; p=v}
     END {printf "%s %s\n", r, p}'
 }
-em_sum=0; ng_sum=0; peak=0
+em_sum=0; ng_sum=0; peak=0; peak_anon=0; peak_pss=0
 echo "round  extmetrics_req/s  p99_ms  nginx_req/s  p99_ms"
 for i in $(seq "$ROUNDS"); do
   read -r er ep < <(run_wrk "https://127.0.0.1:$EP$PATH_Q")
   r=$(rss_kb "$EMPID"); [ "$r" -gt "$peak" ] && peak=$r
+  a=$(anon_kb "$EMPID"); [ "$a" -gt "$peak_anon" ] && peak_anon=$a
+  p=$(pss_kb "$EMPID"); [ "$p" -gt "$peak_pss" ] && peak_pss=$p
   read -r nr np < <(run_wrk "https://127.0.0.1:$NP$PATH_Q")
   printf "%5d  %16.0f  %6.2f  %11.0f  %6.2f\n" "$i" "$er" "$ep" "$nr" "$np"
   em_sum=$(echo "$em_sum + $er" | bc -l); ng_sum=$(echo "$ng_sum + $nr" | bc -l)
 done
 ratio=$(echo "$em_sum / $ng_sum" | bc -l)
 printf "extmetrics/nginx req/s ratio: %.3f (goal >= 0.9)\n" "$ratio"
-printf "extmetrics RSS while serving: %.1f MB (goal < 10 MB)\n" "$(echo "$peak / 1024" | bc -l)"
+printf "extmetrics memory while serving: RSS %.1f MB (goal < 10 MB), of it private/anonymous %.1f MB; PSS %.1f MB\n" \
+  "$(echo "$peak / 1024" | bc -l)" "$(echo "$peak_anon / 1024" | bc -l)" "$(echo "$peak_pss / 1024" | bc -l)"
+echo "(the rest of RSS is shared, clean pages of libcrypto, GnuTLS, libc... mapped by every process using them)"
 kill "$EMPID"; wait "$EMPID" 2>/dev/null || :; EMPID=
 
 # --- memory per configured metric -----------------------------------------------------------------

@@ -341,6 +341,25 @@ def reload_good_bad_and_configmap_symlink_swap():
 
 
 @T.case
+def unchanged_metrics_keep_their_cache_across_reload():
+    cfg = CONFIG.replace("defaults: {pollingInterval: 2s", "defaults: {pollingInterval: 1h")
+    s2 = Server(cfg)
+    try:
+        st, _, body = s2.api(f"{GV}/namespaces/default/always-on")
+        ts = json.loads(body)["items"][0]["timestamp"]
+        time.sleep(1.2)  # timestamps have 1 s resolution: a re-fetch would show
+        write(s2.config, cfg.replace("name: never-on", "name: changed"))
+        s2.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: s2.api(f"{GV}/namespaces/batch/changed")[0] == 200, timeout=10, what="reload")
+        st, _, body = s2.api(f"{GV}/namespaces/default/always-on")
+        assert st == 200 and json.loads(body)["items"][0]["timestamp"] == ts, (ts, body)
+        st, _, body = s2.api(f"{GV}/namespaces/batch/changed")
+        assert st == 200 and json.loads(body)["items"][0]["value"] == "0", body
+    finally:
+        s2.stop()
+
+
+@T.case
 def sigterm_during_load_exits_zero():
     s2 = Server(CONFIG)
     results = {"ok": 0, "refused": 0, "other": []}
