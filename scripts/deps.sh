@@ -6,7 +6,7 @@ PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libgnutls28-dev libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libpq-dev
   openssl curl ca-certificates tzdata
-  postgresql prometheus prometheus-pushgateway python3-kubernetes
+  postgresql prometheus prometheus-pushgateway python3-kubernetes nodejs
   wrk nginx-light bc
 )
 
@@ -15,6 +15,7 @@ for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi   # test/deploy: npm ci of the schema validator
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "deps: installing ${missing[*]}"
