@@ -79,21 +79,62 @@ void em_sb_printf(struct em_strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 }
 
+/* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
+			return 0; /* overlong, surrogate */
+		return 3;
+	}
+	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+			return 0;
+		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+/* Escapes like Go's encoding/json: ", \, control characters, <, >, &,
+ * U+2028 and U+2029; invalid UTF-8 becomes U+FFFD, so the output is always
+ * valid JSON whatever bytes a client sent. */
 void em_sb_json_str(struct em_strbuf *sb, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
-	size_t start;
 
 	em_sb_add(sb, "\"", 1);
 	while (*p) {
-		start = 0;
-		while (p[start] && p[start] >= 0x20 && p[start] != '"' && p[start] != '\\' &&
-		       p[start] != '<' && p[start] != '>' && p[start] != '&')
-			start++;
-		if (start) {
-			em_sb_add(sb, (const char *)p, start);
-			p += start;
+		size_t run = 0, n;
+
+		while (p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\' && p[run] != '<' &&
+		       p[run] != '>' && p[run] != '&')
+			run++;
+		if (run) {
+			em_sb_add(sb, (const char *)p, run);
+			p += run;
+			continue;
+		}
+		if (*p >= 0x80) {
+			n = utf8_len(p);
+			if (n == 0) {
+				em_sb_add(sb, "\\ufffd", 6);
+				p++;
+			} else if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+				em_sb_add(sb, p[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+				p += 3;
+			} else {
+				em_sb_add(sb, (const char *)p, n);
+				p += n;
+			}
 			continue;
 		}
 		switch (*p) {
@@ -103,7 +144,6 @@ void em_sb_json_str(struct em_strbuf *sb, const char *s)
 		case '\r': em_sb_add(sb, "\\r", 2); break;
 		case '\t': em_sb_add(sb, "\\t", 2); break;
 		default: {
-			/* Go's encoding/json also escapes <, > and & this way. */
 			char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
 			em_sb_add(sb, u, 6);
 		}

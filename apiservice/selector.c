@@ -174,8 +174,9 @@ static void sb_goquote(struct sbuf *b, const char *s, size_t n)
 /* ======================== validation (pkg/util/validation) ======================== */
 
 /* The texts are those of apimachinery v0.32 (the kubectl 1.32 on the test
- * machine is the oracle, see test/integration/test_selector_kubectl.py).
- * Later releases say "no more than 63 bytes" and "a valid label key". */
+ * machine is the oracle, see test/integration/test_selector_kubectl.py),
+ * except the length limits, which say "bytes" as current apimachinery and
+ * api-contract.md do (1.32 said "characters"). */
 
 #define LABEL_NAME_RE "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 #define LABEL_KEY_MSG "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
@@ -262,7 +263,7 @@ static int label_key_errors(const char *k, struct sbuf *b)
 			ADD_MSG("prefix part " EMPTY_MSG);
 		} else {
 			if (nprefix > SUBDOMAIN_MAX_LEN)
-				ADD_MSG("prefix part must be no more than 253 characters");
+				ADD_MSG("prefix part must be no more than 253 bytes");
 			if (!is_dns1123_subdomain(k, nprefix))
 				ADD_MSG("prefix part " DNS1123_SUBDOMAIN_MSG);
 		}
@@ -270,7 +271,7 @@ static int label_key_errors(const char *k, struct sbuf *b)
 	if (nname == 0)
 		ADD_MSG("name part " EMPTY_MSG);
 	else if (nname > NAME_MAX_LEN)
-		ADD_MSG("name part must be no more than 63 characters");
+		ADD_MSG("name part must be no more than 63 bytes");
 	if (!is_label_name(name, nname))
 		ADD_MSG("name part " LABEL_KEY_MSG LABEL_KEY_HINT);
 #undef ADD_MSG
@@ -284,7 +285,7 @@ static int label_value_errors(const char *v, struct sbuf *b)
 	int count = 0;
 
 	if (n > NAME_MAX_LEN) {
-		sb_puts(b, "must be no more than 63 characters");
+		sb_puts(b, "must be no more than 63 bytes");
 		count++;
 	}
 	if (n > 0 && !is_label_name(v, n)) {

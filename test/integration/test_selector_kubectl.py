@@ -102,7 +102,12 @@ def kubectl(sel):
                        capture_output=True, env=env, timeout=60)
     prefix = b'error: couldn\'t parse the selector string "' + sel + b'": '
     if p.stderr.startswith(prefix):
-        return False, p.stderr[len(prefix):].rstrip(b"\n")
+        # kubectl 1.32 says "characters" in length errors; current apimachinery
+        # (and api-contract.md) says "bytes", which we follow.
+        text = p.stderr[len(prefix):].rstrip(b"\n")
+        for n in (b"63", b"253"):
+            text = text.replace(b"must be no more than " + n + b" characters", b"must be no more than " + n + b" bytes")
+        return False, text
     return True, p.stderr
 
 
