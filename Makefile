@@ -31,15 +31,18 @@ FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=build/fuzz/%)
 all: $(BUILD)/extmetrics
 
 $(BUILD)/extmetrics: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/test/%: test/unit/%.c test/unit/harness.h $(LIBOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -DTH_MAIN -o $@ $< $(LIBOBJ) $(LDLIBS)
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS) -DTH_MAIN -o $@ $< $(LIBOBJ) $(LDLIBS)
 
 deps:
 	@scripts/deps.sh
@@ -79,10 +82,12 @@ FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o)
 fuzz-build: $(FUZZ_BIN)
 build/fuzz/obj/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	@echo "  CC      $< (fuzz)"
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
+	@echo "  FUZZ    $@"
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
 fuzz: deps fuzz-build
 	@scripts/run-fuzz.sh $${FUZZ_SECONDS:-60} $(FUZZ_BIN)
