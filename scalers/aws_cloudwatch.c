@@ -1,0 +1,509 @@
+/* aws_cloudwatch.c - the KEDA `aws-cloudwatch` scaler: GetMetricData, up to 500 metrics per call. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "aws/aws_http.h"
+#include "aws/credentials.h"
+#include "aws/endpoints.h"
+#include "aws_cloudwatch.h"
+#include "scaler.h"
+
+#define MAX_QUERIES 500   /* GetMetricData's limit per call */
+#define MAX_PAGES 20
+/* Seconds from Go's zero time (0001-01-01) to the Unix epoch: KEDA truncates
+ * the window end with time.Truncate, which counts from the zero time. */
+#define GO_ZERO_TO_UNIX 62135596800LL
+
+struct cw_cfg {
+	char *ns;
+	char *metric_name;
+	char *dimension_name;
+	char *dimension_value;
+	char *expression;
+	double target;
+	double activation;
+	double min_value;
+	bool ignore_null;
+	int64_t collection_time;
+	char *stat;
+	char *unit;
+	int64_t stat_period;
+	int64_t end_offset;
+	char *account_id;
+	char *region;
+	char *endpoint;
+	struct em_aws_auth_cfg auth;
+};
+
+static const struct em_option cw_options[] = {
+	{.name = "namespace", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, ns),
+	 .help = "metric namespace, e.g. AWS/SQS (required without expression)"},
+	{.name = "metricName", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, metric_name),
+	 .help = "metric name (required without expression)"},
+	{.name = "dimensionName", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, dimension_name),
+	 .help = "dimension names, `;`-separated (required without expression)"},
+	{.name = "dimensionValue", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, dimension_value),
+	 .help = "dimension values, `;`-separated, as many as names"},
+	{.name = "expression", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, expression),
+	 .help = "Metrics Insights query or metric math expression instead of namespace/metricName/dimensions"},
+	{.name = "targetMetricValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED, .offset = offsetof(struct cw_cfg, target),
+	 .help = "target value per replica (the HPA's AverageValue)"},
+	{.name = "activationTargetMetricValue", .type = EM_OPT_FLOAT, .def = "0",
+	 .offset = offsetof(struct cw_cfg, activation), .help = "active (scale from zero) when the value is above this"},
+	{.name = "minMetricValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED, .offset = offsetof(struct cw_cfg, min_value),
+	 .help = "value served when CloudWatch has no data points (with ignoreNullValues)"},
+	{.name = "ignoreNullValues", .type = EM_OPT_BOOL, .def = "true", .offset = offsetof(struct cw_cfg, ignore_null),
+	 .help = "no data points: serve minMetricValue (true) or fail (false)"},
+	{.name = "metricCollectionTime", .type = EM_OPT_SECONDS, .def = "300",
+	 .offset = offsetof(struct cw_cfg, collection_time), .help = "window length in seconds, a multiple of metricStatPeriod"},
+	{.name = "metricStat", .type = EM_OPT_STRING, .def = "Average", .offset = offsetof(struct cw_cfg, stat),
+	 .help = "statistic: Average, Sum, Minimum, Maximum, SampleCount or an extended one like p95"},
+	{.name = "metricStatPeriod", .type = EM_OPT_SECONDS, .def = "300", .offset = offsetof(struct cw_cfg, stat_period),
+	 .help = "period in seconds: 1, 5, 10, 30, or a multiple of 60"},
+	{.name = "metricUnit", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, unit),
+	 .help = "unit filter (a CloudWatch StandardUnit)"},
+	{.name = "metricEndTimeOffset", .type = EM_OPT_SECONDS, .def = "0", .offset = offsetof(struct cw_cfg, end_offset),
+	 .help = "seconds the window end is moved back (late data points)"},
+	{.name = "awsAccountId", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, account_id),
+	 .help = "source account of the metric (CloudWatch cross-account observability)"},
+	{.name = "awsRegion", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = offsetof(struct cw_cfg, region),
+	 .help = "region of the metrics (signing and the default endpoint)"},
+	{.name = "awsEndpoint", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, endpoint),
+	 .help = "endpoint override; else AWS_ENDPOINT_URL_CLOUDWATCH, AWS_ENDPOINT_URL, regional"},
+	EM_AWS_AUTH_OPTIONS(struct cw_cfg, auth),
+	EM_OPTIONS_END,
+};
+
+/* types.StandardUnit("").Values() in KEDA's message order. */
+static const char *const units[] = {
+	"Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes", "Terabytes",
+	"Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count", "Bytes/Second",
+	"Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second", "Bits/Second",
+	"Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second", "Count/Second", "None", NULL,
+};
+
+static const char *nz(const char *s)
+{
+	return s && s[0] ? s : NULL;
+}
+
+static size_t count_parts(const char *s)
+{
+	size_t n = 1;
+
+	for (; *s; s++)
+		n += *s == ';';
+	return n;
+}
+
+/* Statistics CloudWatch knows: the five standard ones and the extended
+ * forms (p99, p99.9, tm90, tm(10%:90%), TC(..), IQM, ...). KEDA passes any
+ * text through and lets the first call fail; we catch typos at load. */
+static bool stat_ok(const char *s)
+{
+	static const char *const std[] = {"SampleCount", "Average", "Sum", "Minimum", "Maximum", "IQM", NULL};
+	static const char *const ext[] = {"p", "tm", "wm", "tc", "ts", "pr", "TM", "WM", "TC", "TS", "PR", NULL};
+
+	for (size_t i = 0; std[i]; i++)
+		if (strcmp(s, std[i]) == 0)
+			return true;
+	for (size_t i = 0; ext[i]; i++) {
+		size_t l = strlen(ext[i]);
+		if (strncmp(s, ext[i], l) == 0 && (s[l] == '(' || (s[l] >= '0' && s[l] <= '9')))
+			return true;
+	}
+	return false;
+}
+
+static int check_period(int64_t p, struct em_err *err)
+{
+	if (p < 1)
+		return em_err_set(err, EM_E_CONFIG,
+				  "metricStatPeriod: metricStatPeriod can not be smaller than 1, however, %lld is provided",
+				  (long long)p);
+	if (p <= 60) {
+		if (p == 1 || p == 5 || p == 10 || p == 30 || p == 60)
+			return 0;
+		return em_err_set(err, EM_E_CONFIG,
+				  "metricStatPeriod: metricStatPeriod < 60 has to be one of [1, 5, 10, 30], however, %lld is provided",
+				  (long long)p);
+	}
+	if (p % 60 != 0)
+		return em_err_set(err, EM_E_CONFIG,
+				  "metricStatPeriod: metricStatPeriod >= 60 has to be a multiple of 60, however, %lld is provided",
+				  (long long)p);
+	return 0;
+}
+
+/* KEDA's Validate() (pkg/scalers/aws_cloudwatch_scaler.go), messages after the key. */
+static int cw_validate(void *p, struct em_err *err)
+{
+	struct cw_cfg *c = p;
+
+	if (!nz(c->expression)) {
+		if (!nz(c->ns))
+			return em_err_set(err, EM_E_CONFIG, "namespace: namespace not given");
+		if (!nz(c->metric_name))
+			return em_err_set(err, EM_E_CONFIG, "metricName: metric name not given");
+		if (!nz(c->dimension_name))
+			return em_err_set(err, EM_E_CONFIG, "dimensionName: dimension name not given");
+		if (!nz(c->dimension_value))
+			return em_err_set(err, EM_E_CONFIG, "dimensionValue: dimension value not given");
+		if (count_parts(c->dimension_name) != count_parts(c->dimension_value))
+			return em_err_set(err, EM_E_CONFIG,
+					  "dimensionValue: dimensionName and dimensionValue are not matching in size");
+		if (nz(c->unit)) {
+			bool ok = false;
+			char list[512];
+			size_t off = 0;
+			for (size_t i = 0; units[i]; i++)
+				ok |= strcmp(units[i], c->unit) == 0;
+			if (!ok) {
+				for (size_t i = 0; units[i] && off < sizeof(list); i++)
+					off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? " " : "", units[i]);
+				return em_err_set(err, EM_E_CONFIG, "metricUnit: metricUnit '%s' is not one of [%s]", c->unit,
+						  list);
+			}
+		}
+	}
+	if (check_period(c->stat_period, err) != 0)
+		return -1;
+	if (c->collection_time < 0 || c->collection_time % c->stat_period != 0)
+		return em_err_set(err, EM_E_CONFIG,
+				  "metricCollectionTime: metricCollectionTime must be greater than 0 and a multiple of "
+				  "metricStatPeriod(%lld), %lld is given",
+				  (long long)c->stat_period, (long long)c->collection_time);
+	if (c->end_offset < 0)
+		return em_err_set(err, EM_E_CONFIG, "metricEndTimeOffset: must not be negative, %lld is given",
+				  (long long)c->end_offset);
+	if (!stat_ok(c->stat))
+		return em_err_set(err, EM_E_CONFIG,
+				  "metricStat: '%s' is not a statistic (SampleCount, Average, Sum, Minimum, Maximum, "
+				  "or an extended one like p95)", c->stat);
+	if (!em_aws_region_valid(c->region))
+		return em_err_set(err, EM_E_CONFIG, "awsRegion: invalid region \"%.64s\"", c->region);
+	return em_aws_auth_validate(&c->auth, err);
+}
+
+struct cw_inst {
+	const struct cw_cfg *cfg;
+	struct em_aws_identity *id;
+	char endpoint[512];
+	char *key;    /* batch key: identity, endpoint, region, window */
+	char *query;  /* this metric's query without Id, canonical JSON: equal text = same query */
+};
+
+static void cw_close(void *p)
+{
+	struct cw_inst *c = p;
+
+	if (!c)
+		return;
+	em_aws_identity_close(c->id);
+	free(c->key);
+	free(c->query);
+	free(c);
+}
+
+/* The MetricDataQuery of a metric, without its Id. */
+static json_t *build_query(const struct cw_cfg *c)
+{
+	json_t *q, *dims;
+
+	if (nz(c->expression)) {
+		q = json_pack("{s:s, s:I}", "Expression", c->expression, "Period", (json_int_t)c->stat_period);
+	} else {
+		char *names = strdup(c->dimension_name), *values = strdup(c->dimension_value);
+		char *sn = NULL, *sv = NULL, *n, *v;
+		dims = json_array();
+		if (!names || !values || !dims) {
+			free(names);
+			free(values);
+			json_decref(dims);
+			return NULL;
+		}
+		/* strsep keeps empty parts, as Go's strings.Split does */
+		for (sn = names, sv = values; (n = strsep(&sn, ";")) != NULL && (v = strsep(&sv, ";")) != NULL;)
+			json_array_append_new(dims, json_pack("{s:s, s:s}", "Name", n, "Value", v));
+		free(names);
+		free(values);
+		json_t *stat = json_pack("{s:{s:s, s:s, s:o}, s:I, s:s}", "Metric", "Namespace", c->ns, "MetricName",
+					 c->metric_name, "Dimensions", dims, "Period", (json_int_t)c->stat_period, "Stat",
+					 c->stat);
+		if (stat && nz(c->unit))
+			json_object_set_new(stat, "Unit", json_string(c->unit));
+		q = json_pack("{s:o, s:b}", "MetricStat", stat, "ReturnData", 1);
+	}
+	if (q && nz(c->account_id))
+		json_object_set_new(q, "AccountId", json_string(c->account_id));
+	return q;
+}
+
+static void *cw_open(const void *p, struct em_err *err)
+{
+	const struct cw_cfg *cfg = p;
+	struct cw_inst *c = calloc(1, sizeof(*c));
+	json_t *q = NULL;
+	size_t kl;
+
+	if (!c) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	c->cfg = cfg;
+	if (em_aws_endpoint(&em_aws_cloudwatch, cfg->region, cfg->endpoint, NULL, c->endpoint, sizeof(c->endpoint),
+			    err) != 0)
+		goto fail;
+	q = build_query(cfg);
+	c->query = q ? json_dumps(q, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(q);
+	if (!c->query) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	c->id = em_aws_identity_open(&cfg->auth, cfg->region, err);
+	if (!c->id)
+		goto fail;
+	kl = strlen(em_aws_identity_key(c->id)) + strlen(c->endpoint) + strlen(cfg->region) + 80;
+	c->key = malloc(kl);
+	if (!c->key) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	snprintf(c->key, kl, "%s|%s|%s|%lld/%lld/%lld", em_aws_identity_key(c->id), c->endpoint, cfg->region,
+		 (long long)cfg->collection_time, (long long)cfg->stat_period, (long long)cfg->end_offset);
+	return c;
+fail:
+	cw_close(c);
+	return NULL;
+}
+
+static const char *cw_batch_key(void *p)
+{
+	return ((struct cw_inst *)p)->key;
+}
+
+void em_cw_window(int64_t now_ms, int64_t period_s, int64_t offset_s, int64_t collection_s, int64_t *start_s,
+		  int64_t *end_s)
+{
+	int64_t t = now_ms / 1000 - (now_ms % 1000 < 0) - offset_s + GO_ZERO_TO_UNIX;
+
+	t -= ((t % period_s) + period_s) % period_s;
+	*end_s = t - GO_ZERO_TO_UNIX;
+	*start_s = *end_s - collection_s;
+}
+
+/* Per distinct query of one call: where its answer goes. */
+struct slot {
+	char id[16];
+	bool seen, has_value, failed; /* failed: the call failed, errs[] set */
+	double value;
+	char status[32];
+	char message[160];
+};
+
+/* One GetMetricData call (following NextToken) for queries[0..nq). */
+static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *slots, size_t nq, int64_t start,
+			   int64_t end, int64_t deadline, struct em_err *err)
+{
+	char *next = NULL;
+	int rc = -1;
+
+	for (int page = 0; page < MAX_PAGES; page++) {
+		struct em_aws_resp resp = {0};
+		json_t *req = json_pack("{s:o, s:I, s:I, s:s}", "MetricDataQueries", json_incref(queries), "StartTime",
+					(json_int_t)start, "EndTime", (json_int_t)end, "ScanBy", "TimestampDescending");
+		char *body;
+		json_t *ans, *results;
+
+		if (req && next)
+			json_object_set_new(req, "NextToken", json_string(next));
+		body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+		json_decref(req);
+		if (!body) {
+			em_err_set(err, EM_E_INTERNAL, "out of memory");
+			goto done;
+		}
+		struct em_aws_api_req r = {
+			.svc = &em_aws_cloudwatch, .region = first->cfg->region, .endpoint = first->endpoint,
+			.operation = "GetMetricData", .target = "GraniteServiceVersion20100801.GetMetricData",
+			.content_type = "application/x-amz-json-1.0", .body = body, .body_len = strlen(body),
+			.timeout_ms = deadline - em_aws_mono_ms(),
+		};
+		int crc = em_aws_api_call(first->id, &r, &resp, err);
+		free(body);
+		if (crc != 0) {
+			em_aws_resp_free(&resp);
+			goto done;
+		}
+		ans = json_loadb(resp.body, resp.len, 0, NULL);
+		em_aws_resp_free(&resp);
+		results = ans ? json_object_get(ans, "MetricDataResults") : NULL;
+		if (!json_is_array(results)) {
+			json_decref(ans);
+			em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: answer without MetricDataResults");
+			goto done;
+		}
+		size_t i;
+		json_t *res;
+		json_array_foreach(results, i, res) {
+			const char *id = json_string_value(json_object_get(res, "Id"));
+			json_t *values = json_object_get(res, "Values");
+			const char *status = json_string_value(json_object_get(res, "StatusCode"));
+			struct slot *s = NULL;
+			/* Ids are "m<index>": straight to the slot */
+			if (id && id[0] == 'm') {
+				char *e;
+				unsigned long k = strtoul(id + 1, &e, 10);
+				if (!*e && k < nq && strcmp(slots[k].id, id) == 0)
+					s = &slots[k];
+			}
+			if (!s)
+				continue;
+			s->seen = true;
+			if (status && strcmp(status, "Complete") != 0 && strcmp(status, "PartialData") != 0) {
+				json_t *m = json_array_get(json_object_get(res, "Messages"), 0);
+				const char *mv = json_string_value(json_object_get(m, "Value"));
+				snprintf(s->status, sizeof(s->status), "%s", status);
+				snprintf(s->message, sizeof(s->message), "%s", mv ? mv : "");
+			}
+			/* TimestampDescending: the first value seen is the newest */
+			if (!s->has_value && json_array_size(values) > 0) {
+				json_t *v = json_array_get(values, 0);
+				if (json_is_number(v)) {
+					s->value = json_number_value(v);
+					s->has_value = true;
+				}
+			}
+		}
+		free(next);
+		next = NULL;
+		const char *nt = json_string_value(json_object_get(ans, "NextToken"));
+		if (nt && nt[0])
+			next = strdup(nt);
+		json_decref(ans);
+		if (!next) {
+			rc = 0;
+			goto done;
+		}
+	}
+	rc = 0; /* more pages than we follow: what we have is the newest data */
+done:
+	free(next);
+	return rc;
+}
+
+static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ctx, struct em_sample *outs,
+			   struct em_err *errs, int *rcs)
+{
+	struct cw_inst *first = insts[0];
+	const struct cw_cfg *cfg = first->cfg;
+	int64_t deadline = em_aws_mono_ms() + ctx->timeout_ms, start, end;
+	size_t *slot_of = calloc(n, sizeof(*slot_of));
+	struct slot *slots = calloc(n, sizeof(*slots));
+	size_t nslots = 0;
+
+	if (!slot_of || !slots) {
+		for (size_t i = 0; i < n; i++)
+			rcs[i] = em_err_set(&errs[i], EM_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	em_cw_window(ctx->now_ms, cfg->stat_period, cfg->end_offset, cfg->collection_time, &start, &end);
+
+	/* Identical queries (two metrics on the same CloudWatch metric) are
+	 * asked for once: CloudWatch bills per query. */
+	for (size_t i = 0; i < n; i++) {
+		struct cw_inst *c = insts[i];
+		size_t k;
+		for (k = 0; k < i; k++)
+			if (strcmp(((struct cw_inst *)insts[k])->query, c->query) == 0)
+				break;
+		slot_of[i] = k < i ? slot_of[k] : nslots++;
+	}
+
+	/* Calls of up to MAX_QUERIES distinct queries each. */
+	for (size_t base = 0; base < nslots; base += MAX_QUERIES) {
+		size_t nq = nslots - base < MAX_QUERIES ? nslots - base : MAX_QUERIES;
+		json_t *queries = json_array();
+		struct em_err err = {0};
+		bool oom = !queries;
+
+		for (size_t q = 0; q < nq && !oom; q++) {
+			size_t idx = 0;
+			while (slot_of[idx] != base + q)
+				idx++;
+			json_t *qj = json_loads(((struct cw_inst *)insts[idx])->query, 0, NULL);
+			snprintf(slots[base + q].id, sizeof(slots[base + q].id), "m%zu", q);
+			if (!qj || json_object_set_new(qj, "Id", json_string(slots[base + q].id)) != 0 ||
+			    json_array_append_new(queries, qj) != 0)
+				oom = true;
+		}
+		int rc = oom ? em_err_set(&err, EM_E_INTERNAL, "out of memory")
+			     : get_metric_data(first, queries, slots + base, nq, start, end, deadline, &err);
+		json_decref(queries);
+		if (rc != 0) {
+			for (size_t i = 0; i < n; i++) {
+				if (slot_of[i] >= base && slot_of[i] < base + nq) {
+					errs[i] = err;
+					rcs[i] = -1;
+				}
+			}
+			for (size_t q = 0; q < nq; q++)
+				slots[base + q].failed = true;
+		}
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		struct cw_inst *c = insts[i];
+		struct slot *s = &slots[slot_of[i]];
+		if (s->failed)
+			continue;
+		memset(&outs[i], 0, sizeof(outs[i]));
+		if (s->status[0]) {
+			rcs[i] = em_err_set(&errs[i], EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: query status %s%s%s",
+					    s->status, s->message[0] ? ": " : "", s->message);
+			continue;
+		}
+		if (!s->has_value) {
+			if (!c->cfg->ignore_null) {
+				rcs[i] = em_err_set(&errs[i], EM_E_UNAVAILABLE,
+						    "empty metric data received, ignoreNullValues is false, returning error");
+				continue;
+			}
+			outs[i].value = c->cfg->min_value;
+		} else {
+			outs[i].value = s->value;
+		}
+		outs[i].active = outs[i].value > c->cfg->activation;
+		rcs[i] = 0;
+	}
+done:
+	free(slot_of);
+	free(slots);
+}
+
+static int cw_fetch(void *inst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
+{
+	int rc = -1;
+
+	cw_fetch_batch(&inst, 1, ctx, out, err, &rc);
+	return rc;
+}
+
+const struct em_scaler em_scaler_aws_cloudwatch = {
+	.type = "aws-cloudwatch",
+	.options = cw_options,
+	.config_size = sizeof(struct cw_cfg),
+	.summary = "newest CloudWatch data point (GetMetricData); metrics sharing a window go in one call of up to 500",
+	.validate = cw_validate,
+	.open = cw_open,
+	.fetch = cw_fetch,
+	.close = cw_close,
+	.batch_key = cw_batch_key,
+	.fetch_batch = cw_fetch_batch,
+};
