@@ -1,0 +1,212 @@
+"""test_aws_sqs.py - aws-sqs-queue against moto with signature checking on: counts, flags, errors, batching, HTTPS."""
+import json
+import math
+import os
+import re
+import time
+
+from backends_moto import Moto, clean_aws_env
+from lib import Cases, Server, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
+
+T = Cases("aws-sqs-queue (moto, SigV4 checked)")
+M = {}
+
+
+def moto():
+    if "m" not in M:
+        M["m"] = Moto(auth=True, record=True)
+        T.at_exit(M["m"].stop)
+    return M["m"]
+
+
+def env(extra=None):
+    m = moto()
+    e = {"AWS_ENDPOINT_URL_SQS": m.url, "TEST_AKID": m.akid, "TEST_SECRET": m.secret}
+    e.update(extra or {})
+    return clean_aws_env(e)
+
+
+def metric(name, queue_url, meta=None, auth=None):
+    md = {"queueURL": queue_url, "awsRegion": "us-east-1", "queueLength": "10"}
+    md.update(meta or {})
+    a = auth if auth is not None else {"params": {"awsAccessKeyID": {"fromEnv": "TEST_AKID"},
+                                                  "awsSecretAccessKey": {"fromEnv": "TEST_SECRET"}}}
+    return {"name": name, "namespaces": ["*"], "type": "aws-sqs-queue", "metadata": md, "auth": a,
+            "pollingInterval": "1s", "timeout": "5s"}
+
+
+def config(*metrics):
+    # JSON is YAML: no quoting surprises
+    return json.dumps({"server": {"auth": {"mode": "none"}}, "defaults": {"pollingInterval": "30s", "timeout": "5s"},
+                       "metrics": list(metrics)})
+
+
+def get(cfg_text, name, extra_env=None):
+    d = tmpdir()
+    path = write(os.path.join(d, "config.yaml"), cfg_text)
+    return em_get(path, "default", name, env=env(extra_env))
+
+
+def value(cfg_text, name, extra_env=None):
+    rc, out, errtext = get(cfg_text, name, extra_env)
+    assert rc == 0, errtext
+    items = out["items"]
+    assert len(items) == 1 and items[0]["metricName"] == name, out
+    return items[0]["value"]
+
+
+def new_queue(name, visible=0, attrs=None):
+    sqs = moto().client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes=attrs or {})["QueueUrl"]
+    for i in range(visible):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    return url
+
+
+def receive(url, n):
+    sqs = moto().client("sqs")
+    got = 0
+    while got < n:
+        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=n - got, VisibilityTimeout=900)
+        got += len(r.get("Messages", []))
+    return got
+
+
+@T.case
+def signed_requests_are_accepted_and_count_messages():
+    url = new_queue("count15", visible=15)
+    assert value(config(metric("orders", url)), "orders") == "15"
+    # moto really checks: the same request with a wrong secret is refused
+    rc, _, errtext = get(config(metric("orders", url)), "orders", {"TEST_SECRET": "wrong-" + moto().secret})
+    assert rc == 1, errtext
+    st = json.loads(errtext.strip().splitlines()[-1])
+    assert st["code"] == 503 and st["reason"] == "ServiceUnavailable", st
+    assert "sqs:GetQueueAttributes: SignatureDoesNotMatch" in st["message"], st["message"]
+    assert "queue count15" in st["message"], st["message"]
+    assert "wrong-" not in errtext and moto().secret not in errtext
+
+
+@T.case
+def unknown_access_key_is_reported():
+    url = new_queue("unknownkey", visible=1)
+    rc, _, errtext = get(config(metric("q", url)), "q", {"TEST_AKID": "AKIANOSUCHKEY0000000"})
+    assert rc == 1
+    assert "sqs:GetQueueAttributes: InvalidClientTokenId" in errtext, errtext
+
+
+@T.case
+def in_flight_messages_count_unless_scale_on_in_flight_is_false():
+    url = new_queue("inflight", visible=15)
+    assert receive(url, 5) == 5
+    assert value(config(metric("q", url)), "q") == "15"
+    assert value(config(metric("q", url, {"scaleOnInFlight": "false"})), "q") == "10"
+
+
+@T.case
+def delayed_messages_count_only_with_scale_on_delayed():
+    url = new_queue("delayed", visible=15)
+    sqs = moto().client("sqs")
+    for i in range(4):
+        sqs.send_message(QueueUrl=url, MessageBody=f"d{i}", DelaySeconds=900)
+    assert value(config(metric("q", url)), "q") == "15"
+    assert value(config(metric("q", url, {"scaleOnDelayed": "true"})), "q") == "19"
+    assert value(config(metric("q", url, {"scaleOnDelayed": "true", "scaleOnInFlight": "false"})), "q") == "19"
+
+
+@T.case
+def activation_is_strictly_above_the_threshold():
+    url = new_queue("activation", visible=15)
+    assert value(config(metric("q", url, {"activationQueueLength": "15"})), "q") == "0"
+    assert value(config(metric("q", url, {"activationQueueLength": "14"})), "q") == "15"
+
+
+@T.case
+def missing_queue_is_a_clear_503():
+    url = moto().url + "/123456789012/no-such-queue"
+    rc, _, errtext = get(config(metric("q", url)), "q")
+    assert rc == 1
+    st = json.loads(errtext.strip().splitlines()[-1])
+    assert st["code"] == 503, st
+    assert "queue no-such-queue: sqs:GetQueueAttributes: QueueDoesNotExist: The specified queue does not exist" \
+        in st["message"], st["message"]
+
+
+@T.case
+def aws_endpoint_metadata_beats_the_environment():
+    url = new_queue("endpoint", visible=3)
+    dead = f"http://127.0.0.1:{free_port()}"
+    rc, _, errtext = get(config(metric("q", url)), "q", {"AWS_ENDPOINT_URL_SQS": dead})
+    assert rc == 1 and "sqs:GetQueueAttributes:" in errtext, errtext
+    assert value(config(metric("q", url, {"awsEndpoint": moto().url})), "q", {"AWS_ENDPOINT_URL_SQS": dead}) == "3"
+    # AWS_ENDPOINT_URL is the fallback for every service
+    assert value(config(metric("q", url)), "q", {"AWS_ENDPOINT_URL_SQS": "", "AWS_ENDPOINT_URL": moto().url}) == "3"
+
+
+@T.case
+def role_arn_is_assumed_with_external_id():
+    url = new_queue("assumed", visible=7)
+    m = moto()
+    before = len(m.requests())
+    auth = {"roleArn": m.role_arn, "externalID": "ext-4711",
+            "params": {"awsAccessKeyID": {"fromEnv": "TEST_AKID"}, "awsSecretAccessKey": {"fromEnv": "TEST_SECRET"}}}
+    assert value(config(metric("q", url, auth=auth)), "q", {"AWS_ENDPOINT_URL_STS": m.url}) == "7"
+    reqs = m.requests()[before:]
+    sts = [r for r in reqs if "Action=AssumeRole&" in (r.get("body") or "")]
+    assert len(sts) == 1, [r.get("body") for r in reqs]
+    assert "ExternalId=ext-4711" in sts[0]["body"] and "RoleArn=" in sts[0]["body"], sts[0]["body"]
+    assert f"Credential={m.akid}/" in sts[0]["headers"]["Authorization"]
+    sqs = [r for r in reqs if r["headers"].get("X-Amz-Target") == "AmazonSQS.GetQueueAttributes"]
+    assert sqs, reqs
+    # the queue was read with the role's temporary credentials
+    assert re.search(r"Credential=ASIA", sqs[-1]["headers"]["Authorization"]), sqs[-1]["headers"]
+    assert sqs[-1]["headers"].get("X-Amz-Security-Token")
+
+
+@T.case
+def metrics_on_one_queue_share_one_request_per_poll():
+    url = new_queue("shared", visible=15)
+    receive(url, 5)
+    cfg = config(metric("all", url), metric("visible", url, {"scaleOnInFlight": "false"}),
+                 metric("all-again", url, {"activationQueueLength": "3"}))
+    s = Server(cfg, env=env())
+    T.at_exit(s.stop)
+
+    def calls():
+        m = re.search(r'extmetrics_aws_api_calls_total\{service="sqs",operation="GetQueueAttributes",code="200"\} (\S+)',
+                      s.metrics())
+        return float(m.group(1)) if m else 0.0
+
+    # three metrics polled every second: batched, ~1 request a second; one
+    # request per metric would be ~3
+    wait_for(lambda: calls() >= 2, timeout=20, what="first polls")
+    c1, t1 = calls(), time.time()
+    time.sleep(6)
+    c2, t2 = calls(), time.time()
+    rate = (c2 - c1) / (t2 - t1)
+    assert 0.5 <= rate <= 1.5, f"{rate:.2f} GetQueueAttributes calls per second for 3 metrics polled every 1s"
+    st, _, body = s.api("/apis/external.metrics.k8s.io/v1beta1/namespaces/default/visible")
+    assert st == 200 and json.loads(body)["items"][0]["value"] == "10", body
+    st, _, body = s.api("/apis/external.metrics.k8s.io/v1beta1/namespaces/default/all")
+    assert json.loads(body)["items"][0]["value"] == "15", body
+    s.stop()
+
+
+@T.case
+def kubectl_get_raw_gives_the_hpa_its_quantity():
+    url = new_queue("hpa", visible=15)
+    s = Server(config(metric("orders-queue", url)), env=env())
+    T.at_exit(s.stop)
+    path = "/apis/external.metrics.k8s.io/v1beta1/namespaces/default/orders-queue"
+    p = wait_for(lambda: (lambda r: r if r.returncode == 0 and '"value"' in r.stdout else None)(kubectl_raw(s, path)),
+                 timeout=15, what="kubectl get --raw")
+    doc = json.loads(p.stdout)
+    assert doc["kind"] == "ExternalMetricValueList", doc
+    v = doc["items"][0]["value"]
+    assert v == "15", doc
+    # the HPA with target AverageValue 10 (queueLength): ceil(15 / 10) replicas
+    assert math.ceil(float(v) / 10) == 2
+    s.stop()
+
+
+if __name__ == "__main__":
+    T.main()
