@@ -51,7 +51,7 @@ const struct em_option prom_options[] = {
 	{.name = "unsafeSsl", .type = EM_OPT_BOOL, .def = "false", .offset = OFF(unsafeSsl),
 	 .help = "skip TLS certificate verification"},
 	{.name = "timeout", .type = EM_OPT_DURATION, .offset = OFF(timeout_ms), .flags = EM_OPT_BOUNDED,
-	 .min = 0, .max = 3600000,
+	 .min = 0, .max = 3600,   /* bounds of durations are in seconds */
 	 .help = "HTTP timeout (Go duration or milliseconds); capped by the metric's timeout"},
 	{.name = "multipleSeries", .type = EM_OPT_ENUM, .choices = multi_choices, .offset = OFF(multipleSeries),
 	 .help = "extension: sum, max, min, avg or items when the query returns several series (default: error)"},

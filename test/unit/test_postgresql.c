@@ -286,3 +286,57 @@ TEST(one_line_messages)
 	pg_one_line(NULL, out, sizeof(out));
 	EXPECT_STR(out, "");
 }
+
+/* ------------------------------------------------ through the option parser */
+
+TEST(keda_metadata_parses)
+{
+	const struct em_rawopt meta[] = {
+		{"query", "SELECT CEIL(COUNT(*) / 6) FROM task_instance WHERE state='running' OR state='queued'", 0, 0},
+		{"targetQueryValue", "1.1", 0, 0},
+		{"activationTargetQueryValue", "5", 0, 0},
+		{"host", "postgres-svc.postgres.svc.cluster.local", 0, 0},
+		{"port", "5432", 0, 0},
+		{"userName", "kedaUser", 0, 0},
+		{"dbName", "test_db_name", 0, 0},
+		{"sslmode", "disable", 0, 0},
+		{"password", "pw with space", 0, 0},
+	};
+	struct em_rawopts raw = {(struct em_rawopt *)meta, sizeof(meta) / sizeof(meta[0])};
+	struct pg_cfg c;
+	struct em_err e;
+	const char *bad = NULL;
+	char *s;
+
+	memset(&c, 0, sizeof(c));
+	EXPECT_INT(em_options_parse(pg_options, &raw, &c, &bad, &e), 0);
+	EXPECT_INT(pg_validate(&c, &e), 0);
+	EXPECT_DBL(c.targetQueryValue, 1.1, 0);
+	EXPECT_DBL(c.activationTargetQueryValue, 5, 0);
+	s = pg_build_conninfo(&c);
+	EXPECT_STR(s, "host=postgres-svc.postgres.svc.cluster.local port=5432 user=kedaUser dbname=test_db_name "
+		      "sslmode=disable password='pw with space'");
+	free(s);
+	em_options_free(pg_options, &c);
+
+	/* a sslmode libpq does not know is caught at config time */
+	{
+		const struct em_rawopt m2[] = {{"query", "SELECT 1", 0, 0}, {"targetQueryValue", "1", 0, 0},
+					       {"sslmode", "on", 0, 0}};
+		struct em_rawopts r2 = {(struct em_rawopt *)m2, 3};
+		memset(&c, 0, sizeof(c));
+		EXPECT_INT(em_options_parse(pg_options, &r2, &c, &bad, &e), -1);
+		EXPECT_STR(bad, "sslmode");
+		em_options_free(pg_options, &c);
+	}
+	/* targetQueryValue absent reads as 0: KEDA's message */
+	{
+		const struct em_rawopt m3[] = {{"query", "SELECT 1", 0, 0}, {"connection", "host=x", 0, 0}};
+		struct em_rawopts r3 = {(struct em_rawopt *)m3, 2};
+		memset(&c, 0, sizeof(c));
+		EXPECT_INT(em_options_parse(pg_options, &r3, &c, &bad, &e), 0);
+		EXPECT_INT(pg_validate(&c, &e), -1);
+		EXPECT_STR(e.msg, "targetQueryValue: no targetQueryValue given");
+		em_options_free(pg_options, &c);
+	}
+}

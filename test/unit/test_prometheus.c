@@ -553,3 +553,103 @@ TEST(parse_long_error_is_truncated_not_overflowed)
 	EXPECT_INT(strlen(e.msg), EM_ERR_MSG_MAX - 1);
 	em_sb_free(&sb);
 }
+
+/* ------------------------------------------------ through the option parser */
+
+static int parse_opts(const struct em_rawopt *items, size_t n, struct prom_cfg *c, struct em_err *e)
+{
+	struct em_rawopts raw = {(struct em_rawopt *)items, n};
+	const char *bad = NULL;
+
+	memset(c, 0, sizeof(*c));
+	em_err_clear(e);
+	if (em_options_parse(prom_options, &raw, c, &bad, e) != 0)
+		return -1;
+	return prom_validate(c, e);
+}
+
+TEST(keda_metadata_parses)
+{
+	/* A KEDA trigger's metadata and TriggerAuthentication params, verbatim. */
+	const struct em_rawopt meta[] = {
+		{"serverAddress", "http://prometheus:9090", 0, 0},
+		{"query", "sum(rate(http_requests_total{deployment=\"my-deployment\"}[2m]))", 0, 0},
+		{"threshold", "100.50", 0, 0},
+		{"activationThreshold", "5.5", 0, 0},
+		{"namespace", "example-namespace", 0, 0},
+		{"customHeaders", "X-Client-Id=cid,X-Tenant-Id=tid,X-Organization-Id=oid", 0, 0},
+		{"ignoreNullValues", "false", 0, 0},
+		{"queryParameters", "key-1=value-1,key-2=value-2", 0, 0},
+		{"unsafeSsl", "false", 0, 0},
+		{"timeout", "1000", 0, 0},
+		{"authModes", "basic", 0, 0},
+		{"username", "user", 0, 0},
+		{"password", "pass word", 0, 0},
+	};
+	struct prom_cfg c;
+	struct em_err e;
+
+	EXPECT_INT(parse_opts(meta, sizeof(meta) / sizeof(meta[0]), &c, &e), 0);
+	EXPECT_STR(e.msg, "");
+	EXPECT_DBL(c.threshold, 100.5, 0);
+	EXPECT_DBL(c.activationThreshold, 5.5, 0);
+	EXPECT_INT(c.timeout_ms, 1000);
+	EXPECT(!c.ignoreNullValues);
+	EXPECT_INT(c.customHeaders.n, 3);
+	EXPECT_INT(c.queryParameters.n, 2);
+	EXPECT_INT(c.auth, PROM_AUTH_BASIC);
+	EXPECT_STR(c.password, "pass word");
+	{
+		const char *sec[8];
+		size_t n = em_options_secrets(prom_options, &c, sec, 8);
+		EXPECT_INT(n, 1);
+		EXPECT_STR(n ? sec[0] : "", "pass word");
+	}
+	em_options_free(prom_options, &c);
+}
+
+TEST(defaults_and_errors_from_the_parser)
+{
+	const struct em_rawopt minimal[] = {
+		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
+	};
+	const struct em_rawopt no_threshold[] = {{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}};
+	const struct em_rawopt bad_multi[] = {
+		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
+		{"multipleSeries", "median", 0, 0},
+	};
+	const struct em_rawopt unknown[] = {
+		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
+		{"metricName", "x", 0, 0},
+	};
+	const struct em_rawopt dur[] = {
+		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
+		{"timeout", "2s500ms", 0, 0},
+	};
+	struct prom_cfg c;
+	struct em_err e;
+
+	EXPECT_INT(parse_opts(minimal, 3, &c, &e), 0);
+	EXPECT(c.ignoreNullValues);        /* KEDA default true */
+	EXPECT(!c.unsafeSsl);
+	EXPECT_DBL(c.activationThreshold, 0, 0);
+	EXPECT_INT(c.timeout_ms, 0);       /* the metric's timeout applies */
+	EXPECT_INT(c.multi, PROM_MULTI_ERROR);
+	em_options_free(prom_options, &c);
+
+	EXPECT_INT(parse_opts(no_threshold, 2, &c, &e), -1);
+	EXPECT_STR(e.msg, "missing required parameter \"threshold\"");
+	em_options_free(prom_options, &c);
+
+	EXPECT_INT(parse_opts(bad_multi, 4, &c, &e), -1);
+	EXPECT(strstr(e.msg, "sum, max, min, avg, items") != NULL);
+	em_options_free(prom_options, &c);
+
+	EXPECT_INT(parse_opts(unknown, 4, &c, &e), -1);
+	EXPECT_STR(e.msg, "unknown parameter \"metricName\"");
+	em_options_free(prom_options, &c);
+
+	EXPECT_INT(parse_opts(dur, 4, &c, &e), 0);
+	EXPECT_INT(c.timeout_ms, 2500);
+	em_options_free(prom_options, &c);
+}
