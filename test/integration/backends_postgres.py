@@ -61,9 +61,6 @@ class Postgres:
             os.setgid(self.gid)
             os.setuid(self.uid)
 
-    def _server_preexec(self):
-        self._as_owner()
-        die_with_parent()   # after setuid: a credential change clears the death signal
 
     def start(self):
         self.log = open(os.path.join(self.dir, "postgres.log"), "a")
@@ -73,7 +70,9 @@ class Postgres:
             [os.path.join(BIN, "postgres"), "-D", self.data, "-p", str(self.port), "-k", self.dir,
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
              "-c", "synchronous_commit=off", "-c", "log_min_messages=warning"],
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=self._server_preexec)
+            stdout=self.log, stderr=subprocess.STDOUT,
+            # the death signal is set after setuid: a credential change clears it
+            preexec_fn=die_with_parent(then=self._as_owner))
         wait_for(self.ready, timeout=20, what="postgres ready")
 
     def ready(self):

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -25,10 +26,25 @@ _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent():
-    """preexec_fn: the server gets SIGTERM when the test process dies, even by
-    SIGKILL or timeout, so no backend outlives its test run."""
+def _set_pdeathsig():
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def die_with_parent(then=None):
+    """A preexec_fn: the server gets SIGTERM when the test process dies, even
+    by SIGKILL or timeout, so no backend outlives its test run. The kernel
+    ties this to the forking *thread*, so it is only armed for servers started
+    from the main thread (from a helper thread, the server would be killed as
+    soon as that thread ends). `then` runs first (e.g. dropping privileges,
+    which would clear the setting)."""
+    main = threading.current_thread() is threading.main_thread()
+
+    def preexec():
+        if then:
+            then()
+        if main:
+            _set_pdeathsig()
+    return preexec
 
 
 def _http(method, url, body=None, headers=None, timeout=5):
@@ -59,8 +75,8 @@ class Pushgateway:
         self.addr = f"127.0.0.1:{self.port}"
         self.log = open(os.path.join(self.dir, "pushgateway.log"), "w")
         self.proc = subprocess.Popen([PUSHGATEWAY, f"--web.listen-address={self.addr}"],
-                                     stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-        atexit.register(self.stop)
+                                     stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
+        atexit.register(self.cleanup)
         wait_for(lambda: _http("GET", f"http://{self.addr}/-/ready")[0] == 200, timeout=15,
                  what="pushgateway ready")
 
@@ -78,6 +94,10 @@ class Pushgateway:
         _stop(self.proc)
         if not self.log.closed:
             self.log.close()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Prometheus:
@@ -106,7 +126,7 @@ class Prometheus:
             self.web_config = write(os.path.join(self.dir, "web.yml"), "\n".join(lines) + "\n")
         self.proc = None
         self.log = None
-        atexit.register(self.stop)
+        atexit.register(self.cleanup)
         self.start()
 
     def _auth_headers(self):
@@ -121,7 +141,7 @@ class Prometheus:
         if self.web_config:
             args.append(f"--web.config.file={self.web_config}")
         self.log = open(os.path.join(self.dir, "prometheus.log"), "a")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
         wait_for(self.ready, timeout=20, what="prometheus ready")
 
     def ready(self):
@@ -163,6 +183,11 @@ class Prometheus:
             self.log.close()
             self.log = None
 
+    def cleanup(self):
+        """Stops and removes the storage directory."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
 
 class RecordingProxy:
     """A small HTTP/1.1 keep-alive reverse proxy in front of Prometheus that
@@ -184,6 +209,9 @@ class RecordingProxy:
 
             def setup(self):
                 super().setup()
+                # headers and body are separate writes: without this, Nagle +
+                # delayed ACK add 40 ms to every keep-alive request
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with proxy.lock:
                     proxy.connections += 1
 
@@ -192,11 +220,14 @@ class RecordingProxy:
 
             def _answer(self, code, body, ctype="application/json"):
                 data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True   # the client gave up (timeout tests)
 
             def _handle(self):
                 n = int(self.headers.get("Content-Length") or 0)

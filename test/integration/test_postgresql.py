@@ -1,0 +1,284 @@
+"""test_postgresql.py - the postgresql scaler against a real PostgreSQL 15 cluster (initdb into a temp dir)."""
+import json
+import os
+import re
+import shutil
+import time
+import urllib.parse
+
+from backends_postgres import Postgres
+from lib import SLOW, Cases, Server, em_get, kubectl_raw, tmpdir, wait_for, write
+
+CONF_DIR = tmpdir()
+T = Cases("postgresql scaler")
+T.at_exit(lambda: shutil.rmtree(CONF_DIR, ignore_errors=True))
+GV = "/apis/external.metrics.k8s.io/v1beta1"
+
+# A password that needs libpq quoting (space, quote, backslash).
+APP_PW = "it's a \\ pw"
+
+pg = Postgres()
+T.at_exit(pg.cleanup)
+pg.psql("CREATE ROLE app LOGIN PASSWORD 'it''s a \\ pw'")
+pg.psql("CREATE DATABASE jobs_db OWNER app")
+pg.psql("CREATE TABLE jobs (id serial PRIMARY KEY, state text NOT NULL)", db="jobs_db")
+pg.psql("INSERT INTO jobs (state) SELECT 'pending' FROM generate_series(1, 3)", db="jobs_db")
+pg.psql("INSERT INTO jobs (state) SELECT 'done' FROM generate_series(1, 2)", db="jobs_db")
+# app may write: a refused write below is the read-only transaction's doing, not missing grants
+pg.psql("ALTER TABLE jobs OWNER TO app", db="jobs_db")
+pg.psql("ALTER SEQUENCE jobs_id_seq OWNER TO app", db="jobs_db")
+
+PENDING = "SELECT count(*) FROM jobs WHERE state = 'pending'"
+ENV = {"PGPW": APP_PW}
+
+
+def config(metrics, polling="1s", timeout="2s"):
+    return json.dumps({"server": {"auth": {"mode": "none"}},
+                       "defaults": {"pollingInterval": polling, "timeout": timeout},
+                       "metrics": metrics})
+
+
+def metric(name, query, **extra):
+    md = {"query": query, "targetQueryValue": "5", "host": "127.0.0.1", "port": str(pg.port),
+          "userName": "app", "dbName": "jobs_db", "sslmode": "disable"}
+    md.update({k: str(v) for k, v in extra.items()})
+    return {"name": name, "namespaces": ["*"], "type": "postgresql", "metadata": md,
+            "auth": {"params": {"password": {"fromEnv": "PGPW"}}}}
+
+
+def get(metrics, name, env=ENV):
+    path = write(os.path.join(CONF_DIR, "c.yaml"), config(metrics))
+    t0 = time.time()
+    rc, out, err = em_get(path, "default", name, env=env)
+    took = time.time() - t0
+    status = None
+    if rc != 0:
+        status = status_from(err)
+    return rc, out if rc == 0 else status, err, took
+
+
+def status_from(err):
+    """The metav1.Status JSON line of `extmetrics get`'s stderr (log lines precede it)."""
+    for line in reversed(err.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+def value_of(out):
+    assert out and out["kind"] == "ExternalMetricValueList" and len(out["items"]) == 1, out
+    return out["items"][0]["value"]
+
+
+def failure(rc, status, err, code=503):
+    assert rc == 1, (rc, status, err)
+    assert status and status["kind"] == "Status" and status["code"] == code, err
+    return status["message"]
+
+
+def served(srv, name):
+    st, _, body = srv.api(f"{GV}/namespaces/default/{name}")
+    return st, json.loads(body)
+
+
+def served_value(srv, name):
+    st, d = served(srv, name)
+    return d["items"][0]["value"] if st == 200 else None
+
+
+def count_pending():
+    return int(pg.scalar("SELECT count(*) FROM jobs WHERE state = 'pending'", db="jobs_db"))
+
+
+def set_pending(n):
+    pg.psql("DELETE FROM jobs WHERE state = 'pending'", db="jobs_db")
+    if n:
+        pg.psql(f"INSERT INTO jobs (state) SELECT 'pending' FROM generate_series(1, {n})", db="jobs_db")
+
+
+@T.case
+def count_query_value():
+    rc, out, err, _ = get([metric("pending", PENDING)], "pending")
+    assert rc == 0, err
+    assert value_of(out) == "3", out
+    # the README examples
+    rc, out, err, _ = get([metric("conns", "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'")], "conns")
+    assert rc == 0 and int(value_of(out)) >= 1, (err, out)
+    rc, out, err, _ = get([metric("lag", "SELECT COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)")],
+                          "lag")
+    assert rc == 0 and value_of(out) == "0", (err, out)   # not a replica: no replay timestamp
+
+
+@T.case
+def value_through_kubectl_and_updates():
+    srv = Server(config([metric("pending", PENDING)], polling="500ms"), env=ENV)
+    try:
+        p = kubectl_raw(srv, f"{GV}/namespaces/default/pending")
+        assert p.returncode == 0, p.stderr
+        d = json.loads(p.stdout)
+        assert [i["value"] for i in d["items"]] == ["3"], d
+        set_pending(8)
+        wait_for(lambda: served_value(srv, "pending") == "8", timeout=5, what="updated count")
+    finally:
+        srv.stop()
+        set_pending(3)
+
+
+@T.case
+def connection_string_from_env():
+    m = {"name": "c", "namespaces": ["*"], "type": "postgresql",
+         "metadata": {"query": "SELECT 2.5::numeric", "targetQueryValue": "1", "connectionFromEnv": "PG_CONN"}}
+    conn = f"postgresql://app:{urllib.parse.quote(APP_PW, safe='')}@127.0.0.1:{pg.port}/jobs_db?sslmode=disable"
+    rc, out, err, _ = get([m], "c", env={"PG_CONN": conn})
+    assert rc == 0 and value_of(out) == "2500m", err
+    assert APP_PW not in err
+
+
+@T.case
+def null_no_rows_and_non_numeric_are_clear_errors():
+    rc, st, err, _ = get([metric("m", "SELECT max(id) FROM jobs WHERE state = 'nope'")], "m")
+    msg = failure(rc, st, err)
+    assert "cannot scan NULL into *float64" in msg and "COALESCE" in msg, msg
+    rc, st, err, _ = get([metric("m", "SELECT id FROM jobs WHERE false")], "m")
+    msg = failure(rc, st, err)
+    assert "error inspecting postgreSQL: could not query postgreSQL: no rows in result set" in msg, msg
+    rc, st, err, _ = get([metric("m", "SELECT 'many'::text")], "m")
+    assert 'cannot convert "many" (text) to float64' in failure(rc, st, err)
+    rc, st, err, _ = get([metric("m", "SELECT * FROM no_such_table")], "m")
+    msg = failure(rc, st, err)
+    assert 'relation "no_such_table" does not exist (SQLSTATE 42P01)' in msg, msg
+
+
+@T.case
+def writes_are_refused():
+    before = pg.scalar("SELECT count(*) || ':' || max(id) FROM jobs", db="jobs_db")
+    states = pg.scalar("SELECT string_agg(state, ',' ORDER BY id) FROM jobs", db="jobs_db")
+    # (PostgreSQL names a data-modifying CTE by its top-level command, SELECT)
+    attempts = {
+        "WITH d AS (DELETE FROM jobs RETURNING 1) SELECT count(*) FROM d":
+            "cannot execute SELECT in a read-only transaction (SQLSTATE 25006)",
+        "WITH i AS (INSERT INTO jobs (state) VALUES ('x') RETURNING id) SELECT id FROM i":
+            "cannot execute SELECT in a read-only transaction (SQLSTATE 25006)",
+        "UPDATE jobs SET state = 'done' RETURNING id": "cannot execute UPDATE in a read-only transaction",
+        "SELECT nextval('jobs_id_seq')": "cannot execute nextval() in a read-only transaction",
+        "SELECT 1; DELETE FROM jobs": "cannot insert multiple commands into a prepared statement",
+        "COMMIT; DELETE FROM jobs": "cannot insert multiple commands into a prepared statement",
+        "CREATE TABLE evil (x int)": "cannot execute CREATE TABLE in a read-only transaction",
+    }
+    for q, want in attempts.items():
+        rc, st, err, _ = get([metric("m", q)], "m")
+        msg = failure(rc, st, err)
+        assert want in msg, (q, msg)
+    assert pg.scalar("SELECT count(*) || ':' || max(id) FROM jobs", db="jobs_db") == before
+    assert pg.scalar("SELECT string_agg(state, ',' ORDER BY id) FROM jobs", db="jobs_db") == states
+    assert pg.scalar("SELECT count(*) FROM pg_class WHERE relname = 'evil'", db="jobs_db") == "0"
+    assert pg.scalar("SELECT last_value FROM jobs_id_seq", db="jobs_db") == before.split(":")[1]
+
+
+@T.case
+def wrong_password_is_a_clear_error():
+    rc, st, err, _ = get([metric("m", PENDING)], "m", env={"PGPW": "not-the-password"})
+    msg = failure(rc, st, err)
+    assert "error establishing postgreSQL connection" in msg, msg
+    assert 'password authentication failed for user "app"' in msg, msg
+    assert "not-the-password" not in err
+
+
+@T.case
+def slow_query_is_cancelled_and_others_keep_updating():
+    # get: the statement is cancelled by the server within the metric's timeout
+    m = metric("slow", "SELECT pg_sleep(30)")
+    m["timeout"] = "1s"
+    rc, st, err, took = get([m], "slow")
+    msg = failure(rc, st, err)
+    assert "canceling statement due to statement timeout (SQLSTATE 57014)" in msg, msg
+    assert took < 1.0 + 1.0 * SLOW, took
+
+    slow = metric("slow", "SELECT pg_sleep(30)")
+    slow.update({"timeout": "1s", "pollingInterval": "1s"})
+    fast = metric("pending", PENDING)
+    fast.update({"timeout": "1s", "pollingInterval": "300ms"})
+    srv = Server(config([slow, fast]), env=ENV)
+    try:
+        wait_for(lambda: served_value(srv, "pending") == "3", timeout=5, what="fast metric")
+        ages = []
+        for n in (4, 6, 9):
+            set_pending(n)
+            t0 = time.time()
+            wait_for(lambda: served_value(srv, "pending") == str(n), timeout=3, what=f"pending={n}")
+            assert time.time() - t0 < 1.5 * SLOW, time.time() - t0
+            age = pg.scalar("SELECT COALESCE(max(EXTRACT(EPOCH FROM now() - query_start)), 0) FROM pg_stat_activity "
+                            "WHERE query LIKE 'SELECT pg_sleep%' AND state = 'active'")
+            ages.append(float(age))
+            time.sleep(0.4)
+        # a sleeping statement never outlives the metric's timeout
+        assert max(ages) < 1.2, ages
+        st, d = served(srv, "slow")
+        assert st == 503 and "statement timeout" in d["message"], (st, d)
+    finally:
+        srv.stop()
+        set_pending(3)
+    wait_for(lambda: pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%' "
+                               "AND state = 'active'") == "0", timeout=3, what="no sleeping statement left")
+
+
+@T.case
+def metrics_on_one_target_share_a_connection():
+    ms = []
+    for i in range(3):
+        m = metric(f"m{i}", PENDING)
+        m["pollingInterval"] = "300ms"
+        ms.append(m)
+    srv = Server(config(ms), env=ENV)
+    try:
+        for i in range(3):
+            wait_for(lambda: served_value(srv, f"m{i}") == "3", timeout=5, what=f"m{i}")
+        time.sleep(1)
+
+        def counters():
+            t = srv.metrics()
+            ok = re.search(r'^extmetrics_postgresql_connects_total\{result="ok"\} (\S+)$', t, re.M)
+            q = re.search(r'^extmetrics_postgresql_queries_total\{result="ok"\} (\S+)$', t, re.M)
+            return float(ok.group(1)), float(q.group(1))
+        c0, q0 = counters()
+        time.sleep(2)
+        c1, q1 = counters()
+        assert q1 - q0 >= 10, (q0, q1)
+        assert c1 == c0, (c0, c1)           # no reconnect per poll
+        assert c1 <= 3, c1                  # never more than one per metric, usually one in all
+        sessions = int(pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'extmetrics'"))
+        assert 1 <= sessions <= c1, (sessions, c1)
+    finally:
+        srv.stop()
+
+
+@T.case
+def server_restart_recovers_without_restarting_extmetrics():
+    m = metric("pending", PENDING)
+    m.update({"pollingInterval": "500ms", "timeout": "1s", "staleAfter": "30s"})
+    srv = Server(config([m]), env=ENV)
+    try:
+        wait_for(lambda: served_value(srv, "pending") == "3", timeout=5, what="first value")
+        pg.stop()
+        time.sleep(2)
+        assert served_value(srv, "pending") == "3"     # last value, still fresh enough
+        pg.start()
+        set_pending(5)
+        t0 = time.time()
+        wait_for(lambda: served_value(srv, "pending") == "5", timeout=15, what="value after restart")
+        took = time.time() - t0
+        assert took < 8 * SLOW, took
+        t = srv.metrics()
+        errs = re.search(r'^extmetrics_postgresql_connects_total\{result="error"\} (\S+)$', t, re.M)
+        assert errs and float(errs.group(1)) >= 1, t[:3000]
+        assert srv.proc.poll() is None
+    finally:
+        srv.stop()
+        set_pending(3)
+
+
+if __name__ == "__main__":
+    T.main()
