@@ -103,7 +103,7 @@ void em_config_free(struct em_config *c)
 	free(c->server.metrics_listen);
 	free(c->server.cert_file);
 	free(c->server.key_file);
-	free(c->server.auth.client_ca_file);
+	em_auth_conf_free(&c->server.auth);
 	for (size_t i = 0; i < c->n_metrics; i++)
 		metric_def_free(&c->metrics[i]);
 	free(c->metrics);
@@ -256,9 +256,264 @@ static void get_int(struct loader *L, yaml_node_t *map, const char *key, int64_t
 
 /* ---- server: -------------------------------------------------------- */
 
+/* ---- server.auth: --------------------------------------------------- */
+
+#define DEFAULT_AUTH_CACHE_TTL_MS 10000
+#define DEFAULT_FROM_CLUSTER_REFRESH_MS 60000
+#define DEFAULT_KUBE_TIMEOUT_MS 5000
+
+void em_strlist_free(struct em_strlist *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+	l->set = false;
+}
+
+bool em_strlist_has(const struct em_strlist *l, const char *s)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+void em_auth_conf_free(struct em_auth_conf *a)
+{
+	if (!a)
+		return;
+	free(a->client_ca_file);
+	free(a->rh_ca_file);
+	em_strlist_free(&a->rh_allowed_names);
+	em_strlist_free(&a->rh_username_headers);
+	em_strlist_free(&a->rh_uid_headers);
+	em_strlist_free(&a->rh_group_headers);
+	em_strlist_free(&a->rh_extra_prefixes);
+	for (size_t i = 0; i < a->n_rules; i++) {
+		em_strlist_free(&a->rules[i].users);
+		em_strlist_free(&a->rules[i].groups);
+		em_strlist_free(&a->rules[i].namespaces);
+		em_strlist_free(&a->rules[i].metrics);
+	}
+	free(a->rules);
+	free(a->kube_url);
+	free(a->kube_ca_file);
+	free(a->kube_token_file);
+	memset(a, 0, sizeof(*a));
+}
+
+/* A list of non-empty strings; a bare scalar is not accepted (a typo such as
+ * `allowedNames: front-proxy-client` would otherwise silently mean one name). */
+static void get_strlist(struct loader *L, yaml_node_t *map, const char *key, struct em_strlist *out)
+{
+	yaml_node_t *n = get(L, map, key);
+	size_t cnt;
+
+	if (!n)
+		return;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		lerr(L, n, key, "must be a list of strings");
+		return;
+	}
+	cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	out->set = true;
+	out->v = calloc(cnt ? cnt : 1, sizeof(char *));
+	for (size_t i = 0; out->v && i < cnt; i++) {
+		yaml_node_t *it = node(L, n->data.sequence.items.start[i]);
+		const char *s = scalar(it);
+		if (!s || !*s) {
+			lerr(L, it, key, "entries must be non-empty strings");
+			continue;
+		}
+		if ((out->v[out->n] = strdup(s)))
+			out->n++;
+	}
+}
+
+static void get_bool(struct loader *L, yaml_node_t *map, const char *key, bool *out)
+{
+	yaml_node_t *n = get(L, map, key);
+	const char *s = scalar(n);
+
+	if (!n)
+		return;
+	if (s && (strcmp(s, "true") == 0 || strcmp(s, "True") == 0))
+		*out = true;
+	else if (s && (strcmp(s, "false") == 0 || strcmp(s, "False") == 0))
+		*out = false;
+	else
+		lerr(L, n, key, "must be true or false");
+}
+
+/* A file the server will read at start: catch typos at load time. */
+static char *get_file(struct loader *L, yaml_node_t *map, const char *key, bool required, yaml_node_t *parent)
+{
+	char *path = get_str(L, map, key, required, parent);
+	FILE *f;
+
+	if (!path)
+		return NULL;
+	f = fopen(path, "r");
+	if (!f) {
+		lerr(L, get(L, map, key), key, "cannot read %s: %s", path, strerror(errno));
+		return path;
+	}
+	fclose(f);
+	return path;
+}
+
+/* HTTP header names as RFC 9110 tokens. */
+static void check_header_names(struct loader *L, yaml_node_t *map, const char *key, const struct em_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		for (const char *p = l->v[i]; *p; p++) {
+			if (!isalnum((unsigned char)*p) && !strchr("!#$%&'*+-.^_`|~", *p)) {
+				lerr(L, get(L, map, key), key, "\"%s\" is not a valid HTTP header name", l->v[i]);
+				break;
+			}
+		}
+	}
+}
+
+static void load_request_header(struct loader *L, yaml_node_t *rh, struct em_auth_conf *a)
+{
+	static const char *const keys[] = {"clientCAFile", "allowedNames", "usernameHeaders", "uidHeaders",
+					   "groupHeaders", "extraHeadersPrefixes", NULL};
+
+	if (!rh || want_map(L, rh, "requestHeader") != 0)
+		return;
+	check_keys(L, rh, "server.auth.requestHeader", keys);
+	a->rh_ca_file = get_file(L, rh, "clientCAFile", !a->from_cluster, rh);
+	get_strlist(L, rh, "allowedNames", &a->rh_allowed_names);
+	get_strlist(L, rh, "usernameHeaders", &a->rh_username_headers);
+	get_strlist(L, rh, "uidHeaders", &a->rh_uid_headers);
+	get_strlist(L, rh, "groupHeaders", &a->rh_group_headers);
+	get_strlist(L, rh, "extraHeadersPrefixes", &a->rh_extra_prefixes);
+	check_header_names(L, rh, "usernameHeaders", &a->rh_username_headers);
+	check_header_names(L, rh, "uidHeaders", &a->rh_uid_headers);
+	check_header_names(L, rh, "groupHeaders", &a->rh_group_headers);
+	check_header_names(L, rh, "extraHeadersPrefixes", &a->rh_extra_prefixes);
+	if (a->rh_username_headers.set && a->rh_username_headers.n == 0)
+		lerr(L, get(L, rh, "usernameHeaders"), "usernameHeaders", "must name at least one header");
+}
+
+static void load_rule(struct loader *L, yaml_node_t *r, struct em_authz_rule *out)
+{
+	static const char *const keys[] = {"users", "groups", "namespaces", "metrics", NULL};
+
+	if (want_map(L, r, "rules") != 0)
+		return;
+	check_keys(L, r, "an authorization rule", keys);
+	get_strlist(L, r, "users", &out->users);
+	get_strlist(L, r, "groups", &out->groups);
+	get_strlist(L, r, "namespaces", &out->namespaces);
+	get_strlist(L, r, "metrics", &out->metrics);
+	if (out->users.n == 0 && out->groups.n == 0)
+		lerr(L, r, "rules", "a rule needs users or groups");
+	if (!out->namespaces.set)
+		lerr(L, r, "namespaces", "missing required key (list namespaces, or [\"*\"] for all)");
+	if (!out->metrics.set)
+		lerr(L, r, "metrics", "missing required key (list metric names, or [\"*\"] for all)");
+}
+
+static int add_rule(struct em_auth_conf *a, struct em_authz_rule **out)
+{
+	struct em_authz_rule *n = realloc(a->rules, (a->n_rules + 1) * sizeof(*n));
+
+	if (!n)
+		return -1;
+	a->rules = n;
+	*out = &n[a->n_rules++];
+	memset(*out, 0, sizeof(**out));
+	return 0;
+}
+
+static int strlist_star(struct em_strlist *l)
+{
+	l->v = calloc(1, sizeof(char *));
+	if (!l->v || !(l->v[0] = strdup("*")))
+		return -1;
+	l->n = 1;
+	l->set = true;
+	return 0;
+}
+
+static void load_authorization(struct loader *L, yaml_node_t *z, struct em_auth_conf *a)
+{
+	static const char *const keys[] = {"mode", "users", "groups", "rules", NULL};
+	yaml_node_t *mode, *rules;
+	const char *ms;
+	struct em_authz_rule *r;
+
+	if (!z || want_map(L, z, "authorization") != 0)
+		return;
+	check_keys(L, z, "server.auth.authorization", keys);
+	mode = get(L, z, "mode");
+	ms = scalar(mode);
+	if (!mode)
+		lerr(L, z, "mode", "missing required key (subjectAccessReview, allowAuthenticated or static)");
+	else if (ms && strcmp(ms, "subjectAccessReview") == 0)
+		a->authz_mode = EM_AUTHZ_SAR;
+	else if (ms && strcmp(ms, "allowAuthenticated") == 0)
+		a->authz_mode = EM_AUTHZ_ALLOW_AUTHENTICATED;
+	else if (ms && strcmp(ms, "static") == 0)
+		a->authz_mode = EM_AUTHZ_STATIC;
+	else
+		lerr(L, mode, "mode", "invalid value \"%s\", must be one of: subjectAccessReview, allowAuthenticated, static",
+		     ms ? ms : "");
+	if (a->authz_mode != EM_AUTHZ_STATIC) {
+		static const char *const st[] = {"users", "groups", "rules"};
+		for (size_t i = 0; i < 3; i++)
+			if (get(L, z, st[i]))
+				lerr(L, get(L, z, st[i]), st[i], "only with authorization mode static");
+		return;
+	}
+	/* Top-level users/groups: everything, everywhere. */
+	if (get(L, z, "users") || get(L, z, "groups")) {
+		if (add_rule(a, &r) != 0)
+			return;
+		get_strlist(L, z, "users", &r->users);
+		get_strlist(L, z, "groups", &r->groups);
+		if (strlist_star(&r->namespaces) != 0 || strlist_star(&r->metrics) != 0)
+			return;
+	}
+	rules = get(L, z, "rules");
+	if (rules && rules->type != YAML_SEQUENCE_NODE) {
+		lerr(L, rules, "rules", "must be a list");
+	} else if (rules) {
+		for (yaml_node_item_t *it = rules->data.sequence.items.start; it < rules->data.sequence.items.top; it++)
+			if (add_rule(a, &r) == 0)
+				load_rule(L, node(L, *it), r);
+	}
+	if (a->n_rules == 0)
+		lerr(L, z, "authorization", "mode static needs users, groups or rules (otherwise it denies everything)");
+}
+
+static void load_kube_api(struct loader *L, yaml_node_t *k, struct em_auth_conf *a)
+{
+	static const char *const keys[] = {"url", "caFile", "tokenFile", "timeout", NULL};
+
+	if (!k || want_map(L, k, "kubernetesAPI") != 0)
+		return;
+	check_keys(L, k, "server.auth.kubernetesAPI", keys);
+	a->kube_url = get_str(L, k, "url", false, k);
+	if (a->kube_url && strncmp(a->kube_url, "https://", 8) != 0)
+		lerr(L, get(L, k, "url"), "url", "must be an https:// URL");
+	a->kube_ca_file = get_file(L, k, "caFile", false, k);
+	a->kube_token_file = get_file(L, k, "tokenFile", false, k);
+	get_duration(L, k, "timeout", &a->kube_timeout_ms);
+}
+
 static void load_auth(struct loader *L, yaml_node_t *auth, struct em_auth_conf *a)
 {
-	static const char *const keys[] = {"mode", "clientCAFile", NULL};
+	static const char *const keys[] = {"mode", "clientCAFile", "requestHeader", "fromCluster", "fromClusterRefresh",
+					   "tokenReview", "cacheTTL", "authorization", "kubernetesAPI", NULL};
+	static const char *const delegated_only[] = {"requestHeader", "fromCluster", "fromClusterRefresh",
+						     "tokenReview"};
 	yaml_node_t *mode;
 	const char *ms;
 
@@ -267,18 +522,47 @@ static void load_auth(struct loader *L, yaml_node_t *auth, struct em_auth_conf *
 	if (want_map(L, auth, "auth") != 0)
 		return;
 	check_keys(L, auth, "server.auth", keys);
+	a->cache_ttl_ms = DEFAULT_AUTH_CACHE_TTL_MS;
+	a->from_cluster_refresh_ms = DEFAULT_FROM_CLUSTER_REFRESH_MS;
+	a->kube_timeout_ms = DEFAULT_KUBE_TIMEOUT_MS;
 	mode = get(L, auth, "mode");
 	ms = scalar(mode);
-	if (!mode) {
-		lerr(L, auth, "mode", "missing required key (none or clientCert)");
+	if (!mode || (ms && strcmp(ms, "delegated") == 0)) {
+		a->mode = EM_AUTH_DELEGATED;
 	} else if (ms && strcmp(ms, "none") == 0) {
 		a->mode = EM_AUTH_NONE;
+		/* Nothing else means anything without authentication: say so. */
+		for (yaml_node_pair_t *p = auth->data.mapping.pairs.start; p < auth->data.mapping.pairs.top; p++) {
+			const char *k = scalar(node(L, p->key));
+			if (k && strcmp(k, "mode") != 0)
+				lerr(L, node(L, p->key), k, "not used with mode none");
+		}
+		return;
 	} else if (ms && strcmp(ms, "clientCert") == 0) {
 		a->mode = EM_AUTH_CLIENTCERT;
-		a->client_ca_file = get_str(L, auth, "clientCAFile", true, auth);
+		for (size_t i = 0; i < sizeof(delegated_only) / sizeof(delegated_only[0]); i++)
+			if (get(L, auth, delegated_only[i]))
+				lerr(L, get(L, auth, delegated_only[i]), delegated_only[i],
+				     "only with mode delegated (mode clientCert accepts client certificates of clientCAFile only)");
 	} else {
-		lerr(L, mode, "mode", "invalid value \"%s\", must be one of: none, clientCert", ms ? ms : "");
+		lerr(L, mode, "mode", "invalid value \"%s\", must be one of: delegated, clientCert, none", ms ? ms : "");
+		return;
 	}
+	get_bool(L, auth, "fromCluster", &a->from_cluster);
+	get_duration(L, auth, "fromClusterRefresh", &a->from_cluster_refresh_ms);
+	get_duration(L, auth, "cacheTTL", &a->cache_ttl_ms);
+	a->client_ca_file = get_file(L, auth, "clientCAFile", a->mode == EM_AUTH_CLIENTCERT, auth);
+	load_request_header(L, get(L, auth, "requestHeader"), a);
+	a->token_review = a->mode == EM_AUTH_DELEGATED;
+	get_bool(L, auth, "tokenReview", &a->token_review);
+	load_authorization(L, get(L, auth, "authorization"), a);
+	if (a->authz_mode == EM_AUTHZ_UNSET)
+		a->authz_mode = a->mode == EM_AUTH_DELEGATED ? EM_AUTHZ_SAR : EM_AUTHZ_ALLOW_AUTHENTICATED;
+	load_kube_api(L, get(L, auth, "kubernetesAPI"), a);
+	if (a->mode == EM_AUTH_DELEGATED && !a->from_cluster && !a->client_ca_file && !a->rh_ca_file &&
+	    !a->token_review)
+		lerr(L, auth, "auth", "no way to authenticate: set fromCluster, clientCAFile, requestHeader or tokenReview "
+				      "(or mode: none for local development)");
 }
 
 static void load_server(struct loader *L, yaml_node_t *srv, struct em_server_conf *s)

@@ -19,12 +19,54 @@ void em_errlist_add(struct em_errlist *l, const char *file, int line, int col, c
 		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void em_errlist_free(struct em_errlist *l);
 
-enum em_auth_mode { EM_AUTH_UNSET, EM_AUTH_NONE, EM_AUTH_CLIENTCERT };
+/* server.auth.mode: none (local development), clientCert (client certificates
+ * of clientCAFile only), delegated (the default: front proxy, client
+ * certificates and TokenReview, as kube-apiserver extension servers do). */
+enum em_auth_mode { EM_AUTH_UNSET, EM_AUTH_NONE, EM_AUTH_CLIENTCERT, EM_AUTH_DELEGATED };
+
+enum em_authz_mode {
+	EM_AUTHZ_UNSET,
+	EM_AUTHZ_SAR,                  /* SubjectAccessReview against the Kubernetes API */
+	EM_AUTHZ_ALLOW_AUTHENTICATED,  /* any authenticated user */
+	EM_AUTHZ_STATIC,               /* the rules below */
+};
+
+/* A YAML list of strings; set tells "given (perhaps empty)" from "absent". */
+struct em_strlist {
+	char **v;
+	size_t n;
+	bool set;
+};
+
+/* One static grant: any listed user or group may read the listed metrics
+ * ("*" = all) in the listed namespaces ("*" = all). */
+struct em_authz_rule {
+	struct em_strlist users, groups, namespaces, metrics;
+};
 
 struct em_auth_conf {
 	enum em_auth_mode mode;
-	char *client_ca_file;          /* clientCert: trust these CAs for client certificates */
+	char *client_ca_file;          /* client certificates: user = CN, groups = O */
+	/* requestHeader: the aggregator's front-proxy certificate and identity headers */
+	char *rh_ca_file;
+	struct em_strlist rh_allowed_names, rh_username_headers, rh_uid_headers, rh_group_headers,
+		rh_extra_prefixes;
+	bool from_cluster;             /* kube-system/extension-apiserver-authentication */
+	int64_t from_cluster_refresh_ms;
+	bool token_review;
+	int64_t cache_ttl_ms;          /* TokenReview and SubjectAccessReview results */
+	enum em_authz_mode authz_mode;
+	struct em_authz_rule *rules;
+	size_t n_rules;
+	/* kubernetesAPI; NULL = in-cluster defaults (KUBERNETES_SERVICE_HOST/PORT,
+	 * the ServiceAccount's ca.crt and token) */
+	char *kube_url, *kube_ca_file, *kube_token_file;
+	int64_t kube_timeout_ms;
 };
+
+void em_strlist_free(struct em_strlist *l);
+bool em_strlist_has(const struct em_strlist *l, const char *s);
+void em_auth_conf_free(struct em_auth_conf *a);
 
 struct em_server_conf {
 	char *listen;                  /* HTTPS API, "ADDR:PORT" */

@@ -351,6 +351,8 @@ static int cmd_serve(int argc, char **argv)
 	}
 	so.cert_pem = cert;
 	so.key_pem = key;
+	so.cert_file = certf;
+	so.key_file = keyf;
 
 	snprintf(labels, sizeof(labels), "version=\"%s\"", EM_VERSION);
 	em_gauge_set("extmetrics_build_info", "Build information; always 1.", labels, 1);

@@ -5,6 +5,7 @@
 
 #include "server.h"
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,10 +15,12 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "auth.h"
 #include "log.h"
 #include "selfmetrics.h"
 #include "status.h"
 #include "strbuf.h"
+#include "tlscreds.h"
 
 /* TLS 1.2 and 1.3 only, AEAD ciphers, forward secrecy. */
 #define TLS_PRIORITIES                                                                                  \
@@ -25,6 +28,7 @@
 	"-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-RSA:-DHE-RSA:%SERVER_PRECEDENCE"
 
 #define MAX_URL 8192
+#define MAX_PEER_CERTS 10
 
 struct em_server {
 	struct MHD_Daemon *api;
@@ -33,6 +37,8 @@ struct em_server {
 	atomic_int inflight;
 	atomic_int ready;
 	MHD_socket api_sock;
+	struct em_auth *auth;          /* NULL: auth mode none */
+	struct em_tlscreds *tls;       /* the serving certificate, reloaded when its files change */
 };
 
 int em_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, struct em_err *err)
@@ -115,6 +121,103 @@ static void account(const char *handler, int code, double secs)
 	em_histogram_observe("extmetrics_http_request_duration_seconds", "Time to answer an API request.", labels, secs);
 }
 
+/* ---- authentication hooks ------------------------------------------------ */
+
+#define METRIC_PREFIX "/apis/external.metrics.k8s.io/v1beta1/namespaces/"
+
+struct hdrs {
+	struct em_header *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct hdrs *h = cls;
+
+	(void)kind;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 32;
+		struct em_header *n = realloc(h->v, cap * sizeof(*n));
+		if (!n) {
+			h->oom = true;
+			return MHD_NO;
+		}
+		h->v = n;
+		h->cap = cap;
+	}
+	h->v[h->n].name = key;
+	h->v[h->n].value = value ? value : "";
+	h->n++;
+	return MHD_YES;
+}
+
+/* Hands the request's headers and the peer's certificate chain to auth.
+ * Identity headers (X-Remote-User...) are read there and nowhere else: the
+ * routes never see request headers beyond Accept. */
+static void authenticate(struct em_server *s, struct MHD_Connection *c, const char *url, const char *method,
+			 struct em_auth_result *ar)
+{
+	struct hdrs h = {0};
+	struct em_cert_der chain[MAX_PEER_CERTS];
+	struct em_auth_request r = {.method = method, .path = url, .chain = chain};
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &h);
+	if (h.oom) {
+		struct em_err err;
+		em_err_set(&err, EM_E_INTERNAL, "out of memory");
+		memset(ar, 0, sizeof(*ar));
+		ar->code = 500;
+		ar->body = em_status_json(&err);
+		free(h.v);
+		return;
+	}
+	r.headers = h.v;
+	r.n_headers = h.n;
+	if (ci && ci->tls_session) {
+		unsigned n = 0;
+		const gnutls_datum_t *peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+		for (unsigned i = 0; peers && i < n && i < MAX_PEER_CERTS; i++) {
+			chain[i].data = peers[i].data;
+			chain[i].len = peers[i].size;
+			r.n_chain++;
+		}
+	}
+	em_auth_check(s->auth, &r, ar);
+	free(h.v);
+}
+
+/* Every new TLS connection gets the current credentials (so a rotated
+ * certificate is served to new connections while open ones keep theirs)
+ * and, when certificates authenticate, a request for the client's. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct em_server *s = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		struct em_tlscred *cred;
+		gnutls_session_t sess;
+
+		if (!ci || !ci->tls_session || !s->tls)
+			return;
+		sess = (gnutls_session_t)ci->tls_session;
+		cred = em_tlscreds_acquire(s->tls, s->auth);
+		if (gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, em_tlscred_gnutls(cred)) < 0) {
+			em_tlscred_release(cred);   /* MHD's start-up credentials stay */
+			return;
+		}
+		if (em_auth_wants_client_certs(s->auth))
+			gnutls_certificate_server_set_request(sess, GNUTLS_CERT_REQUEST);
+		*socket_context = cred;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		em_tlscred_release(*socket_context);
+		*socket_context = NULL;
+	}
+}
+
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				   const char *version, const char *upload, size_t *upload_size, void **state)
 {
@@ -147,6 +250,20 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		resp.body = em_status_json(&err);
 		resp.handler = "other";
 		resp.content_type = "application/json";
+	} else if (s->auth) {
+		struct em_auth_result ar;
+		authenticate(s, c, url, method, &ar);
+		if (ar.code) {
+			resp.code = ar.code;
+			resp.body = ar.body;
+			ar.body = NULL;
+			resp.content_type = "application/json";
+			resp.handler = strncmp(url, METRIC_PREFIX, strlen(METRIC_PREFIX)) == 0 ? "external_metric" : "other";
+		} else {
+			req.user = ar.user;
+			em_api_handle(s->reg, &req, &resp);
+		}
+		em_auth_result_free(&ar);
 	} else {
 		em_api_handle(s->reg, &req, &resp);
 	}
@@ -212,6 +329,14 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	s->reg = reg;
 	if (em_parse_listen(o->listen, &ss, &len, err) != 0)
 		goto fail;
+	if (o->conf && o->conf->auth.mode != EM_AUTH_NONE && o->conf->auth.mode != EM_AUTH_UNSET) {
+		s->auth = em_auth_new(&o->conf->auth, err);
+		if (!s->auth)
+			goto fail;
+	}
+	s->tls = em_tlscreds_new(o->cert_file, o->key_file, o->cert_pem, o->key_pem, err);
+	if (!s->tls)
+		goto fail;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->api = MHD_start_daemon(flags, 0, NULL, NULL, api_handler, s,
@@ -224,6 +349,7 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				  MHD_OPTION_END);
 	if (!s->api) {
 		em_err_set(err, EM_E_INTERNAL, "cannot listen on %s (HTTPS): address in use, or bad certificate/key",
@@ -278,5 +404,7 @@ void em_server_stop(struct em_server *s, int grace_ms)
 	}
 	if (s->metrics)
 		MHD_stop_daemon(s->metrics);
+	em_auth_free(s->auth);
+	em_tlscreds_free(s->tls);
 	free(s);
 }

@@ -12,6 +12,8 @@ struct em_server_opts {
 	const char *metrics_listen;   /* NULL: no metrics listener */
 	const char *cert_pem;         /* serving certificate and key, PEM */
 	const char *key_pem;
+	const char *cert_file;        /* where they were read from (reloaded when they change); */
+	const char *key_file;         /* NULL for the in-memory self-signed pair */
 	int threads;
 	const struct em_server_conf *conf;
 };

@@ -1,0 +1,995 @@
+/* auth.c - the authenticator chain (front proxy, client certificate, TokenReview) and the authorizer. */
+#include "auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "authcache.h"
+#include "kubeapi.h"
+#include "kubeclient.h"
+#include "log.h"
+#include "selfmetrics.h"
+#include "status.h"
+#include "strbuf.h"
+
+#define CACHE_CAPACITY 4096
+#define FILE_CHECK_MS 5000
+#define CM_RETRY_MS 10000
+#define MAX_CA_FILE (4 << 20)
+
+/* ======================== users ======================== */
+
+void em_user_free(struct em_user *u)
+{
+	if (!u)
+		return;
+	free(u->name);
+	free(u->uid);
+	for (size_t i = 0; i < u->n_groups; i++)
+		free(u->groups[i]);
+	free(u->groups);
+	for (size_t i = 0; i < u->n_extra; i++) {
+		free(u->extra[i].key);
+		for (size_t j = 0; j < u->extra[i].n; j++)
+			free(u->extra[i].values[j]);
+		free(u->extra[i].values);
+	}
+	free(u->extra);
+	memset(u, 0, sizeof(*u));
+}
+
+static int set_str(char **dst, const char *s)
+{
+	char *c = strdup(s);
+
+	if (!c)
+		return -1;
+	free(*dst);
+	*dst = c;
+	return 0;
+}
+
+int em_user_set_name(struct em_user *u, const char *name)
+{
+	return set_str(&u->name, name);
+}
+
+int em_user_set_uid(struct em_user *u, const char *uid)
+{
+	return set_str(&u->uid, uid);
+}
+
+bool em_user_in_group(const struct em_user *u, const char *group)
+{
+	for (size_t i = 0; i < u->n_groups; i++)
+		if (strcmp(u->groups[i], group) == 0)
+			return true;
+	return false;
+}
+
+static int push_str(char ***v, size_t *n, const char *s)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return -1;
+	*v = nv;
+	if (!(nv[*n] = strdup(s)))
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+int em_user_add_group(struct em_user *u, const char *group)
+{
+	if (em_user_in_group(u, group))
+		return 0;
+	return push_str(&u->groups, &u->n_groups, group);
+}
+
+int em_user_add_extra(struct em_user *u, const char *key, const char *value)
+{
+	struct em_user_extra *e = NULL;
+
+	for (size_t i = 0; i < u->n_extra && !e; i++)
+		if (strcmp(u->extra[i].key, key) == 0)
+			e = &u->extra[i];
+	if (!e) {
+		struct em_user_extra *ne = realloc(u->extra, (u->n_extra + 1) * sizeof(*ne));
+		if (!ne)
+			return -1;
+		u->extra = ne;
+		e = &ne[u->n_extra];
+		memset(e, 0, sizeof(*e));
+		if (!(e->key = strdup(key)))
+			return -1;
+		u->n_extra++;
+	}
+	return push_str(&e->values, &e->n, value);
+}
+
+/* ======================== request headers ======================== */
+
+/* First value of header name (case-insensitive), or NULL. */
+static const char *first_value(const struct em_header *h, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(h[i].name, name) == 0)
+			return h[i].value ? h[i].value : "";
+	return NULL;
+}
+
+static const char *first_nonempty(const struct em_strlist *names, const struct em_header *h, size_t n)
+{
+	for (size_t i = 0; names && i < names->n; i++) {
+		const char *v = first_value(h, n, names->v[i]);
+		if (v && *v)
+			return v;
+	}
+	return NULL;
+}
+
+static int hexv(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* strings.ToLower then url.PathUnescape; an undecodable key stays as is. */
+static char *extra_key(const char *rest)
+{
+	size_t n = strlen(rest);
+	char *low = malloc(n + 1), *out = malloc(n + 1), *o = out;
+
+	if (!low || !out) {
+		free(low);
+		free(out);
+		return NULL;
+	}
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)tolower((unsigned char)rest[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (low[i] != '%') {
+			*o++ = low[i];
+			continue;
+		}
+		if (i + 2 >= n + 0 || hexv(low[i + 1]) < 0 || hexv(low[i + 2]) < 0) {
+			free(out);
+			return low;
+		}
+		*o++ = (char)(hexv(low[i + 1]) * 16 + hexv(low[i + 2]));
+		i += 2;
+	}
+	*o = '\0';
+	free(low);
+	return out;
+}
+
+int em_reqheader_user(const struct em_reqheader_names *names, const struct em_header *h, size_t n, struct em_user *u)
+{
+	struct em_user nu = {0};
+	const char *name = first_nonempty(names->username, h, n), *uid;
+
+	if (!name)
+		return 0;
+	if (em_user_set_name(&nu, name) != 0)
+		goto oom;
+	uid = first_nonempty(names->uid, h, n);
+	if (uid && em_user_set_uid(&nu, uid) != 0)
+		goto oom;
+	for (size_t g = 0; names->group && g < names->group->n; g++)
+		for (size_t i = 0; i < n; i++)
+			if (strcasecmp(h[i].name, names->group->v[g]) == 0 && h[i].value && *h[i].value &&
+			    em_user_add_group(&nu, h[i].value) != 0)
+				goto oom;
+	for (size_t p = 0; names->extra_prefix && p < names->extra_prefix->n; p++) {
+		const char *pre = names->extra_prefix->v[p];
+		size_t pl = strlen(pre);
+		for (size_t i = 0; i < n; i++) {
+			char *key;
+			int rc;
+			if (strncasecmp(h[i].name, pre, pl) != 0 || !h[i].name[pl])
+				continue;
+			if (!(key = extra_key(h[i].name + pl)))
+				goto oom;
+			rc = em_user_add_extra(&nu, key, h[i].value ? h[i].value : "");
+			free(key);
+			if (rc != 0)
+				goto oom;
+		}
+	}
+	em_user_free(u);
+	*u = nu;
+	return 1;
+oom:
+	em_user_free(&nu);
+	return -1;
+}
+
+bool em_reqheader_is_identity(const struct em_reqheader_names *names, const char *name)
+{
+	const struct em_strlist *exact[] = {names->username, names->uid, names->group};
+
+	for (size_t k = 0; k < 3; k++)
+		for (size_t i = 0; exact[k] && i < exact[k]->n; i++)
+			if (strcasecmp(exact[k]->v[i], name) == 0)
+				return true;
+	for (size_t i = 0; names->extra_prefix && i < names->extra_prefix->n; i++)
+		if (strncasecmp(name, names->extra_prefix->v[i], strlen(names->extra_prefix->v[i])) == 0)
+			return true;
+	return false;
+}
+
+char *em_bearer_token(const char *authorization)
+{
+	const char *s = authorization, *sp, *tok, *end;
+
+	if (!s)
+		return NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	/* strings.SplitN(auth, " ", 3): "Bearer", the token, and the rest ignored. */
+	sp = memchr(s, ' ', (size_t)(end - s));
+	if (!sp || sp - s != 6 || strncasecmp(s, "bearer", 6) != 0)
+		return NULL;
+	tok = sp + 1;
+	sp = memchr(tok, ' ', (size_t)(end - tok));
+	if (sp)
+		end = sp;
+	if (end == tok)
+		return NULL;
+	return strndup(tok, (size_t)(end - tok));
+}
+
+/* ======================== the chain's state ======================== */
+
+/* What certificate authentication uses right now; replaced as a whole when
+ * the CA files or the cluster's ConfigMap change, shared by reference. */
+struct state {
+	atomic_int refs;
+	uint64_t gen;
+	struct em_x509_pool *client_pool;    /* NULL: no client certificates */
+	struct em_x509_pool *rh_pool;        /* NULL: no front proxy */
+	char *ca_pem;                        /* both, for the TLS CertificateRequest */
+	struct em_strlist allowed, user_h, uid_h, group_h, extra_h;
+};
+
+struct em_auth {
+	struct em_auth_conf conf;            /* a private copy of what is used */
+	struct em_kube *kube;                /* NULL when nothing needs the API */
+	struct em_authcache *tokens, *sars;
+	int64_t (*now_ms)(void);
+	pthread_mutex_t mu;                  /* guards st, cm, file signatures, complain */
+	struct state *st;
+	struct em_authcm cm;                 /* the ConfigMap's data, when loaded */
+	bool cm_loaded;
+	char client_sig[128], rh_sig[128];
+	struct em_complain cm_complain, file_complain;
+	atomic_uint_fast64_t gen;
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+	bool stop;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void state_unref(struct state *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	em_x509_pool_unref(s->client_pool);
+	em_x509_pool_unref(s->rh_pool);
+	free(s->ca_pem);
+	em_strlist_free(&s->allowed);
+	em_strlist_free(&s->user_h);
+	em_strlist_free(&s->uid_h);
+	em_strlist_free(&s->group_h);
+	em_strlist_free(&s->extra_h);
+	free(s);
+}
+
+static struct state *state_get(struct em_auth *a)
+{
+	struct state *s;
+
+	pthread_mutex_lock(&a->mu);
+	s = a->st;
+	if (s)
+		atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_unlock(&a->mu);
+	return s;
+}
+
+static int strlist_copy(struct em_strlist *dst, const struct em_strlist *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->set = true;
+	for (size_t i = 0; i < src->n; i++)
+		if (push_str(&dst->v, &dst->n, src->v[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static int strlist_of(struct em_strlist *dst, const char *one)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->set = true;
+	return one ? push_str(&dst->v, &dst->n, one) : 0;
+}
+
+/* Config over ConfigMap over default. */
+static int pick_list(struct em_strlist *dst, const struct em_strlist *conf, const struct em_strlist *cm,
+		     const char *def)
+{
+	if (conf->set)
+		return strlist_copy(dst, conf);
+	if (cm && cm->set)
+		return strlist_copy(dst, cm);
+	return strlist_of(dst, def);
+}
+
+static char *read_file(const char *path, char *sig, size_t sigcap, struct em_err *err)
+{
+	FILE *f = fopen(path, "r");
+	struct em_strbuf sb;
+	struct stat st;
+	char buf[8192];
+	size_t n;
+
+	if (!f) {
+		em_err_set(err, EM_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (sig && fstat(fileno(f), &st) == 0)
+		snprintf(sig, sigcap, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	em_sb_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < MAX_CA_FILE)
+		em_sb_add(&sb, buf, n);
+	fclose(f);
+	return em_sb_steal(&sb);
+}
+
+static void file_sig(const char *path, char *sig, size_t cap)
+{
+	struct stat st;
+
+	sig[0] = '\0';
+	if (path && stat(path, &st) == 0)
+		snprintf(sig, cap, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+/* Builds the state from the CA files (read now) and cm (may be NULL). */
+static struct state *state_build(struct em_auth *a, const struct em_authcm *cm, char *client_sig, char *rh_sig,
+				 struct em_err *err)
+{
+	const struct em_auth_conf *c = &a->conf;
+	struct state *s = calloc(1, sizeof(*s));
+	char *client_pem = NULL, *rh_pem = NULL;
+	const char *cpem, *rpem;
+	struct em_strbuf all;
+
+	em_sb_init(&all);
+	if (!s) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	atomic_init(&s->refs, 1);
+	if (c->client_ca_file && !(client_pem = read_file(c->client_ca_file, client_sig, 128, err)))
+		goto fail;
+	if (c->mode == EM_AUTH_DELEGATED && c->rh_ca_file &&
+	    !(rh_pem = read_file(c->rh_ca_file, rh_sig, 128, err)))
+		goto fail;
+	cpem = client_pem ? client_pem : (cm && cm->client_ca && *cm->client_ca ? cm->client_ca : NULL);
+	rpem = rh_pem ? rh_pem : (cm && cm->rh_ca && *cm->rh_ca ? cm->rh_ca : NULL);
+	if (c->mode != EM_AUTH_DELEGATED)
+		rpem = NULL;
+	if (cpem && !(s->client_pool = em_x509_pool_new(cpem, strlen(cpem), err))) {
+		em_err_prefix(err, "client CA (%s)", client_pem ? c->client_ca_file : "ConfigMap client-ca-file");
+		goto fail;
+	}
+	if (rpem && !(s->rh_pool = em_x509_pool_new(rpem, strlen(rpem), err))) {
+		em_err_prefix(err, "requestheader CA (%s)",
+			      rh_pem ? c->rh_ca_file : "ConfigMap requestheader-client-ca-file");
+		goto fail;
+	}
+	if (cpem) {
+		em_sb_puts(&all, cpem);
+		em_sb_puts(&all, "\n");
+	}
+	if (rpem)
+		em_sb_puts(&all, rpem);
+	s->ca_pem = all.len ? em_sb_steal(&all) : NULL;
+	if (pick_list(&s->allowed, &c->rh_allowed_names, cm ? &cm->allowed_names : NULL, NULL) != 0 ||
+	    pick_list(&s->user_h, &c->rh_username_headers, cm ? &cm->username_headers : NULL, "X-Remote-User") != 0 ||
+	    pick_list(&s->uid_h, &c->rh_uid_headers, cm ? &cm->uid_headers : NULL, NULL) != 0 ||
+	    pick_list(&s->group_h, &c->rh_group_headers, cm ? &cm->group_headers : NULL, "X-Remote-Group") != 0 ||
+	    pick_list(&s->extra_h, &c->rh_extra_prefixes, cm ? &cm->extra_prefixes : NULL, "X-Remote-Extra-") != 0) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	s->gen = atomic_fetch_add(&a->gen, 1) + 1;
+	free(client_pem);
+	free(rh_pem);
+	return s;
+fail:
+	em_sb_free(&all);
+	free(client_pem);
+	free(rh_pem);
+	state_unref(s);
+	return NULL;
+}
+
+static void state_swap(struct em_auth *a, struct state *s)
+{
+	struct state *old;
+
+	pthread_mutex_lock(&a->mu);
+	old = a->st;
+	a->st = s;
+	pthread_mutex_unlock(&a->mu);
+	state_unref(old);
+}
+
+/* Fetches and parses the ConfigMap into *cm. */
+static int fetch_cm(struct em_auth *a, struct em_authcm *cm, struct em_err *err)
+{
+	char *body = NULL;
+	int rc;
+
+	if (em_kube_call(a->kube, EM_AUTHCM_PATH, NULL, &body, err) != 0)
+		return -1;
+	rc = em_authcm_parse(body, cm, err);
+	free(body);
+	return rc;
+}
+
+static void keep_cm(struct em_auth *a, struct em_authcm *cm)
+{
+	pthread_mutex_lock(&a->mu);
+	em_authcm_free(&a->cm);
+	a->cm = *cm;
+	a->cm_loaded = true;
+	pthread_mutex_unlock(&a->mu);
+}
+
+/* Rebuilds the state from the files and the last ConfigMap. */
+static int rebuild(struct em_auth *a, struct em_err *err)
+{
+	char csig[128] = "", rsig[128] = "";
+	struct state *s;
+
+	/* a->cm is written only by the maintenance thread (and em_auth_new
+	 * before starting it), which is also the only caller here. */
+	s = state_build(a, a->cm_loaded ? &a->cm : NULL, csig, rsig, err);
+	if (!s)
+		return -1;
+	pthread_mutex_lock(&a->mu);
+	snprintf(a->client_sig, sizeof(a->client_sig), "%s", csig);
+	snprintf(a->rh_sig, sizeof(a->rh_sig), "%s", rsig);
+	pthread_mutex_unlock(&a->mu);
+	state_swap(a, s);
+	return 0;
+}
+
+static bool authcm_equal(const struct em_authcm *x, const struct em_authcm *y)
+{
+	const struct em_strlist *lx[] = {&x->allowed_names, &x->username_headers, &x->uid_headers, &x->group_headers,
+					 &x->extra_prefixes};
+	const struct em_strlist *ly[] = {&y->allowed_names, &y->username_headers, &y->uid_headers, &y->group_headers,
+					 &y->extra_prefixes};
+
+	if (!x->client_ca != !y->client_ca || (x->client_ca && strcmp(x->client_ca, y->client_ca) != 0))
+		return false;
+	if (!x->rh_ca != !y->rh_ca || (x->rh_ca && strcmp(x->rh_ca, y->rh_ca) != 0))
+		return false;
+	for (size_t i = 0; i < 5; i++) {
+		if (lx[i]->set != ly[i]->set || lx[i]->n != ly[i]->n)
+			return false;
+		for (size_t j = 0; j < lx[i]->n; j++)
+			if (strcmp(lx[i]->v[j], ly[i]->v[j]) != 0)
+				return false;
+	}
+	return true;
+}
+
+static void *maintain(void *arg)
+{
+	struct em_auth *a = arg;
+	int64_t next_cm = a->conf.from_cluster ? mono_ms() + (a->cm_loaded ? a->conf.from_cluster_refresh_ms : CM_RETRY_MS)
+					       : INT64_MAX;
+	int64_t next_files = mono_ms() + FILE_CHECK_MS;
+
+	for (;;) {
+		struct timespec until;
+		int64_t now;
+		bool changed = false;
+		struct em_err err = {0};
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		pthread_mutex_lock(&a->stop_mu);
+		if (!a->stop)
+			pthread_cond_timedwait(&a->stop_cv, &a->stop_mu, &until);
+		if (a->stop) {
+			pthread_mutex_unlock(&a->stop_mu);
+			break;
+		}
+		pthread_mutex_unlock(&a->stop_mu);
+		now = mono_ms();
+		if (now >= next_cm) {
+			struct em_authcm cm;
+			if (fetch_cm(a, &cm, &err) == 0) {
+				/* Only this thread writes a->cm: reading it unlocked is safe. */
+				if (!a->cm_loaded || !authcm_equal(&a->cm, &cm)) {
+					keep_cm(a, &cm);
+					changed = true;
+				} else {
+					em_authcm_free(&cm);
+				}
+				em_complain_release(&a->cm_complain,
+						    "kube-system/extension-apiserver-authentication: read again");
+				next_cm = now + a->conf.from_cluster_refresh_ms;
+			} else {
+				/* Keep serving with what was last read. */
+				em_complain(&a->cm_complain, now, EM_LOG_ERROR,
+					    "cannot read kube-system/extension-apiserver-authentication: %s", err.msg);
+				next_cm = now + CM_RETRY_MS;
+			}
+		}
+		if (now >= next_files) {
+			char cs[128], rs[128];
+			file_sig(a->conf.client_ca_file, cs, sizeof(cs));
+			file_sig(a->conf.mode == EM_AUTH_DELEGATED ? a->conf.rh_ca_file : NULL, rs, sizeof(rs));
+			pthread_mutex_lock(&a->mu);
+			if ((a->conf.client_ca_file && strcmp(cs, a->client_sig) != 0) ||
+			    (a->conf.rh_ca_file && a->conf.mode == EM_AUTH_DELEGATED && strcmp(rs, a->rh_sig) != 0))
+				changed = true;
+			pthread_mutex_unlock(&a->mu);
+			next_files = now + FILE_CHECK_MS;
+		}
+		if (changed) {
+			if (rebuild(a, &err) == 0) {
+				em_info("auth: client CAs and front-proxy settings reloaded");
+				em_complain_release(&a->file_complain, "auth: CA files readable again");
+			} else {
+				em_complain(&a->file_complain, now, EM_LOG_ERROR,
+					    "auth: keeping the previous CAs: %s", err.msg);
+			}
+		}
+	}
+	return NULL;
+}
+
+/* ======================== construction ======================== */
+
+static int copy_conf(struct em_auth_conf *d, const struct em_auth_conf *s)
+{
+	struct em_strlist *dl[] = {&d->rh_allowed_names, &d->rh_username_headers, &d->rh_uid_headers,
+				   &d->rh_group_headers, &d->rh_extra_prefixes};
+	const struct em_strlist *sl[] = {&s->rh_allowed_names, &s->rh_username_headers, &s->rh_uid_headers,
+					 &s->rh_group_headers, &s->rh_extra_prefixes};
+	char **ds[] = {&d->client_ca_file, &d->rh_ca_file, &d->kube_url, &d->kube_ca_file, &d->kube_token_file};
+	char *const ss[] = {s->client_ca_file, s->rh_ca_file, s->kube_url, s->kube_ca_file, s->kube_token_file};
+
+	*d = *s;
+	for (size_t i = 0; i < 5; i++)
+		*ds[i] = NULL;
+	for (size_t i = 0; i < 5; i++)
+		memset(dl[i], 0, sizeof(*dl[i]));
+	d->rules = NULL;
+	d->n_rules = 0;
+	for (size_t i = 0; i < 5; i++)
+		if (ss[i] && !(*ds[i] = strdup(ss[i])))
+			return -1;
+	for (size_t i = 0; i < 5; i++)
+		if (sl[i]->set && strlist_copy(dl[i], sl[i]) != 0)
+			return -1;
+	if (s->n_rules) {
+		d->rules = calloc(s->n_rules, sizeof(*d->rules));
+		if (!d->rules)
+			return -1;
+		d->n_rules = s->n_rules;
+		for (size_t i = 0; i < s->n_rules; i++)
+			if (strlist_copy(&d->rules[i].users, &s->rules[i].users) != 0 ||
+			    strlist_copy(&d->rules[i].groups, &s->rules[i].groups) != 0 ||
+			    strlist_copy(&d->rules[i].namespaces, &s->rules[i].namespaces) != 0 ||
+			    strlist_copy(&d->rules[i].metrics, &s->rules[i].metrics) != 0)
+				return -1;
+	}
+	return 0;
+}
+
+struct em_auth *em_auth_new(const struct em_auth_conf *conf, struct em_err *err)
+{
+	struct em_auth *a;
+	bool need_kube;
+
+	if (!conf || conf->mode == EM_AUTH_NONE || conf->mode == EM_AUTH_UNSET)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->stop_mu, NULL);
+	pthread_cond_init(&a->stop_cv, NULL);
+	a->now_ms = mono_ms;
+	if (copy_conf(&a->conf, conf) != 0) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	if (a->conf.mode != EM_AUTH_DELEGATED) {
+		a->conf.from_cluster = false;
+		a->conf.token_review = false;
+	}
+	a->tokens = em_authcache_new(CACHE_CAPACITY);
+	a->sars = em_authcache_new(CACHE_CAPACITY);
+	if (!a->tokens || !a->sars) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	need_kube = a->conf.from_cluster || a->conf.token_review || a->conf.authz_mode == EM_AUTHZ_SAR;
+	if (need_kube) {
+		a->kube = em_kube_new(a->conf.kube_url, a->conf.kube_ca_file, a->conf.kube_token_file,
+				      a->conf.kube_timeout_ms, err);
+		if (!a->kube)
+			goto fail;
+	}
+	if (a->conf.from_cluster) {
+		struct em_err cmerr = {0};
+		struct em_authcm cm;
+		if (fetch_cm(a, &cm, &cmerr) == 0)
+			keep_cm(a, &cm);
+		else
+			em_complain(&a->cm_complain, mono_ms(), EM_LOG_ERROR,
+				    "cannot read kube-system/extension-apiserver-authentication (retrying every %d s; "
+				    "certificate authentication from it is off until then): %s",
+				    CM_RETRY_MS / 1000, cmerr.msg);
+	}
+	if (rebuild(a, err) != 0)
+		goto fail;
+	if (a->conf.from_cluster || a->conf.client_ca_file || a->conf.rh_ca_file) {
+		if (pthread_create(&a->thread, NULL, maintain, a) != 0) {
+			em_err_set(err, EM_E_INTERNAL, "cannot start the auth maintenance thread");
+			goto fail;
+		}
+		a->thread_started = true;
+	}
+	em_info("auth: mode %s; authorization %s%s%s", a->conf.mode == EM_AUTH_DELEGATED ? "delegated" : "clientCert",
+		a->conf.authz_mode == EM_AUTHZ_SAR ? "subjectAccessReview"
+		: a->conf.authz_mode == EM_AUTHZ_STATIC ? "static"
+							: "allowAuthenticated",
+		a->kube ? "; Kubernetes API " : "", a->kube ? em_kube_url(a->kube) : "");
+	return a;
+fail:
+	em_auth_free(a);
+	return NULL;
+}
+
+void em_auth_free(struct em_auth *a)
+{
+	if (!a)
+		return;
+	if (a->thread_started) {
+		pthread_mutex_lock(&a->stop_mu);
+		a->stop = true;
+		pthread_cond_signal(&a->stop_cv);
+		pthread_mutex_unlock(&a->stop_mu);
+		pthread_join(a->thread, NULL);
+	}
+	state_unref(a->st);
+	em_authcm_free(&a->cm);
+	em_kube_free(a->kube);
+	em_authcache_free(a->tokens);
+	em_authcache_free(a->sars);
+	em_auth_conf_free(&a->conf);
+	pthread_cond_destroy(&a->stop_cv);
+	pthread_mutex_destroy(&a->stop_mu);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+void em_auth_set_clock(struct em_auth *a, int64_t (*now_ms)(void))
+{
+	if (a)
+		a->now_ms = now_ms ? now_ms : mono_ms;
+}
+
+bool em_auth_wants_client_certs(const struct em_auth *a)
+{
+	return a && (a->conf.client_ca_file || a->conf.from_cluster ||
+		     (a->conf.mode == EM_AUTH_DELEGATED && a->conf.rh_ca_file));
+}
+
+uint64_t em_auth_ca_generation(struct em_auth *a)
+{
+	return a ? atomic_load(&a->gen) : 0;
+}
+
+char *em_auth_ca_pem(struct em_auth *a, uint64_t *gen)
+{
+	struct state *s = a ? state_get(a) : NULL;
+	char *pem = NULL;
+
+	*gen = 0;
+	if (!s)
+		return NULL;
+	*gen = s->gen;
+	if (s->ca_pem)
+		pem = strdup(s->ca_pem);
+	state_unref(s);
+	return pem;
+}
+
+/* ======================== one request ======================== */
+
+enum outcome { AUTHN_OK, AUTHN_NONE, AUTHN_ERROR };
+
+static void count_authn(const char *method, const char *result)
+{
+	char labels[96];
+
+	snprintf(labels, sizeof(labels), "method=\"%s\",result=\"%s\"", method, result);
+	em_counter_add("extmetrics_authn_total",
+		       "Authentication attempts by method (requestheader, x509, token, none) and result.", labels, 1);
+}
+
+static void count_authz(const char *result)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+	em_counter_add("extmetrics_authz_total", "Authorization decisions by result (allowed, denied, error).", labels,
+		       1);
+}
+
+static int token_review(struct em_auth *a, const char *token, struct em_user *u, bool *api_error)
+{
+	unsigned char key[EM_AUTHCACHE_KEYLEN];
+	struct em_err err = {0};
+	char *cached = NULL, *req, *resp = NULL, *etext = NULL;
+	int flag = 0, rc = -1;
+	bool ok = false;
+
+	*api_error = false;
+	em_authcache_key("tokenreview", token, key);
+	if (em_authcache_get(a->tokens, key, a->now_ms(), &flag, &cached)) {
+		rc = flag && cached && em_user_from_json(cached, u) == 0 ? 0 : -1;
+		free(cached);
+		return rc;
+	}
+	req = em_tokenreview_request(token);
+	if (!req)
+		return -1;
+	if (em_kube_call(a->kube, EM_TOKENREVIEW_PATH, req, &resp, &err) != 0) {
+		*api_error = true;
+		goto out;
+	}
+	if (em_tokenreview_parse(resp, &ok, u, &etext, &err) != 0) {
+		*api_error = true;
+		em_warn("auth: %s", err.msg);
+		goto out;
+	}
+	if (ok) {
+		char *j = em_user_to_json(u);
+		if (j)
+			em_authcache_put(a->tokens, key, a->now_ms(), a->conf.cache_ttl_ms, 1, j);
+		free(j);
+		rc = 0;
+	} else {
+		em_debug("auth: TokenReview rejected a token%s%s", etext ? ": " : "", etext ? etext : "");
+		em_authcache_put(a->tokens, key, a->now_ms(), a->conf.cache_ttl_ms, 0, NULL);
+	}
+out:
+	memset(req, 0, strlen(req));
+	free(req);
+	free(resp);
+	free(etext);
+	return rc;
+}
+
+static const char *header(const struct em_auth_request *r, const char *name)
+{
+	return first_value(r->headers, r->n_headers, name);
+}
+
+/* The chain of kube-apiserver's delegating authenticator: front proxy,
+ * client certificate, bearer token. *method names what decided. */
+static enum outcome authenticate(struct em_auth *a, struct state *st, const struct em_auth_request *r,
+				 struct em_user *u, const char **method)
+{
+	struct em_x509_subject subj = {0};
+	struct em_err err = {0};
+	char *token;
+	bool api_error = false;
+	enum outcome out = AUTHN_NONE;
+
+	*method = "none";
+	if (r->n_chain && st->rh_pool) {
+		*method = "x509";
+		if (em_x509_verify(st->rh_pool, r->chain, r->n_chain, 0, &subj, &err) != 0) {
+			em_debug("auth: front proxy: %s", err.msg);
+		} else if (st->allowed.n && !em_strlist_has(&st->allowed, subj.cn)) {
+			em_debug("auth: front proxy: x509: subject with cn=%s is not in the allowed list", subj.cn);
+		} else {
+			struct em_reqheader_names names = {&st->user_h, &st->uid_h, &st->group_h, &st->extra_h};
+			int rc = em_reqheader_user(&names, r->headers, r->n_headers, u);
+			em_x509_subject_free(&subj);
+			if (rc < 0)
+				return AUTHN_ERROR;
+			if (rc == 1) {
+				*method = "requestheader";
+				return AUTHN_OK;
+			}
+		}
+		em_x509_subject_free(&subj);
+	}
+	if (r->n_chain && st->client_pool) {
+		*method = "x509";
+		if (em_x509_verify(st->client_pool, r->chain, r->n_chain, 0, &subj, &err) != 0) {
+			em_debug("auth: client certificate: %s", err.msg);
+		} else if (*subj.cn) {
+			int rc = em_user_set_name(u, subj.cn);
+			for (size_t i = 0; rc == 0 && i < subj.n_orgs; i++)
+				rc = em_user_add_group(u, subj.orgs[i]);
+			em_x509_subject_free(&subj);
+			if (rc != 0) {
+				em_user_free(u);
+				return AUTHN_ERROR;
+			}
+			return AUTHN_OK;
+		}
+		em_x509_subject_free(&subj);
+	}
+	token = a->conf.token_review ? em_bearer_token(header(r, "Authorization")) : NULL;
+	if (token) {
+		*method = "token";
+		if (token_review(a, token, u, &api_error) == 0)
+			out = AUTHN_OK;
+		else if (api_error)
+			out = AUTHN_ERROR;
+		memset(token, 0, strlen(token));
+		free(token);
+	}
+	return out;
+}
+
+enum decision { ALLOW, DENY, DENY_ERROR };
+
+static enum decision sar(struct em_auth *a, const struct em_user *u, const struct em_authz_attrs *at, char **reason)
+{
+	unsigned char key[EM_AUTHCACHE_KEYLEN];
+	struct em_err err = {0};
+	enum em_sar_decision d;
+	char *req = em_sar_request(u, at), *resp = NULL, *cached = NULL;
+	int flag = 0;
+	enum decision out = DENY_ERROR;
+
+	*reason = NULL;
+	if (!req)
+		return DENY_ERROR;
+	em_authcache_key("sar", req, key);
+	if (em_authcache_get(a->sars, key, a->now_ms(), &flag, &cached)) {
+		*reason = cached;
+		free(req);
+		return flag == EM_SAR_ALLOW ? ALLOW : DENY;
+	}
+	if (em_kube_call(a->kube, EM_SAR_PATH, req, &resp, &err) != 0 || em_sar_parse(resp, &d, reason, &err) != 0) {
+		em_debug("auth: SubjectAccessReview failed: %s", err.msg);
+		free(*reason);
+		*reason = strdup("the authorizer (SubjectAccessReview) could not be reached");
+		goto out;
+	}
+	/* Allow and deny (no opinion included) are both cached, as the
+	 * delegating authorizer does. */
+	em_authcache_put(a->sars, key, a->now_ms(), a->conf.cache_ttl_ms, (int)d, *reason);
+	out = d == EM_SAR_ALLOW ? ALLOW : DENY;
+out:
+	free(req);
+	free(resp);
+	return out;
+}
+
+static enum decision authorize(struct em_auth *a, const struct em_user *u, const struct em_authz_attrs *at,
+			       char **reason)
+{
+	*reason = NULL;
+	/* The aggregator's availability probes run as system:masters;
+	 * system:discovery grants discovery to every authenticated user. */
+	if (em_user_in_group(u, "system:masters") || at->kind == EM_PATH_DISCOVERY)
+		return ALLOW;
+	switch (a->conf.authz_mode) {
+	case EM_AUTHZ_ALLOW_AUTHENTICATED:
+		return ALLOW;
+	case EM_AUTHZ_STATIC:
+		return em_authz_static_allows(a->conf.rules, a->conf.n_rules, u, at) ? ALLOW : DENY;
+	case EM_AUTHZ_SAR:
+		return sar(a, u, at, reason);
+	default:
+		return DENY;
+	}
+}
+
+void em_auth_check(struct em_auth *a, const struct em_auth_request *r, struct em_auth_result *res)
+{
+	struct em_authz_attrs at;
+	struct em_user u = {0};
+	struct state *st = NULL;
+	const char *method;
+	char *reason = NULL;
+	enum outcome o;
+	enum decision d;
+
+	memset(res, 0, sizeof(*res));
+	if (!a)
+		return;
+	if (em_authz_attrs_from(r->method, r->path, &at) != 0) {
+		res->code = 500;
+		goto out;
+	}
+	if (at.kind == EM_PATH_HEALTH)
+		goto out;
+	st = state_get(a);
+	o = st ? authenticate(a, st, r, &u, &method) : AUTHN_ERROR;
+	if (o != AUTHN_OK) {
+		count_authn(st ? method : "none", o == AUTHN_ERROR ? "error" : "failure");
+		res->code = 401;
+		res->body = em_unauthorized_json();
+		goto out;
+	}
+	count_authn(method, "success");
+	if (em_user_add_group(&u, "system:authenticated") != 0 || !(res->user = strdup(u.name))) {
+		res->code = 500;
+		goto out;
+	}
+	d = authorize(a, &u, &at, &reason);
+	count_authz(d == ALLOW ? "allowed" : d == DENY ? "denied" : "error");
+	if (d != ALLOW) {
+		res->code = 403;
+		res->body = em_forbidden_json(u.name, &at, reason);
+	}
+out:
+	if (res->code && !res->body) {
+		struct em_err err;
+		em_err_set(&err, EM_E_INTERNAL, "out of memory");
+		res->code = 500;
+		res->body = em_status_json(&err);
+	}
+	free(reason);
+	em_user_free(&u);
+	state_unref(st);
+	em_authz_attrs_free(&at);
+}
+
+void em_auth_result_free(struct em_auth_result *res)
+{
+	if (!res)
+		return;
+	free(res->body);
+	free(res->user);
+	memset(res, 0, sizeof(*res));
+}

@@ -1,0 +1,255 @@
+/* authz.c - authorization attributes of a request, static rules, and Kubernetes' 401/403 Status bodies. */
+#include "auth.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "status.h"
+#include "strbuf.h"
+#include "uniprint.h"
+
+#define GROUP "external.metrics.k8s.io"
+
+/* Segments of path after prefix ("/apis/a/b" after "/apis" -> 2); a trailing
+ * slash adds no segment. */
+static int segments_after(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	int segs = 0;
+	const char *p;
+
+	if (strncmp(path, prefix, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+		return -1;
+	for (p = path + n; *p;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		segs++;
+		p += strcspn(p, "/");
+	}
+	return segs;
+}
+
+static enum em_path_kind classify(const char *path)
+{
+	int s;
+
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0)
+		return EM_PATH_HEALTH;
+	/* system:discovery's non-resource URLs: /api and below, /apis and
+	 * below (the group and version documents; deeper /apis paths are
+	 * resource requests), /openapi and below, /version, /version/. */
+	if ((s = segments_after(path, "/apis")) >= 0 && s <= 2)
+		return EM_PATH_DISCOVERY;
+	if ((s = segments_after(path, "/api")) >= 0 && s <= 1)
+		return EM_PATH_DISCOVERY;
+	if (segments_after(path, "/openapi") >= 0 || strcmp(path, "/version") == 0 || strcmp(path, "/version/") == 0)
+		return EM_PATH_DISCOVERY;
+	return EM_PATH_OTHER;
+}
+
+int em_authz_attrs_from(const char *method, const char *path, struct em_authz_attrs *a)
+{
+	size_t i;
+
+	memset(a, 0, sizeof(*a));
+	a->path = path;
+	a->kind = classify(path);
+	if (a->kind == EM_PATH_OTHER && em_api_metric_path(path, &a->ns, &a->metric)) {
+		a->kind = EM_PATH_METRIC;
+		a->resource = true;
+	}
+	/* RequestInfo: a collection (no object name) read is "list"; other
+	 * methods map to their verbs; non-resource verbs are the method. */
+	if (a->resource) {
+		const char *v = "list";
+		if (strcmp(method, "POST") == 0)
+			v = "create";
+		else if (strcmp(method, "PUT") == 0)
+			v = "update";
+		else if (strcmp(method, "PATCH") == 0)
+			v = "patch";
+		else if (strcmp(method, "DELETE") == 0)
+			v = "deletecollection";
+		snprintf(a->verb, sizeof(a->verb), "%s", v);
+	} else {
+		for (i = 0; method[i] && i + 1 < sizeof(a->verb); i++)
+			a->verb[i] = (char)tolower((unsigned char)method[i]);
+		a->verb[i] = '\0';
+	}
+	if (a->kind == EM_PATH_METRIC && (!a->ns || !a->metric))
+		return -1;
+	return 0;
+}
+
+void em_authz_attrs_free(struct em_authz_attrs *a)
+{
+	if (!a)
+		return;
+	free(a->ns);
+	free(a->metric);
+	a->ns = a->metric = NULL;
+}
+
+/* ---- Go's %q, for messages that must match kube-apiserver's -------------- */
+
+static int32_t utf8_rune(const unsigned char *s, size_t n, size_t *w)
+{
+	unsigned c = s[0];
+	size_t need;
+	int32_t r, min;
+
+	*w = 1;
+	if (c < 0x80)
+		return (int32_t)c;
+	if ((c & 0xE0) == 0xC0) {
+		need = 1, r = (int32_t)(c & 0x1F), min = 0x80;
+	} else if ((c & 0xF0) == 0xE0) {
+		need = 2, r = (int32_t)(c & 0x0F), min = 0x800;
+	} else if ((c & 0xF8) == 0xF0) {
+		need = 3, r = (int32_t)(c & 0x07), min = 0x10000;
+	} else {
+		return -1;
+	}
+	if (n <= need)
+		return -1;
+	for (size_t i = 1; i <= need; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return -1;
+		r = (r << 6) | (int32_t)(s[i] & 0x3F);
+	}
+	/* Overlong forms, surrogates and beyond U+10FFFF are invalid in Go too. */
+	if (r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
+		return -1;
+	*w = need + 1;
+	return r;
+}
+
+static void go_quote(struct em_strbuf *sb, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	em_sb_puts(sb, "\"");
+	for (size_t i = 0; i < n;) {
+		size_t w;
+		int32_t r = utf8_rune(u + i, n - i, &w);
+
+		if (r < 0)
+			em_sb_printf(sb, "\\x%02x", u[i]);
+		else if (r == '"' || r == '\\')
+			em_sb_printf(sb, "\\%c", (char)r);
+		else if (em_rune_is_print(r))
+			em_sb_add(sb, s + i, w);
+		else if (r == '\a')
+			em_sb_puts(sb, "\\a");
+		else if (r == '\b')
+			em_sb_puts(sb, "\\b");
+		else if (r == '\f')
+			em_sb_puts(sb, "\\f");
+		else if (r == '\n')
+			em_sb_puts(sb, "\\n");
+		else if (r == '\r')
+			em_sb_puts(sb, "\\r");
+		else if (r == '\t')
+			em_sb_puts(sb, "\\t");
+		else if (r == '\v')
+			em_sb_puts(sb, "\\v");
+		else if (r < 0x20 || r == 0x7F)
+			em_sb_printf(sb, "\\x%02x", (unsigned)r);
+		else if (r < 0x10000)
+			em_sb_printf(sb, "\\u%04x", (unsigned)r);
+		else
+			em_sb_printf(sb, "\\U%08x", (unsigned)r);
+		i += w;
+	}
+	em_sb_puts(sb, "\"");
+}
+
+/* ---- Status bodies ------------------------------------------------------------ */
+
+char *em_unauthorized_json(void)
+{
+	struct em_err err;
+
+	/* apierrors.NewUnauthorized("Unauthorized") from the authentication filter. */
+	em_err_set(&err, EM_E_UNAUTHORIZED, "Unauthorized");
+	return em_status_json(&err);
+}
+
+/* responsewriters.Forbidden: forbiddenMessage(attrs) [": " reason], wrapped
+ * by apierrors.NewForbidden(GroupResource{group, resource}, name "", ...). */
+char *em_forbidden_json(const char *user, const struct em_authz_attrs *a, const char *reason)
+{
+	struct em_strbuf msg, sb;
+
+	em_sb_init(&msg);
+	em_sb_init(&sb);
+	if (a->resource) {
+		em_sb_printf(&msg, "%s.%s is forbidden: User ", a->metric, GROUP);
+		go_quote(&msg, user ? user : "");
+		em_sb_printf(&msg, " cannot %s resource ", a->verb);
+		go_quote(&msg, a->metric);
+		em_sb_puts(&msg, " in API group ");
+		go_quote(&msg, GROUP);
+		em_sb_puts(&msg, " in the namespace ");
+		go_quote(&msg, a->ns);
+	} else {
+		em_sb_puts(&msg, "forbidden: User ");
+		go_quote(&msg, user ? user : "");
+		em_sb_printf(&msg, " cannot %s path ", a->verb);
+		go_quote(&msg, a->path);
+	}
+	if (reason && *reason)
+		em_sb_printf(&msg, ": %s", reason);
+	em_sb_puts(&sb, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":");
+	em_sb_json_str(&sb, msg.buf ? msg.buf : "");
+	em_sb_printf(&sb, ",\"reason\":\"%s\",\"details\":{", em_status_reason(EM_E_FORBIDDEN));
+	/* StatusDetails fields are omitempty: a non-resource request has {}. */
+	if (a->resource) {
+		em_sb_puts(&sb, "\"group\":\"" GROUP "\",\"kind\":");
+		em_sb_json_str(&sb, a->metric);
+	}
+	em_sb_printf(&sb, "},\"code\":%d}\n", em_status_code(EM_E_FORBIDDEN));
+	em_sb_free(&msg);
+	return em_sb_steal(&sb);
+}
+
+/* ---- static rules -------------------------------------------------------------- */
+
+static bool list_match(const struct em_strlist *l, const char *v)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], "*") == 0 || (v && strcmp(l->v[i], v) == 0))
+			return true;
+	return false;
+}
+
+static bool rule_subject(const struct em_authz_rule *r, const struct em_user *u)
+{
+	if (em_strlist_has(&r->users, u->name))
+		return true;
+	for (size_t i = 0; i < u->n_groups; i++)
+		if (em_strlist_has(&r->groups, u->groups[i]))
+			return true;
+	return false;
+}
+
+bool em_authz_static_allows(const struct em_authz_rule *rules, size_t n, const struct em_user *u,
+			    const struct em_authz_attrs *a)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct em_authz_rule *r = &rules[i];
+		if (!rule_subject(r, u))
+			continue;
+		if (a->resource && list_match(&r->namespaces, a->ns) && list_match(&r->metrics, a->metric))
+			return true;
+		if (!a->resource && list_match(&r->namespaces, NULL) && list_match(&r->metrics, NULL))
+			return true;
+	}
+	return false;
+}

@@ -1,0 +1,321 @@
+/* kubeapi.c - the Kubernetes objects auth exchanges: TokenReview, SubjectAccessReview, the authentication ConfigMap. */
+#include "kubeapi.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dump(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
+char *em_tokenreview_request(const char *token)
+{
+	return dump(json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "authentication.k8s.io/v1", "kind", "TokenReview",
+			      "spec", "token", token));
+}
+
+static json_t *str_array(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* Adds user, uid, groups and extra to obj under Kubernetes' field names
+ * (name_key is "user" in a SAR spec, "username" in a TokenReview user). */
+static int put_user(json_t *obj, const char *name_key, const struct em_user *u)
+{
+	json_t *extra = json_object();
+
+	if (!extra)
+		return -1;
+	json_object_set_new(obj, name_key, json_string(u->name ? u->name : ""));
+	if (u->uid)
+		json_object_set_new(obj, "uid", json_string(u->uid));
+	json_object_set_new(obj, "groups", str_array(u->groups, u->n_groups));
+	for (size_t i = 0; i < u->n_extra; i++)
+		json_object_set_new(extra, u->extra[i].key, str_array(u->extra[i].values, u->extra[i].n));
+	json_object_set_new(obj, "extra", extra);
+	return 0;
+}
+
+char *em_sar_request(const struct em_user *u, const struct em_authz_attrs *a)
+{
+	json_t *root = json_object(), *spec = json_object(), *attrs = json_object();
+
+	if (!root || !spec || !attrs) {
+		json_decref(root);
+		json_decref(spec);
+		json_decref(attrs);
+		return NULL;
+	}
+	json_object_set_new(root, "apiVersion", json_string("authorization.k8s.io/v1"));
+	json_object_set_new(root, "kind", json_string("SubjectAccessReview"));
+	if (a->resource) {
+		json_object_set_new(attrs, "namespace", json_string(a->ns));
+		json_object_set_new(attrs, "verb", json_string(a->verb));
+		json_object_set_new(attrs, "group", json_string("external.metrics.k8s.io"));
+		json_object_set_new(attrs, "version", json_string("v1beta1"));
+		json_object_set_new(attrs, "resource", json_string(a->metric));
+		json_object_set_new(spec, "resourceAttributes", attrs);
+	} else {
+		json_object_set_new(attrs, "path", json_string(a->path));
+		json_object_set_new(attrs, "verb", json_string(a->verb));
+		json_object_set_new(spec, "nonResourceAttributes", attrs);
+	}
+	put_user(spec, "user", u);
+	json_object_set_new(root, "spec", spec);
+	return dump(root);
+}
+
+static int str_list_into(json_t *arr, char ***v, size_t *n)
+{
+	size_t i;
+	json_t *it;
+
+	if (!json_is_array(arr))
+		return -1;
+	json_array_foreach(arr, i, it) {
+		char **nv;
+		if (!json_is_string(it))
+			return -1;
+		nv = realloc(*v, (*n + 1) * sizeof(*nv));
+		if (!nv)
+			return -1;
+		*v = nv;
+		if (!(nv[*n] = strdup(json_string_value(it))))
+			return -1;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* {"username","uid","groups","extra"} into u. */
+static int read_user(json_t *ju, struct em_user *u)
+{
+	json_t *name = json_object_get(ju, "username"), *uid = json_object_get(ju, "uid");
+	json_t *groups = json_object_get(ju, "groups"), *extra = json_object_get(ju, "extra"), *vals;
+	const char *k;
+
+	if (!json_is_string(name) || !*json_string_value(name))
+		return -1;
+	if (em_user_set_name(u, json_string_value(name)) != 0)
+		return -1;
+	if (json_is_string(uid) && *json_string_value(uid) && em_user_set_uid(u, json_string_value(uid)) != 0)
+		return -1;
+	if (groups && !json_is_null(groups)) {
+		size_t i;
+		json_t *g;
+		if (!json_is_array(groups))
+			return -1;
+		json_array_foreach(groups, i, g) {
+			if (!json_is_string(g) || em_user_add_group(u, json_string_value(g)) != 0)
+				return -1;
+		}
+	}
+	if (extra && !json_is_null(extra)) {
+		if (!json_is_object(extra))
+			return -1;
+		json_object_foreach(extra, k, vals) {
+			size_t i;
+			json_t *v;
+			if (!json_is_array(vals))
+				return -1;
+			json_array_foreach(vals, i, v) {
+				if (!json_is_string(v) || em_user_add_extra(u, k, json_string_value(v)) != 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int em_tokenreview_parse(const char *body, bool *authenticated, struct em_user *u, char **error_text,
+			 struct em_err *err)
+{
+	json_error_t je;
+	json_t *root = json_loads(body, 0, &je), *status, *auth, *e;
+	int rc = -1;
+
+	*authenticated = false;
+	*error_text = NULL;
+	if (!root || !json_is_object(root)) {
+		em_err_set(err, EM_E_UNAVAILABLE, "TokenReview response is not JSON");
+		goto out;
+	}
+	status = json_object_get(root, "status");
+	if (!json_is_string(json_object_get(root, "kind")) ||
+	    strcmp(json_string_value(json_object_get(root, "kind")), "TokenReview") != 0 ||
+	    (status && !json_is_object(status))) {
+		em_err_set(err, EM_E_UNAVAILABLE, "TokenReview response is not a TokenReview");
+		goto out;
+	}
+	auth = json_object_get(status, "authenticated");
+	e = json_object_get(status, "error");
+	if (json_is_string(e) && *json_string_value(e) && !(*error_text = strdup(json_string_value(e)))) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if (json_is_true(auth)) {
+		if (read_user(json_object_get(status, "user"), u) != 0) {
+			em_user_free(u);
+			em_err_set(err, EM_E_UNAVAILABLE, "TokenReview says authenticated but its status.user is not valid");
+			goto out;
+		}
+		*authenticated = true;
+	}
+	rc = 0;
+out:
+	if (rc != 0) {
+		free(*error_text);
+		*error_text = NULL;
+	}
+	json_decref(root);
+	return rc;
+}
+
+int em_sar_parse(const char *body, enum em_sar_decision *d, char **reason, struct em_err *err)
+{
+	json_error_t je;
+	json_t *root = json_loads(body, 0, &je), *status, *r;
+	int rc = -1;
+
+	*reason = NULL;
+	if (!root || !json_is_object(root) || !json_is_string(json_object_get(root, "kind")) ||
+	    strcmp(json_string_value(json_object_get(root, "kind")), "SubjectAccessReview") != 0) {
+		em_err_set(err, EM_E_UNAVAILABLE, "SubjectAccessReview response is not a SubjectAccessReview");
+		goto out;
+	}
+	status = json_object_get(root, "status");
+	if (status && !json_is_object(status)) {
+		em_err_set(err, EM_E_UNAVAILABLE, "SubjectAccessReview status is not an object");
+		goto out;
+	}
+	/* allowed wins over denied, as the webhook authorizer checks it first. */
+	if (json_is_true(json_object_get(status, "allowed")))
+		*d = EM_SAR_ALLOW;
+	else if (json_is_true(json_object_get(status, "denied")))
+		*d = EM_SAR_DENY;
+	else
+		*d = EM_SAR_NO_OPINION;
+	r = json_object_get(status, "reason");
+	*reason = strdup(json_is_string(r) ? json_string_value(r) : "");
+	if (!*reason) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+char *em_user_to_json(const struct em_user *u)
+{
+	json_t *o = json_object();
+
+	if (!o || put_user(o, "username", u) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return dump(o);
+}
+
+int em_user_from_json(const char *text, struct em_user *u)
+{
+	json_error_t je;
+	json_t *root = json_loads(text, 0, &je);
+	int rc = root ? read_user(root, u) : -1;
+
+	if (rc != 0)
+		em_user_free(u);
+	json_decref(root);
+	return rc;
+}
+
+void em_authcm_free(struct em_authcm *c)
+{
+	if (!c)
+		return;
+	free(c->client_ca);
+	free(c->rh_ca);
+	em_strlist_free(&c->allowed_names);
+	em_strlist_free(&c->username_headers);
+	em_strlist_free(&c->uid_headers);
+	em_strlist_free(&c->group_headers);
+	em_strlist_free(&c->extra_prefixes);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A data value holding a JSON list of strings, e.g. ["X-Remote-User"]. */
+static int cm_list(json_t *data, const char *key, struct em_strlist *out, struct em_err *err)
+{
+	json_t *v = json_object_get(data, key), *arr;
+	json_error_t je;
+	int rc;
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return em_err_set(err, EM_E_UNAVAILABLE, "ConfigMap key %s is not a string", key);
+	arr = json_loads(json_string_value(v), 0, &je);
+	rc = str_list_into(arr, &out->v, &out->n);
+	json_decref(arr);
+	if (rc != 0)
+		return em_err_set(err, EM_E_UNAVAILABLE, "ConfigMap key %s is not a JSON list of strings", key);
+	out->set = true;
+	return 0;
+}
+
+static int cm_str(json_t *data, const char *key, char **out, struct em_err *err)
+{
+	json_t *v = json_object_get(data, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return em_err_set(err, EM_E_UNAVAILABLE, "ConfigMap key %s is not a string", key);
+	if (!(*out = strdup(json_string_value(v))))
+		return em_err_set(err, EM_E_INTERNAL, "out of memory");
+	return 0;
+}
+
+int em_authcm_parse(const char *body, struct em_authcm *out, struct em_err *err)
+{
+	json_error_t je;
+	json_t *root = json_loads(body, 0, &je), *data;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!root || !json_is_object(root) || !json_is_string(json_object_get(root, "kind")) ||
+	    strcmp(json_string_value(json_object_get(root, "kind")), "ConfigMap") != 0) {
+		em_err_set(err, EM_E_UNAVAILABLE, "extension-apiserver-authentication: not a ConfigMap");
+		goto out;
+	}
+	data = json_object_get(root, "data");
+	if (!json_is_object(data)) {
+		em_err_set(err, EM_E_UNAVAILABLE, "extension-apiserver-authentication: no data");
+		goto out;
+	}
+	if (cm_str(data, "client-ca-file", &out->client_ca, err) != 0 ||
+	    cm_str(data, "requestheader-client-ca-file", &out->rh_ca, err) != 0 ||
+	    cm_list(data, "requestheader-allowed-names", &out->allowed_names, err) != 0 ||
+	    cm_list(data, "requestheader-username-headers", &out->username_headers, err) != 0 ||
+	    cm_list(data, "requestheader-uid-headers", &out->uid_headers, err) != 0 ||
+	    cm_list(data, "requestheader-group-headers", &out->group_headers, err) != 0 ||
+	    cm_list(data, "requestheader-extra-headers-prefix", &out->extra_prefixes, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		em_authcm_free(out);
+	json_decref(root);
+	return rc;
+}

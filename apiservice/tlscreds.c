@@ -1,0 +1,241 @@
+/* tlscreds.c - the serving certificate as GnuTLS credentials, reloaded when its files change, naming the client CAs. */
+#include "tlscreds.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "strbuf.h"
+
+#define CHECK_EVERY_MS 1000
+#define MAX_PEM (1 << 20)
+
+struct em_tlscred {
+	atomic_int refs;
+	gnutls_certificate_credentials_t cred;
+};
+
+struct em_tlscreds {
+	char *cert_file, *key_file;
+	pthread_mutex_t mu;              /* guards everything below */
+	char *cert_pem, *key_pem;        /* the pair in use */
+	char cert_sig[128], key_sig[128];
+	uint64_t ca_gen;
+	struct em_tlscred *cur;
+	int64_t next_check_ms;
+	struct em_complain complain;
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		memset(s, 0, strlen(s));
+		free(s);
+	}
+}
+
+static void sig_of(const char *path, char *out, size_t cap)
+{
+	struct stat st;
+
+	out[0] = '\0';
+	if (stat(path, &st) == 0)
+		snprintf(out, cap, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static char *slurp(const char *path, char *why, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	struct em_strbuf sb;
+	char buf[4096];
+	size_t n;
+
+	if (!f) {
+		snprintf(why, cap, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	em_sb_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < MAX_PEM)
+		em_sb_add(&sb, buf, n);
+	fclose(f);
+	memset(buf, 0, sizeof(buf));
+	return em_sb_steal(&sb);
+}
+
+static struct em_tlscred *cred_new(const char *cert_pem, const char *key_pem, const char *ca_pem, char *why,
+				   size_t cap)
+{
+	struct em_tlscred *c = calloc(1, sizeof(*c));
+	gnutls_datum_t cd = {(unsigned char *)cert_pem, (unsigned)strlen(cert_pem)};
+	gnutls_datum_t kd = {(unsigned char *)key_pem, (unsigned)strlen(key_pem)};
+	int r;
+
+	if (!c || gnutls_certificate_allocate_credentials(&c->cred) < 0) {
+		snprintf(why, cap, "out of memory");
+		free(c);
+		return NULL;
+	}
+	atomic_init(&c->refs, 1);
+	/* Also checks that the key belongs to the certificate. */
+	r = gnutls_certificate_set_x509_key_mem2(c->cred, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (r < 0) {
+		snprintf(why, cap, "certificate/key: %s", gnutls_strerror(r));
+		gnutls_certificate_free_credentials(c->cred);
+		free(c);
+		return NULL;
+	}
+	if (ca_pem && *ca_pem) {
+		/* Only to name acceptable CAs in the CertificateRequest (as Go's
+		 * ClientCAs do); chains are verified by auth with OpenSSL. */
+		gnutls_datum_t ad = {(unsigned char *)ca_pem, (unsigned)strlen(ca_pem)};
+		r = gnutls_certificate_set_x509_trust_mem(c->cred, &ad, GNUTLS_X509_FMT_PEM);
+		if (r < 0)
+			em_warn("tls: cannot list the client CAs in the certificate request: %s", gnutls_strerror(r));
+	}
+	return c;
+}
+
+void em_tlscred_release(struct em_tlscred *c)
+{
+	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	gnutls_certificate_free_credentials(c->cred);
+	free(c);
+}
+
+gnutls_certificate_credentials_t em_tlscred_gnutls(const struct em_tlscred *c)
+{
+	return c->cred;
+}
+
+struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file, const char *cert_pem,
+				    const char *key_pem, struct em_err *err)
+{
+	struct em_tlscreds *t = calloc(1, sizeof(*t));
+	char why[256];
+
+	if (!t) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&t->mu, NULL);
+	if (cert_file && key_file) {
+		t->cert_file = strdup(cert_file);
+		t->key_file = strdup(key_file);
+		sig_of(cert_file, t->cert_sig, sizeof(t->cert_sig));
+		sig_of(key_file, t->key_sig, sizeof(t->key_sig));
+	}
+	t->cert_pem = strdup(cert_pem);
+	t->key_pem = strdup(key_pem);
+	if (!t->cert_pem || !t->key_pem || (cert_file && key_file && (!t->cert_file || !t->key_file))) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto fail;
+	}
+	t->cur = cred_new(cert_pem, key_pem, NULL, why, sizeof(why));
+	if (!t->cur) {
+		em_err_set(err, EM_E_CONFIG, "TLS %s", why);
+		goto fail;
+	}
+	t->next_check_ms = mono_ms() + CHECK_EVERY_MS;
+	return t;
+fail:
+	em_tlscreds_free(t);
+	return NULL;
+}
+
+void em_tlscreds_free(struct em_tlscreds *t)
+{
+	if (!t)
+		return;
+	em_tlscred_release(t->cur);
+	free(t->cert_file);
+	free(t->key_file);
+	free(t->cert_pem);
+	wipe_free(t->key_pem);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+/* Under t->mu: loads changed files; true when the pair in use changed. */
+static bool reload_files(struct em_tlscreds *t, int64_t now)
+{
+	char cs[128], ks[128], why[256];
+	char *cert, *key;
+	struct em_tlscred *probe;
+
+	if (!t->cert_file)
+		return false;
+	sig_of(t->cert_file, cs, sizeof(cs));
+	sig_of(t->key_file, ks, sizeof(ks));
+	if (strcmp(cs, t->cert_sig) == 0 && strcmp(ks, t->key_sig) == 0)
+		return false;
+	cert = slurp(t->cert_file, why, sizeof(why));
+	key = cert ? slurp(t->key_file, why, sizeof(why)) : NULL;
+	probe = key ? cred_new(cert, key, NULL, why, sizeof(why)) : NULL;
+	if (!probe) {
+		/* Perhaps half-way through a rotation: retried next second. */
+		em_complain(&t->complain, now, EM_LOG_WARN, "tls: keeping the current serving certificate: %s", why);
+		free(cert);
+		wipe_free(key);
+		return false;
+	}
+	em_tlscred_release(probe);
+	free(t->cert_pem);
+	wipe_free(t->key_pem);
+	t->cert_pem = cert;
+	t->key_pem = key;
+	snprintf(t->cert_sig, sizeof(t->cert_sig), "%s", cs);
+	snprintf(t->key_sig, sizeof(t->key_sig), "%s", ks);
+	em_complain_release(&t->complain, "tls: serving certificate files load again");
+	em_info("tls: serving certificate reloaded from %s", t->cert_file);
+	return true;
+}
+
+struct em_tlscred *em_tlscreds_acquire(struct em_tlscreds *t, struct em_auth *auth)
+{
+	struct em_tlscred *c;
+	int64_t now = mono_ms();
+	uint64_t gen = em_auth_ca_generation(auth);
+	bool rebuild = false;
+
+	pthread_mutex_lock(&t->mu);
+	if (now >= t->next_check_ms) {
+		t->next_check_ms = now + CHECK_EVERY_MS;
+		rebuild = reload_files(t, now);
+	}
+	if (gen != t->ca_gen)
+		rebuild = true;
+	if (rebuild) {
+		char why[256];
+		uint64_t g = 0;
+		char *ca = em_auth_ca_pem(auth, &g);
+		struct em_tlscred *n = cred_new(t->cert_pem, t->key_pem, ca, why, sizeof(why));
+		if (n) {
+			em_tlscred_release(t->cur);
+			t->cur = n;
+			t->ca_gen = g ? g : gen;
+		} else {
+			em_complain(&t->complain, now, EM_LOG_WARN, "tls: keeping the current credentials: %s", why);
+		}
+		free(ca);
+	}
+	c = t->cur;
+	atomic_fetch_add(&c->refs, 1);
+	pthread_mutex_unlock(&t->mu);
+	return c;
+}
