@@ -14,6 +14,7 @@
 #include "../apiservice/tlsgen.h"
 #include "config.h"
 #include "gencerts.h"
+#include "import_keda.h"
 #include "scalerdoc.h"
 #include "log.h"
 #include "registry.h"
@@ -39,6 +40,7 @@ static const char *const usage_main =
 	"  get            fetch one metric once through its scaler and print the result\n"
 	"  check-config   validate a config file\n"
 	"  gen-certs      make a CA and a serving certificate for the APIService\n"
+	"  import-keda    translate KEDA ScaledObjects into extmetrics config and HPA manifests\n"
 	"  scalers        print every scaler's options (Markdown)\n"
 	"  version        print the version\n"
 	"\n"
@@ -433,6 +435,8 @@ int main(int argc, char **argv)
 		rc = cmd_check(argc - 2, argv + 2);
 	else if (strcmp(cmd, "gen-certs") == 0)
 		rc = em_cmd_gen_certs(argc - 1, argv + 1);
+	else if (strcmp(cmd, "import-keda") == 0)
+		rc = em_cmd_import_keda(argc - 1, argv + 1);
 	else if (strcmp(cmd, "scalers") == 0)
 		rc = em_cmd_scalers(argc - 1, argv + 1);
 	else {
