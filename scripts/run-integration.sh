@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-integration.sh - runs every test/integration/test_*.py against $EXTMETRICS; one total line.
 set -u
-export EXTMETRICS=${EXTMETRICS:-build/extmetrics}
+export EXTMETRICS=$(realpath "${EXTMETRICS:-build/extmetrics}")
 PY=${PYTHON:-python3}
 tp=0; tf=0; bad=0
 for t in test/integration/test_*.py; do
