@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -100,12 +101,32 @@ class Pushgateway:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def make_tls(d):
+    """A throw-away CA, a server certificate for 127.0.0.1 and a client
+    certificate (openssl CLI, EC P-256). Returns {name: path}."""
+    def ossl(*args):
+        p = subprocess.run(["openssl", *args], cwd=d, capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError(f"openssl {args[0]} failed: {p.stderr}")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=extmetrics-test-ca")
+    write(os.path.join(d, "server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    write(os.path.join(d, "client.ext"), "extendedKeyUsage=clientAuth\n")
+    for who in ("server", "client"):
+        ossl("req", *ec, "-keyout", f"{who}.key", "-out", f"{who}.csr", "-subj", f"/CN={who}")
+        ossl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", f"{who}.pem", "-days", "2", "-extfile", f"{who}.ext")
+    return {n: os.path.join(d, n) for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+
+
 class Prometheus:
     """Prometheus scraping the given targets every second as job "pushgateway"
     (honor_labels, so a pushed job label stays `job`). basic_auth={user: password} turns on its
-    own --web.config.file basic auth. stop()/start() keep port and storage."""
+    own --web.config.file basic auth; tls (from make_tls) serves HTTPS and
+    requires a client certificate from that CA. stop()/start() keep port and
+    storage."""
 
-    def __init__(self, targets=(), basic_auth=None):
+    def __init__(self, targets=(), basic_auth=None, tls=None):
         self.dir = tmpdir()
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
@@ -119,10 +140,17 @@ class Prometheus:
             cfg += ["scrape_configs: []"]
         self.config = write(os.path.join(self.dir, "prometheus.yml"), "\n".join(cfg) + "\n")
         self.web_config = None
+        self.tls = tls
+        lines = []
         if basic_auth:
-            lines = ["basic_auth_users:"]
+            lines.append("basic_auth_users:")
             for user, pw in basic_auth.items():
                 lines.append(f"  {user}: '{crypt.crypt(pw, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 4))}'")
+        if tls:
+            self.url = f"https://{self.addr}"
+            lines += ["tls_server_config:", f"  cert_file: {tls['server.pem']}", f"  key_file: {tls['server.key']}",
+                      "  client_auth_type: RequireAndVerifyClientCert", f"  client_ca_file: {tls['ca.pem']}"]
+        if lines:
             self.web_config = write(os.path.join(self.dir, "web.yml"), "\n".join(lines) + "\n")
         self.proc = None
         self.log = None
@@ -147,6 +175,14 @@ class Prometheus:
     def ready(self):
         if self.proc.poll() is not None:
             raise AssertionError(f"prometheus exited rc={self.proc.returncode}: {self.logs()}")
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.tls["ca.pem"])
+            ctx.load_cert_chain(self.tls["client.pem"], self.tls["client.key"])
+            try:
+                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1, context=ctx) as r:
+                    return r.status == 200
+            except OSError:
+                return False
         try:
             return _http("GET", f"{self.url}/-/ready", headers=self._auth_headers(), timeout=1)[0] == 200
         except OSError:

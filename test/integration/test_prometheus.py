@@ -10,7 +10,7 @@ import shutil
 import time
 import urllib.parse
 
-from backends_prometheus import Prometheus, Pushgateway, RecordingProxy
+from backends_prometheus import Prometheus, Pushgateway, RecordingProxy, make_tls
 from lib import SLOW, Cases, Server, em_get, kubectl_raw, tmpdir, wait_for, write
 
 CONF_DIR = tmpdir()
@@ -163,6 +163,38 @@ def basic_auth_with_prometheus_web_config():
         assert "status: 401" in failure(rc, st, err)
     finally:
         pa.cleanup()
+
+
+@T.case
+def tls_client_certificate_and_ca():
+    """Prometheus' own HTTPS with a required client certificate: cert/key/ca are
+    PEM contents (KEDA), read here with fromFile."""
+    tls = make_tls(CONF_DIR)
+    pt = Prometheus(tls=tls)
+    try:
+        m = metric("m", "vector(9)", server=pt.url, authModes="tls")
+        m["auth"] = {"params": {"cert": {"fromFile": tls["client.pem"]}, "key": {"fromFile": tls["client.key"]},
+                                "ca": {"fromFile": tls["ca.pem"]}}}
+        rc, out, err = get([m], "m")
+        assert rc == 0 and value_of(out) == "9", err
+        assert "PRIVATE KEY" not in err
+        # without the CA the server certificate is not trusted ...
+        m2 = metric("m", "vector(9)", server=pt.url, authModes="tls")
+        m2["auth"] = {"params": {"cert": {"fromFile": tls["client.pem"]}, "key": {"fromFile": tls["client.key"]}}}
+        rc, st, err = get([m2], "m")
+        msg = failure(rc, st, err)
+        assert "prometheus request failed" in msg and "certificate" in msg.lower(), msg
+        # ... unless unsafeSsl skips verification
+        m2["metadata"]["unsafeSsl"] = "true"
+        rc, out, err = get([m2], "m")
+        assert rc == 0 and value_of(out) == "9", err
+        # a trusted server still refuses a client without a certificate
+        m3 = metric("m", "vector(9)", server=pt.url)
+        m3["auth"] = {"params": {"ca": {"fromFile": tls["ca.pem"]}}}
+        rc, st, err = get([m3], "m")
+        assert "prometheus request failed" in failure(rc, st, err)
+    finally:
+        pt.cleanup()
 
 
 @T.case
