@@ -288,6 +288,9 @@ static void run_fetch(struct em_registry *r, struct job *j)
 			     (double)(now - t0) / 1000.0);
 
 	pthread_mutex_lock(&r->mu);
+	/* One random offset per batch keeps its members due together. */
+	r->rng = r->rng * 1103515245u + 12345u;
+	unsigned rnd = r->rng >> 8;
 	for (size_t i = 0; i < j->n; i++) {
 		struct em_instance *in = j->insts[i];
 		int64_t jitter = in->polling_ms / 10;
@@ -305,8 +308,7 @@ static void run_fetch(struct em_registry *r, struct job *j)
 			em_debug("metric %s: fetch failed: %s", in->metric_name, errs[i].msg);
 		}
 		in->in_flight = false;
-		r->rng = r->rng * 1103515245u + 12345u;
-		in->due_ms = now + in->polling_ms + (jitter ? (int64_t)(r->rng % (unsigned)(2 * jitter + 1)) - jitter : 0);
+		in->due_ms = now + in->polling_ms + (jitter ? (int64_t)(rnd % (unsigned)(2 * jitter + 1)) - jitter : 0);
 		instance_unref(in, &to_close);
 	}
 	pthread_cond_broadcast(&r->results);
@@ -421,11 +423,14 @@ static int64_t schedule(struct em_registry *r, int64_t now, struct em_instance *
 			in->in_flight = true;
 			in->refs++;
 			key = in->scaler->batch_key ? in->scaler->batch_key(in->inst) : NULL;
-			/* Gather every other due instance with the same scaler and key. */
-			for (size_t mj = mi; key && mj < s->n; mj++) {
+			/* Gather every other instance with the same scaler and key that
+			 * falls due within half an interval: jitter spreads due times,
+			 * and a batch is worth pulling a poll a little forward. */
+			for (size_t mj = 0; key && mj < s->n; mj++) {
 				for (struct em_instance *o = s->metrics[mj].instances; o && j->n < MAX_BATCH; o = o->next) {
 					const char *ok;
-					if (o == in || o->in_flight || o->due_ms > now || o->scaler != in->scaler)
+					if (o == in || o->in_flight || o->due_ms > now + in->polling_ms / 2 ||
+					    o->scaler != in->scaler)
 						continue;
 					ok = o->scaler->batch_key(o->inst);
 					if (!ok || strcmp(ok, key) != 0)
