@@ -179,6 +179,22 @@ def writes_are_refused():
 
 
 @T.case
+def hostile_namespace_cannot_inject_sql():
+    """${namespace} inside a SQL string literal: namespaces are DNS-1123 labels,
+    so a path segment with a quote must be refused before substitution."""
+    q = "SELECT count(*) FROM jobs WHERE state = 'pending' AND '${namespace}' <> ''"
+    srv = Server(config([metric("by-ns", q)]), env=ENV)
+    try:
+        st, d = served(srv, "by-ns")
+        assert st == 200 and d["items"][0]["value"] == "3", (st, d)
+        hostile = "x' OR (SELECT count(*) FROM jobs) > 0 OR 'a"
+        st, _, body = srv.api(f"{GV}/namespaces/{urllib.parse.quote(hostile, safe='')}/by-ns")
+        assert st in (400, 404), (st, body)
+    finally:
+        srv.stop()
+
+
+@T.case
 def wrong_password_is_a_clear_error():
     rc, st, err, _ = get([metric("m", PENDING)], "m", env={"PGPW": "not-the-password"})
     msg = failure(rc, st, err)

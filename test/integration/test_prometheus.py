@@ -355,6 +355,29 @@ def hostile_selector_cannot_change_query_shape():
         srv.stop()
 
 
+HOSTILE_NS = ['x"}) or vector(1000) or sum(up{a="', 'a b', 'UPPER', 'a.b', '-a', 'a' * 64, 'x\\']
+
+
+@T.case
+def hostile_namespace_cannot_change_query_shape():
+    """${namespace} comes from the URL path. Kubernetes namespaces are DNS-1123
+    labels ([a-z0-9-], at most 63), so a path segment that is not one must be
+    refused (400/404) before it is substituted into a query."""
+    tq = 'sum(queue_depth{job="orders",namespace="${namespace}"}) or vector(0)'
+    srv = Server(config([metric("by-ns", tq, server=proxy.url)]))
+    proxy.reset()
+    try:
+        st, _, body = srv.api(f"{GV}/namespaces/default/by-ns")
+        assert st == 200, (st, body)
+        for ns in HOSTILE_NS:
+            st, _, body = srv.api(f"{GV}/namespaces/{urllib.parse.quote(ns, safe='')}/by-ns")
+            assert st in (400, 404), (ns, st, body)
+        queries = [r["params"]["query"][0] for r in proxy.requests]
+        assert queries == ['sum(queue_depth{job="orders",namespace="default"}) or vector(0)'] * len(queries), queries
+    finally:
+        srv.stop()
+
+
 @T.case
 def connections_are_kept_alive_across_polls():
     proxy.reset()
