@@ -1,0 +1,54 @@
+"""test_docs.py - the README stays true to the code: option tables, config keys, own metrics."""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+from lib import BIN, ROOT, Cases
+
+T = Cases("docs")
+README = open(os.path.join(ROOT, "README.md")).read()
+
+
+@T.case
+def scaler_tables_match_the_option_declarations():
+    p = subprocess.run([sys.executable, "scripts/readme-tables.py", "--check", "--bin", BIN], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    listed = set(re.findall(r"<!-- BEGIN OPTIONS (\S+) -->", README))
+    out = subprocess.run([BIN, "scalers"], capture_output=True, text=True, check=True).stdout
+    compiled = set(re.findall(r"^#### `(\S+)` options", out, re.M))
+    assert compiled and compiled == listed, (compiled, listed)
+
+
+@T.case
+def every_config_key_is_documented():
+    src = open(os.path.join(ROOT, "adapter", "config.c")).read()
+    keys = set()
+    for arr in re.findall(r"static const char \*const \w+\[\] = \{(.*?)\};", src, re.S):
+        keys.update(re.findall(r'"([A-Za-z]+)"', arr))
+    assert len(keys) > 15, keys
+    missing = sorted(k for k in keys if f"{k}" not in README)
+    assert not missing, missing
+
+
+@T.case
+def every_own_metric_is_documented():
+    names = set()
+    for f in glob.glob(os.path.join(ROOT, "**", "*.c"), recursive=True):
+        if "/test/" in f:
+            continue
+        names.update(re.findall(r'"(extmetrics_[a-z_]+)"', open(f).read()))
+    assert "extmetrics_metric_value" in names, names
+    missing = sorted(n for n in names if n not in README)
+    assert not missing, missing
+
+
+@T.case
+def readme_opens_with_the_two_commands():
+    head = "\n".join(README.splitlines()[:40])
+    assert "make run" in head and "make test" in head
+
+
+T.main()
