@@ -172,6 +172,22 @@ static void add_item(struct em_strbuf *sb, bool *first, const char *metric, cons
 	em_sb_printf(sb, "},\"timestamp\":\"%s\",\"value\":\"%s\"}", ts, q);
 }
 
+/* Namespaces are DNS-1123 labels. Checked before anything else: the name
+ * may reach a query through ${namespace}. */
+static bool valid_namespace(const char *ns)
+{
+	size_t n = strlen(ns);
+
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = ns[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return ns[0] != '-' && ns[n - 1] != '-';
+}
+
 static void handle_metric(struct em_registry *reg, const struct em_http_req *req, const char *ns, const char *metric,
 			  struct em_http_resp *resp)
 {
@@ -187,6 +203,12 @@ static void handle_metric(struct em_registry *reg, const struct em_http_req *req
 	const struct em_sample *s;
 
 	em_sb_init(&sb);
+	if (!valid_namespace(ns)) {
+		em_err_set(&err, EM_E_BADREQUEST,
+			   "invalid namespace: a lowercase RFC 1123 label must consist of lower case alphanumeric "
+			   "characters or '-', and must start and end with an alphanumeric character");
+		goto fail;
+	}
 	if (req->label_selector && strlen(req->label_selector) > MAX_SELECTOR) {
 		em_err_set(&err, EM_E_BADREQUEST, "labelSelector is longer than %d bytes", MAX_SELECTOR);
 		goto fail;

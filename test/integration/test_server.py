@@ -129,6 +129,9 @@ def unknown_metric_and_forbidden_namespace_are_404():
     d = status_of(body)
     assert st == 404 and d["code"] == 404 and d["reason"] == "NotFound"
     assert d["message"] == "the server could not find the metric no-such-metric for namespace default", d
+    for ns in ("Default", "a_b", "-a", "x" * 64, "a%22b", "a%0Ab"):
+        st, _, body = srv.api(f"{GV}/namespaces/{ns}/always-on")
+        assert st == 400 and "invalid namespace" in status_of(body)["message"], (ns, st, body)
     st, _, body = srv.api(f"{GV}/namespaces/default/never-on")  # only "batch" may read it
     assert st == 404 and status_of(body)["reason"] == "NotFound"
 
