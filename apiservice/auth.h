@@ -82,7 +82,7 @@ enum em_path_kind {
 struct em_authz_attrs {
 	enum em_path_kind kind;
 	bool resource;       /* a resource request (EM_PATH_METRIC) */
-	char verb[16];       /* list for GET/HEAD of a metric; lowercased method otherwise */
+	char verb[24];       /* list for GET/HEAD of a metric; lowercased method otherwise */
 	char *ns, *metric;   /* resource requests, decoded (malloc'd) */
 	const char *path;    /* the request path (borrowed) */
 };
