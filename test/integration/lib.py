@@ -54,7 +54,10 @@ class Cases:
                 try:
                     fn()
                 except Exception:
-                    traceback.print_exc()
+                    failed += 1
+                    print(f"not ok - cleanup {getattr(fn, '__name__', fn)}", flush=True)
+                    for line in traceback.format_exc().splitlines():
+                        print("#   " + line)
         print(f"{passed} passed, {failed} failed", flush=True)
         sys.exit(1 if failed else 0)
 
@@ -173,7 +176,16 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.check_sanitizers()
         return self.proc.returncode
+
+    def check_sanitizers(self):
+        """Fails when the server's log holds an ASan/UBSan/LSan report."""
+        log = self.logs()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                i = log.index(marker)
+                raise AssertionError(f"sanitizer report in server log: {log[max(0, i - 200):i + 3000]}")
 
 
 def kubectl_raw(server, path, extra=()):
