@@ -135,18 +135,37 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 	}
 	pthread_mutex_init(&t->mu, NULL);
 	if (cert_file && key_file) {
+		/* Signatures first, then the contents: a change in between is seen
+		 * at the next check instead of being missed. */
 		t->cert_file = strdup(cert_file);
 		t->key_file = strdup(key_file);
 		sig_of(cert_file, t->cert_sig, sizeof(t->cert_sig));
 		sig_of(key_file, t->key_sig, sizeof(t->key_sig));
+		t->cert_pem = slurp(cert_file, why, sizeof(why));
+		t->key_pem = t->cert_pem ? slurp(key_file, why, sizeof(why)) : NULL;
 	}
-	t->cert_pem = strdup(cert_pem);
-	t->key_pem = strdup(key_pem);
+	if (!t->cert_pem || !t->key_pem) {
+		free(t->cert_pem);
+		wipe_free(t->key_pem);
+		t->cert_pem = strdup(cert_pem);
+		t->key_pem = strdup(key_pem);
+	}
 	if (!t->cert_pem || !t->key_pem || (cert_file && key_file && (!t->cert_file || !t->key_file))) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto fail;
 	}
-	t->cur = cred_new(cert_pem, key_pem, NULL, why, sizeof(why));
+	t->cur = cred_new(t->cert_pem, t->key_pem, NULL, why, sizeof(why));
+	if (!t->cur && (strcmp(t->cert_pem, cert_pem) != 0 || strcmp(t->key_pem, key_pem) != 0)) {
+		/* The files changed since the caller read them, half-way: use the
+		 * caller's pair; the next check loads the files again. */
+		free(t->cert_pem);
+		wipe_free(t->key_pem);
+		t->cert_pem = strdup(cert_pem);
+		t->key_pem = strdup(key_pem);
+		t->cert_sig[0] = t->key_sig[0] = '\0';
+		if (t->cert_pem && t->key_pem)
+			t->cur = cred_new(t->cert_pem, t->key_pem, NULL, why, sizeof(why));
+	}
 	if (!t->cur) {
 		em_err_set(err, EM_E_CONFIG, "TLS %s", why);
 		goto fail;

@@ -325,6 +325,22 @@ def front_proxy_without_username_header_is_401():
     assert (st, body) == (401, UNAUTHORIZED), (st, body)
 
 
+def acceptable_cas(port, *flags):
+    """The CA names of the server's CertificateRequest, as openssl s_client prints them."""
+    p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *flags], input="",
+                       capture_output=True, text=True, timeout=20)
+    m = re.search(r"Acceptable client certificate CA names\n((?:.+\n)+?)(?:Requested|Client Certificate Types)",
+                  p.stdout)
+    return m.group(1).split("\n")[:-1] if m else ("none" if "No client certificate CA names sent" in p.stdout
+                                                    else p.stdout)
+
+
+@T.case
+def certificate_request_names_the_client_cas():
+    assert acceptable_cas(srv.port) == ["CN = kubernetes-client-ca", "CN = front-proxy-ca"]
+    assert acceptable_cas(srv.port, "-tls1_2") == ["CN = kubernetes-client-ca", "CN = front-proxy-ca"]
+
+
 # ----------------------------------------------------------------------------- client certificates
 
 @T.case
@@ -476,6 +492,7 @@ server:
     s2 = Server(cfg)
     try:
         assert kube.count("configmap") >= 1
+        assert acceptable_cas(s2.port) == ["CN = kubernetes-client-ca", "CN = front-proxy-ca"]
         # CAs, names and headers all come from the ConfigMap
         st, body = get(s2, metric_path("x"), FP, {"X-Remote-User": "agg", "X-Remote-Group": "system:masters"})
         assert st == 200, (st, body)
@@ -485,18 +502,24 @@ server:
         assert_value(kc(s2, metric_path("team-a"), token="jane-token"))
         st, _ = get(s2, metric_path("team-a"), INTRUDER, {"X-Remote-User": "jane"})
         assert st == 401
-        # the cluster changes the allowed names: re-read, front-proxy-client is out
+        # the cluster changes the allowed names and the client CA: re-read,
+        # front-proxy-client and alice are out, new connections name the new CA
+        original = dict(kube.configmap)
         with kube.lock:
-            kube.configmap = dict(kube.configmap, **{"requestheader-allowed-names": json.dumps(["intruder"])})
+            kube.configmap = dict(kube.configmap, **{"requestheader-allowed-names": json.dumps(["intruder"]),
+                                                     "client-ca-file": pki.pem("servingca")})
         try:
             wait_for(lambda: get(s2, metric_path("team-a"), FP, {"X-Remote-User": "jane"})[0] == 401,
                      timeout=10, what="the new allowed names")
             st, _ = get(s2, metric_path("team-a"), INTRUDER, {"X-Remote-User": "jane"})
             assert st == 200
+            st, _ = get(s2, metric_path("team-a"), ALICE)
+            assert st == 401
+            assert acceptable_cas(s2.port) == ["CN = extmetrics-serving-ca", "CN = front-proxy-ca"]
         finally:
             with kube.lock:
-                kube.configmap = dict(kube.configmap,
-                                      **{"requestheader-allowed-names": json.dumps(["front-proxy-client"])})
+                kube.configmap = original
+        wait_for(lambda: get(s2, metric_path("team-a"), ALICE)[0] == 200, timeout=10, what="the old client CA back")
         assert "auth: client CAs and front-proxy settings reloaded" in s2.logs()
     finally:
         s2.stop()
@@ -546,6 +569,7 @@ server:
         assert_403(kc(s4, metric_path("team-b"), cert=ALICE), "alice", "team-b")
         assert_401(kc(s4, metric_path("team-a"), cert=FP, as_user="jane"))   # no front proxy in this mode
         assert_401(kc(s4, metric_path("team-a"), token="jane-token"))       # nor tokens
+        assert acceptable_cas(s4.port) == ["CN = kubernetes-client-ca"]
     finally:
         s4.stop()
 
