@@ -19,13 +19,26 @@ char *em_tokenreview_request(const char *token)
 			      "spec", "token", token));
 }
 
+/* Every builder below checks each step: a string that is not valid UTF-8
+ * (jansson refuses it) fails the whole object instead of silently dropping
+ * a field, so a review is never asked about a partial user. */
+
 static json_t *str_array(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a && i < n; i++)
-		json_array_append_new(a, json_string(v[i]));
+	for (size_t i = 0; a && i < n; i++) {
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
 	return a;
+}
+
+static int put(json_t *obj, const char *key, json_t *v)
+{
+	return v ? json_object_set_new(obj, key, v) : -1;
 }
 
 /* Adds user, uid, groups and extra to obj under Kubernetes' field names
@@ -36,19 +49,25 @@ static int put_user(json_t *obj, const char *name_key, const struct em_user *u)
 
 	if (!extra)
 		return -1;
-	json_object_set_new(obj, name_key, json_string(u->name ? u->name : ""));
-	if (u->uid)
-		json_object_set_new(obj, "uid", json_string(u->uid));
-	json_object_set_new(obj, "groups", str_array(u->groups, u->n_groups));
-	for (size_t i = 0; i < u->n_extra; i++)
-		json_object_set_new(extra, u->extra[i].key, str_array(u->extra[i].values, u->extra[i].n));
-	json_object_set_new(obj, "extra", extra);
-	return 0;
+	if (put(obj, name_key, json_string(u->name ? u->name : "")) != 0 ||
+	    (u->uid && put(obj, "uid", json_string(u->uid)) != 0) ||
+	    put(obj, "groups", str_array(u->groups, u->n_groups)) != 0) {
+		json_decref(extra);
+		return -1;
+	}
+	for (size_t i = 0; i < u->n_extra; i++) {
+		if (put(extra, u->extra[i].key, str_array(u->extra[i].values, u->extra[i].n)) != 0) {
+			json_decref(extra);
+			return -1;
+		}
+	}
+	return put(obj, "extra", extra);
 }
 
 char *em_sar_request(const struct em_user *u, const struct em_authz_attrs *a)
 {
 	json_t *root = json_object(), *spec = json_object(), *attrs = json_object();
+	int rc = 0;
 
 	if (!root || !spec || !attrs) {
 		json_decref(root);
@@ -56,22 +75,26 @@ char *em_sar_request(const struct em_user *u, const struct em_authz_attrs *a)
 		json_decref(attrs);
 		return NULL;
 	}
-	json_object_set_new(root, "apiVersion", json_string("authorization.k8s.io/v1"));
-	json_object_set_new(root, "kind", json_string("SubjectAccessReview"));
+	rc |= put(root, "apiVersion", json_string("authorization.k8s.io/v1"));
+	rc |= put(root, "kind", json_string("SubjectAccessReview"));
 	if (a->resource) {
-		json_object_set_new(attrs, "namespace", json_string(a->ns));
-		json_object_set_new(attrs, "verb", json_string(a->verb));
-		json_object_set_new(attrs, "group", json_string("external.metrics.k8s.io"));
-		json_object_set_new(attrs, "version", json_string("v1beta1"));
-		json_object_set_new(attrs, "resource", json_string(a->metric));
-		json_object_set_new(spec, "resourceAttributes", attrs);
+		rc |= put(attrs, "namespace", json_string(a->ns));
+		rc |= put(attrs, "verb", json_string(a->verb));
+		rc |= put(attrs, "group", json_string("external.metrics.k8s.io"));
+		rc |= put(attrs, "version", json_string("v1beta1"));
+		rc |= put(attrs, "resource", json_string(a->metric));
+		rc |= put(spec, "resourceAttributes", attrs);
 	} else {
-		json_object_set_new(attrs, "path", json_string(a->path));
-		json_object_set_new(attrs, "verb", json_string(a->verb));
-		json_object_set_new(spec, "nonResourceAttributes", attrs);
+		rc |= put(attrs, "path", json_string(a->path));
+		rc |= put(attrs, "verb", json_string(a->verb));
+		rc |= put(spec, "nonResourceAttributes", attrs);
 	}
-	put_user(spec, "user", u);
-	json_object_set_new(root, "spec", spec);
+	rc |= put_user(spec, "user", u);
+	rc |= put(root, "spec", spec);
+	if (rc != 0) {
+		json_decref(root);
+		return NULL;
+	}
 	return dump(root);
 }
 

@@ -500,6 +500,29 @@ TEST(sar_request_exact_and_parse)
 	EXPECT(reason == NULL);
 }
 
+TEST(reviews_are_never_asked_about_a_partial_user)
+{
+	char *bad_group[] = {"ok", "bad\xff"};
+	struct em_user u = {.name = "alice", .groups = bad_group, .n_groups = 2};
+	struct em_authz_attrs a;
+
+	em_authz_attrs_from("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/a/m", &a);
+	/* not valid UTF-8: no request at all (then the check denies), not one without that group */
+	EXPECT(em_sar_request(&u, &a) == NULL);
+	EXPECT(em_user_to_json(&u) == NULL);
+	u.n_groups = 1;
+	u.name = "al\xc3\x28ice";
+	EXPECT(em_sar_request(&u, &a) == NULL);
+	u.name = "alice";
+	{
+		char *ok = em_sar_request(&u, &a);
+		EXPECT(ok != NULL);
+		free(ok);
+	}
+	EXPECT(em_tokenreview_request("tok\xfe") == NULL);
+	em_authz_attrs_free(&a);
+}
+
 TEST(user_json_round_trip)
 {
 	struct em_user u = {0}, back = {0};
