@@ -313,6 +313,9 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 		};
 		if (em_aws_identity_creds(id, deadline - em_aws_mono_ms(), &creds, err) != 0) {
 			em_err_prefix(err, "%s:%s: credentials", r->svc->label, r->operation);
+			/* found while polling, whatever its cause: the backend is unusable (503) */
+			if (err && err->kind != EM_E_INTERNAL)
+				err->kind = EM_E_UNAVAILABLE;
 			return -1;
 		}
 		hr.creds = &creds;

@@ -240,6 +240,7 @@ def pod_identity_url_must_be_an_allowed_host():
     t0 = time.time()
     rc, _, errtext = get(config(M["a_queue"]), e)
     assert rc == 1 and "pod identity: host of http://10.11.12.13/v1/credentials is not allowed" in errtext, errtext
+    assert json.loads(errtext.strip().splitlines()[-1])["code"] == 503, errtext
     assert time.time() - t0 < 5  # refused before any connection attempt
 
 
