@@ -163,7 +163,7 @@ static char *extra_key(const char *rest)
 			*o++ = low[i];
 			continue;
 		}
-		if (i + 2 >= n + 0 || hexv(low[i + 1]) < 0 || hexv(low[i + 2]) < 0) {
+		if (i + 2 >= n || hexv(low[i + 1]) < 0 || hexv(low[i + 2]) < 0) {
 			free(out);
 			return low;
 		}
