@@ -1,7 +1,6 @@
 /* auth.c - the authenticator chain (front proxy, client certificate, TokenReview) and the authorizer. */
 #include "auth.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,56 +24,6 @@
 #define CM_RETRY_MS 10000
 #define MAX_CA_FILE (4 << 20)
 
-/* ======================== users ======================== */
-
-void em_user_free(struct em_user *u)
-{
-	if (!u)
-		return;
-	free(u->name);
-	free(u->uid);
-	for (size_t i = 0; i < u->n_groups; i++)
-		free(u->groups[i]);
-	free(u->groups);
-	for (size_t i = 0; i < u->n_extra; i++) {
-		free(u->extra[i].key);
-		for (size_t j = 0; j < u->extra[i].n; j++)
-			free(u->extra[i].values[j]);
-		free(u->extra[i].values);
-	}
-	free(u->extra);
-	memset(u, 0, sizeof(*u));
-}
-
-static int set_str(char **dst, const char *s)
-{
-	char *c = strdup(s);
-
-	if (!c)
-		return -1;
-	free(*dst);
-	*dst = c;
-	return 0;
-}
-
-int em_user_set_name(struct em_user *u, const char *name)
-{
-	return set_str(&u->name, name);
-}
-
-int em_user_set_uid(struct em_user *u, const char *uid)
-{
-	return set_str(&u->uid, uid);
-}
-
-bool em_user_in_group(const struct em_user *u, const char *group)
-{
-	for (size_t i = 0; i < u->n_groups; i++)
-		if (strcmp(u->groups[i], group) == 0)
-			return true;
-	return false;
-}
-
 static int push_str(char ***v, size_t *n, const char *s)
 {
 	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
@@ -88,36 +37,6 @@ static int push_str(char ***v, size_t *n, const char *s)
 	return 0;
 }
 
-int em_user_add_group(struct em_user *u, const char *group)
-{
-	if (em_user_in_group(u, group))
-		return 0;
-	return push_str(&u->groups, &u->n_groups, group);
-}
-
-int em_user_add_extra(struct em_user *u, const char *key, const char *value)
-{
-	struct em_user_extra *e = NULL;
-
-	for (size_t i = 0; i < u->n_extra && !e; i++)
-		if (strcmp(u->extra[i].key, key) == 0)
-			e = &u->extra[i];
-	if (!e) {
-		struct em_user_extra *ne = realloc(u->extra, (u->n_extra + 1) * sizeof(*ne));
-		if (!ne)
-			return -1;
-		u->extra = ne;
-		e = &ne[u->n_extra];
-		memset(e, 0, sizeof(*e));
-		if (!(e->key = strdup(key)))
-			return -1;
-		u->n_extra++;
-	}
-	return push_str(&e->values, &e->n, value);
-}
-
-/* ======================== request headers ======================== */
-
 /* First value of header name (case-insensitive), or NULL. */
 static const char *first_value(const struct em_header *h, size_t n, const char *name)
 {
@@ -125,133 +44,6 @@ static const char *first_value(const struct em_header *h, size_t n, const char *
 		if (strcasecmp(h[i].name, name) == 0)
 			return h[i].value ? h[i].value : "";
 	return NULL;
-}
-
-static const char *first_nonempty(const struct em_strlist *names, const struct em_header *h, size_t n)
-{
-	for (size_t i = 0; names && i < names->n; i++) {
-		const char *v = first_value(h, n, names->v[i]);
-		if (v && *v)
-			return v;
-	}
-	return NULL;
-}
-
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* strings.ToLower then url.PathUnescape; an undecodable key stays as is. */
-static char *extra_key(const char *rest)
-{
-	size_t n = strlen(rest);
-	char *low = malloc(n + 1), *out = malloc(n + 1), *o = out;
-
-	if (!low || !out) {
-		free(low);
-		free(out);
-		return NULL;
-	}
-	for (size_t i = 0; i <= n; i++)
-		low[i] = (char)tolower((unsigned char)rest[i]);
-	for (size_t i = 0; i < n; i++) {
-		if (low[i] != '%') {
-			*o++ = low[i];
-			continue;
-		}
-		if (i + 2 >= n || hexv(low[i + 1]) < 0 || hexv(low[i + 2]) < 0) {
-			free(out);
-			return low;
-		}
-		*o++ = (char)(hexv(low[i + 1]) * 16 + hexv(low[i + 2]));
-		i += 2;
-	}
-	*o = '\0';
-	free(low);
-	return out;
-}
-
-int em_reqheader_user(const struct em_reqheader_names *names, const struct em_header *h, size_t n, struct em_user *u)
-{
-	struct em_user nu = {0};
-	const char *name = first_nonempty(names->username, h, n), *uid;
-
-	if (!name)
-		return 0;
-	if (em_user_set_name(&nu, name) != 0)
-		goto oom;
-	uid = first_nonempty(names->uid, h, n);
-	if (uid && em_user_set_uid(&nu, uid) != 0)
-		goto oom;
-	for (size_t g = 0; names->group && g < names->group->n; g++)
-		for (size_t i = 0; i < n; i++)
-			if (strcasecmp(h[i].name, names->group->v[g]) == 0 && h[i].value && *h[i].value &&
-			    em_user_add_group(&nu, h[i].value) != 0)
-				goto oom;
-	for (size_t p = 0; names->extra_prefix && p < names->extra_prefix->n; p++) {
-		const char *pre = names->extra_prefix->v[p];
-		size_t pl = strlen(pre);
-		for (size_t i = 0; i < n; i++) {
-			char *key;
-			int rc;
-			if (strncasecmp(h[i].name, pre, pl) != 0 || !h[i].name[pl])
-				continue;
-			if (!(key = extra_key(h[i].name + pl)))
-				goto oom;
-			rc = em_user_add_extra(&nu, key, h[i].value ? h[i].value : "");
-			free(key);
-			if (rc != 0)
-				goto oom;
-		}
-	}
-	em_user_free(u);
-	*u = nu;
-	return 1;
-oom:
-	em_user_free(&nu);
-	return -1;
-}
-
-bool em_reqheader_is_identity(const struct em_reqheader_names *names, const char *name)
-{
-	const struct em_strlist *exact[] = {names->username, names->uid, names->group};
-
-	for (size_t k = 0; k < 3; k++)
-		for (size_t i = 0; exact[k] && i < exact[k]->n; i++)
-			if (strcasecmp(exact[k]->v[i], name) == 0)
-				return true;
-	for (size_t i = 0; names->extra_prefix && i < names->extra_prefix->n; i++)
-		if (strncasecmp(name, names->extra_prefix->v[i], strlen(names->extra_prefix->v[i])) == 0)
-			return true;
-	return false;
-}
-
-char *em_bearer_token(const char *authorization)
-{
-	const char *s = authorization, *sp, *tok, *end;
-
-	if (!s)
-		return NULL;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	/* strings.SplitN(auth, " ", 3): "Bearer", the token, and the rest ignored. */
-	sp = memchr(s, ' ', (size_t)(end - s));
-	if (!sp || sp - s != 6 || strncasecmp(s, "bearer", 6) != 0)
-		return NULL;
-	tok = sp + 1;
-	sp = memchr(tok, ' ', (size_t)(end - tok));
-	if (sp)
-		end = sp;
-	if (end == tok)
-		return NULL;
-	return strndup(tok, (size_t)(end - tok));
 }
 
 /* ======================== the chain's state ======================== */
