@@ -94,6 +94,7 @@ fuzz: deps fuzz-build
 
 bench: deps all
 	@test/bench/serve.sh
+	@test/bench/cloudwatch.sh
 
 clean:
 	rm -rf build
