@@ -69,7 +69,11 @@ static int64_t floordiv(int64_t a, int64_t b)
 
 static int64_t floormod(int64_t a, int64_t b)
 {
-	return a - floordiv(a, b) * b;
+	int64_t r = a % b;
+
+	if (r != 0 && ((r < 0) != (b < 0)))
+		r += b;
+	return r;
 }
 
 static int64_t clamp64(int64_t v, int64_t lim)
@@ -749,6 +753,7 @@ void em_tz_lookup(const struct em_tz *tz, int64_t t, struct em_tz_info *out)
 	size_t lo, hi;
 
 	memset(out, 0, sizeof(*out));
+	t = clamp64(t, TZ_TIME_LIMIT);
 	if (!tz) {
 		snprintf(out->abbr, sizeof(out->abbr), "UTC");
 		out->start = INT64_MIN;
