@@ -11,10 +11,13 @@
 
 #include "log.h"
 #include "strbuf.h"
+#include "files.h"
 
 #define DEFAULT_POLLING_MS 30000
 #define DEFAULT_TIMEOUT_MS 3000
 #define DEFAULT_MAX_INSTANCES 100
+#define MAX_SECRET_FILE (1 << 20)
+#define MAX_CONFIG_FILE (16 << 20)
 
 void em_errlist_add(struct em_errlist *l, const char *file, int line, int col, const char *key,
 		    const char *fmt, ...)
@@ -596,27 +599,6 @@ static void load_server(struct loader *L, yaml_node_t *srv, struct em_server_con
 
 /* ---- metrics: ------------------------------------------------------- */
 
-static char *read_secret_file(const char *path, char *why, size_t whycap)
-{
-	FILE *f = fopen(path, "r");
-	struct em_strbuf sb;
-	char buf[4096];
-	size_t n;
-
-	if (!f) {
-		snprintf(why, whycap, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	em_sb_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < 1 << 20)
-		em_sb_add(&sb, buf, n);
-	fclose(f);
-	/* Mounted Secrets often end with a newline nobody meant. */
-	while (sb.len && (sb.buf[sb.len - 1] == '\n' || sb.buf[sb.len - 1] == '\r'))
-		sb.buf[--sb.len] = '\0';
-	return em_sb_steal(&sb);
-}
-
 /* A value source: a scalar, or {value: X} / {fromEnv: NAME} / {fromFile: PATH}. */
 static void load_value_source(struct loader *L, const char *name, yaml_node_t *v, struct em_rawopts *raw)
 {
@@ -648,7 +630,7 @@ static void load_value_source(struct loader *L, const char *name, yaml_node_t *v
 		else
 			rawopts_add(raw, name, e, LINE(src), COL(src));
 	} else if ((src = get(L, v, "fromFile")) && scalar(src)) {
-		char *val = read_secret_file(scalar(src), why, sizeof(why));
+		char *val = em_read_file(scalar(src), MAX_SECRET_FILE, true, NULL, why, sizeof(why));
 		if (!val) {
 			lerr(L, src, name, "%s", why);
 		} else {
@@ -1163,7 +1145,7 @@ struct em_config *em_config_load(const char *path, struct em_errlist *errs)
 		return NULL;
 	}
 	fclose(f);
-	text = read_secret_file(path, why, sizeof(why));
+	text = em_read_file(path, MAX_CONFIG_FILE, false, NULL, why, sizeof(why));
 	if (!text) {
 		em_errlist_add(errs, path, 0, 0, "-", "%s", why);
 		return NULL;

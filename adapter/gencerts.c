@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include "secret.h"
 
 #define DEFAULT_DAYS 365
 #define MAX_DAYS 36500
@@ -187,10 +188,7 @@ void em_certs_free(struct em_certs *c)
 		return;
 	free(c->ca_crt);
 	free(c->tls_crt);
-	if (c->tls_key) {
-		OPENSSL_cleanse(c->tls_key, strlen(c->tls_key));
-		free(c->tls_key);
-	}
+	em_free_secret(c->tls_key);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -283,10 +281,7 @@ char *em_certs_secret_yaml(const struct em_certs *c, const char *secret_name, co
 		     secret_name, ns, crt, key, ca) < 0)
 		out = NULL;
 	free(crt);
-	if (key) {
-		OPENSSL_cleanse(key, strlen(key));
-		free(key);
-	}
+	em_free_secret(key);
 	free(ca);
 	return out;
 }
@@ -471,10 +466,7 @@ int em_cmd_gen_certs(int argc, char **argv)
 fail:
 	if (rc != 0)
 		fprintf(stderr, "gen-certs: %s\n", err.msg);
-	if (secret_yaml) {
-		OPENSSL_cleanse(secret_yaml, strlen(secret_yaml));
-		free(secret_yaml);
-	}
+	em_free_secret(secret_yaml);
 	free(patch);
 	em_certs_free(&certs);
 	return rc;

@@ -20,8 +20,10 @@
 #include "registry.h"
 #include "selfmetrics.h"
 #include "strbuf.h"
+#include "files.h"
 
 #define GRACE_MS 5000
+#define MAX_PEM (1 << 20)
 
 struct flags {
 	const char *config, *listen, *metrics_listen, *cert, *key, *level, *format, *selector;
@@ -242,17 +244,6 @@ static int cmd_get(int argc, char **argv)
 	return rc;
 }
 
-static int file_sig(const char *path, char *out, size_t cap)
-{
-	struct stat st;
-
-	if (!path || stat(path, &st) != 0)
-		return -1;
-	snprintf(out, cap, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
-		 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	return 0;
-}
-
 static void reload(struct em_registry *reg, const char *path, const char *why)
 {
 	struct em_errlist errs = {0};
@@ -269,22 +260,6 @@ static void reload(struct em_registry *reg, const char *path, const char *why)
 	em_errlist_free(&errs);
 	em_registry_reload(reg, c);
 	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 1);
-}
-
-static char *read_pem(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	struct em_strbuf sb;
-	char buf[4096];
-	size_t n;
-
-	if (!fp)
-		return NULL;
-	em_sb_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-		em_sb_add(&sb, buf, n);
-	fclose(fp);
-	return em_sb_steal(&sb);
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -338,10 +313,11 @@ static int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	if (certf) {
-		cert = read_pem(certf);
-		key = read_pem(keyf);
+		char why[512];
+		cert = em_read_file(certf, MAX_PEM, false, NULL, why, sizeof(why));
+		key = cert ? em_read_file(keyf, MAX_PEM, false, NULL, why, sizeof(why)) : NULL;
 		if (!cert || !key) {
-			em_error("cannot read TLS files %s / %s: %s", certf, keyf, strerror(errno));
+			em_error("TLS: %s", why);
 			goto out;
 		}
 	} else {
@@ -377,7 +353,7 @@ static int cmd_serve(int argc, char **argv)
 	em_info("serving external.metrics.k8s.io on https://%s and /metrics on http://%s", so.listen,
 		so.metrics_listen);
 	if (f.config)
-		file_sig(f.config, sig, sizeof(sig));
+		em_file_sig(f.config, sig, sizeof(sig));
 
 	for (;;) {
 		struct timespec ts = {1, 0};
@@ -392,11 +368,11 @@ static int cmd_serve(int argc, char **argv)
 			continue;
 		if (s == SIGHUP) {
 			reload(reg, f.config, "SIGHUP");
-			file_sig(f.config, sig, sizeof(sig));
+			em_file_sig(f.config, sig, sizeof(sig));
 			continue;
 		}
 		/* ConfigMap volumes swap a symlink: stat() follows it, so a new inode shows. */
-		if (file_sig(f.config, nsig, sizeof(nsig)) == 0 && strcmp(nsig, sig) != 0) {
+		if (em_file_sig(f.config, nsig, sizeof(nsig)) == 0 && strcmp(nsig, sig) != 0) {
 			snprintf(sig, sizeof(sig), "%s", nsig);
 			reload(reg, f.config, "file changed");
 		}

@@ -9,7 +9,7 @@
 #include "err.h"
 
 /* A loaded zone. Immutable after loading, so one zone may be used by any
- * number of threads at once without locking. Never touches TZ or localtime(). */
+ * number of threads at once without locking. Never touches TZ or the C library's local-time calls. */
 struct em_tz;
 
 #define EM_TZ_ABBR_MAX 16

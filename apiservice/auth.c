@@ -18,6 +18,7 @@
 #include "selfmetrics.h"
 #include "status.h"
 #include "strbuf.h"
+#include "files.h"
 
 #define CACHE_CAPACITY 4096
 #define FILE_CHECK_MS 5000
@@ -143,34 +144,16 @@ static int pick_list(struct em_strlist *dst, const struct em_strlist *conf, cons
 
 static char *read_file(const char *path, char *sig, size_t sigcap, struct em_err *err)
 {
-	FILE *f = fopen(path, "r");
-	struct em_strbuf sb;
-	struct stat st;
-	char buf[8192];
-	size_t n;
+	char why[EM_ERR_MSG_MAX - 16];
+	char *text;
 
-	if (!f) {
-		em_err_set(err, EM_E_CONFIG, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (sig && fstat(fileno(f), &st) == 0)
-		snprintf(sig, sigcap, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
-			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	em_sb_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < MAX_CA_FILE)
-		em_sb_add(&sb, buf, n);
-	fclose(f);
-	return em_sb_steal(&sb);
-}
-
-static void file_sig(const char *path, char *sig, size_t cap)
-{
-	struct stat st;
-
-	sig[0] = '\0';
-	if (path && stat(path, &st) == 0)
-		snprintf(sig, cap, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
-			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	/* The signature first: a file replaced while being read is read again. */
+	if (sig)
+		em_file_sig(path, sig, sigcap);
+	text = em_read_file(path, MAX_CA_FILE, false, NULL, why, sizeof(why));
+	if (!text)
+		em_err_set(err, EM_E_CONFIG, "%s", why);
+	return text;
 }
 
 /* Builds the state from the CA files (read now) and cm (may be NULL). */
@@ -353,8 +336,8 @@ static void *maintain(void *arg)
 		}
 		if (now >= next_files) {
 			char cs[128], rs[128];
-			file_sig(a->conf.client_ca_file, cs, sizeof(cs));
-			file_sig(a->conf.mode == EM_AUTH_DELEGATED ? a->conf.rh_ca_file : NULL, rs, sizeof(rs));
+			em_file_sig(a->conf.client_ca_file, cs, sizeof(cs));
+			em_file_sig(a->conf.mode == EM_AUTH_DELEGATED ? a->conf.rh_ca_file : NULL, rs, sizeof(rs));
 			pthread_mutex_lock(&a->mu);
 			if ((a->conf.client_ca_file && strcmp(cs, a->client_sig) != 0) ||
 			    (a->conf.rh_ca_file && a->conf.mode == EM_AUTH_DELEGATED && strcmp(rs, a->rh_sig) != 0))

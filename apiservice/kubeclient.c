@@ -13,6 +13,8 @@
 
 #include "log.h"
 #include "strbuf.h"
+#include "files.h"
+#include "secret.h"
 
 #define MAX_RESPONSE (4 << 20)
 #define BACKOFF_MIN_MS 1000
@@ -150,25 +152,19 @@ const char *em_kube_url(const struct em_kube *k)
 /* The token, trimmed; NULL with why when unreadable. Wiped by the caller. */
 static char *read_token(const char *path, char *why, size_t cap)
 {
-	FILE *f = fopen(path, "r");
-	char buf[16384];
+	char *t = em_read_file(path, 16 * 1024, false, NULL, why, cap);
 	size_t n;
 
-	if (!f) {
-		snprintf(why, cap, "cannot read the token file %s: %s", path, strerror(errno));
+	if (!t)
 		return NULL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	if (!n || strpbrk(buf, "\r\n")) {
+	n = strlen(t);
+	while (n && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' '))
+		t[--n] = '\0';
+	if (!n || strpbrk(t, "\r\n")) {
 		snprintf(why, cap, "the token file %s is empty or holds several lines", path);
+		em_free_secret(t);
 		return NULL;
 	}
-	char *t = strdup(buf);
-	memset(buf, 0, sizeof(buf));
 	return t;
 }
 

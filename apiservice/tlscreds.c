@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "strbuf.h"
+#include "files.h"
 
 #define CHECK_EVERY_MS 1000
 #define MAX_PEM (1 << 20)
@@ -46,35 +47,6 @@ static void wipe_free(char *s)
 		memset(s, 0, strlen(s));
 		free(s);
 	}
-}
-
-static void sig_of(const char *path, char *out, size_t cap)
-{
-	struct stat st;
-
-	out[0] = '\0';
-	if (stat(path, &st) == 0)
-		snprintf(out, cap, "%lu:%lu:%lld:%lld.%09ld", (unsigned long)st.st_dev, (unsigned long)st.st_ino,
-			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-}
-
-static char *slurp(const char *path, char *why, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	struct em_strbuf sb;
-	char buf[4096];
-	size_t n;
-
-	if (!f) {
-		snprintf(why, cap, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	em_sb_init(&sb);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && sb.len < MAX_PEM)
-		em_sb_add(&sb, buf, n);
-	fclose(f);
-	memset(buf, 0, sizeof(buf));
-	return em_sb_steal(&sb);
 }
 
 static struct em_tlscred *cred_new(const char *cert_pem, const char *key_pem, const char *ca_pem, char *why,
@@ -139,10 +111,10 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 		 * at the next check instead of being missed. */
 		t->cert_file = strdup(cert_file);
 		t->key_file = strdup(key_file);
-		sig_of(cert_file, t->cert_sig, sizeof(t->cert_sig));
-		sig_of(key_file, t->key_sig, sizeof(t->key_sig));
-		t->cert_pem = slurp(cert_file, why, sizeof(why));
-		t->key_pem = t->cert_pem ? slurp(key_file, why, sizeof(why)) : NULL;
+		em_file_sig(cert_file, t->cert_sig, sizeof(t->cert_sig));
+		em_file_sig(key_file, t->key_sig, sizeof(t->key_sig));
+		t->cert_pem = em_read_file(cert_file, MAX_PEM, false, NULL, why, sizeof(why));
+		t->key_pem = t->cert_pem ? em_read_file(key_file, MAX_PEM, false, NULL, why, sizeof(why)) : NULL;
 	}
 	if (!t->cert_pem || !t->key_pem) {
 		free(t->cert_pem);
@@ -199,12 +171,12 @@ static bool reload_files(struct em_tlscreds *t, int64_t now)
 
 	if (!t->cert_file)
 		return false;
-	sig_of(t->cert_file, cs, sizeof(cs));
-	sig_of(t->key_file, ks, sizeof(ks));
+	em_file_sig(t->cert_file, cs, sizeof(cs));
+	em_file_sig(t->key_file, ks, sizeof(ks));
 	if (strcmp(cs, t->cert_sig) == 0 && strcmp(ks, t->key_sig) == 0)
 		return false;
-	cert = slurp(t->cert_file, why, sizeof(why));
-	key = cert ? slurp(t->key_file, why, sizeof(why)) : NULL;
+	cert = em_read_file(t->cert_file, MAX_PEM, false, NULL, why, sizeof(why));
+	key = cert ? em_read_file(t->key_file, MAX_PEM, false, NULL, why, sizeof(why)) : NULL;
 	probe = key ? cred_new(cert, key, NULL, why, sizeof(why)) : NULL;
 	if (!probe) {
 		/* Perhaps half-way through a rotation: retried next second. */

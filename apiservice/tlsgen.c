@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "secret.h"
 
 static char *bio_to_str(BIO *b)
 {
@@ -108,6 +109,5 @@ void em_tlsgen_free_key(char *key_pem)
 {
 	if (!key_pem)
 		return;
-	OPENSSL_cleanse(key_pem, strlen(key_pem));
-	free(key_pem);
+	em_free_secret(key_pem);
 }

@@ -8,6 +8,7 @@
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
+#include "../../adapter/secret.h"
 
 struct role_prov {
 	struct em_aws_provider p;
@@ -51,11 +52,8 @@ static int role_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 	}
 	rc = 0;
 done:
-	if (resp.body)
-		OPENSSL_cleanse(resp.body, resp.len);
 	em_aws_resp_free(&resp);
-	OPENSSL_cleanse(body, strlen(body));
-	free(body);
+	em_free_secret(body);
 	return rc;
 }
 
@@ -65,10 +63,7 @@ static void role_destroy(struct em_aws_provider *p)
 
 	em_aws_identity_close(rp->base);
 	free(rp->role_arn);
-	if (rp->external_id) {
-		OPENSSL_cleanse(rp->external_id, strlen(rp->external_id));
-		free(rp->external_id);
-	}
+	em_free_secret(rp->external_id);
 	free(rp->region);
 	free(rp);
 }

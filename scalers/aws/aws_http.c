@@ -13,6 +13,7 @@
 #include "../../adapter/options.h"
 #include "../../adapter/selfmetrics.h"
 #include "aws_parse.h"
+#include "../../adapter/secret.h"
 
 #define MAX_RESPONSE (32u << 20) /* GetMetricData with 500 queries stays far below */
 #define MAX_HEADERS 16
@@ -119,6 +120,8 @@ void em_aws_resp_free(struct em_aws_resp *r)
 {
 	if (!r)
 		return;
+	/* Bodies carry credential documents (STS, IMDS, Pod Identity). */
+	em_wipe(r->body, r->len);
 	free(r->body);
 	memset(r, 0, sizeof(*r));
 }
@@ -152,8 +155,7 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 	else
 		snprintf(h, n, "%s;", name);
 	nl = curl_slist_append(l, h);
-	OPENSSL_cleanse(h, strlen(h));
-	free(h);
+	em_free_secret(h);
 	if (!nl)
 		*oom = true;
 	return nl ? nl : l;

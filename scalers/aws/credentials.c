@@ -11,6 +11,7 @@
 
 #include "../../adapter/log.h"
 #include "aws_parse.h"
+#include "../../adapter/secret.h"
 
 const char *const em_aws_pod_identity_choices[] = {"aws", "aws-eks", "none", NULL};
 
@@ -149,8 +150,7 @@ int em_aws_parse_sts_creds(const char *xml, size_t len, struct em_aws_creds *out
 done:
 	if (rc)
 		em_aws_creds_wipe(out);
-	OPENSSL_cleanse(block, strlen(block));
-	free(block);
+	em_free_secret(block);
 	free(exp);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
+#include "../../adapter/secret.h"
 
 #define MAX_TOKEN (16 * 1024)
 #define ECS_HOST "http://169.254.170.2"
@@ -114,13 +115,8 @@ static int http_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 	}
 	rc = 0;
 done:
-	if (resp.body)
-		OPENSSL_cleanse(resp.body, resp.len);
 	em_aws_resp_free(&resp);
-	if (token) {
-		OPENSSL_cleanse(token, strlen(token));
-		free(token);
-	}
+	em_free_secret(token);
 	return rc;
 }
 
@@ -130,10 +126,7 @@ static void http_destroy(struct em_aws_provider *p)
 
 	free(hp->url);
 	free(hp->token_file);
-	if (hp->token) {
-		OPENSSL_cleanse(hp->token, strlen(hp->token));
-		free(hp->token);
-	}
+	em_free_secret(hp->token);
 	free(hp);
 }
 

@@ -8,6 +8,7 @@
 
 #include "aws_http.h"
 #include "credentials.h"
+#include "../../adapter/secret.h"
 
 #define IMDS_DEFAULT "http://169.254.169.254"
 #define IMDS_DEFAULT_V6 "http://[fd00:ec2::254]"
@@ -103,13 +104,8 @@ static int imds_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 	}
 	rc = 0;
 done:
-	if (resp.body)
-		OPENSSL_cleanse(resp.body, resp.len);
 	em_aws_resp_free(&resp);
-	if (token) {
-		OPENSSL_cleanse(token, strlen(token));
-		free(token);
-	}
+	em_free_secret(token);
 	return rc;
 }
 

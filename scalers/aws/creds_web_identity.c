@@ -9,6 +9,7 @@
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
+#include "../../adapter/secret.h"
 
 #define MAX_TOKEN (64 * 1024)
 
@@ -71,14 +72,9 @@ static int web_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aw
 	}
 	rc = 0;
 done:
-	if (resp.body)
-		OPENSSL_cleanse(resp.body, resp.len);
 	em_aws_resp_free(&resp);
-	if (body)
-		OPENSSL_cleanse(body, strlen(body));
-	free(body);
-	OPENSSL_cleanse(token, strlen(token));
-	free(token);
+	em_free_secret(body);
+	em_free_secret(token);
 	return rc;
 }
 
