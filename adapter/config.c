@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/sha.h>
 #include <yaml.h>
 
 #include "log.h"
 #include "strbuf.h"
 #include "files.h"
+#include "secret.h"
 
 #define DEFAULT_POLLING_MS 30000
 #define DEFAULT_TIMEOUT_MS 3000
@@ -82,6 +84,15 @@ static int rawopts_add(struct em_rawopts *r, const char *name, const char *value
 		return -1;
 	}
 	r->n++;
+	return 0;
+}
+
+/* The same, for a value written in the config file itself. */
+static int rawopts_add_literal(struct em_rawopts *r, const char *name, const char *value, int line, int col)
+{
+	if (rawopts_add(r, name, value, line, col) != 0)
+		return -1;
+	r->items[r->n - 1].literal = true;
 	return 0;
 }
 
@@ -607,9 +618,7 @@ static void load_value_source(struct loader *L, const char *name, yaml_node_t *v
 	char why[512];
 
 	if (scalar(v)) {
-		em_warn("%s:%d:%d: %s: literal secret in the config file; prefer {fromEnv: VAR} or {fromFile: PATH}",
-			L->file, LINE(v), COL(v), name);
-		rawopts_add(raw, name, scalar(v), LINE(v), COL(v));
+		rawopts_add_literal(raw, name, scalar(v), LINE(v), COL(v));
 		return;
 	}
 	if (want_map(L, v, name) != 0)
@@ -620,9 +629,7 @@ static void load_value_source(struct loader *L, const char *name, yaml_node_t *v
 		return;
 	}
 	if ((src = get(L, v, "value")) && scalar(src)) {
-		em_warn("%s:%d:%d: %s: literal secret in the config file; prefer {fromEnv: VAR} or {fromFile: PATH}",
-			L->file, LINE(src), COL(src), name);
-		rawopts_add(raw, name, scalar(src), LINE(src), COL(src));
+		rawopts_add_literal(raw, name, scalar(src), LINE(src), COL(src));
 	} else if ((src = get(L, v, "fromEnv")) && scalar(src)) {
 		const char *e = getenv(scalar(src));
 		if (!e)
@@ -692,7 +699,7 @@ static void load_metadata(struct loader *L, yaml_node_t *md, struct em_metric_de
 			rawopts_add(&m->raw, base, e, LINE(v), COL(v));
 			continue;
 		}
-		rawopts_add(&m->raw, ks, vs, LINE(v), COL(v));
+		rawopts_add_literal(&m->raw, ks, vs, LINE(v), COL(v));
 	}
 }
 
@@ -714,7 +721,7 @@ static void load_metric_auth(struct loader *L, yaml_node_t *auth, struct em_metr
 		else if (raw_has(&m->raw, direct[i]))
 			lerr(L, v, direct[i], "also set in metadata");
 		else
-			rawopts_add(&m->raw, direct[i], scalar(v), LINE(v), COL(v));
+			rawopts_add_literal(&m->raw, direct[i], scalar(v), LINE(v), COL(v));
 	}
 	params = get(L, auth, "params");
 	if (!params || want_map(L, params, "params") != 0)
@@ -743,6 +750,7 @@ char *em_rawopts_key(const struct em_rawopts *r)
 {
 	struct em_strbuf sb;
 	char **lines = calloc(r->n ? r->n : 1, sizeof(*lines));
+	unsigned char md[SHA256_DIGEST_LENGTH];
 	char *out;
 
 	if (!lines)
@@ -760,10 +768,23 @@ char *em_rawopts_key(const struct em_rawopts *r)
 	for (size_t i = 0; i < r->n; i++) {
 		em_sb_puts(&sb, lines[i] ? lines[i] : "");
 		em_sb_puts(&sb, ";");
-		free(lines[i]);
+		em_free_secret(lines[i]);
 	}
 	free(lines);
-	out = em_sb_steal(&sb);
+	if (sb.oom) {
+		em_sb_free(&sb);
+		return NULL;
+	}
+	/* A digest, not the text: the options hold secrets, and keys are kept
+	 * for as long as their instance lives. */
+	SHA256((const unsigned char *)(sb.buf ? sb.buf : ""), sb.len, md);
+	em_wipe(sb.buf, sb.len);
+	em_sb_free(&sb);
+	out = malloc(2 * sizeof(md) + 1);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 	return out;
 }
 
@@ -801,6 +822,23 @@ static bool valid_label_value(const char *v)
 			return false;
 	}
 	return true;
+}
+
+/* Secrets belong in the environment or in mounted files, not in a ConfigMap. */
+static void warn_literal_secrets(struct loader *L, const struct em_metric_def *m)
+{
+	for (const struct em_option *o = m->scaler->options; o->name; o++) {
+		if (!(o->flags & EM_OPT_SECRET))
+			continue;
+		for (size_t i = 0; i < m->raw.n; i++) {
+			const struct em_rawopt *r = &m->raw.items[i];
+			if (r->literal && strcmp(r->name, o->name) == 0 && r->value && *r->value &&
+			    !strstr(r->value, "${"))
+				em_warn("%s:%d:%d: %s: secret written in the config file; prefer %sFromEnv, or "
+					"auth.params with {fromEnv: VAR} or {fromFile: PATH}",
+					L->file, r->line, r->col, r->name, r->name);
+		}
+	}
 }
 
 static bool raw_templated(const struct em_metric_def *m, const char *key)
@@ -877,6 +915,7 @@ static void check_scaler_options(struct loader *L, struct em_metric_def *m, yaml
 		em_errlist_add(L->errs, L->file, line, col, key, "%s", msg);
 	}
 done:
+	warn_literal_secrets(L, m);
 	em_options_free(m->scaler->options, cfg);
 	free(cfg);
 out:

@@ -188,13 +188,16 @@ static int cmd_check(int argc, char **argv)
 		fputs(usage_check, stderr);
 		return 2;
 	}
-	em_log_setup(EM_LOG_ERROR, false);
+	em_log_setup(EM_LOG_WARN, false); /* warnings (literal secrets) go to stderr */
 	c = em_config_load(f.pos[0], &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		printf("%s\n", errs.msgs[i]);
 	em_errlist_free(&errs);
 	if (!c)
 		return 1;
+	if (c->server.auth.mode == EM_AUTH_NONE)
+		em_warn("%s: server.auth.mode is none: every client that reaches the port can read every metric",
+			f.pos[0]);
 	printf("%s: ok (%zu metrics)\n", f.pos[0], c->n_metrics);
 	em_config_free(c);
 	return 0;

@@ -56,6 +56,7 @@ struct em_rawopt {
 	const char *name;
 	const char *value;   /* resolved text, trimmed by the parser */
 	int line, col;       /* position in the config file, 0 if unknown */
+	bool literal;        /* written in the config file itself (not from env or a file) */
 };
 
 struct em_rawopts {

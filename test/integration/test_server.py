@@ -417,4 +417,27 @@ def get_command_and_check_config():
     assert p.returncode == 0 and p.stdout.startswith("extmetrics "), p.stdout
 
 
+@T.case
+def literal_secrets_are_warned_about_never_echoed():
+    d = tmpdir()
+    os.environ["EM_TEST_PW"] = "from-env-pw-123"
+    cfg = write(os.path.join(d, "c.yaml"), CONFIG + """
+  - name: prom
+    namespaces: ["*"]
+    type: prometheus
+    metadata: {serverAddress: "http://127.0.0.1:1", query: up, threshold: "1", authModes: basic, username: u, password: "lit-pw-4567"}
+  - name: prom2
+    namespaces: ["*"]
+    type: prometheus
+    metadata: {serverAddress: "http://127.0.0.1:1", query: up, threshold: "1", authModes: basic, username: u}
+    auth: {params: {password: {fromEnv: EM_TEST_PW}}}
+""")
+    p = em("check-config", cfg)
+    assert p.returncode == 0, p.stdout + p.stderr
+    warnings = [l for l in p.stderr.splitlines() if "secret written in the config file" in l]
+    assert len(warnings) == 1 and f"{cfg}:" in warnings[0] and "password:" in warnings[0], p.stderr
+    assert "lit-pw-4567" not in p.stderr + p.stdout and "from-env-pw-123" not in p.stderr + p.stdout
+    assert "server.auth.mode is none" in p.stderr
+
+
 T.main()
