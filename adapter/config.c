@@ -146,6 +146,7 @@ struct loader {
 	const char *file;
 	yaml_document_t *doc;
 	struct em_errlist *errs;
+	unsigned flags;
 };
 
 #define LINE(n) ((int)(n)->start_mark.line + 1)
@@ -585,10 +586,8 @@ static void load_server(struct loader *L, yaml_node_t *srv, struct em_server_con
 	static const char *const tlskeys[] = {"certFile", "keyFile", NULL};
 	yaml_node_t *tls;
 
-	if (!srv) {
-		lerr(L, NULL, "server", "missing required section (at least server.auth.mode)");
+	if (!srv)
 		return;
-	}
 	if (want_map(L, srv, "server") != 0)
 		return;
 	check_keys(L, srv, "server", keys);
@@ -1105,7 +1104,10 @@ static struct em_config *load_doc(struct loader *L, yaml_document_t *doc)
 		return c;
 	}
 	check_keys(L, root, "the top level", keys);
-	load_server(L, get(L, root, "server"), &c->server);
+	if (get(L, root, "server"))
+		load_server(L, get(L, root, "server"), &c->server);
+	else if (!(L->flags & EM_CFG_METRICS_ONLY))
+		lerr(L, root, "server", "missing required section (at least server.auth)");
 	defs = get(L, root, "defaults");
 	if (defs && want_map(L, defs, "defaults") == 0) {
 		check_keys(L, defs, "defaults", defkeys);
@@ -1142,9 +1144,15 @@ static struct em_config *load_doc(struct loader *L, yaml_document_t *doc)
 
 struct em_config *em_config_load_mem(const char *name, const char *text, size_t len, struct em_errlist *errs)
 {
+	return em_config_load_mem_ex(name, text, len, 0, errs);
+}
+
+struct em_config *em_config_load_mem_ex(const char *name, const char *text, size_t len, unsigned flags,
+					struct em_errlist *errs)
+{
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct loader L = {.file = name, .doc = &doc, .errs = errs};
+	struct loader L = {.file = name, .doc = &doc, .errs = errs, .flags = flags};
 	struct em_config *c = NULL;
 	size_t before = errs->n;
 
@@ -1174,6 +1182,11 @@ struct em_config *em_config_load_mem(const char *name, const char *text, size_t 
 
 struct em_config *em_config_load(const char *path, struct em_errlist *errs)
 {
+	return em_config_load_ex(path, 0, errs);
+}
+
+struct em_config *em_config_load_ex(const char *path, unsigned flags, struct em_errlist *errs)
+{
 	char why[512];
 	char *text;
 	struct em_config *c;
@@ -1189,7 +1202,7 @@ struct em_config *em_config_load(const char *path, struct em_errlist *errs)
 		em_errlist_add(errs, path, 0, 0, "-", "%s", why);
 		return NULL;
 	}
-	c = em_config_load_mem(path, text, strlen(text), errs);
+	c = em_config_load_mem_ex(path, text, strlen(text), flags, errs);
 	free(text);
 	return c;
 }

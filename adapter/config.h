@@ -111,6 +111,11 @@ struct em_config {
 struct em_config *em_config_load(const char *path, struct em_errlist *errs);
 /* Same, from memory; name is used in messages (the embedded demo config). */
 struct em_config *em_config_load_mem(const char *name, const char *text, size_t len, struct em_errlist *errs);
+/* Flags for the _ex loaders. */
+#define EM_CFG_METRICS_ONLY 0x1u   /* no server section needed (the `get` command) */
+struct em_config *em_config_load_ex(const char *path, unsigned flags, struct em_errlist *errs);
+struct em_config *em_config_load_mem_ex(const char *name, const char *text, size_t len, unsigned flags,
+					struct em_errlist *errs);
 void em_config_free(struct em_config *c);
 
 const struct em_metric_def *em_config_find(const struct em_config *c, const char *name);

@@ -154,7 +154,8 @@ static int setup_logging(const struct flags *f)
 	return 0;
 }
 
-static struct em_config *load(const struct flags *f, bool quiet_ok)
+/* metrics_only: a file with just `metrics:` will do (the get command). */
+static struct em_config *load(const struct flags *f, bool metrics_only)
 {
 	struct em_errlist errs = {0};
 	struct em_config *c;
@@ -162,7 +163,7 @@ static struct em_config *load(const struct flags *f, bool quiet_ok)
 	if (f->demo)
 		c = em_config_load_mem("<demo>", em_demo_config, strlen(em_demo_config), &errs);
 	else if (f->config)
-		c = em_config_load(f->config, &errs);
+		c = em_config_load_ex(f->config, metrics_only ? EM_CFG_METRICS_ONLY : 0, &errs);
 	else {
 		fprintf(stderr, "--config FILE (or --demo) is required\n");
 		return NULL;
@@ -170,7 +171,6 @@ static struct em_config *load(const struct flags *f, bool quiet_ok)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msgs[i]);
 	em_errlist_free(&errs);
-	(void)quiet_ok;
 	return c;
 }
 
@@ -226,7 +226,7 @@ static int cmd_get(int argc, char **argv)
 		return 2;
 	if (!f.level)
 		em_log_setup(EM_LOG_WARN, false);
-	c = load(&f, false);
+	c = load(&f, true);
 	if (!c)
 		return 1;
 	reg = em_registry_new(c, false, &err);

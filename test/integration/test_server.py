@@ -413,6 +413,12 @@ def get_command_and_check_config():
     assert f'{bad}:9:' in p.stdout and 'desiredReplicas: invalid integer "x"' in p.stdout, p.stdout
     p = em("serve", "--config", bad, "--listen", f"127.0.0.1:{free_port()}")
     assert p.returncode == 1 and "desiredReplicas" in p.stderr, p.stderr
+    # get needs only the metrics: section; check-config and serve need server: too
+    mo = write(os.path.join(d, "metrics-only.yaml"), CONFIG[CONFIG.index("metrics:"):])
+    rc, out, err = em_get(mo, "default", "always-on")
+    assert rc == 0 and out["items"][0]["value"] == "3", (out, err)
+    p = em("check-config", mo)
+    assert p.returncode == 1 and f"{mo}:1:1: server: missing required section" in p.stdout, p.stdout
     p = em("version")
     assert p.returncode == 0 and p.stdout.startswith("extmetrics "), p.stdout
 
