@@ -1,12 +1,17 @@
 """test_aws_sqs.py - aws-sqs-queue against moto with signature checking on: counts, flags, errors, batching, HTTPS."""
+import copy
 import json
 import math
 import os
 import re
+import subprocess
 import time
+import urllib.parse
+
+import yaml
 
 from backends_moto import Moto, clean_aws_env
-from lib import Cases, Server, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
+from lib import ROOT, Cases, Server, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
 
 T = Cases("aws-sqs-queue (moto, SigV4 checked)")
 M = {}
@@ -191,21 +196,64 @@ def metrics_on_one_queue_share_one_request_per_poll():
     s.stop()
 
 
+KUBE_PY = "/usr/bin/python3"  # Debian's python3-kubernetes: a Quantity parser that is not ours
+EXAMPLE = os.path.join(ROOT, "examples", "1-sqs-file-processor")
+
+
+def kube_milli(quantity):
+    """MilliValue() of a Quantity as the HPA reads it (ceil(q * 1000)), via parse_quantity."""
+    p = subprocess.run([KUBE_PY, "-c", "import sys, math; from kubernetes.utils import parse_quantity; "
+                        "print(math.ceil(parse_quantity(sys.argv[1]) * 1000))", quantity],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, (quantity, p.stderr)
+    return int(p.stdout)
+
+
+def hpa_average_value_replicas(usage_milli, target_milli, status_replicas, lo, hi, tolerance=0.1):
+    """The HPA's proposal for one External metric with an AverageValue target
+    (api-contract.md section 7): r = U/(T*S); within tolerance keeps S, else
+    ceil(U/T); then clamped to [minReplicas, maxReplicas]."""
+    if status_replicas > 0 and abs(usage_milli / (target_milli * status_replicas) - 1.0) <= tolerance:
+        desired = status_replicas
+    else:
+        desired = math.ceil(usage_milli / target_milli)
+    return max(lo, min(hi, desired))
+
+
 @T.case
-def kubectl_get_raw_gives_the_hpa_its_quantity():
-    url = new_queue("hpa", visible=15)
-    s = Server(config(metric("orders-queue", url)), env=env())
-    T.at_exit(s.stop)
-    path = "/apis/external.metrics.k8s.io/v1beta1/namespaces/default/orders-queue"
-    p = wait_for(lambda: (lambda r: r if r.returncode == 0 and '"value"' in r.stdout else None)(kubectl_raw(s, path)),
-                 timeout=15, what="kubectl get --raw")
-    doc = json.loads(p.stdout)
-    assert doc["kind"] == "ExternalMetricValueList", doc
-    v = doc["items"][0]["value"]
-    assert v == "15", doc
-    # the HPA with target AverageValue 10 (queueLength): ceil(15 / 10) replicas
-    assert math.ceil(float(v) / 10) == 2
-    s.stop()
+def kubectl_get_raw_gives_the_example_hpa_its_replicas():
+    with open(os.path.join(EXAMPLE, "hpa.yaml")) as f:
+        hpa = yaml.safe_load(f)
+    with open(os.path.join(EXAMPLE, "config.yaml")) as f:
+        example = yaml.safe_load(f)
+    ext = [m["external"] for m in hpa["spec"]["metrics"] if m["type"] == "External"]
+    assert len(ext) == 1 and ext[0]["target"]["type"] == "AverageValue", ext
+    name, ns = ext[0]["metric"]["name"], hpa["metadata"]["namespace"]
+    target_milli = kube_milli(str(ext[0]["target"]["averageValue"]))
+    selector = ",".join(f"{k}={v}" for k, v in sorted(ext[0]["metric"]["selector"]["matchLabels"].items()))
+    path = (f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{ns}/{name}?"
+            + urllib.parse.urlencode({"labelSelector": selector}))
+    lo, hi = hpa["spec"].get("minReplicas", 1), hpa["spec"]["maxReplicas"]
+    # (messages, replicas the HPA then wants with 1 replica running)
+    for depth, want in ((15, 2), (20, 2), (21, 3), (0, 0)):
+        entry = [m for m in example["metrics"] if m["name"] == name]
+        assert len(entry) == 1, example
+        m = copy.deepcopy(entry[0])
+        # the example's own keys and values, pointed at moto with the test keys
+        m["metadata"].update({"queueURL": new_queue(f"example-{depth}", visible=depth), "awsRegion": "us-east-1"})
+        m["auth"] = metric("x", "x")["auth"]
+        m["pollingInterval"] = "1s"
+        s = Server(json.dumps({"server": {"auth": {"mode": "none"}}, "metrics": [m]}), env=env())
+        T.at_exit(s.stop)
+        p = wait_for(lambda: (lambda r: r if r.returncode == 0 and '"value"' in r.stdout else None)(kubectl_raw(s, path)),
+                     timeout=15, what="kubectl get --raw")
+        s.stop()
+        doc = json.loads(p.stdout)
+        assert doc["kind"] == "ExternalMetricValueList" and len(doc["items"]) == 1, doc
+        usage_milli = sum(kube_milli(i["value"]) for i in doc["items"])
+        assert usage_milli == depth * 1000, (depth, doc)
+        got = hpa_average_value_replicas(usage_milli, target_milli, 1, lo, hi)
+        assert got == want, f"{depth} messages: served {doc['items'][0]['value']!r}, HPA would pick {got}, not {want}"
 
 
 if __name__ == "__main__":
