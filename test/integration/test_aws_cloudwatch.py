@@ -6,7 +6,7 @@ import re
 import time
 
 from backends_moto import Moto, clean_aws_env
-from lib import Cases, Server, em_get, tmpdir, wait_for, write
+from lib import Cases, Server, em_get, free_port, tmpdir, wait_for, write
 
 T = Cases("aws-cloudwatch (moto, SigV4 checked)")
 M = {}
@@ -101,6 +101,32 @@ def no_data_gives_min_metric_value_or_keda_error():
                                                       "dimensionValue": "",
                                                       "expression": "SELECT AVG(Latency) FROM App"})), "expr")
     assert rc == 0 and out["items"][0]["metricName"] == "expr", errtext
+
+
+@T.case
+def endpoint_precedence():
+    """awsEndpoint > AWS_ENDPOINT_URL_CLOUDWATCH > AWS_ENDPOINT_URL; other services' variables are ignored."""
+    put([("Endpoint", "where")], 5)
+    m = moto()
+    dead_port = free_port()
+    dead = f"http://127.0.0.1:{dead_port}"
+    cfg = config(metric("w", [("Endpoint", "where")]))
+
+    def fails_at_dead(cfg_text, extra):
+        rc, _, errtext = get(cfg_text, "w", extra)
+        assert rc == 1, errtext
+        msg = json.loads(errtext.strip().splitlines()[-1])["message"]
+        assert "cloudwatch:GetMetricData" in msg and f"port {dead_port}" in msg, msg
+
+    fails_at_dead(cfg, {"AWS_ENDPOINT_URL_CLOUDWATCH": dead, "AWS_ENDPOINT_URL": m.url})
+    assert value(config(metric("w", [("Endpoint", "where")], {"awsEndpoint": m.url})), "w",
+                 {"AWS_ENDPOINT_URL_CLOUDWATCH": dead, "AWS_ENDPOINT_URL": dead}) == "5"
+    assert value(cfg, "w", {"AWS_ENDPOINT_URL_CLOUDWATCH": m.url, "AWS_ENDPOINT_URL": dead}) == "5"
+    assert value(cfg, "w", {"AWS_ENDPOINT_URL_CLOUDWATCH": "", "AWS_ENDPOINT_URL": m.url}) == "5"
+    # AWS_ENDPOINT_URL_SQS / _STS are not CloudWatch's
+    fails_at_dead(cfg, {"AWS_ENDPOINT_URL_CLOUDWATCH": "", "AWS_ENDPOINT_URL_SQS": m.url,
+                        "AWS_ENDPOINT_URL_STS": m.url, "AWS_ENDPOINT_URL": dead})
+    fails_at_dead(config(metric("w", [("Endpoint", "where")], {"awsEndpoint": dead})), {})
 
 
 @T.case

@@ -168,6 +168,40 @@ def role_arn_is_assumed_with_external_id():
 
 
 @T.case
+def sts_endpoint_precedence():
+    """sts:AssumeRole (roleArn) goes to AWS_ENDPOINT_URL_STS, else AWS_ENDPOINT_URL; the
+    metric's awsEndpoint and AWS_ENDPOINT_URL_SQS are for SQS only."""
+    url = new_queue("sts-endpoint", visible=4)
+    m = moto()
+    dead_port = free_port()
+    dead = f"http://127.0.0.1:{dead_port}"
+    auth = {"roleArn": m.role_arn,
+            "params": {"awsAccessKeyID": {"fromEnv": "TEST_AKID"}, "awsSecretAccessKey": {"fromEnv": "TEST_SECRET"}}}
+
+    def assume_roles():
+        return len([r for r in m.requests() if "Action=AssumeRole&" in (r.get("body") or "")])
+
+    def fails_at_dead_sts(meta, extra):
+        rc, _, errtext = get(config(metric("q", url, meta, auth=auth)), "q", extra)
+        assert rc == 1, errtext
+        msg = json.loads(errtext.strip().splitlines()[-1])["message"]
+        assert "sts:AssumeRole" in msg and f"port {dead_port}" in msg, msg
+
+    # AWS_ENDPOINT_URL alone serves both SQS and STS
+    n = assume_roles()
+    assert value(config(metric("q", url, auth=auth)), "q", {"AWS_ENDPOINT_URL_SQS": "", "AWS_ENDPOINT_URL": m.url}) == "4"
+    assert assume_roles() == n + 1
+    # AWS_ENDPOINT_URL_STS beats AWS_ENDPOINT_URL
+    assert value(config(metric("q", url, auth=auth)), "q", {"AWS_ENDPOINT_URL_STS": m.url, "AWS_ENDPOINT_URL": dead}) == "4"
+    assert assume_roles() == n + 2
+    fails_at_dead_sts(None, {"AWS_ENDPOINT_URL_STS": dead, "AWS_ENDPOINT_URL": m.url})
+    # neither the metric's awsEndpoint nor AWS_ENDPOINT_URL_SQS reaches STS
+    fails_at_dead_sts({"awsEndpoint": m.url}, {"AWS_ENDPOINT_URL_SQS": "", "AWS_ENDPOINT_URL": dead})
+    fails_at_dead_sts(None, {"AWS_ENDPOINT_URL_SQS": m.url, "AWS_ENDPOINT_URL": dead})
+    assert assume_roles() == n + 2
+
+
+@T.case
 def metrics_on_one_queue_share_one_request_per_poll():
     url = new_queue("shared", visible=15)
     receive(url, 5)
