@@ -52,6 +52,7 @@ class Moto:
         wait_for(self._ready, timeout=20, what="moto")
         self.akid, self.secret = "AKIAEXTMETRICSTEST00", "not-checked-without-auth"
         self.role_arn = "arn:aws:iam::123456789012:role/extmetrics"
+        self.users = {}
         if auth:
             iam = self.client("iam", creds=("AKIAFREECALLS", "free"))
             iam.create_user(UserName="extmetrics")
@@ -60,6 +61,18 @@ class Moto:
             self.role_arn = iam.create_role(RoleName="extmetrics", AssumeRolePolicyDocument=TRUST_ALL)["Role"]["Arn"]
             iam.put_role_policy(RoleName="extmetrics", PolicyName="all", PolicyDocument=ALLOW_ALL)
             self.akid, self.secret = key["AccessKeyId"], key["SecretAccessKey"]
+
+    def user(self, name, policy):
+        """An IAM user with one inline policy (a dict), created with the
+        allow-all key; returns its (akid, secret). Calling it again with the
+        same name replaces the policy: moto checks it on the next request."""
+        iam = self.client("iam")
+        if name not in self.users:
+            iam.create_user(UserName=name)
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+            self.users[name] = (key["AccessKeyId"], key["SecretAccessKey"])
+        iam.put_user_policy(UserName=name, PolicyName="only", PolicyDocument=json.dumps(policy))
+        return self.users[name]
 
     def _ready(self):
         if self.proc.poll() is not None:
@@ -175,6 +188,81 @@ class CredsServer:
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class ThrottlingAws:
+    """A stand-in for an AWS JSON-protocol endpoint that throttles, for what
+    moto cannot provoke. It checks the request looks like the operation
+    (POST /, X-Amz-Target, Content-Type application/x-amz-json-1.0, a SigV4
+    Authorization header, a JSON body) and answers as the AWS docs describe:
+    HTTP 400 with {"__type": ..., "message": ...} when throttling (SQS:
+    RequestThrottled, common error: ThrottlingException), else 200 with
+    `ok_body`. `throttle` is a callable (n = 1-based request number) -> bool,
+    so a test can throttle some requests only; `times` keeps when each
+    request arrived (time.monotonic())."""
+
+    def __init__(self, target, ok_body, throttle_type="ThrottlingException", message="Rate exceeded",
+                 throttle=lambda n: True):
+        self.target, self.ok_body, self.throttle = target, ok_body, throttle
+        self.throttle_type, self.message = throttle_type, message
+        self.times = []
+        self.bad = []  # requests that did not look like the operation
+        self.lock = threading.Lock()
+        owner = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _send(self, code, doc):
+                b = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/x-amz-json-1.0")
+                self.send_header("x-amzn-RequestId", os.urandom(8).hex())
+                self.send_header("Content-Length", str(len(b)))
+                self.end_headers()
+                self.wfile.write(b)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with owner.lock:
+                    owner.times.append(time.monotonic())
+                    n = len(owner.times)
+                why = None
+                if self.path != "/":
+                    why = f"path {self.path}"
+                elif self.headers.get("X-Amz-Target") != owner.target:
+                    why = f"X-Amz-Target {self.headers.get('X-Amz-Target')}"
+                elif self.headers.get("Content-Type") != "application/x-amz-json-1.0":
+                    why = f"Content-Type {self.headers.get('Content-Type')}"
+                elif not (self.headers.get("Authorization") or "").startswith("AWS4-HMAC-SHA256 Credential="):
+                    why = "no SigV4 Authorization"
+                else:
+                    try:
+                        json.loads(body)
+                    except ValueError:
+                        why = "body is not JSON"
+                if why:
+                    owner.bad.append(why)
+                    return self._send(400, {"__type": "com.amazon.coral.validate#ValidationException", "message": why})
+                if owner.throttle(n):
+                    return self._send(400, {"__type": owner.throttle_type, "message": owner.message})
+                return self._send(200, owner.ok_body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def count(self):
+        with self.lock:
+            return len(self.times)
 
     def stop(self):
         self.httpd.shutdown()

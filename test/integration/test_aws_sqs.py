@@ -10,7 +10,7 @@ import urllib.parse
 
 import yaml
 
-from backends_moto import Moto, clean_aws_env
+from backends_moto import Moto, ThrottlingAws, clean_aws_env
 from lib import ROOT, Cases, Server, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
 
 T = Cases("aws-sqs-queue (moto, SigV4 checked)")
@@ -134,6 +134,108 @@ def missing_queue_is_a_clear_503():
     assert st["code"] == 503, st
     assert "queue no-such-queue: sqs:GetQueueAttributes: QueueDoesNotExist: The specified queue does not exist" \
         in st["message"], st["message"]
+
+
+def queue_arn(url):
+    return moto().client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def only_queue_policy(arn):
+    return {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sqs:GetQueueAttributes", "Resource": arn}]}
+
+
+def calls(server, code):
+    m = re.search(r'extmetrics_aws_api_calls_total\{service="sqs",operation="GetQueueAttributes",code="%s"\} (\S+)'
+                  % re.escape(code), server.metrics())
+    return float(m.group(1)) if m else 0.0
+
+
+def served(server, name):
+    """(status, parsed body) of the metric through the HTTPS API."""
+    st, _, body = server.api(f"/apis/external.metrics.k8s.io/v1beta1/namespaces/default/{name}")
+    return st, json.loads(body)
+
+
+@T.case
+def access_denied_is_clear_then_served_stale_then_503():
+    """moto evaluates IAM policies for SQS against the queue's ARN: a user
+    allowed GetQueueAttributes on one queue only is denied on the others."""
+    allowed, other = new_queue("ad-allowed", visible=6), new_queue("ad-other", visible=2)
+    akid, secret = moto().user("reader", only_queue_policy(queue_arn(allowed)))
+    keys = {"READER_AKID": akid, "READER_SECRET": secret}
+    auth = {"params": {"awsAccessKeyID": {"fromEnv": "READER_AKID"},
+                       "awsSecretAccessKey": {"fromEnv": "READER_SECRET"}}}
+    denied = ("sqs:GetQueueAttributes: AccessDenied: User: arn:aws:iam::123456789012:user/reader "
+              "is not authorized to perform: sqs:GetQueueAttributes")
+    assert value(config(metric("q", allowed, auth=auth)), "q", keys) == "6"
+    rc, _, errtext = get(config(metric("q", other, auth=auth)), "q", keys)
+    assert rc == 1, errtext
+    st = json.loads(errtext.strip().splitlines()[-1])
+    assert st["code"] == 503 and st["reason"] == "ServiceUnavailable", st
+    assert st["message"].startswith("metric q: queue ad-other: " + denied), st["message"]
+    assert secret not in errtext
+
+    # Through the served API: the policy is revoked while the server polls
+    stale_s = 4
+    m = metric("q", allowed, auth=auth)
+    m["staleAfter"] = f"{stale_s}s"
+    s = Server(config(m), env=env(keys))
+    T.at_exit(s.stop)
+    wait_for(lambda: served(s, "q")[0] == 200, timeout=15, what="first value")
+    code, doc = served(s, "q")
+    assert doc["items"][0]["value"] == "6", doc
+    t_revoke = time.time()
+    moto().user("reader", only_queue_policy(queue_arn(other)))
+    sqs = moto().client("sqs")
+    for i in range(3):
+        sqs.send_message(QueueUrl=allowed, MessageBody=f"late{i}")
+    wait_for(lambda: calls(s, "AccessDenied") >= 1, timeout=10, what="a denied poll")
+    # the last good value, with its own time, while it is fresh
+    code, doc = served(s, "q")
+    assert code == 200 and doc["items"][0]["value"] == "6", doc
+    stamp = doc["items"][0]["timestamp"]
+    # every answer until the 503 is that same value and time; then 503 with the AWS error
+    seen = []
+
+    def until_503():
+        seen.append(served(s, "q"))
+        return seen[-1][0] == 503
+
+    wait_for(until_503, timeout=stale_s + 5, interval=0.1, what="503 once stale")
+    took = time.time() - t_revoke
+    assert len(seen) >= 5, seen
+    for code, d in seen[:-1]:
+        assert code == 200 and d["items"][0]["value"] == "6" and d["items"][0]["timestamp"] == stamp, (doc, d)
+    code, st = served(s, "q")
+    assert code == 503 and st["kind"] == "Status" and st["reason"] == "ServiceUnavailable", st
+    assert st["message"].startswith("metric q: queue ad-allowed: " + denied), st["message"]
+    assert "last good value is" in st["message"], st["message"]
+    # not before the last success (at most one interval before the revocation) is staleAfter old
+    assert took >= stale_s - 1.5, f"503 after {took:.1f}s, staleAfter is {stale_s}s"
+    assert calls(s, "AccessDenied") >= 3
+    # allowed again: the fresh count comes back
+    moto().user("reader", only_queue_policy(queue_arn(allowed)))
+    wait_for(lambda: (lambda r: r[0] == 200 and r[1]["items"][0]["value"] == "9")(served(s, "q")),
+             timeout=10, what="recovery")
+    s.stop()
+
+
+@T.case
+def throttling_is_reported_with_the_aws_code():
+    """moto never throttles: a stand-in answers as AWS documents (HTTP 400,
+    JSON __type RequestThrottled for SQS, ThrottlingException as the common error)."""
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/busy"
+    for kind, text in (("RequestThrottled", "Request is throttled."), ("ThrottlingException", "Rate exceeded")):
+        aws = ThrottlingAws("AmazonSQS.GetQueueAttributes", {}, throttle_type=kind, message=text)
+        T.at_exit(aws.stop)
+        rc, _, errtext = get(config(metric("q", url, {"awsEndpoint": aws.url})), "q")
+        aws.stop()
+        assert rc == 1, errtext
+        st = json.loads(errtext.strip().splitlines()[-1])
+        assert st["code"] == 503 and st["reason"] == "ServiceUnavailable", st
+        assert st["message"].startswith(f"metric q: queue busy: sqs:GetQueueAttributes: {kind}: {text}"), st["message"]
+        assert aws.count() >= 1 and not aws.bad, aws.bad
 
 
 @T.case
