@@ -1,17 +1,20 @@
-"""test_examples.py - the five examples/ stories fetched through `extmetrics get` against real backends."""
+"""test_examples.py - runs the commands examples/README.md and each example's "Try it" line document, as written, against real backends."""
 import datetime
+import json
 import os
+import re
+import shlex
 import subprocess
-import sys
-import time
 import zoneinfo
 
 import yaml
 
-from lib import ROOT, Cases, Server, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
+from lib import BIN, ROOT, SLOW, Cases, em_get, tmpdir, wait_for, write
 
 T = Cases("examples")
 EX = os.path.join(ROOT, "examples")
+README = os.path.join(EX, "README.md")
+DIRS = sorted(d for d in os.listdir(EX) if os.path.isdir(os.path.join(EX, d)))
 
 
 def example(d):
@@ -20,19 +23,6 @@ def example(d):
     with open(os.path.join(EX, d, "hpa.yaml")) as f:
         hpa = yaml.safe_load(f)
     return cfg, hpa
-
-
-def config_file(cfg, **server):
-    full = {"server": {"auth": {"mode": "none"}, **server}, **cfg}
-    return write(os.path.join(tmpdir(), "config.yaml"), yaml.safe_dump(full, sort_keys=False))
-
-
-def value_of(config, ns, metric, env=None):
-    rc, out, err = em_get(config, ns, metric, env=env)
-    assert rc == 0, f"get {ns}/{metric}: rc={rc}: {err}"
-    assert out["kind"] == "ExternalMetricValueList" and len(out["items"]) == 1, out
-    assert out["items"][0]["metricName"] == metric
-    return out["items"][0]["value"]
 
 
 def hpa_target(hpa, metric):
@@ -46,81 +36,178 @@ def selector(labels):
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-# ---------------------------------------------------------------- moto (SQS, CloudWatch, STS)
+# ---------------------------------------------------------------- the documented commands
 
-class Moto:
-    """moto's server on a free 127.0.0.1 port (signatures not checked)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(tmpdir(), "moto.log"), "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        import urllib.request
-        wait_for(lambda: urllib.request.urlopen(self.url + "/moto-api/", timeout=1).status == 200, timeout=20,
-                 what="moto ready")
-        self.env = {"AWS_ENDPOINT_URL": self.url, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-                    "AWS_SECRET_ACCESS_KEY": "example-secret", "AWS_SESSION_TOKEN": "",
-                    "AWS_ROLE_ARN": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": ""}
-
-    def client(self, service, region):
-        import boto3
-        return boto3.client(service, region_name=region, endpoint_url=self.url, aws_access_key_id="AKIDEXAMPLE",
-                            aws_secret_access_key="example-secret")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+def readme():
+    with open(README) as f:
+        return f.read()
 
 
-_moto = None
+def sh_blocks():
+    """The ```sh blocks of examples/README.md, in order."""
+    return re.findall(r"^```sh\n(.*?)^```$", readme(), re.S | re.M)
 
 
-def moto():
-    global _moto
-    if _moto is None:
-        _moto = Moto()
-        T.at_exit(_moto.stop)
-    return _moto
+def flat(text):
+    """A shell text with its line continuations joined and blanks collapsed (for comparing)."""
+    return re.sub(r"\s+", " ", text.replace("\\\n", " ")).strip()
 
 
-def make_queue(url, region):
-    m = moto()
-    sqs = m.client("sqs", region)
-    name = url.rsplit("/", 1)[1]
-    q = sqs.create_queue(QueueName=name)["QueueUrl"]
-    return sqs, q
+GET = re.compile(r"build/extmetrics get --config (\S+) (\S+) (\S+)")
+
+
+def try_it(d):
+    """The command of the example's "# Try it ...:" comment: the indented comment lines after it."""
+    with open(os.path.join(EX, d, "config.yaml")) as f:
+        lines = f.read().splitlines()
+    starts = [i for i, l in enumerate(lines) if l.startswith("# Try it")]
+    assert len(starts) == 1, f"examples/{d}/config.yaml: {len(starts)} 'Try it' comments"
+    cmd = []
+    for l in lines[starts[0] + 1:]:
+        if not l.startswith("#   "):
+            break
+        cmd.append(l[4:])
+    assert cmd, f"examples/{d}/config.yaml: no command under 'Try it'"
+    return "\n".join(cmd)
+
+
+def documented(d):
+    """The README block that fetches example d's metrics, checked to contain the example's
+    own "Try it" command, and the (namespace, metric) of each of its gets, in order."""
+    blocks = [b for b in sh_blocks() if re.search(rf"get --config \S*examples/{re.escape(d)}/config\.yaml", b)
+              or (f"examples/{d}/config.yaml" in b and "get --config /dev/stdin" in b)]
+    assert len(blocks) == 1, f"examples/README.md: {len(blocks)} blocks fetch {d}"
+    block = blocks[0]
+    assert flat(try_it(d)) in flat(block), f"examples/{d}: the Try it command is not the README's:\n{try_it(d)}"
+    gets = [(ns, metric) for _, ns, metric in GET.findall(block)]
+    assert gets, block
+    return block, gets
+
+
+def base_env(extra):
+    """What the commands run with: PATH (for sed, bash), the sanitizers' options when
+    testing an ASan build, and only variables examples/README.md names."""
+    text = readme()
+    for k in extra:
+        assert f"`{k}`" in text, f"{k} is not one the README tells the reader to set"
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    env.update(extra)
+    return env
+
+
+def run_doc(block, extra):
+    """Runs a README block with bash from the repository root; a failing command or an unset
+    variable stops it. build/extmetrics is the binary under test (EXTMETRICS may name another
+    build of it). Returns (rc, stdout, stderr)."""
+    script = block
+    if os.path.realpath(BIN) != os.path.realpath(os.path.join(ROOT, "build", "extmetrics")):
+        script = re.sub(r"(?<![\w/.])build/extmetrics\b", shlex.quote(BIN), script)
+    p = subprocess.run(["bash", "-eu", "-o", "pipefail", "-c", script], cwd=ROOT, env=base_env(extra),
+                       capture_output=True, text=True, timeout=120 * SLOW)
+    return p.returncode, p.stdout, p.stderr
+
+
+def json_docs(text):
+    dec, i, out = json.JSONDecoder(), 0, []
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i == len(text):
+            return out
+        doc, i = dec.raw_decode(text, i)
+        out.append(doc)
+
+
+def fetch(d, extra):
+    """Runs example d's documented block; returns {metric: served value}."""
+    block, gets = documented(d)
+    rc, out, err = run_doc(block, extra)
+    assert rc == 0, f"examples/{d}: documented commands failed rc={rc}:\n{block}\n{err}"
+    docs = json_docs(out)
+    assert len(docs) == len(gets), (gets, out)
+    values = {}
+    for (ns, metric), doc in zip(gets, docs):
+        assert doc["kind"] == "ExternalMetricValueList" and len(doc["items"]) == 1, doc
+        assert doc["items"][0]["metricName"] == metric, doc
+        values[metric] = doc["items"][0]["value"]
+    return values
 
 
 @T.case
+def every_example_documents_commands_that_are_run_here():
+    assert DIRS == ["1-sqs-file-processor", "2-cloudwatch-inference", "3-prometheus-workers-cron",
+                    "4-postgresql-read-replicas", "5-sqs-consumer"], DIRS
+    for d in DIRS:
+        cfg, _ = example(d)
+        block, gets = documented(d)
+        # The gets fetch this example's metrics, each allowed in the namespace asked for.
+        names = {e["name"]: e["namespaces"] for e in cfg["metrics"]}
+        for ns, metric in gets:
+            assert metric in names and ns in names[metric], (d, ns, metric)
+        assert d in STORY, f"no case runs examples/{d}'s commands"
+    # No README command fetching a metric is left out: each block with a get is one example's.
+    for b in sh_blocks():
+        if "extmetrics get" in b:
+            owners = [d for d in DIRS if f"examples/{d}/config.yaml" in b]
+            assert len(owners) == 1, (owners, b)
+
+
+# ---------------------------------------------------------------- moto (SQS, CloudWatch, STS)
+
+_moto = {}
+
+
+def moto():
+    """moto without signature checks, recording requests: SQS and CloudWatch (and STS with keys)."""
+    from backends_moto import Moto
+    if "a" not in _moto:
+        _moto["a"] = Moto(record=True)
+        T.at_exit(_moto["a"].stop)
+    return _moto["a"]
+
+
+def make_queue(url, region):
+    sqs = moto().client("sqs", region)
+    return sqs, sqs.create_queue(QueueName=url.rsplit("/", 1)[1])["QueueUrl"]
+
+
+def aws_keys(endpoint):
+    """The README's second way: keys from the environment (moto does not check them)."""
+    return {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLEREADER000", "AWS_SECRET_ACCESS_KEY": "example-secret",
+            "AWS_ENDPOINT_URL": endpoint}
+
+
 def story1_sqs_file_processor_counts_in_flight_messages():
-    cfg, hpa = example("1-sqs-file-processor")
+    d = "1-sqs-file-processor"
+    cfg, hpa = example(d)
     e = cfg["metrics"][0]
     sqs, q = make_queue(e["metadata"]["queueURL"], e["metadata"]["awsRegion"])
     for i in range(15):
         sqs.send_message(QueueUrl=q, MessageBody=f"file-{i}")
     got = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=5, VisibilityTimeout=300)
     assert len(got["Messages"]) == 5
-    target, labels = hpa_target(hpa, e["name"])
-    path = config_file(cfg)
+    env = aws_keys(moto().url)
     # 10 visible + 5 in flight (scaleOnInFlight defaults to true, as in KEDA).
-    assert value_of(path, "files", e["name"], env=moto().env) == "15"
-    # Through the HPA's own request (its selector), 15 messages at 10 per pod: 2 pods.
-    rc, out, err = em_get(path, "files", e["name"], selector=selector(labels), env=moto().env)
+    assert fetch(d, env) == {e["name"]: "15"}
+    # Through the HPA's own request (its selector), on the example file itself.
+    target, labels = hpa_target(hpa, e["name"])
+    path = os.path.join(EX, d, "config.yaml")
+    rc, out, err = em_get(path, "files", e["name"], selector=selector(labels), env=base_env(env))
     assert rc == 0 and out["items"][0]["value"] == "15", err
     assert out["items"][0]["metricLabels"] == labels
     assert -(-15 // int(target["averageValue"])) == 2
     # Only namespace files may read it.
-    rc, _, err = em_get(path, "default", e["name"], env=moto().env)
+    rc, _, err = em_get(path, "default", e["name"], env=base_env(env))
     assert rc == 1 and '"code":404' in err.replace(" ", ""), err
     assert hpa["spec"]["minReplicas"] == 0 and hpa["spec"]["maxReplicas"] == 20
 
 
-@T.case
 def story2_cloudwatch_inference_reads_the_newest_point():
-    cfg, hpa = example("2-cloudwatch-inference")
+    d = "2-cloudwatch-inference"
+    cfg, hpa = example(d)
     e = cfg["metrics"][0]
     md = e["metadata"]
     cw = moto().client("cloudwatch", md["awsRegion"])
@@ -130,9 +217,8 @@ def story2_cloudwatch_inference_reads_the_newest_point():
     cw.put_metric_data(Namespace=md["namespace"], MetricData=[
         {"MetricName": md["metricName"], "Dimensions": dims, "Value": 150.0,
          "Timestamp": now - datetime.timedelta(seconds=90)}])
-    path = config_file(cfg)
     # roleArn is assumed through STS (moto) on top of the environment's keys.
-    assert value_of(path, "ml", e["name"], env=moto().env) == "150"
+    assert fetch(d, aws_keys(moto().url)) == {e["name"]: "150"}
     target, _ = hpa_target(hpa, e["name"])
     assert target == {"type": "Value", "value": "120"}
 
@@ -142,10 +228,20 @@ def berlin_business_hours(now=None):
     return t.weekday() < 5 and 8 <= t.hour < 18
 
 
-@T.case
+def secrets_dir(files):
+    """A SECRETS_DIR as the README lays it out: one value per file, no trailing newline
+    (what `base64 -d` of a Secret's key writes)."""
+    d = tmpdir()
+    for rel, value in files.items():
+        os.makedirs(os.path.join(d, os.path.dirname(rel)), exist_ok=True)
+        write(os.path.join(d, rel), value)
+    return d
+
+
 def story3_prometheus_with_basic_auth_and_cron():
     from backends_prometheus import Prometheus, Pushgateway
-    cfg, hpa = example("3-prometheus-workers-cron")
+    d = "3-prometheus-workers-cron"
+    _, hpa = example(d)
     pgw = Pushgateway()
     T.at_exit(pgw.stop)
     prom = Prometheus(targets=[pgw.addr], basic_auth={"scaler": "s3cret-pw"})
@@ -153,59 +249,86 @@ def story3_prometheus_with_basic_auth_and_cron():
     pgw.push("workers", '# TYPE work_queue_depth gauge\nwork_queue_depth{queue="default"} 42\n'
                         'work_queue_depth{queue="other"} 1000\n')
     prom.wait_series('work_queue_depth{queue="default"}', timeout=30)
-    d = tmpdir()
-    q = cfg["metrics"][0]
-    q["metadata"]["serverAddress"] = prom.url
-    for param, value in (("username", "scaler"), ("password", "s3cret-pw")):
-        q["auth"]["params"][param]["fromFile"] = write(os.path.join(d, param), value + "\n")
-    path = config_file(cfg)
-    assert value_of(path, "jobs", "workers-queue-depth") == "42"
-    # The credentials are really needed: a wrong password is refused by Prometheus.
-    write(os.path.join(d, "password"), "wrong\n")
-    rc, _, err = em_get(path, "jobs", "workers-queue-depth")
-    assert rc == 1 and "401" in err, err
-    write(os.path.join(d, "password"), "s3cret-pw\n")
-    # The cron window: 6 during weekday business hours in Berlin, else 0.
+    secrets = secrets_dir({"prometheus-basic-auth/username": "scaler", "prometheus-basic-auth/password": "s3cret-pw"})
+    env = {"PROMETHEUS_URL": prom.url, "SECRETS_DIR": secrets}
     before = berlin_business_hours()
-    v = value_of(path, "jobs", "workers-business-hours")
+    got = fetch(d, env)
+    assert got["workers-queue-depth"] == "42", got
+    # The cron window: 6 during weekday business hours in Berlin, else 0.
     if before == berlin_business_hours():   # not at the very edge of the window
-        assert v == ("6" if before else "0"), v
+        assert got["workers-business-hours"] == ("6" if before else "0"), got
+    # The credentials are really needed: with a wrong password Prometheus refuses.
+    write(os.path.join(secrets, "prometheus-basic-auth/password"), "wrong")
+    rc, _, err = run_doc(documented(d)[0], env)
+    assert rc == 1 and "401" in err, err
     targets = [m["external"]["target"]["averageValue"] for m in hpa["spec"]["metrics"]]
     assert targets == ["25", "1"]
 
 
-@T.case
+def tls_only(pg):
+    """Turns on TLS (a self-signed certificate) and makes TCP connections require it, as the
+    example's `sslmode: require` expects of the primary."""
+    crt, key = os.path.join(pg.dir, "server.crt"), os.path.join(pg.dir, "server.key")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "2", "-subj", "/CN=pg-primary.db.svc", "-keyout", key, "-out", crt],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    os.chmod(key, 0o600)
+    if pg.root:
+        os.chown(crt, pg.uid, pg.gid)
+        os.chown(key, pg.uid, pg.gid)
+    hba = os.path.join(pg.data, "pg_hba.conf")
+    with open(hba) as f:
+        lines = f.read().splitlines()
+    write(hba, "\n".join(re.sub(r"^host(\s)", r"hostssl\1", l) for l in lines) + "\n")
+    for sql in (f"ALTER SYSTEM SET ssl_cert_file = '{crt}'", f"ALTER SYSTEM SET ssl_key_file = '{key}'",
+                "ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()"):
+        pg.psql(sql)
+    wait_for(lambda: pg.scalar("SHOW ssl") == "on", timeout=10, what="ssl on")
+
+
+def tcp_psql(pg, user, password, sslmode):
+    from backends_postgres import PSQL
+    return subprocess.run([PSQL, "-X", "-A", "-t", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                           f"host=127.0.0.1 port={pg.port} user={user} dbname=postgres sslmode={sslmode}"],
+                          env=dict(os.environ, PGPASSWORD=password), capture_output=True, text=True, timeout=30)
+
+
 def story4_postgresql_active_connections():
-    from backends_postgres import Postgres
-    cfg, hpa = example("4-postgresql-read-replicas")
+    from backends_postgres import PSQL, Postgres
+    d = "4-postgresql-read-replicas"
+    cfg, hpa = example(d)
     pg = Postgres()
     T.at_exit(pg.stop)
     e = cfg["metrics"][0]
     md = e["metadata"]
     # The monitoring role needs pg_read_all_stats to see other sessions' state.
-    pg.psql(f"CREATE ROLE {md['userName']} LOGIN PASSWORD 'mon-pw'; GRANT pg_read_all_stats TO {md['userName']}")
-    d = tmpdir()
-    e["auth"]["params"]["password"]["fromFile"] = write(os.path.join(d, "password"), "mon-pw\n")
-    md.update(host="127.0.0.1", port=str(pg.port), sslmode="disable")   # the test server has no TLS
+    pg.psql(f"CREATE ROLE {md['userName']} LOGIN PASSWORD 'mon-pw'")
+    pg.psql(f"GRANT pg_read_all_stats TO {md['userName']}")
+    tls_only(pg)
+    p = tcp_psql(pg, md["userName"], "mon-pw", "require")
+    assert p.returncode == 0 and p.stdout.strip() == "t", p.stderr
+    p = tcp_psql(pg, md["userName"], "mon-pw", "disable")
+    assert p.returncode != 0 and "no encryption" in p.stderr, (p.stdout, p.stderr)
+    env = {"PG_HOST": "127.0.0.1", "PG_PORT": str(pg.port), "SECRETS_DIR": secrets_dir({"pg-monitor/password": "mon-pw"})}
     sleepers = []
 
     def sleep_sessions(n):
         for _ in range(n):
-            sleepers.append(subprocess.Popen([pg_psql(), "-X", "-q", "-h", pg.dir, "-p", str(pg.port), "-U", "postgres",
+            sleepers.append(subprocess.Popen([PSQL, "-X", "-q", "-h", pg.dir, "-p", str(pg.port), "-U", "postgres",
                                               "-c", "SELECT pg_sleep(60)"],
                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         want = str(len(sleepers))
         wait_for(lambda: pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' "
                                    "AND state = 'active'") == want, timeout=15, what=f"{want} active sessions")
 
-    path = config_file(cfg)
     try:
         # 3 sleeping sessions + the scaler's own query (active while it runs) = 4, not above
         # activationTargetQueryValue 5: inactive, so 0 is served (what lets an HPA idle down).
         sleep_sessions(3)
-        assert value_of(path, "db", e["name"]) == "0"
+        assert fetch(d, env) == {e["name"]: "0"}
         sleep_sessions(3)
-        assert value_of(path, "db", e["name"]) == "7"
+        assert fetch(d, env) == {e["name"]: "7"}
     finally:
         for s in sleepers:
             s.terminate()
@@ -214,31 +337,29 @@ def story4_postgresql_active_connections():
     assert target == {"type": "AverageValue", "averageValue": "40"}
 
 
-def pg_psql():
-    from backends_postgres import PSQL
-    return PSQL
-
-
-@T.case
-def story5_sqs_consumer_through_the_api():
-    cfg, hpa = example("5-sqs-consumer")
+def story5_sqs_consumer():
+    d = "5-sqs-consumer"
+    cfg, hpa = example(d)
     e = cfg["metrics"][0]
     sqs, q = make_queue(e["metadata"]["queueURL"], e["metadata"]["awsRegion"])
     for i in range(0, 45, 10):
         sqs.send_message_batch(QueueUrl=q, Entries=[{"Id": str(j), "MessageBody": "o"} for j in range(i, min(i + 10, 45))])
-    target, labels = hpa_target(hpa, e["name"])
-    srv = Server(yaml.safe_dump({"server": {"auth": {"mode": "none"}}, **cfg}, sort_keys=False), env=moto().env)
-    T.at_exit(srv.stop)
-    gv = "/apis/external.metrics.k8s.io/v1beta1"
-    path = f"{gv}/namespaces/orders/{e['name']}?labelSelector=" + selector(labels).replace("/", "%2F").replace("=", "%3D")
-    got = wait_for(lambda: (lambda p: p.returncode == 0 and __import__("json").loads(p.stdout))(kubectl_raw(srv, path)),
-                   timeout=15, what="metric through kubectl")
-    assert got["items"][0]["value"] == "45", got
+    assert fetch(d, aws_keys(moto().url)) == {e["name"]: "45"}
+    target, _ = hpa_target(hpa, e["name"])
     # What `kubectl get hpa` shows with 2 pods: the per-pod average as a Quantity against the target.
     milli_per_pod = 45 * 1000 // 2
     assert f"{milli_per_pod}m/{target['averageValue']} (avg)" == "22500m/50 (avg)"
     assert -(-45 // int(target["averageValue"])) == 1   # desired replicas
     assert hpa["spec"]["minReplicas"] == 1 and hpa["spec"]["maxReplicas"] == 50
+
+
+STORY = {"1-sqs-file-processor": story1_sqs_file_processor_counts_in_flight_messages,
+         "2-cloudwatch-inference": story2_cloudwatch_inference_reads_the_newest_point,
+         "3-prometheus-workers-cron": story3_prometheus_with_basic_auth_and_cron,
+         "4-postgresql-read-replicas": story4_postgresql_active_connections,
+         "5-sqs-consumer": story5_sqs_consumer}
+for _fn in STORY.values():
+    T.case(_fn)
 
 
 if __name__ == "__main__":
