@@ -5,11 +5,12 @@ import os
 import re
 import shlex
 import subprocess
+import urllib.parse
 import zoneinfo
 
 import yaml
 
-from lib import BIN, ROOT, SLOW, Cases, em_get, tmpdir, wait_for, write
+from lib import BIN, ROOT, SLOW, Cases, Server, em_get, kubectl_raw, tmpdir, wait_for, write
 
 T = Cases("examples")
 EX = os.path.join(ROOT, "examples")
@@ -198,7 +199,9 @@ def story1_sqs_file_processor_counts_in_flight_messages():
     rc, out, err = em_get(path, "files", e["name"], selector=selector(labels), env=base_env(env))
     assert rc == 0 and out["items"][0]["value"] == "15", err
     assert out["items"][0]["metricLabels"] == labels
-    assert -(-15 // int(target["averageValue"])) == 2
+    # From 1 pod: 15 messages at 10 per pod want 2.
+    assert target["type"] == "AverageValue"
+    assert hpa_average_value(out["items"], target["averageValue"], pods=1) == ("15/10 (avg)", 2)
     # Only namespace files may read it.
     rc, _, err = em_get(path, "default", e["name"], env=base_env(env))
     assert rc == 1 and '"code":404' in err.replace(" ", ""), err
@@ -337,27 +340,111 @@ def story4_postgresql_active_connections():
     assert target == {"type": "AverageValue", "averageValue": "40"}
 
 
-def story5_sqs_consumer():
+# ---------------------------------------------------------------- what the HPA makes of a value
+
+DECIMAL_EXP = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+BINARY_EXP = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
+SUFFIX = {v: k for k, v in DECIMAL_EXP.items()}
+
+
+def milli_value(q):
+    """A Kubernetes quantity's MilliValue(): ceil(q * 1000) (api-contract.md section 4)."""
+    from decimal import ROUND_CEILING, Decimal
+    m = re.fullmatch(r"([+-]?(?:\d+\.?\d*|\.\d+))(Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+|[numkMGTPE]?)", q)
+    assert m, f"not a quantity: {q!r}"
+    num, suf = Decimal(m.group(1)), m.group(2)
+    if suf in BINARY_EXP:
+        num *= 2 ** BINARY_EXP[suf]
+    elif suf[:1] in ("e", "E"):
+        num = num.scaleb(int(suf[1:]))
+    else:
+        num = num.scaleb(DECIMAL_EXP[suf])
+    return int((num * 1000).to_integral_value(rounding=ROUND_CEILING))
+
+
+def canonical_milli(m):
+    """How Kubernetes prints a DecimalSI quantity of m milli-units (api-contract.md section 4,
+    steps 3-6): the fewest trailing zeros, exponent a multiple of 3, the SI suffix."""
+    if m == 0:
+        return "0"
+    e = -3
+    while m % 10 == 0:
+        m //= 10
+        e += 1
+    r = e - 3 * int(e / 3)   # C's %, which keeps the sign
+    if r in (1, -2):
+        m, e = m * 10, e - 1
+    elif r in (2, -1):
+        m, e = m * 100, e - 2
+    return f"{m}{SUFFIX[e]}"
+
+
+def hpa_average_value(items, target, pods):
+    """One AverageValue External metric through the HPA (api-contract.md section 7, and the
+    controller's status): total U of the items' MilliValue; status shows ceil(U / pods) as a
+    milli Quantity, which `kubectl get hpa` prints as CURRENT/TARGET (avg); the proposal is pods
+    within the 0.1 tolerance of U / (T * pods), else ceil(U / T). Returns (text, proposal)."""
+    u = sum(milli_value(i["value"]) for i in items)
+    t = milli_value(target)
+    current = -(-u // pods)
+    ratio = u / (t * pods)
+    proposal = pods if abs(1 - ratio) <= 0.1 else -(-u // t)
+    return f"{canonical_milli(current)}/{canonical_milli(t)} (avg)", proposal
+
+
+def hpa_without_behavior(spec, proposal, pods):
+    """The replica count an HPA without `behavior` sets from one proposal (section 7: clamp into
+    [min, min(max, max(2 * current, 4))]; one proposal, so stabilization keeps it)."""
+    assert "behavior" not in spec
+    return max(spec.get("minReplicas", 1), min(proposal, spec["maxReplicas"], max(2 * pods, 4)))
+
+
+@T.case
+def quantity_helpers_follow_the_contract_examples():
+    # api-contract.md section 4: 22.5 = 22500m, 0.5 = 500m, 1500 = 1500, 1000 = 1k, 1.5e6 = 1500k, 0.001 = 1m.
+    for q, text in (("22.5", "22500m"), ("0.5", "500m"), ("1500", "1500"), ("1000", "1k"), ("1.5e6", "1500k"),
+                    ("0.001", "1m"), ("45", "45"), ("1Ki", "1024"), ("0.0001", "1m")):
+        assert canonical_milli(milli_value(q)) == text, (q, canonical_milli(milli_value(q)), text)
+
+
+def story5_sqs_consumer_as_the_hpa_shows_it():
+    from backends_moto import clean_aws_env
     d = "5-sqs-consumer"
     cfg, hpa = example(d)
     e = cfg["metrics"][0]
     sqs, q = make_queue(e["metadata"]["queueURL"], e["metadata"]["awsRegion"])
     for i in range(0, 45, 10):
         sqs.send_message_batch(QueueUrl=q, Entries=[{"Id": str(j), "MessageBody": "o"} for j in range(i, min(i + 10, 45))])
-    assert fetch(d, aws_keys(moto().url)) == {e["name"]: "45"}
-    target, _ = hpa_target(hpa, e["name"])
-    # What `kubectl get hpa` shows with 2 pods: the per-pod average as a Quantity against the target.
-    milli_per_pod = 45 * 1000 // 2
-    assert f"{milli_per_pod}m/{target['averageValue']} (avg)" == "22500m/50 (avg)"
-    assert -(-45 // int(target["averageValue"])) == 1   # desired replicas
-    assert hpa["spec"]["minReplicas"] == 1 and hpa["spec"]["maxReplicas"] == 50
+    env = aws_keys(moto().url)
+    assert fetch(d, env) == {e["name"]: "45"}
+    # Served, as the HPA reads it: the example file under a server section, the HPA's selector.
+    with open(os.path.join(EX, d, "config.yaml")) as f:
+        text = "server:\n  auth: {mode: none}\n" + f.read()
+    srv = Server(text, env=clean_aws_env(env))
+    T.at_exit(srv.stop)
+    target, labels = hpa_target(hpa, e["name"])
+    path = (f"/apis/external.metrics.k8s.io/v1beta1/namespaces/{hpa['metadata']['namespace']}/{e['name']}"
+            "?labelSelector=" + urllib.parse.quote(selector(labels), safe=""))
+    got = wait_for(lambda: (lambda p: p.returncode == 0 and json.loads(p.stdout))(kubectl_raw(srv, path)),
+                   timeout=15, what="metric through kubectl")
+    assert [i["metricName"] for i in got["items"]] == [e["name"]], got
+    # `kubectl get hpa` with 2 pods running: 45 / 2 per pod against the target, as a Quantity.
+    assert target["type"] == "AverageValue"
+    text, proposal = hpa_average_value(got["items"], target["averageValue"], pods=2)
+    assert text == "22500m/50 (avg)", text
+    for doc in (os.path.join(EX, d, "hpa.yaml"), os.path.join(ROOT, "docs", "deploy.md")):
+        with open(doc) as f:
+            assert f"`{text}`" in f.read(), f"{doc} does not show {text}"
+    # ceil(45 / 50) = 1 pod, within the HPA's 1-50.
+    assert proposal == 1 and hpa_without_behavior(hpa["spec"], proposal, pods=2) == 1
+    srv.stop()
 
 
 STORY = {"1-sqs-file-processor": story1_sqs_file_processor_counts_in_flight_messages,
          "2-cloudwatch-inference": story2_cloudwatch_inference_reads_the_newest_point,
          "3-prometheus-workers-cron": story3_prometheus_with_basic_auth_and_cron,
          "4-postgresql-read-replicas": story4_postgresql_active_connections,
-         "5-sqs-consumer": story5_sqs_consumer}
+         "5-sqs-consumer": story5_sqs_consumer_as_the_hpa_shows_it}
 for _fn in STORY.values():
     T.case(_fn)
 
