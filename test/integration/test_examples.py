@@ -6,6 +6,7 @@ import re
 import shlex
 import subprocess
 import urllib.parse
+import urllib.request
 import zoneinfo
 
 import yaml
@@ -162,12 +163,21 @@ _moto = {}
 
 
 def moto():
-    """moto without signature checks, recording requests: SQS and CloudWatch (and STS with keys)."""
+    """moto without signature checks, recording requests: SQS and CloudWatch."""
     from backends_moto import Moto
     if "a" not in _moto:
         _moto["a"] = Moto(record=True)
         T.at_exit(_moto["a"].stop)
     return _moto["a"]
+
+
+def sts():
+    """A second moto for STS, without auth (AssumeRoleWithWebIdentity is unsigned), recording."""
+    from backends_moto import Moto
+    if "b" not in _moto:
+        _moto["b"] = Moto(record=True)
+        T.at_exit(_moto["b"].stop)
+    return _moto["b"]
 
 
 def make_queue(url, region):
@@ -181,6 +191,78 @@ def aws_keys(endpoint):
             "AWS_ENDPOINT_URL": endpoint}
 
 
+# The extmetrics ServiceAccount's role (overlays/aws), in the examples' account.
+IRSA_ROLE = "arn:aws:iam::123456789012:role/extmetrics"
+
+
+def irsa(service_var):
+    """The README's first way, IRSA as in the pod: AWS_ROLE_ARN and a projected token file,
+    exchanged at STS (the second moto) for the role's temporary keys; service_var points the
+    scaler's service at the first moto. Returns (env, token)."""
+    token = "eyJhbGciOiJSUzI1NiJ9.projected-sa-token." + os.urandom(6).hex()
+    path = write(os.path.join(tmpdir(), "token"), token)
+    return {"AWS_ROLE_ARN": IRSA_ROLE, "AWS_WEB_IDENTITY_TOKEN_FILE": path, service_var: moto().url,
+            "AWS_ENDPOINT_URL_STS": sts().url}, token
+
+
+def header(req, name):
+    return next((v for k, v in req["headers"].items() if k.lower() == name.lower()), None)
+
+
+def form(body, key):
+    m = re.search(rf"(?:^|&){key}=([^&]*)", body or "")
+    return urllib.parse.unquote_plus(m.group(1)) if m else None
+
+
+def action(req):
+    """The AWS operation of a recorded request (JSON protocol target or query Action)."""
+    target = header(req, "X-Amz-Target")
+    return target.rsplit(".", 1)[1] if target else form(req.get("body"), "Action")
+
+
+def assumed_roles():
+    """The temporary credentials the STS moto has handed out: access key -> record."""
+    with urllib.request.urlopen(sts().url + "/moto-api/data.json", timeout=10) as r:
+        return {a["access_key_id"]: a for a in json.load(r).get("sts", {}).get("AssumedRole", [])}
+
+
+def signed_by(req):
+    """(access key id, session token) a recorded request was signed with."""
+    m = re.match(r"AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)/", header(req, "Authorization") or "")
+    assert m, req["headers"]
+    return m.group(1), header(req, "X-Amz-Security-Token")
+
+
+class Traffic:
+    """The requests both motos and STS's hand-outs gained while a block ran."""
+
+    def __enter__(self):
+        self.a0, self.b0, self.k0 = len(moto().requests()), len(sts().requests()), set(assumed_roles())
+        return self
+
+    def __exit__(self, *exc):
+        # Not the test's own look at STS's state (data.json), which moto records too.
+        self.aws = [r for r in moto().requests()[self.a0:] if "/moto-api/" not in r["url"]]
+        self.sts = [r for r in sts().requests()[self.b0:] if "/moto-api/" not in r["url"]]
+        self.issued = {k: v for k, v in assumed_roles().items() if k not in self.k0}
+
+    def calls(self, name, of=None):
+        return [r for r in (self.aws if of is None else of) if action(r) == name]
+
+
+def check_web_identity(t, token):
+    """One unsigned AssumeRoleWithWebIdentity with the token file's content for AWS_ROLE_ARN;
+    returns the (key, session token) STS handed out for it."""
+    calls = t.calls("AssumeRoleWithWebIdentity", t.sts)
+    assert len(calls) == 1, [action(r) for r in t.sts]
+    body = calls[0]["body"]
+    assert form(body, "WebIdentityToken") == token and form(body, "RoleArn") == IRSA_ROLE, body
+    assert header(calls[0], "Authorization") is None, "AssumeRoleWithWebIdentity must be unsigned"
+    got = [a for a in t.issued.values() if a["role_arn"] == IRSA_ROLE]
+    assert len(got) == 1, t.issued
+    return got[0]["access_key_id"], got[0]["session_token"]
+
+
 def story1_sqs_file_processor_counts_in_flight_messages():
     d = "1-sqs-file-processor"
     cfg, hpa = example(d)
@@ -190,9 +272,14 @@ def story1_sqs_file_processor_counts_in_flight_messages():
         sqs.send_message(QueueUrl=q, MessageBody=f"file-{i}")
     got = sqs.receive_message(QueueUrl=q, MaxNumberOfMessages=5, VisibilityTimeout=300)
     assert len(got["Messages"]) == 5
-    env = aws_keys(moto().url)
-    # 10 visible + 5 in flight (scaleOnInFlight defaults to true, as in KEDA).
-    assert fetch(d, env) == {e["name"]: "15"}
+    env, token = irsa("AWS_ENDPOINT_URL_SQS")
+    with Traffic() as t:
+        # 10 visible + 5 in flight (scaleOnInFlight defaults to true, as in KEDA).
+        assert fetch(d, env) == {e["name"]: "15"}
+    # IRSA: the token was exchanged for the role's keys, and SQS was asked with exactly those.
+    role_keys = check_web_identity(t, token)
+    reads = t.calls("GetQueueAttributes")
+    assert reads and all(signed_by(r) == role_keys for r in reads), [signed_by(r) for r in reads]
     # Through the HPA's own request (its selector), on the example file itself.
     target, labels = hpa_target(hpa, e["name"])
     path = os.path.join(EX, d, "config.yaml")
@@ -220,8 +307,18 @@ def story2_cloudwatch_inference_reads_the_newest_point():
     cw.put_metric_data(Namespace=md["namespace"], MetricData=[
         {"MetricName": md["metricName"], "Dimensions": dims, "Value": 150.0,
          "Timestamp": now - datetime.timedelta(seconds=90)}])
-    # roleArn is assumed through STS (moto) on top of the environment's keys.
-    assert fetch(d, aws_keys(moto().url)) == {e["name"]: "150"}
+    env, token = irsa("AWS_ENDPOINT_URL_CLOUDWATCH")
+    with Traffic() as t:
+        assert fetch(d, env) == {e["name"]: "150"}
+    # IRSA, then roleArn assumed with the IRSA keys; CloudWatch read with the reader role's keys.
+    irsa_keys = check_web_identity(t, token)
+    assume = t.calls("AssumeRole", t.sts)
+    assert len(assume) == 1 and form(assume[0]["body"], "RoleArn") == e["auth"]["roleArn"], assume
+    assert signed_by(assume[0]) == irsa_keys
+    reader = [a for a in t.issued.values() if a["role_arn"] == e["auth"]["roleArn"]]
+    assert len(reader) == 1, t.issued
+    reads = t.calls("GetMetricData")
+    assert reads and all(signed_by(r) == (reader[0]["access_key_id"], reader[0]["session_token"]) for r in reads)
     target, _ = hpa_target(hpa, e["name"])
     assert target == {"type": "Value", "value": "120"}
 
@@ -416,7 +513,11 @@ def story5_sqs_consumer_as_the_hpa_shows_it():
     for i in range(0, 45, 10):
         sqs.send_message_batch(QueueUrl=q, Entries=[{"Id": str(j), "MessageBody": "o"} for j in range(i, min(i + 10, 45))])
     env = aws_keys(moto().url)
-    assert fetch(d, env) == {e["name"]: "45"}
+    with Traffic() as t:
+        assert fetch(d, env) == {e["name"]: "45"}
+    reads = t.calls("GetQueueAttributes")
+    assert reads and all(signed_by(r) == (env["AWS_ACCESS_KEY_ID"], None) for r in reads), reads
+    assert not t.sts, "keys from the environment need no STS: " + str([action(r) for r in t.sts])
     # Served, as the HPA reads it: the example file under a server section, the HPA's selector.
     with open(os.path.join(EX, d, "config.yaml")) as f:
         text = "server:\n  auth: {mode: none}\n" + f.read()
