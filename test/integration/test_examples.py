@@ -541,6 +541,59 @@ def story5_sqs_consumer_as_the_hpa_shows_it():
     srv.stop()
 
 
+# ---------------------------------------------------------------- check-config
+
+def extmetrics_configs():
+    """Every YAML document under manifests/ and examples/ that is an extmetrics config (a
+    mapping with server: or metrics:, not a Kubernetes object): {repo path: document}."""
+    found = {}
+    for top in ("manifests", "examples"):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, top)):
+            for name in sorted(files):
+                if not name.endswith((".yaml", ".yml")):
+                    continue
+                path = os.path.join(dirpath, name)
+                with open(path) as f:
+                    docs = [x for x in yaml.safe_load_all(f) if x is not None]
+                for doc in docs:
+                    if isinstance(doc, dict) and "kind" not in doc and ("server" in doc or "metrics" in doc):
+                        assert len(docs) == 1, f"{path}: a config among other documents"
+                        found[os.path.relpath(path, ROOT)] = doc
+    return found
+
+
+@T.case
+def every_config_in_manifests_and_examples_passes_check_config():
+    from lib import em
+    configs = extmetrics_configs()
+    complete = sorted(p for p, doc in configs.items() if "server" in doc)
+    partial = sorted(p for p, doc in configs.items() if "server" not in doc)
+    assert "manifests/base/config.yaml" in complete, complete
+    # Complete configs pass as they are.
+    for path in complete:
+        p = em("check-config", os.path.join(ROOT, path))
+        assert p.returncode == 0, f"{path}: check-config rc={p.returncode}: {p.stdout}{p.stderr}"
+        assert p.stdout.strip() == f"{os.path.join(ROOT, path)}: ok ({len(configs[path]['metrics'])} metrics)", p.stdout
+    # The metrics-only ones are the examples; alone they lack the server section...
+    assert partial == [f"examples/{d}/config.yaml" for d in DIRS], partial
+    for path in partial:
+        p = em("check-config", os.path.join(ROOT, path))
+        assert p.returncode == 1 and "server: missing required section" in p.stdout + p.stderr, (path, p.stdout, p.stderr)
+    # ...and pass appended to the base config, by the README's own loop.
+    blocks = [b for b in sh_blocks() if "check-config" in b]
+    assert len(blocks) == 1, blocks
+    secrets = secrets_dir({"prometheus-basic-auth/username": "u", "prometheus-basic-auth/password": "p",
+                           "pg-monitor/password": "p"})
+    rc, out, err = run_doc(blocks[0], {"SECRETS_DIR": secrets})
+    base = len(configs["manifests/base/config.yaml"]["metrics"])
+    want = [f"/dev/stdin: ok ({base + len(configs[path]['metrics'])} metrics)" for path in partial]
+    assert rc == 0 and out.splitlines() == want, f"rc={rc}\n{out}\n{err}"
+    # The loop does report a broken example (a secret file missing).
+    os.unlink(os.path.join(secrets, "pg-monitor/password"))
+    rc, out, err = run_doc(blocks[0], {"SECRETS_DIR": secrets})
+    assert "examples/4-postgresql-read-replicas/config.yaml: not valid" in out and "pg-monitor/password" in out + err, out
+
+
 STORY = {"1-sqs-file-processor": story1_sqs_file_processor_counts_in_flight_messages,
          "2-cloudwatch-inference": story2_cloudwatch_inference_reads_the_newest_point,
          "3-prometheus-workers-cron": story3_prometheus_with_basic_auth_and_cron,
