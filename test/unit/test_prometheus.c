@@ -572,19 +572,19 @@ TEST(keda_metadata_parses)
 {
 	/* A KEDA trigger's metadata and TriggerAuthentication params, verbatim. */
 	const struct em_rawopt meta[] = {
-		{"serverAddress", "http://prometheus:9090", 0, 0},
-		{"query", "sum(rate(http_requests_total{deployment=\"my-deployment\"}[2m]))", 0, 0},
-		{"threshold", "100.50", 0, 0},
-		{"activationThreshold", "5.5", 0, 0},
-		{"namespace", "example-namespace", 0, 0},
-		{"customHeaders", "X-Client-Id=cid,X-Tenant-Id=tid,X-Organization-Id=oid", 0, 0},
-		{"ignoreNullValues", "false", 0, 0},
-		{"queryParameters", "key-1=value-1,key-2=value-2", 0, 0},
-		{"unsafeSsl", "false", 0, 0},
-		{"timeout", "1000", 0, 0},
-		{"authModes", "basic", 0, 0},
-		{"username", "user", 0, 0},
-		{"password", "pass word", 0, 0},
+		{"serverAddress", "http://prometheus:9090", 0, 0, false},
+		{"query", "sum(rate(http_requests_total{deployment=\"my-deployment\"}[2m]))", 0, 0, false},
+		{"threshold", "100.50", 0, 0, false},
+		{"activationThreshold", "5.5", 0, 0, false},
+		{"namespace", "example-namespace", 0, 0, false},
+		{"customHeaders", "X-Client-Id=cid,X-Tenant-Id=tid,X-Organization-Id=oid", 0, 0, false},
+		{"ignoreNullValues", "false", 0, 0, false},
+		{"queryParameters", "key-1=value-1,key-2=value-2", 0, 0, false},
+		{"unsafeSsl", "false", 0, 0, false},
+		{"timeout", "1000", 0, 0, false},
+		{"authModes", "basic", 0, 0, false},
+		{"username", "user", 0, 0, false},
+		{"password", "pass word", 0, 0, false},
 	};
 	struct prom_cfg c;
 	struct em_err e;
@@ -611,20 +611,20 @@ TEST(keda_metadata_parses)
 TEST(defaults_and_errors_from_the_parser)
 {
 	const struct em_rawopt minimal[] = {
-		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
+		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
 	};
-	const struct em_rawopt no_threshold[] = {{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}};
+	const struct em_rawopt no_threshold[] = {{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}};
 	const struct em_rawopt bad_multi[] = {
-		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
-		{"multipleSeries", "median", 0, 0},
+		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
+		{"multipleSeries", "median", 0, 0, false},
 	};
 	const struct em_rawopt unknown[] = {
-		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
-		{"metricName", "x", 0, 0},
+		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
+		{"metricName", "x", 0, 0, false},
 	};
 	const struct em_rawopt dur[] = {
-		{"serverAddress", "http://p:9090", 0, 0}, {"query", "up", 0, 0}, {"threshold", "3", 0, 0},
-		{"timeout", "2s500ms", 0, 0},
+		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
+		{"timeout", "2s500ms", 0, 0, false},
 	};
 	struct prom_cfg c;
 	struct em_err e;
