@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include "../adapter/secret.h"
 #include "../adapter/selfmetrics.h"
 
 /* ------------------------------------------------------------------ options */
@@ -63,7 +64,7 @@ int pg_validate(void *vcfg, struct em_err *err)
 	if (!isfinite(c->targetQueryValue))
 		return em_err_set(err, EM_E_CONFIG, "targetQueryValue: must be a finite number");
 	if (!empty(c->connection))
-		return 0;
+		return pg_check_connection(c->connection, err);
 	if (empty(c->host))
 		return em_err_set(err, EM_E_CONFIG, "host: no host given");
 	if (empty(c->port))
@@ -81,6 +82,120 @@ int pg_validate(void *vcfg, struct em_err *err)
 	if (empty(c->sslmode))
 		return em_err_set(err, EM_E_CONFIG, "sslmode: no sslmode given");
 	return 0;
+}
+
+/* ------------------------------------------------------- connection strings */
+
+/* libpq's URI prefixes (case-sensitive, as libpq compares them). */
+static size_t uri_prefix_len(const char *s)
+{
+	if (strncmp(s, "postgresql://", 13) == 0)
+		return 13;
+	if (strncmp(s, "postgres://", 11) == 0)
+		return 11;
+	return 0;
+}
+
+/* Frees what PQconninfoParse returned, wiping every value first: the
+ * password is among them. */
+static void conninfo_free(PQconninfoOption *opts)
+{
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (o->val)
+			em_wipe(o->val, strlen(o->val));
+	PQconninfoFree(opts);
+}
+
+static const char *conninfo_get(const PQconninfoOption *opts, const char *kw)
+{
+	for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, kw) == 0)
+			return o->val;
+	return NULL;
+}
+
+/* Where libpq's reading of a URI differs from what was meant: it takes the
+ * user info up to the FIRST '@' and only when no '/' comes before it, so
+ * "u:p@ss@h" gives host "ss@h" and "u:12/x@h" gives host "u", port "12".
+ * Reserved characters in the user name and password must be %-encoded. */
+static bool uri_userinfo_ambiguous(const char *uri)
+{
+	const char *p = uri + uri_prefix_len(uri);
+	size_t n = strcspn(p, "?");
+	const char *at = memchr(p, '@', n);
+
+	if (!at)
+		return false;
+	if (memchr(p, '/', (size_t)(at - p)))
+		return true;
+	return memchr(at + 1, '@', n - (size_t)(at - p) - 1) != NULL;
+}
+
+/* A port list as libpq takes it: numbers separated by commas (empty: default). */
+static bool ports_ok(const char *s)
+{
+	for (; s && *s; s++)
+		if (!isdigit((unsigned char)*s) && *s != ',')
+			return false;
+	return true;
+}
+
+int pg_check_connection(const char *conn, struct em_err *err)
+{
+	/* pgx's wording (KEDA): "failed to parse as URL" / "as keyword/value". */
+	static const char uri_msg[] =
+		"connection: invalid connection string: failed to parse as URL (percent-encode reserved characters "
+		"such as @ : / ? % and spaces in the user name and password, e.g. @ as %40; the string is not "
+		"shown because it may hold a password)";
+	static const char kv_msg[] =
+		"connection: invalid connection string: failed to parse as keyword/value (write key=value pairs "
+		"separated by spaces, with values holding spaces or quotes in single quotes and \\' or \\\\ "
+		"escaped, or a postgresql:// URI; the string is not shown because it may hold a password)";
+	bool uri = uri_prefix_len(conn) > 0;
+	char *perr = NULL;
+	PQconninfoOption *opts;
+	const char *v;
+	int rc = 0;
+
+	opts = PQconninfoParse(conn, &perr);
+	/* libpq's message quotes the offending part of the string. */
+	if (perr) {
+		em_wipe(perr, strlen(perr));
+		PQfreemem(perr);
+	}
+	if (!opts)
+		return em_err_set(err, EM_E_CONFIG, "%s", uri ? uri_msg : kv_msg);
+	if (uri && uri_userinfo_ambiguous(conn))
+		rc = em_err_set(err, EM_E_CONFIG, "%s", uri_msg);
+	else if (!ports_ok(conninfo_get(opts, "port")))
+		rc = em_err_set(err, EM_E_CONFIG, "%s", uri ? uri_msg :
+				"connection: invalid connection string: the port is not a number (the string is not "
+				"shown because it may hold a password)");
+	else if ((v = conninfo_get(opts, "dbname")) && (uri_prefix_len(v) || strchr(v, '=')))
+		/* libpq expands only the outer string: this one would go to the
+		 * server as a database name, and back in its error message. */
+		rc = em_err_set(err, EM_E_CONFIG,
+				"connection: invalid connection string: dbname holds a connection string (give one "
+				"connection string; the string is not shown because it may hold a password)");
+	conninfo_free(opts);
+	return rc;
+}
+
+char *pg_conninfo_password(const char *conninfo)
+{
+	char *perr = NULL, *pw = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+	const char *v;
+
+	if (perr) {
+		em_wipe(perr, strlen(perr));
+		PQfreemem(perr);
+	}
+	v = conninfo_get(opts, "password");
+	if (v && *v)
+		pw = strdup(v);
+	conninfo_free(opts);
+	return pw;
 }
 
 /* ------------------------------------------------------------- pure helpers */
@@ -264,6 +379,7 @@ struct pg_slot {
 /* Everything about one connection target (one connection string). */
 struct pg_target {
 	char *key;                  /* the connection string (holds the password) */
+	char *password;             /* as libpq reads it from key, scrubbed from messages; may be NULL */
 	int refs;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;          /* a slot became free */
@@ -294,6 +410,8 @@ static struct pg_target *target_get(const char *key)
 			t = NULL;
 		}
 		if (t) {
+			/* NULL also when there is none: scrubbing is then a no-op */
+			t->password = pg_conninfo_password(key);
 			pthread_mutex_init(&t->mu, NULL);
 			pthread_condattr_init(&ca);
 			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -330,8 +448,8 @@ static void target_put(struct pg_target *t)
 		PQfinish(t->slots[i].conn);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
-	memset(t->key, 0, strlen(t->key));
-	free(t->key);
+	em_free_secret(t->key);
+	em_free_secret(t->password);
 	free(t);
 }
 
@@ -391,6 +509,18 @@ static void slot_release(struct pg_target *t, int i)
 	t->slots[i].last_used_ms = mono_ms();
 	pthread_cond_signal(&t->cv);
 	pthread_mutex_unlock(&t->mu);
+}
+
+/* libpq does not quote passwords in connection errors, and pg_validate
+ * keeps one from being read as a host, port or database name (which it
+ * would quote); this is the second line of defence, for the password taken
+ * from inside a connection string (the core scrubs whole option values). */
+static void scrub(const struct pg_target *t, char *msg, size_t cap)
+{
+	const char *secrets[1] = {t->password};
+
+	if (t->password)
+		em_scrub(msg, cap, secrets, 1);
 }
 
 static void count(const char *name, const char *help, const char *result)
@@ -459,6 +589,7 @@ static PGconn *pg_connect(struct pg_target *t, int64_t deadline, struct em_err *
 	return conn;
 fail:
 	PQfinish(conn);
+	scrub(t, msg, sizeof(msg));
 	pthread_mutex_lock(&t->mu);
 	t->backoff_ms = pg_backoff_next(t->backoff_ms);
 	t->next_connect_ms = mono_ms() + t->backoff_ms;
@@ -657,13 +788,10 @@ static void *pg_open(const void *vcfg, struct em_err *err)
 	in->target = target_get(conninfo);
 	if (!in->target)
 		goto oom;
-	memset(conninfo, 0, strlen(conninfo));
-	free(conninfo);
+	em_free_secret(conninfo);
 	return in;
 oom:
-	if (conninfo)
-		memset(conninfo, 0, strlen(conninfo));
-	free(conninfo);
+	em_free_secret(conninfo);
 	pg_close(in);
 	em_err_set(err, EM_E_INTERNAL, "out of memory");
 	return NULL;
@@ -723,8 +851,10 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 	count("extmetrics_postgresql_queries_total", "Scaler queries run on PostgreSQL by result.",
 	      rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
 	slot_release(t, slot);
-	if (rc != RUN_OK)
+	if (rc != RUN_OK) {
+		scrub(t, err->msg, sizeof(err->msg));
 		return -1;
+	}
 	out->value = value;
 	out->active = value > in->cfg->activationTargetQueryValue;
 	return 0;

@@ -38,8 +38,25 @@ extern const struct em_option pg_options[];
 extern const struct em_scaler em_scaler_postgresql;
 
 /* KEDA's checks: targetQueryValue non-zero; host, port, userName, dbName and
- * sslmode when no connection string. "key: message" on error. */
+ * sslmode when no connection string; a connection string libpq reads as the
+ * user meant it (pg_check_connection). "key: message" on error. */
 int pg_validate(void *cfg, struct em_err *err);
+
+/* Checks a `connection` value with libpq's own parser (PQconninfoParse) plus
+ * the URI mistakes libpq accepts but reads differently (an unencoded '@' or
+ * '/' in the password moves part of it into the host, port or database name,
+ * which libpq and the server then quote in their errors): an unencoded '@'
+ * or '/' before the user-info '@', a non-numeric port, a database name that
+ * is itself a connection string. On error returns -1 with a fixed
+ * "connection: invalid connection string: ..." (EM_E_CONFIG) that never
+ * repeats any part of conn, and libpq's own message (which quotes it) is
+ * wiped unread. */
+int pg_check_connection(const char *conn, struct em_err *err);
+
+/* The password libpq reads from conninfo (a URI's user info, a password=
+ * keyword or query parameter), malloc'd, so messages can be scrubbed of it;
+ * NULL when there is none or conninfo does not parse. Free with em_free_secret. */
+char *pg_conninfo_password(const char *conninfo);
 
 /* Appends ` key=value` (no leading space when sb is empty), quoting the value
  * in single quotes with \' and \\ escapes when it is empty or holds

@@ -7,7 +7,7 @@ import time
 import urllib.parse
 
 from backends_postgres import Postgres
-from lib import SLOW, Cases, Server, em_get, kubectl_raw, tmpdir, wait_for, write
+from lib import SLOW, Cases, Server, em, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
 
 CONF_DIR = tmpdir()
 T = Cases("postgresql scaler")
@@ -269,6 +269,151 @@ def metrics_on_one_target_share_a_connection():
         assert 1 <= sessions <= c1, (sessions, c1)
     finally:
         srv.stop()
+
+
+# ------------------------------------------------------------------ secrets
+
+# Connection strings libpq misreads or rejects, with the parts of each that
+# must never be shown: libpq's parse errors quote the offending token, and a
+# password it splits into the host, port or database name comes back in its
+# (or the server's) messages.
+SU = f"user=postgres password={pg.superuser_password}"
+MALFORMED = [
+    (f"postgresql://app:Sup3rXq%2Gz9Tail@127.0.0.1:{pg.port}/jobs_db", ["Sup3rXq", "z9Tail", "%2G"]),
+    (f"host=127.0.0.1 port={pg.port} password=Hunter2Qx TopSecretTailZ", ["Hunter2Qx", "TopSecretTailZ"]),
+    (f"host=127.0.0.1 port={pg.port} password='Unterminated9Xy", ["Unterminated9Xy"]),
+    # unencoded '@' / '/' in the password: libpq reads host "Wq7Lm@127.0.0.1", port "424242"
+    (f"postgresql://app:Pa55Vw@Wq7Lm@127.0.0.1:{pg.port}/jobs_db", ["Pa55Vw", "Wq7Lm"]),
+    (f"postgresql://app:424242/Zk9qR@127.0.0.1:{pg.port}/jobs_db", ["424242", "Zk9qR"]),
+    (f"host=127.0.0.1 port=Pt6Hx{pg.port} {SU} sslmode=disable", ["Pt6Hx"]),
+    # a connection string as a database name goes to the server verbatim
+    (f"host=127.0.0.1 port={pg.port} {SU} sslmode=disable dbname=postgresql://app:Wd8KpQ@127.0.0.1/jobs_db",
+     ["Wd8KpQ"]),
+    # no '=': libpq would take the whole value as a database name (PG* below reach the server)
+    ("Hunter2PlainQ", ["Hunter2PlainQ"]),
+]
+PG_ENV = {"PGHOST": "127.0.0.1", "PGPORT": str(pg.port), "PGUSER": "postgres",
+          "PGPASSWORD": pg.superuser_password, "PGSSLMODE": "disable"}
+
+
+def conn_metric(name, env_var, **top):
+    m = {"name": name, "namespaces": ["*"], "type": "postgresql",
+         "metadata": {"query": "SELECT 1", "targetQueryValue": "1", "connectionFromEnv": env_var}}
+    m.update(top)
+    return m
+
+
+def assert_no_secret(where, text, secrets):
+    for s in secrets:
+        assert s not in text, f"secret {s!r} shown in {where}: {text[:3000]}"
+
+
+@T.case
+def malformed_connection_is_refused_without_repeating_it():
+    for conn, secrets in MALFORMED:
+        env = dict(PG_ENV, PG_CONN=conn)
+        path = write(os.path.join(CONF_DIR, "c.yaml"), config([conn_metric("m", "PG_CONN")]))
+        p = em("get", "--config", path, "default", "m", env=env)
+        assert_no_secret(f"get of {conn!r}", p.stdout + p.stderr, secrets)
+        assert p.returncode == 1 and p.stdout == "", (conn, p.returncode, p.stdout)
+        assert re.search(r"c\.yaml:\d+:\d+: connection: invalid connection string: ", p.stderr), (conn, p.stderr)
+        c = em("check-config", path, env=env)
+        assert_no_secret(f"check-config of {conn!r}", c.stdout + c.stderr, secrets)
+        assert c.returncode == 1 and "connection: invalid connection string" in c.stdout + c.stderr, (conn, c.stdout)
+    # the same strings well formed are accepted (the checks are not blanket refusals)
+    good = [f"postgresql://app:{urllib.parse.quote(APP_PW, safe='')}@127.0.0.1:{pg.port}/jobs_db?sslmode=disable",
+            f"postgresql://127.0.0.1:{pg.port}/jobs_db?user=app&password={urllib.parse.quote(APP_PW, safe='')}"
+            "&sslmode=disable",
+            f"host=127.0.0.1 port={pg.port} user=app dbname=jobs_db sslmode=disable password='it\\'s a \\\\ pw'"]
+    for conn in good:
+        rc, out, err, _ = get([conn_metric("m", "PG_CONN")], "m", env={"PG_CONN": conn})
+        assert rc == 0 and value_of(out) == "1", (conn, err)
+        assert APP_PW not in err
+
+
+@T.case
+def serve_refuses_malformed_connection_without_repeating_it():
+    conn, secrets = MALFORMED[0]
+    srv = Server(config([conn_metric("m", "PG_CONN")]), env={"PG_CONN": conn},
+                 extra_args=("--log-level", "debug"), wait=False)
+    try:
+        try:
+            srv.proc.wait(timeout=5 * SLOW)
+        except Exception:
+            pass
+        if srv.proc.poll() is None:   # it started after all: what does it tell a client?
+            wait_for(srv.ready, timeout=5, what="server readiness")
+            st, _, body = srv.api(f"{GV}/namespaces/default/m")
+            assert_no_secret("Status body", body, secrets)
+            assert_no_secret("/metrics", srv.metrics(), secrets)
+    finally:
+        srv.stop()
+    log = srv.logs()
+    assert_no_secret("serve log", log, secrets)
+    assert srv.proc.returncode == 1, (srv.proc.returncode, log)
+    assert "connection: invalid connection string" in log, log
+
+
+@T.case
+def secrets_never_shown_on_connection_errors():
+    """Connection strings and passwords that parse but fail (wrong password,
+    closed port) or, with ${namespace}, are only checked per request: the
+    secrets appear in no `get` output, served Status body, debug log or
+    /metrics."""
+    closed = free_port()
+    envs = {
+        "PG_URI_WRONG": f"postgresql://app:WrongUriPw7Q@127.0.0.1:{pg.port}/jobs_db?sslmode=disable",
+        "PG_URI_CLOSED": f"postgresql://app:ClosedPw8R@127.0.0.1:{closed}/jobs_db?sslmode=disable",
+        "PG_QUERY_PW": f"postgresql://127.0.0.1:{pg.port}/jobs_db?user=app&password=QueryPw3T&sslmode=disable",
+        "PG_KV_WRONG": f"host=127.0.0.1 port={pg.port} user=app dbname=jobs_db sslmode=disable "
+                       "password='Kv Wrong Pw5U'",
+        "PG_TMPL_BAD": f"postgresql://app:Sup3rXq%2Gz9Tail@127.0.0.1:{pg.port}/${{namespace}}",
+        "PG_TMPL_SPLIT": f"postgresql://app:Pa55Vw@Wq7Lm@127.0.0.1:{pg.port}/${{namespace}}",
+        "PGPW": "WrongFieldPw9S",
+    }
+    secrets = ["WrongUriPw7Q", "ClosedPw8R", "QueryPw3T", "Kv Wrong Pw5U", "Sup3rXq", "z9Tail", "Pa55Vw",
+               "Wq7Lm", "WrongFieldPw9S"]
+    fast = {"pollingInterval": "300ms", "timeout": "1s"}
+    ms = [conn_metric("uri-wrong", "PG_URI_WRONG", **fast), conn_metric("uri-closed", "PG_URI_CLOSED", **fast),
+          conn_metric("query-pw", "PG_QUERY_PW", **fast), conn_metric("kv-wrong", "PG_KV_WRONG", **fast),
+          conn_metric("tmpl-bad", "PG_TMPL_BAD", **fast), conn_metric("tmpl-split", "PG_TMPL_SPLIT", **fast),
+          dict(metric("fields-wrong", PENDING), **fast)]
+    want = {"uri-wrong": (503, 'password authentication failed for user "app"'),
+            "uri-closed": (503, "Connection refused"),
+            "query-pw": (503, 'password authentication failed for user "app"'),
+            "kv-wrong": (503, 'password authentication failed for user "app"'),
+            "tmpl-bad": (400, "connection: invalid connection string"),
+            "tmpl-split": (400, "connection: invalid connection string"),
+            "fields-wrong": (503, 'password authentication failed for user "app"')}
+
+    # extmetrics get: stdout and stderr
+    path = write(os.path.join(CONF_DIR, "c.yaml"), config(ms))
+    for name, (code, text) in want.items():
+        p = em("get", "--config", path, "default", name, env=envs)
+        assert_no_secret(f"get {name}", p.stdout + p.stderr, secrets)
+        st = status_from(p.stderr)
+        assert p.returncode == 1 and st and st["code"] == code and text in st["message"], (name, p.stderr)
+
+    # served over HTTPS, the debug log and /metrics
+    srv = Server(config(ms), env=envs, extra_args=("--log-level", "debug"))
+    try:
+        bodies = {}
+        for name, (code, text) in want.items():
+            def failed():
+                st, _, body = srv.api(f"{GV}/namespaces/default/{name}")
+                bodies[name] = body
+                return st == code and text in json.loads(body)["message"]
+            try:
+                wait_for(failed, timeout=8, what=f"{name} failing")
+            finally:
+                assert_no_secret(f"served {name}", bodies.get(name, ""), secrets)
+        time.sleep(1)   # a few more polls of each, logged at debug level
+        assert_no_secret("/metrics", srv.metrics(), secrets)
+    finally:
+        srv.stop()
+    log = srv.logs()
+    assert_no_secret("serve --log-level debug", log, secrets)
+    assert "fetch failed: error establishing postgreSQL connection" in log, log[-3000:]
 
 
 @T.case

@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include "../../adapter/secret.h"
 #include "../../scalers/postgresql.h"
 
 static struct pg_cfg cfg_fields(void)
@@ -168,6 +169,94 @@ TEST(validate_keda_messages)
 	EXPECT_INT(pg_validate(&c, &e), 0);
 }
 
+/* Malformed or misread connection strings: refused with a fixed message that
+ * repeats no part of them (libpq's own messages quote the offending token). */
+TEST(connection_string_checks)
+{
+	static const struct {
+		const char *conn;
+		const char *hint;       /* expected in the message */
+		const char *secret[2];  /* never in the message */
+	} bad[] = {
+		{"postgresql://u:Sup3r%2Gsecret@127.0.0.1:1/d", "failed to parse as URL", {"Sup3r", "2Gsecret"}},
+		{"postgresql://u:Sup3r%00x@h/d", "failed to parse as URL", {"Sup3r", NULL}},
+		{"host=127.0.0.1 password=Hunter2 TopSecretTail", "failed to parse as keyword/value",
+		 {"Hunter2", "TopSecretTail"}},
+		{"host=h password='Unterminated", "failed to parse as keyword/value", {"Unterminated", NULL}},
+		{"host=h nosuchkey=Hunter2", "failed to parse as keyword/value", {"Hunter2", "nosuchkey"}},
+		{"Hunter2only", "failed to parse as keyword/value", {"Hunter2only", NULL}},
+		{"postgresql://h/d?password=a&bogus=Hunter2", "failed to parse as URL", {"Hunter2", "bogus"}},
+		/* libpq takes these, reading part of the password as host or port */
+		{"postgresql://u:p@ss@127.0.0.1:1/d", "failed to parse as URL", {"ss@", NULL}},
+		{"postgresql://u:1234/Tail@127.0.0.1:1/d", "failed to parse as URL", {"1234", "Tail"}},
+		{"postgresql://u:Hunter2@h:54x/d", "failed to parse as URL", {"Hunter2", "54x"}},
+		{"host=h port=Hunter2", "the port is not a number", {"Hunter2", NULL}},
+		{"host=h dbname=postgresql://u:Hunter2@h/d", "dbname holds a connection string", {"Hunter2", NULL}},
+		{"host=h dbname='user=u password=Hunter2'", "dbname holds a connection string", {"Hunter2", NULL}},
+	};
+	static const char *const good[] = {
+		"host=h port=5432 user=u dbname=d sslmode=disable password='it\\'s a \\\\ pw'",
+		"postgresql://u:p%40ss%2Fw%3Ard@h:5432/d?sslmode=require",
+		"postgres://h1:5432,h2:5433/d?target_session_attrs=read-write",
+		"postgresql://h/d?user=name@tenant&password=x@y",
+		"postgresql://%2Fvar%2Frun%2Fpostgresql/d",
+		"host=h port=5432,5433",
+		"host=h dbname='my db'",
+		"postgresql://",
+	};
+	struct em_err e;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		em_err_clear(&e);
+		if (pg_check_connection(bad[i].conn, &e) != -1) {
+			TH_FAIL("accepted \"%s\"", bad[i].conn);
+			continue;
+		}
+		EXPECT_INT(e.kind, EM_E_CONFIG);
+		if (!starts_with(e.msg, "connection: invalid connection string: ") || !strstr(e.msg, bad[i].hint))
+			TH_FAIL("\"%s\": message \"%s\"", bad[i].conn, e.msg);
+		for (int k = 0; k < 2; k++)
+			if (bad[i].secret[k] && strstr(e.msg, bad[i].secret[k]))
+				TH_FAIL("\"%s\": message repeats \"%s\": %s", bad[i].conn, bad[i].secret[k], e.msg);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (pg_check_connection(good[i], &e) != 0)
+			TH_FAIL("refused \"%s\": %s", good[i], e.msg);
+
+	/* pg_validate applies it when connection is set */
+	{
+		struct pg_cfg c = cfg_fields();
+		c.connection = "postgresql://u:Sup3r%2Gsecret@h/d";
+		EXPECT_INT(pg_validate(&c, &e), -1);
+		EXPECT(starts_with(e.msg, "connection: invalid connection string: "));
+		EXPECT(strstr(e.msg, "Sup3r") == NULL);
+	}
+}
+
+TEST(connection_password_for_scrubbing)
+{
+	static const struct {
+		const char *conninfo, *want;   /* want NULL: no password */
+	} cases[] = {
+		{"postgresql://u:p%40ss%20w@h/d", "p@ss w"},
+		{"postgresql://h/d?user=u&password=from%20query", "from query"},
+		{"host=h password='it\\'s'", "it's"},
+		{"host=h port=5432 user=app dbname=jobs sslmode=disable password=s3cret", "s3cret"},
+		{"host=h user=u", NULL},
+		{"postgresql://u@h/d", NULL},
+		{"postgresql://u:Sup3r%2G@h/d", NULL},   /* does not parse */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *pw = pg_conninfo_password(cases[i].conninfo);
+		if (cases[i].want)
+			EXPECT_STR(pw, cases[i].want);
+		else if (pw)
+			TH_FAIL("\"%s\": password \"%s\", expected none", cases[i].conninfo, pw);
+		em_free_secret(pw);
+	}
+}
+
 TEST(option_table_flags)
 {
 	const char *keys[] = {"query", "targetQueryValue", "activationTargetQueryValue", "connection", "host",
@@ -292,15 +381,15 @@ TEST(one_line_messages)
 TEST(keda_metadata_parses)
 {
 	const struct em_rawopt meta[] = {
-		{"query", "SELECT CEIL(COUNT(*) / 6) FROM task_instance WHERE state='running' OR state='queued'", 0, 0},
-		{"targetQueryValue", "1.1", 0, 0},
-		{"activationTargetQueryValue", "5", 0, 0},
-		{"host", "postgres-svc.postgres.svc.cluster.local", 0, 0},
-		{"port", "5432", 0, 0},
-		{"userName", "kedaUser", 0, 0},
-		{"dbName", "test_db_name", 0, 0},
-		{"sslmode", "disable", 0, 0},
-		{"password", "pw with space", 0, 0},
+		{"query", "SELECT CEIL(COUNT(*) / 6) FROM task_instance WHERE state='running' OR state='queued'", 0, 0, false},
+		{"targetQueryValue", "1.1", 0, 0, false},
+		{"activationTargetQueryValue", "5", 0, 0, false},
+		{"host", "postgres-svc.postgres.svc.cluster.local", 0, 0, false},
+		{"port", "5432", 0, 0, false},
+		{"userName", "kedaUser", 0, 0, false},
+		{"dbName", "test_db_name", 0, 0, false},
+		{"sslmode", "disable", 0, 0, false},
+		{"password", "pw with space", 0, 0, false},
 	};
 	struct em_rawopts raw = {(struct em_rawopt *)meta, sizeof(meta) / sizeof(meta[0])};
 	struct pg_cfg c;
@@ -321,8 +410,8 @@ TEST(keda_metadata_parses)
 
 	/* a sslmode libpq does not know is caught at config time */
 	{
-		const struct em_rawopt m2[] = {{"query", "SELECT 1", 0, 0}, {"targetQueryValue", "1", 0, 0},
-					       {"sslmode", "on", 0, 0}};
+		const struct em_rawopt m2[] = {{"query", "SELECT 1", 0, 0, false}, {"targetQueryValue", "1", 0, 0, false},
+					       {"sslmode", "on", 0, 0, false}};
 		struct em_rawopts r2 = {(struct em_rawopt *)m2, 3};
 		memset(&c, 0, sizeof(c));
 		EXPECT_INT(em_options_parse(pg_options, &r2, &c, &bad, &e), -1);
@@ -331,7 +420,7 @@ TEST(keda_metadata_parses)
 	}
 	/* targetQueryValue absent reads as 0: KEDA's message */
 	{
-		const struct em_rawopt m3[] = {{"query", "SELECT 1", 0, 0}, {"connection", "host=x", 0, 0}};
+		const struct em_rawopt m3[] = {{"query", "SELECT 1", 0, 0, false}, {"connection", "host=x", 0, 0, false}};
 		struct em_rawopts r3 = {(struct em_rawopt *)m3, 2};
 		memset(&c, 0, sizeof(c));
 		EXPECT_INT(em_options_parse(pg_options, &r3, &c, &bad, &e), 0);
