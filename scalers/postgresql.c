@@ -198,6 +198,15 @@ char *pg_conninfo_password(const char *conninfo)
 	return pw;
 }
 
+int64_t pg_share_wait_ms(int64_t budget_ms)
+{
+	int64_t w = budget_ms / 4;
+
+	if (w > PG_SHARE_WAIT_MS)
+		w = PG_SHARE_WAIT_MS;
+	return w > 0 ? w : 0;
+}
+
 /* ------------------------------------------------------------- pure helpers */
 
 void pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value)
@@ -373,6 +382,8 @@ static int wait_socket(PGconn *conn, short events, int64_t deadline)
 struct pg_slot {
 	PGconn *conn;
 	bool busy;
+	bool connecting;            /* taken empty: its fetch is opening the connection */
+	int64_t busy_since_ms;      /* when its current query (or connection attempt) started */
 	int64_t last_used_ms;
 };
 
@@ -453,61 +464,93 @@ static void target_put(struct pg_target *t)
 	free(t);
 }
 
-/* Takes a free slot, preferring one with a live connection, waiting for one
- * until the deadline. Returns the slot index or -1. */
+/* Takes a free slot with a live connection. When every connection is busy,
+ * an empty slot (a new connection) is taken only once the most recently
+ * started query has run for pg_share_wait_ms() and no other connection is
+ * being opened; meanwhile, and when all PG_MAX_CONNS are busy, it waits for
+ * one to come free until the deadline. So metrics with quick queries share
+ * one connection, and another one is opened only while a query is still
+ * running. Returns the slot index or -1. */
 static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *err)
 {
+	int64_t now = mono_ms();
+	int64_t share_ms = pg_share_wait_ms(deadline - now);
 	int pick = -1;
 
 	pthread_mutex_lock(&t->mu);
 	for (;;) {
-		int empty_slot = -1;
+		int empty_slot = -1, busy = 0;
+		bool connecting = false;
+		int64_t youngest = 0, wake = deadline;
+
 		for (int i = 0; i < PG_MAX_CONNS && pick < 0; i++) {
-			if (t->slots[i].busy)
-				continue;
-			if (t->slots[i].conn)
+			struct pg_slot *s = &t->slots[i];
+			if (s->busy) {
+				connecting |= s->connecting;
+				if (busy++ == 0 || s->busy_since_ms > youngest)
+					youngest = s->busy_since_ms;
+			} else if (s->conn) {
 				pick = i;
-			else if (empty_slot < 0)
+			} else if (empty_slot < 0) {
 				empty_slot = i;
+			}
 		}
-		if (pick < 0)
-			pick = empty_slot;
+		now = mono_ms();
 		if (pick >= 0)
 			break;
-		{
-			int64_t d = deadline;
-			struct timespec ts = {.tv_sec = d / 1000, .tv_nsec = (d % 1000) * 1000000};
-			if (mono_ms() >= deadline ||
-			    (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT && mono_ms() >= deadline)) {
-				pthread_mutex_unlock(&t->mu);
-				return em_err_set(err, EM_E_UNAVAILABLE,
-						  "error inspecting postgreSQL: all %d connections to this server are busy "
-						  "with queries that did not finish in time", PG_MAX_CONNS);
+		if (empty_slot >= 0 && !connecting) {
+			if (busy == 0 || now - youngest >= share_ms) {
+				pick = empty_slot;
+				t->slots[pick].connecting = true;
+				break;
 			}
+			wake = youngest + share_ms;
+		}
+		if (now >= deadline) {
+			pthread_mutex_unlock(&t->mu);
+			return em_err_set(err, EM_E_UNAVAILABLE,
+					  "error inspecting postgreSQL: no connection to this server came free in time "
+					  "(%d busy with queries or connecting)", busy);
+		}
+		if (wake > deadline)
+			wake = deadline;
+		{
+			struct timespec ts = {.tv_sec = wake / 1000, .tv_nsec = (wake % 1000) * 1000000};
+			pthread_cond_timedwait(&t->cv, &t->mu, &ts);
 		}
 	}
 	t->slots[pick].busy = true;
+	t->slots[pick].busy_since_ms = now;
 	/* Close extra connections nobody needed for a while. */
-	{
-		int64_t now = mono_ms();
-		for (int i = 1; i < PG_MAX_CONNS; i++) {
-			struct pg_slot *s = &t->slots[i];
-			if (i != pick && !s->busy && s->conn && now - s->last_used_ms > PG_IDLE_CLOSE_MS) {
-				PQfinish(s->conn);
-				s->conn = NULL;
-			}
+	for (int i = 1; i < PG_MAX_CONNS; i++) {
+		struct pg_slot *s = &t->slots[i];
+		if (i != pick && !s->busy && s->conn && now - s->last_used_ms > PG_IDLE_CLOSE_MS) {
+			PQfinish(s->conn);
+			s->conn = NULL;
 		}
 	}
 	pthread_mutex_unlock(&t->mu);
 	return pick;
 }
 
+/* After a connection attempt on slot i: its query starts now, and waiters
+ * recompute how long it may run before they open another connection. */
+static void slot_connected(struct pg_target *t, int i)
+{
+	pthread_mutex_lock(&t->mu);
+	t->slots[i].connecting = false;
+	t->slots[i].busy_since_ms = mono_ms();
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
 static void slot_release(struct pg_target *t, int i)
 {
 	pthread_mutex_lock(&t->mu);
 	t->slots[i].busy = false;
+	t->slots[i].connecting = false;
 	t->slots[i].last_used_ms = mono_ms();
-	pthread_cond_signal(&t->cv);
+	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 }
 
@@ -825,6 +868,7 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 		}
 		if (!s->conn) {
 			s->conn = pg_connect(t, deadline, err);
+			slot_connected(t, slot);
 			if (!s->conn)
 				break;
 			fresh = true;

@@ -20,6 +20,11 @@
 #define PG_BACKOFF_MAX_MS 30000
 /* Extra connections idle this long are closed. */
 #define PG_IDLE_CLOSE_MS 300000
+/* A metric whose target's connections are all busy waits this long (at most
+ * a quarter of its timeout) for one to come free before opening another:
+ * fast queries then share one connection, and a second one is opened only
+ * while a query is still running. */
+#define PG_SHARE_WAIT_MS 250
 
 struct pg_cfg {
 	char *query;
@@ -57,6 +62,10 @@ int pg_check_connection(const char *conn, struct em_err *err);
  * keyword or query parameter), malloc'd, so messages can be scrubbed of it;
  * NULL when there is none or conninfo does not parse. Free with em_free_secret. */
 char *pg_conninfo_password(const char *conninfo);
+
+/* How long a fetch with budget_ms before its deadline waits for a busy
+ * connection before opening another (PG_SHARE_WAIT_MS, at most budget/4). */
+int64_t pg_share_wait_ms(int64_t budget_ms);
 
 /* Appends ` key=value` (no leading space when sb is empty), quoting the value
  * in single quotes with \' and \\ escapes when it is empty or holds

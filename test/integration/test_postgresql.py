@@ -241,34 +241,80 @@ def slow_query_is_cancelled_and_others_keep_updating():
                                "AND state = 'active'") == "0", timeout=3, what="no sleeping statement left")
 
 
+def sessions_by_db():
+    """extmetrics' open sessions per database, from the server's own view."""
+    rows = pg.scalar("SELECT datname || '=' || count(*) FROM pg_stat_activity "
+                     "WHERE application_name = 'extmetrics' GROUP BY datname ORDER BY datname")
+    return {k: int(v) for k, v in (r.split("=") for r in rows.split())} if rows else {}
+
+
+def pg_counters(srv):
+    """(successful connects, successful queries) from the server's /metrics."""
+    t = srv.metrics()
+    ok = re.search(r'^extmetrics_postgresql_connects_total\{result="ok"\} (\S+)$', t, re.M)
+    q = re.search(r'^extmetrics_postgresql_queries_total\{result="ok"\} (\S+)$', t, re.M)
+    return (float(ok.group(1)) if ok else 0), (float(q.group(1)) if q else 0)
+
+
 @T.case
-def metrics_on_one_target_share_a_connection():
+def quick_metrics_on_one_target_share_one_connection():
+    """Six metrics on one target (all falling due together every 200 ms) use
+    exactly one connection; three on a second target (another database) get
+    exactly one of their own."""
+    pg.psql("DROP DATABASE IF EXISTS other_db")
+    pg.psql("CREATE DATABASE other_db OWNER app")
     ms = []
+    for i in range(6):
+        ms.append(dict(metric(f"a{i}", PENDING), pollingInterval="200ms"))
     for i in range(3):
-        m = metric(f"m{i}", PENDING)
-        m["pollingInterval"] = "300ms"
-        ms.append(m)
+        ms.append(dict(metric(f"b{i}", f"SELECT {i + 10}", dbName="other_db"), pollingInterval="200ms"))
     srv = Server(config(ms), env=ENV)
     try:
+        for i in range(6):
+            wait_for(lambda: served_value(srv, f"a{i}") == "3", timeout=5, what=f"a{i}")
         for i in range(3):
-            wait_for(lambda: served_value(srv, f"m{i}") == "3", timeout=5, what=f"m{i}")
-        time.sleep(1)
-
-        def counters():
-            t = srv.metrics()
-            ok = re.search(r'^extmetrics_postgresql_connects_total\{result="ok"\} (\S+)$', t, re.M)
-            q = re.search(r'^extmetrics_postgresql_queries_total\{result="ok"\} (\S+)$', t, re.M)
-            return float(ok.group(1)), float(q.group(1))
-        c0, q0 = counters()
+            wait_for(lambda: served_value(srv, f"b{i}") == str(i + 10), timeout=5, what=f"b{i}")
+        c0, q0 = pg_counters(srv)
         time.sleep(2)
-        c1, q1 = counters()
-        assert q1 - q0 >= 10, (q0, q1)
-        assert c1 == c0, (c0, c1)           # no reconnect per poll
-        assert c1 <= 3, c1                  # never more than one per metric, usually one in all
-        sessions = int(pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'extmetrics'"))
-        assert 1 <= sessions <= c1, (sessions, c1)
+        c1, q1 = pg_counters(srv)
+        assert q1 - q0 >= 40, (q0, q1)           # 9 metrics x 5 polls/s x 2 s, minus jitter
+        assert c1 == c0 == 2, (c0, c1)           # one connection per target, from the start
+        assert sessions_by_db() == {"jobs_db": 1, "other_db": 1}, sessions_by_db()
     finally:
         srv.stop()
+    wait_for(lambda: sessions_by_db() == {}, timeout=5, what="sessions closed at exit")
+
+
+@T.case
+def second_connection_only_while_a_query_is_running():
+    """A slow metric (0.7 s query every 200 ms) keeps one connection busy most
+    of the time: its quick neighbours then open one more, and only one, and
+    keep updating."""
+    slow = dict(metric("slow", "SELECT 1 FROM pg_sleep(0.7)"), pollingInterval="200ms", timeout="3s")
+    fast = [dict(metric(f"f{i}", PENDING), pollingInterval="200ms", timeout="3s") for i in range(4)]
+    srv = Server(config([slow] + fast), env=ENV)
+    try:
+        wait_for(lambda: served_value(srv, "slow") == "1", timeout=8, what="slow metric")
+        for i in range(4):
+            wait_for(lambda: served_value(srv, f"f{i}") == "3", timeout=5, what=f"f{i}")
+        c0, q0 = pg_counters(srv)
+        busy = 0
+        for _ in range(10):
+            busy += int(pg.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'extmetrics' "
+                                  "AND query LIKE '%pg_sleep%' AND state = 'active'"))
+            time.sleep(0.2)
+        c1, q1 = pg_counters(srv)
+        assert busy >= 5, busy                   # the slow query really was running meanwhile
+        assert q1 - q0 >= 20, (q0, q1)           # the quick ones kept polling (4 x 5/s x 2 s)
+        assert c1 == c0 == 2, (c0, c1)
+        assert sessions_by_db() == {"jobs_db": 2}, sessions_by_db()
+        set_pending(6)
+        t0 = time.time()
+        wait_for(lambda: all(served_value(srv, f"f{i}") == "6" for i in range(4)), timeout=3, what="quick updates")
+        assert time.time() - t0 < 1.5 * SLOW, time.time() - t0
+    finally:
+        srv.stop()
+        set_pending(3)
 
 
 # ------------------------------------------------------------------ secrets

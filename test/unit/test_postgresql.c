@@ -257,6 +257,18 @@ TEST(connection_password_for_scrubbing)
 	}
 }
 
+TEST(share_wait)
+{
+	EXPECT_INT(pg_share_wait_ms(3000), PG_SHARE_WAIT_MS);
+	EXPECT_INT(pg_share_wait_ms(1000), 250);
+	EXPECT_INT(pg_share_wait_ms(400), 100);
+	EXPECT_INT(pg_share_wait_ms(3), 0);
+	EXPECT_INT(pg_share_wait_ms(-5), 0);
+	for (int64_t b = 0; b < 20000; b += 13)
+		if (pg_share_wait_ms(b) > b / 4 || pg_share_wait_ms(b) > PG_SHARE_WAIT_MS)
+			TH_FAIL("budget %lld gives share wait %lld", (long long)b, (long long)pg_share_wait_ms(b));
+}
+
 TEST(option_table_flags)
 {
 	const char *keys[] = {"query", "targetQueryValue", "activationTargetQueryValue", "connection", "host",
