@@ -333,7 +333,7 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 			.svc = &em_aws_cloudwatch, .region = first->cfg->region, .endpoint = first->endpoint,
 			.operation = "GetMetricData", .target = "GraniteServiceVersion20100801.GetMetricData",
 			.content_type = "application/x-amz-json-1.0", .body = body, .body_len = strlen(body),
-			.timeout_ms = deadline - em_aws_mono_ms(),
+			.timeout_ms = deadline - em_aws_mono_ms(), .backoff_key = first->key,
 		};
 		int crc = em_aws_api_call(first->id, &r, &resp, err);
 		free(body);

@@ -204,7 +204,7 @@ static void sqs_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *c
 		.svc = &em_aws_sqs, .region = cfg->region, .endpoint = first->endpoint,
 		.operation = "GetQueueAttributes", .target = "AmazonSQS.GetQueueAttributes",
 		.content_type = "application/x-amz-json-1.0", .body = body, .body_len = strlen(body),
-		.timeout_ms = ctx->timeout_ms,
+		.timeout_ms = ctx->timeout_ms, .backoff_key = first->key,
 	};
 	if (em_aws_api_call(first->id, &r, &resp, &err) != 0)
 		goto fail;

@@ -1,11 +1,14 @@
 /* aws_http.c - HTTP for AWS: libcurl with deadlines, SigV4 signing, error decoding, call counters. */
 #include "aws_http.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -274,6 +277,101 @@ done:
 }
 
 /* ------------------------------------------------------------------ */
+/* Throttling back-off per batch (backoff_key). Only batches whose last call
+ * was throttled have an entry: it leaves at the first other answer. */
+
+struct throttled {
+	struct throttled *next;
+	struct em_aws_backoff b;
+	char code[96];     /* the throttling answer, for skipped polls' messages */
+	char message[256];
+	char key[];
+};
+
+static pthread_mutex_t throttled_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct throttled *throttled_list;
+
+/* throttled_mu held */
+static struct throttled **throttled_find(const char *key)
+{
+	struct throttled **pp = &throttled_list;
+
+	while (*pp && strcmp((*pp)->key, key) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* -1 with err when this call is to be skipped. Not counted as an API call:
+ * it shows as the scaler's fetch error. */
+static int backoff_skip(const struct em_aws_api_req *r, struct em_err *err)
+{
+	struct throttled *t;
+	int rc = 0;
+
+	if (!r->backoff_key)
+		return 0;
+	pthread_mutex_lock(&throttled_mu);
+	t = *throttled_find(r->backoff_key);
+	if (t && em_aws_backoff_skip(&t->b)) {
+		em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s%s%s (backing off: poll skipped after %d throttled poll%s)",
+			   r->svc->label, r->operation, t->code, t->message[0] ? ": " : "", t->message, t->b.streak,
+			   t->b.streak == 1 ? "" : "s in a row");
+		rc = -1;
+	}
+	pthread_mutex_unlock(&throttled_mu);
+	return rc;
+}
+
+/* Records how a sent call ended (an answer came). */
+static void backoff_note(const struct em_aws_api_req *r, const struct em_aws_resp *resp)
+{
+	bool throttled = em_aws_code_is_throttling(resp->code);
+	struct throttled **pp, *t;
+
+	if (!r->backoff_key)
+		return;
+	pthread_mutex_lock(&throttled_mu);
+	pp = throttled_find(r->backoff_key);
+	if (!*pp && throttled) {
+		size_t kl = strlen(r->backoff_key) + 1;
+		/* out of memory: no back-off, the calls still go out */
+		if ((t = calloc(1, sizeof(*t) + kl)) != NULL) {
+			memcpy(t->key, r->backoff_key, kl);
+			*pp = t;
+		}
+	}
+	t = *pp;
+	if (t) {
+		em_aws_backoff_note(&t->b, throttled);
+		if (throttled) {
+			snprintf(t->code, sizeof(t->code), "%s", resp->code);
+			snprintf(t->message, sizeof(t->message), "%s", resp->message);
+		} else {
+			*pp = t->next;
+			free(t);
+		}
+	}
+	pthread_mutex_unlock(&throttled_mu);
+}
+
+static uint32_t random32(void)
+{
+	uint32_t v;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	return (uint32_t)em_aws_mono_ms() * 2654435761u;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------------ */
 
 static void scrub_creds(struct em_err *err, const struct em_aws_creds *c)
 {
@@ -292,22 +390,27 @@ static void scrub_creds(struct em_err *err, const struct em_aws_creds *c)
 int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, struct em_aws_resp *resp,
 		    struct em_err *err)
 {
-	int64_t deadline = em_aws_mono_ms() + r->timeout_ms;
+	int64_t deadline = em_aws_mono_ms() + r->timeout_ms, throttle_delay = -1;
 	struct em_aws_creds creds = {0};
 	struct em_sigv4_hdr hdrs[2];
 	size_t nh = 0;
-	char url[1200];
+	char url[1200], retried[64] = "";
+	bool refreshed = false;
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
 	if ((size_t)snprintf(url, sizeof(url), "%s/", r->endpoint) >= sizeof(url))
 		return em_err_set(err, EM_E_CONFIG, "%s:%s: endpoint too long", r->svc->label, r->operation);
+	if (backoff_skip(r, err) != 0)
+		return -1;
 	if (r->content_type)
 		hdrs[nh++] = (struct em_sigv4_hdr){"Content-Type", r->content_type};
 	if (r->target)
 		hdrs[nh++] = (struct em_sigv4_hdr){"X-Amz-Target", r->target};
 
-	for (int attempt = 0; attempt < 2; attempt++) {
+	/* at most three sends: the first, one after a forced credentials
+	 * refresh, one after a throttling delay */
+	for (int attempt = 0; attempt < 3; attempt++) {
 		struct em_aws_http_req hr = {
 			.method = "POST", .url = url, .headers = hdrs, .n_headers = nh, .body = r->body,
 			.body_len = r->body_len, .region = r->region, .signing_name = r->svc->signing_name,
@@ -329,16 +432,26 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 			rc = 0;
 			goto done;
 		}
-		if (attempt == 0 && em_aws_code_is_expired_creds(resp->code) &&
+		if (!refreshed && em_aws_code_is_expired_creds(resp->code) &&
 		    em_aws_identity_refresh_after_auth_error(id, creds.access_key_id, deadline - em_aws_mono_ms())) {
+			refreshed = true;
 			em_aws_creds_wipe(&creds);
+			continue;
+		}
+		if (throttle_delay < 0 && em_aws_code_is_throttling(resp->code) &&
+		    (throttle_delay = em_aws_throttle_delay_ms(deadline - em_aws_mono_ms(), random32())) >= 0) {
+			snprintf(retried, sizeof(retried), " (retried once after %lld ms)", (long long)throttle_delay);
+			em_aws_creds_wipe(&creds);
+			sleep_ms(throttle_delay);
 			continue;
 		}
 		break;
 	}
-	em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s%s%s", r->svc->label, r->operation, resp->code,
-		   resp->message[0] ? ": " : "", resp->message);
+	em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s%s%s%s", r->svc->label, r->operation, resp->code,
+		   resp->message[0] ? ": " : "", resp->message, em_aws_code_is_throttling(resp->code) ? retried : "");
 done:
+	if (resp->status != 0)
+		backoff_note(r, resp);
 	scrub_creds(err, &creds);
 	em_aws_creds_wipe(&creds);
 	return rc;

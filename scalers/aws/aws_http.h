@@ -43,7 +43,11 @@ struct em_aws_http_req {
 int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struct em_err *err);
 
 /* An AWS API call with the identity's credentials: sign, send, and on an
- * expired/invalid-token answer refresh once (rate-limited) and retry.
+ * expired/invalid-token answer refresh once (rate-limited) and retry; on a
+ * throttling answer retry once after a jittered delay that fits in the
+ * deadline (em_aws_throttle_delay_ms). With a backoff_key, a call whose
+ * retry was throttled too makes the next calls with that key fail at once
+ * without being sent (1, 2, then 4 of them; em_aws_backoff_*).
  * 0 on a 2xx answer; else -1 with err "<service>:<Operation>: <Code>:
  * <message>" (kind EM_E_UNAVAILABLE), resp still holding the answer so the
  * caller can look at resp->code. Secrets are scrubbed from messages. */
@@ -57,6 +61,7 @@ struct em_aws_api_req {
 	const char *body;
 	size_t body_len;
 	int64_t timeout_ms;
+	const char *backoff_key;    /* the batch this call serves (its batch key); NULL: no skipping */
 };
 int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, struct em_aws_resp *resp,
 		    struct em_err *err);

@@ -165,6 +165,44 @@ int em_aws_code_is_throttling(const char *code)
 	return 0;
 }
 
+int64_t em_aws_throttle_delay_ms(int64_t remaining_ms, uint32_t rnd)
+{
+	int64_t cap = remaining_ms / 4;
+
+	if (cap > EM_AWS_THROTTLE_MAX_DELAY_MS)
+		cap = EM_AWS_THROTTLE_MAX_DELAY_MS;
+	/* under ~80 ms left a retry would only time out */
+	if (cap < 20)
+		return -1;
+	return cap / 2 + (int64_t)(rnd % (uint32_t)(cap - cap / 2 + 1));
+}
+
+bool em_aws_backoff_skip(struct em_aws_backoff *b)
+{
+	if (b->skip_left <= 0)
+		return false;
+	b->skip_left--;
+	return true;
+}
+
+void em_aws_backoff_note(struct em_aws_backoff *b, bool throttled)
+{
+	if (!throttled) {
+		b->streak = 0;
+		b->skip_left = 0;
+		return;
+	}
+	if (b->streak < 1000)
+		b->streak++;
+	/* 1, 2, 4, 4, ...: doubling, capped so a throttled batch is still
+	 * tried every few polls and its recovery is seen soon */
+	b->skip_left = 1;
+	for (int i = 1; i < b->streak && b->skip_left < EM_AWS_BACKOFF_MAX_SKIP; i++)
+		b->skip_left *= 2;
+	if (b->skip_left > EM_AWS_BACKOFF_MAX_SKIP)
+		b->skip_left = EM_AWS_BACKOFF_MAX_SKIP;
+}
+
 static int digits(const char **p, int n, int *out)
 {
 	int v = 0;

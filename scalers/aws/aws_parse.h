@@ -2,6 +2,7 @@
 #ifndef EM_AWS_PARSE_H
 #define EM_AWS_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,8 +26,29 @@ int em_aws_parse_time(const char *s, int64_t *out_ms);
  * forced refresh and retry. */
 int em_aws_code_is_expired_creds(const char *code);
 
-/* Whether it means throttling (for messages and counters). */
+/* Whether it means throttling: worth one delayed retry, then a back-off. */
 int em_aws_code_is_throttling(const char *code);
+
+/* Throttling back-off, the pure parts (aws_http.c applies them per batch).
+ * A throttled call is retried once after em_aws_throttle_delay_ms(): a
+ * jittered delay in [cap/2, cap], cap = min(EM_AWS_THROTTLE_MAX_DELAY_MS,
+ * remaining/4), so the retry keeps at least 3/4 of what is left of the fetch
+ * deadline. -1: too little time left to retry. rnd: any random number. */
+#define EM_AWS_THROTTLE_MAX_DELAY_MS 1000
+int64_t em_aws_throttle_delay_ms(int64_t remaining_ms, uint32_t rnd);
+
+/* When the retry is throttled too, the next polls of that batch are not
+ * sent: 1, then 2, then 4 (and 4 from then on) while every call is
+ * throttled; the first answer that is not throttling ends the back-off. */
+#define EM_AWS_BACKOFF_MAX_SKIP 4
+struct em_aws_backoff {
+	int streak;    /* throttled polls in a row (each after its retry) */
+	int skip_left; /* polls still to skip */
+};
+/* Whether this poll is skipped (it then counts as one of the skipped). */
+bool em_aws_backoff_skip(struct em_aws_backoff *b);
+/* Records how a poll that was sent ended: throttled or any other answer. */
+void em_aws_backoff_note(struct em_aws_backoff *b, bool throttled);
 
 /* application/x-www-form-urlencoded body "k=v&k2=v2" from n name/value
  * pairs (kv[2i], kv[2i+1]); pairs with a NULL value are left out. Strict

@@ -5,7 +5,7 @@ import os
 import re
 import time
 
-from backends_moto import Moto, clean_aws_env
+from backends_moto import Moto, ThrottlingAws, clean_aws_env
 from lib import Cases, Server, em_get, free_port, tmpdir, wait_for, write
 
 T = Cases("aws-cloudwatch (moto, SigV4 checked)")
@@ -127,6 +127,29 @@ def endpoint_precedence():
     fails_at_dead(cfg, {"AWS_ENDPOINT_URL_CLOUDWATCH": "", "AWS_ENDPOINT_URL_SQS": m.url,
                         "AWS_ENDPOINT_URL_STS": m.url, "AWS_ENDPOINT_URL": dead})
     fails_at_dead(config(metric("w", [("Endpoint", "where")], {"awsEndpoint": dead})), {})
+
+
+@T.case
+def throttled_get_metric_data_is_retried_once():
+    """moto never throttles: a stand-in answers HTTP 400 {"__type": "ThrottlingException"} as AWS documents."""
+    ok = {"MetricDataResults": [{"Id": "m0", "Label": "x", "StatusCode": "Complete", "Timestamps": [1.0],
+                                 "Values": [12.5]}], "Messages": []}
+    cfg = lambda url: config(metric("t", [("Endpoint", "busy")], {"awsEndpoint": url}))
+    aws = ThrottlingAws("GraniteServiceVersion20100801.GetMetricData", ok)
+    T.at_exit(aws.stop)
+    rc, _, errtext = get(cfg(aws.url), "t")
+    assert rc == 1, errtext
+    msg = json.loads(errtext.strip().splitlines()[-1])["message"]
+    assert re.search(r"cloudwatch:GetMetricData: ThrottlingException: Rate exceeded \(retried once after \d+ ms\)$",
+                     msg), msg
+    assert aws.count() == 2 and not aws.bad, aws.bad
+    assert 0.5 <= aws.times[1] - aws.times[0] <= 1.4, aws.times
+    aws.stop()
+    aws = ThrottlingAws("GraniteServiceVersion20100801.GetMetricData", ok, throttle=lambda n: n == 1)
+    T.at_exit(aws.stop)
+    assert value(cfg(aws.url), "t") == "12500m"
+    assert aws.count() == 2 and not aws.bad, aws.bad
+    aws.stop()
 
 
 @T.case

@@ -238,6 +238,102 @@ def throttling_is_reported_with_the_aws_code():
         assert aws.count() >= 1 and not aws.bad, aws.bad
 
 
+SQS_ATTRS = {"Attributes": {"ApproximateNumberOfMessages": "7", "ApproximateNumberOfMessagesNotVisible": "2",
+                             "ApproximateNumberOfMessagesDelayed": "1"}}
+
+
+@T.case
+def a_throttled_call_is_retried_once_after_a_jittered_delay():
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/busy"
+    # throttled twice: two requests, the second 500-1000 ms later (timeout 5s: the delay is at most 1s)
+    aws = ThrottlingAws("AmazonSQS.GetQueueAttributes", SQS_ATTRS, throttle_type="RequestThrottled")
+    T.at_exit(aws.stop)
+    rc, _, errtext = get(config(metric("q", url, {"awsEndpoint": aws.url})), "q")
+    assert rc == 1, errtext
+    msg = json.loads(errtext.strip().splitlines()[-1])["message"]
+    assert aws.count() == 2 and not aws.bad, (aws.times, aws.bad)
+    m = re.search(r"sqs:GetQueueAttributes: RequestThrottled: Rate exceeded \(retried once after (\d+) ms\)$", msg)
+    assert m, msg
+    said, gap = int(m.group(1)), (aws.times[1] - aws.times[0]) * 1000
+    assert 500 <= said <= 1000, said
+    assert said <= gap <= said + 400, (said, gap)
+    aws.stop()
+    # throttled once: the retry answers
+    aws = ThrottlingAws("AmazonSQS.GetQueueAttributes", SQS_ATTRS, throttle=lambda n: n == 1)
+    T.at_exit(aws.stop)
+    assert value(config(metric("q", url, {"awsEndpoint": aws.url})), "q") == "9"
+    assert aws.count() == 2 and not aws.bad, aws.bad
+    aws.stop()
+    # no time for a retry inside a short timeout: one request
+    aws = ThrottlingAws("AmazonSQS.GetQueueAttributes", SQS_ATTRS)
+    T.at_exit(aws.stop)
+    m = metric("q", url, {"awsEndpoint": aws.url})
+    m["timeout"] = "50ms"
+    rc, _, errtext = get(config(m), "q")
+    assert rc == 1 and "ThrottlingException: Rate exceeded" in errtext and "retried" not in errtext, errtext
+    assert aws.count() == 1, aws.times
+    aws.stop()
+
+
+def groups(times, gap=0.6):
+    """Request times split where they are more than `gap` seconds apart: one group per poll."""
+    out = []
+    for t in times:
+        if out and t - out[-1][-1] <= gap:
+            out[-1].append(t)
+        else:
+            out.append([t])
+    return out
+
+
+@T.case
+def throttled_polls_back_off_then_recover():
+    """Polled every second with a 1 s timeout (retry delay 125-250 ms): while
+    every call is throttled, each poll that is sent makes 2 requests and the
+    polls after it are skipped, 1, 2, then 4 of them; the first answer ends it."""
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/busy"
+    aws = ThrottlingAws("AmazonSQS.GetQueueAttributes", SQS_ATTRS, throttle_type="RequestThrottled",
+                        message="Request is throttled.")
+    T.at_exit(aws.stop)
+    m = metric("q", url, {"awsEndpoint": aws.url})
+    m["timeout"] = "1s"
+    s = Server(config(m), env=env())
+    T.at_exit(s.stop)
+    # the 5th poll sent and retried; 4 skipped polls (~4 s) follow it
+    wait_for(lambda: [len(x) for x in groups(aws.times)][4:] == [2], timeout=25, interval=0.05, what="5 polls sent")
+    time.sleep(0.3)
+    g = groups(aws.times)
+    assert not aws.bad, aws.bad
+    assert [len(x) for x in g[:4]] == [2, 2, 2, 2], [[round(t - g[0][0], 2) for t in x] for x in g]
+    starts = [x[0] for x in g]
+    gaps = [b - a for a, b in zip(starts, starts[1:])][:4]
+    # one poll sent, then 1, 2, 4, 4 skipped: ~2, ~3, ~5, ~5 polls apart
+    # (without skipping they would all be ~1.2 s apart)
+    assert 1.7 <= gaps[0] <= 3.2, gaps
+    assert gaps[1] >= gaps[0] + 0.6 and gaps[1] <= 4.5, gaps
+    assert gaps[2] >= gaps[1] + 1.2 and gaps[2] <= 7.5, gaps
+    assert gaps[3] >= gaps[1] + 1.2 and gaps[3] <= 7.5, gaps
+    # every poll failed, sent or skipped: the skipped ones never reached AWS
+    text = s.metrics()
+    failed = re.search(r'extmetrics_scaler_fetch_errors_total\{[^}]*metric="q"[^}]*\} (\S+)', text)
+    assert aws.count() == 10 and calls(s, "RequestThrottled") == 10, (aws.times, text)
+    assert failed and float(failed.group(1)) - 5 >= 1 + 2 + 4, text
+    # with no good value yet, the 503 says why polls are skipped
+    code, st = served(s, "q")
+    assert code == 503 and "sqs:GetQueueAttributes: RequestThrottled: Request is throttled." in st["message"], st
+    wait_for(lambda: "(backing off: poll skipped after" in served(s, "q")[1].get("message", ""), timeout=8,
+             interval=0.1, what="a skipped poll's message")
+    # AWS answers again: served at the next poll sent, then polled every second
+    aws.throttle = lambda n: False
+    wait_for(lambda: (lambda r: r[0] == 200 and r[1]["items"][0]["value"] == "9")(served(s, "q")), timeout=10,
+             interval=0.1, what="recovery")
+    n0, t0 = aws.count(), time.monotonic()
+    time.sleep(3.5)
+    tail = [t for t in aws.times if t > t0]
+    assert len(tail) >= 3 and all(len(x) == 1 for x in groups(tail)), (n0, tail)
+    s.stop()
+
+
 @T.case
 def aws_endpoint_metadata_beats_the_environment():
     url = new_queue("endpoint", visible=3)

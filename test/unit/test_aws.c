@@ -52,6 +52,85 @@ TEST(error_decoding)
 	EXPECT(!em_aws_code_is_throttling("QueueDoesNotExist"));
 }
 
+TEST(throttle_retry_delay)
+{
+	static const struct {
+		int64_t remaining;
+		uint32_t rnd;
+		int64_t delay;
+	} t[] = {
+		{5000, 0, 500}, {5000, 500, 1000}, {5000, 501, 500}, {5000, 250, 750}, /* cap 1000: [500, 1000] */
+		{100000, 7, 507},                                                     /* never above 1 s */
+		{400, 0, 50}, {400, 50, 100}, {400, 51, 50},                           /* cap = remaining/4 */
+		{80, 0, 10}, {80, 10, 20}, {79, -1u, -1},                              /* cap 20 is the least */
+		{0, 0, -1}, {-5, 3, -1},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int64_t d = em_aws_throttle_delay_ms(t[i].remaining, t[i].rnd);
+		if (d != t[i].delay)
+			TH_FAIL("remaining %lld rnd %u: %lld, expected %lld", (long long)t[i].remaining, t[i].rnd,
+				(long long)d, (long long)t[i].delay);
+	}
+	/* whatever the random number, the retry keeps 3/4 of the time left */
+	for (int64_t rem = 0; rem < 6000; rem += 7) {
+		for (uint32_t rnd = 0; rnd < 4000000000u; rnd += 123456789u) {
+			int64_t d = em_aws_throttle_delay_ms(rem, rnd);
+			if (d != -1 && (d < 10 || 4 * d > rem || d > EM_AWS_THROTTLE_MAX_DELAY_MS)) {
+				TH_FAIL("remaining %lld rnd %u: delay %lld", (long long)rem, rnd, (long long)d);
+				return;
+			}
+		}
+	}
+}
+
+TEST(throttle_backoff_skips_1_2_4_then_4)
+{
+	struct em_aws_backoff b = {0};
+	/* skipped polls after each throttled poll, while throttling lasts */
+	static const int want[] = {1, 2, 4, 4, 4};
+
+	EXPECT(!em_aws_backoff_skip(&b));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int skipped = 0;
+		em_aws_backoff_note(&b, true);
+		EXPECT_INT(b.streak, i + 1);
+		while (em_aws_backoff_skip(&b) && skipped < 100)
+			skipped++;
+		EXPECT_INT(skipped, want[i]);
+	}
+	/* one answer that is not throttling ends it */
+	em_aws_backoff_note(&b, true);
+	EXPECT(em_aws_backoff_skip(&b));
+	em_aws_backoff_note(&b, false);
+	EXPECT_INT(b.streak, 0);
+	EXPECT(!em_aws_backoff_skip(&b));
+	em_aws_backoff_note(&b, true);
+	EXPECT_INT(b.streak, 1);
+	EXPECT(em_aws_backoff_skip(&b));
+	EXPECT(!em_aws_backoff_skip(&b));
+	/* the streak saturates instead of overflowing */
+	for (int i = 0; i < 5000; i++)
+		em_aws_backoff_note(&b, true);
+	EXPECT_INT(b.skip_left, EM_AWS_BACKOFF_MAX_SKIP);
+	EXPECT(b.streak > 0);
+}
+
+TEST(throttling_codes)
+{
+	static const char *const yes[] = {"ThrottlingException", "RequestThrottled", "Throttling",
+					  "AWS.SimpleQueueService.RequestThrottled", "TooManyRequestsException"};
+	static const char *const no[] = {"QueueDoesNotExist", "AccessDenied", "", "HTTP 400", "throttlingexception"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (!em_aws_code_is_throttling(yes[i]))
+			TH_FAIL("%s: not throttling", yes[i]);
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (em_aws_code_is_throttling(no[i]))
+			TH_FAIL("\"%s\": throttling", no[i]);
+	EXPECT(!em_aws_code_is_throttling(NULL));
+}
+
 TEST(xml_fields)
 {
 	const char *x = "<A><Credentials><AccessKeyId>ASIA1</AccessKeyId><SessionToken>a&lt;b&#43;c&#x2F;d&amp;amp;"
