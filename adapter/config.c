@@ -113,6 +113,7 @@ void em_config_free(struct em_config *c)
 	if (!c)
 		return;
 	free(c->path);
+	free(c->server_fingerprint);
 	free(c->server.listen);
 	free(c->server.metrics_listen);
 	free(c->server.cert_file);
@@ -250,7 +251,11 @@ static void get_duration(struct loader *L, yaml_node_t *map, const char *key, in
 
 	if (!n)
 		return;
-	if (!s || em_parse_duration_ms(s, out) != 0)
+	/* A bare number is ambiguous here: KEDA's pollingInterval is seconds,
+	 * metadata durations are milliseconds. Ask for the unit. */
+	if (s && *s && strspn(s, "0123456789") == strlen(s))
+		lerr(L, n, key, "duration \"%s\" needs a unit (e.g. %ss)", s, s);
+	else if (!s || em_parse_duration_ms(s, out) != 0)
 		lerr(L, n, key, "invalid duration \"%s\" (e.g. 30s, 1m30s, 500ms)", s ? s : "");
 	else if (*out <= 0)
 		lerr(L, n, key, "must be greater than zero");
@@ -1085,6 +1090,55 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 	return 0;
 }
 
+/* Appends a canonical text of the YAML subtree n (for change detection). */
+static void node_text(struct loader *L, yaml_node_t *n, struct em_strbuf *sb)
+{
+	if (!n)
+		return;
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		em_sb_json_str(sb, scalar(n));
+		break;
+	case YAML_SEQUENCE_NODE:
+		em_sb_puts(sb, "[");
+		for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+			node_text(L, node(L, *i), sb);
+			em_sb_puts(sb, ",");
+		}
+		em_sb_puts(sb, "]");
+		break;
+	case YAML_MAPPING_NODE:
+		em_sb_puts(sb, "{");
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+			node_text(L, node(L, p->key), sb);
+			em_sb_puts(sb, ":");
+			node_text(L, node(L, p->value), sb);
+			em_sb_puts(sb, ",");
+		}
+		em_sb_puts(sb, "}");
+		break;
+	default:
+		break;
+	}
+}
+
+static char *server_fingerprint(struct loader *L, yaml_node_t *srv)
+{
+	struct em_strbuf sb;
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char *out = malloc(2 * sizeof(md) + 1);
+
+	if (!out)
+		return NULL;
+	em_sb_init(&sb);
+	node_text(L, srv, &sb);
+	SHA256((const unsigned char *)(sb.buf ? sb.buf : ""), sb.len, md);
+	em_sb_free(&sb);
+	for (size_t i = 0; i < sizeof(md); i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return out;
+}
+
 static struct em_config *load_doc(struct loader *L, yaml_document_t *doc)
 {
 	static const char *const keys[] = {"server", "defaults", "metrics", NULL};
@@ -1104,6 +1158,7 @@ static struct em_config *load_doc(struct loader *L, yaml_document_t *doc)
 		return c;
 	}
 	check_keys(L, root, "the top level", keys);
+	c->server_fingerprint = server_fingerprint(L, get(L, root, "server"));
 	if (get(L, root, "server"))
 		load_server(L, get(L, root, "server"), &c->server);
 	else if (!(L->flags & EM_CFG_METRICS_ONLY))

@@ -99,6 +99,7 @@ struct em_metric_def {
 
 struct em_config {
 	char *path;
+	char *server_fingerprint;      /* changes when anything under server: changes */
 	struct em_server_conf server;
 	int64_t def_polling_ms, def_timeout_ms;
 	struct em_metric_def *metrics;

@@ -247,7 +247,7 @@ static int cmd_get(int argc, char **argv)
 	return rc;
 }
 
-static void reload(struct em_registry *reg, const char *path, const char *why)
+static void reload(struct em_registry *reg, const char *path, const char *why, char *server_fp, size_t cap)
 {
 	struct em_errlist errs = {0};
 	struct em_config *c = em_config_load(path, &errs);
@@ -261,6 +261,12 @@ static void reload(struct em_registry *reg, const char *path, const char *why)
 		return;
 	}
 	em_errlist_free(&errs);
+	/* Listeners, TLS and auth are set up once: say so rather than pretend. */
+	if (c->server_fingerprint && strcmp(c->server_fingerprint, server_fp) != 0) {
+		em_warn("config reload (%s): the server section changed; listen addresses, TLS and auth settings take "
+			"effect only after a restart (metrics are reloaded now)", why);
+		snprintf(server_fp, cap, "%s", c->server_fingerprint);
+	}
 	em_registry_reload(reg, c);
 	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 1);
 }
@@ -273,7 +279,7 @@ static int cmd_serve(int argc, char **argv)
 	struct em_server *srv = NULL;
 	struct em_server_opts so = {0};
 	struct em_err err = {0};
-	char *cert = NULL, *key = NULL, sig[128] = "", nsig[128];
+	char *cert = NULL, *key = NULL, sig[128] = "", nsig[128], server_fp[80] = "";
 	const char *certf, *keyf;
 	sigset_t set;
 	int rc = 1;
@@ -339,6 +345,7 @@ static int cmd_serve(int argc, char **argv)
 	em_gauge_set("extmetrics_build_info", "Build information; always 1.", labels, 1);
 	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 0);
 	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"failure\"", 0);
+	snprintf(server_fp, sizeof(server_fp), "%s", c->server_fingerprint ? c->server_fingerprint : "");
 	c_owned = false; /* em_registry_new takes it, even when it fails */
 	reg = em_registry_new(c, true, &err);
 	if (!reg) {
@@ -370,19 +377,22 @@ static int cmd_serve(int argc, char **argv)
 		if (!f.config)
 			continue;
 		if (s == SIGHUP) {
-			reload(reg, f.config, "SIGHUP");
+			reload(reg, f.config, "SIGHUP", server_fp, sizeof(server_fp));
 			em_file_sig(f.config, sig, sizeof(sig));
 			continue;
 		}
 		/* ConfigMap volumes swap a symlink: stat() follows it, so a new inode shows. */
 		if (em_file_sig(f.config, nsig, sizeof(nsig)) == 0 && strcmp(nsig, sig) != 0) {
 			snprintf(sig, sizeof(sig), "%s", nsig);
-			reload(reg, f.config, "file changed");
+			reload(reg, f.config, "file changed", server_fp, sizeof(server_fp));
 		}
 	}
 	rc = 0;
 out:
-	em_server_stop(srv, GRACE_MS);
+	/* Parked first-sample requests answer 503 now; in-flight ones get what is
+	 * left of the 5 s; busy poller workers get a last second. */
+	em_registry_stop(reg);
+	em_server_stop(srv, GRACE_MS - 1000);
 	if (reg)
 		em_registry_free(reg);
 	else if (c_owned)
@@ -400,6 +410,10 @@ int main(int argc, char **argv)
 	if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		fputs(usage_main, cmd ? stdout : stderr);
 		return cmd ? 0 : 2;
+	}
+	if (strcmp(cmd, "version") == 0 && argc > 2 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+		puts("usage: extmetrics version\n\nPrints the version.");
+		return 0;
 	}
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
 		printf("extmetrics %s\n", EM_VERSION);

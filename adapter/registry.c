@@ -11,7 +11,7 @@
 #include "selfmetrics.h"
 #include "strbuf.h"
 
-#define MAX_WORKERS 64
+#define MAX_WORKERS 256
 #define MAX_SECRETS 16
 #define MAX_BATCH 500
 
@@ -35,6 +35,7 @@ struct em_instance {
 	int64_t last_used_ms;      /* monotonic */
 	int refs;
 	bool dead;
+	bool keep_series;          /* a live instance publishes under the same labels */
 };
 
 struct em_metric {
@@ -67,7 +68,8 @@ struct em_registry {
 	pthread_t sched;
 	bool sched_started;
 	struct job *jobs, **jobs_tail;
-	int workers, idle;
+	int workers, idle, queued;  /* queued: jobs not yet taken by a worker */
+	struct em_waiter *waiters;  /* requests parked for a first sample */
 	unsigned rng;
 };
 
@@ -99,11 +101,12 @@ static void instance_free(struct em_instance *in)
 		in->scaler->close(in->inst);
 	if (in->scaler && in->cfg)
 		em_options_free(in->scaler->options, in->cfg);
-	if (in->prom_labels) {
+	if (in->prom_labels && !in->keep_series) {
 		snprintf(labels, sizeof(labels), "%s", in->prom_labels);
 		em_gauge_del("extmetrics_metric_value", labels);
 		em_gauge_del("extmetrics_metric_active", labels);
 		em_gauge_del("extmetrics_scaler_last_success_timestamp_seconds", labels);
+		em_gauge_del("extmetrics_scaler_fetch_errors_total", labels);
 	}
 	free(in->cfg);
 	free(in->metric_name);
@@ -179,6 +182,8 @@ fail:
 
 /* ---- snapshots --------------------------------------------------------- */
 
+static void to_close_push(struct em_registry *r, struct em_instance *in, struct em_instance **to_close);
+
 static struct em_snapshot *snapshot_new(struct em_config *cfg)
 {
 	struct em_snapshot *s = calloc(1, sizeof(*s));
@@ -208,16 +213,32 @@ static void snapshot_unref(struct em_registry *r, struct em_snapshot *s, struct 
 		for (; in; in = next) {
 			next = in->next;
 			in->dead = true;
-			if (in->refs == 0) {
-				in->next = *to_close;
-				*to_close = in;
-			}
+			if (in->refs == 0)
+				to_close_push(r, in, to_close);
 		}
 	}
 	free(s->metrics);
 	em_config_free(s->cfg);
 	free(s);
-	(void)r;
+}
+
+/* mu held. True when another instance of the current snapshot publishes
+ * under in's labels: closing in must then leave the series alone. */
+static bool labels_live(struct em_registry *r, const struct em_instance *in)
+{
+	for (size_t i = 0; r->snap && in->prom_labels && i < r->snap->n; i++)
+		for (struct em_instance *o = r->snap->metrics[i].instances; o; o = o->next)
+			if (o != in && o->prom_labels && strcmp(o->prom_labels, in->prom_labels) == 0)
+				return true;
+	return false;
+}
+
+/* mu held: in goes onto the list of instances to close once mu is released. */
+static void to_close_push(struct em_registry *r, struct em_instance *in, struct em_instance **to_close)
+{
+	in->keep_series = labels_live(r, in);
+	in->next = *to_close;
+	*to_close = in;
 }
 
 static void close_list(struct em_instance *list)
@@ -229,12 +250,63 @@ static void close_list(struct em_instance *list)
 	}
 }
 
-static void instance_unref(struct em_instance *in, struct em_instance **to_close)
+static void instance_unref(struct em_registry *r, struct em_instance *in, struct em_instance **to_close)
 {
-	if (--in->refs == 0 && in->dead) {
-		in->next = *to_close;
-		*to_close = in;
+	if (--in->refs == 0 && in->dead)
+		to_close_push(r, in, to_close);
+}
+
+/* mu held: unlinks the waiters that wake_if() picks onto *woken. */
+static void take_waiters(struct em_registry *r, bool (*wake_if)(const struct em_waiter *, const void *),
+			 const void *arg, struct em_waiter **woken, struct em_instance **to_close)
+{
+	struct em_waiter **pp = &r->waiters;
+
+	while (*pp) {
+		struct em_waiter *w = *pp;
+		if (!wake_if(w, arg)) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		instance_unref(r, w->inst, to_close);
+		w->inst = NULL;
+		w->next = *woken;
+		*woken = w;
 	}
+}
+
+/* Calls wake() of each waiter, mu not held. */
+static void wake_list(struct em_waiter *w)
+{
+	while (w) {
+		struct em_waiter *next = w->next;
+		w->next = NULL;
+		w->wake(w->arg); /* w may be gone after this */
+		w = next;
+	}
+}
+
+static bool waiter_of_job(const struct em_waiter *w, const void *arg)
+{
+	const struct job *j = arg;
+
+	for (size_t i = 0; i < j->n; i++)
+		if (w->inst == j->insts[i])
+			return true;
+	return false;
+}
+
+static bool waiter_expired(const struct em_waiter *w, const void *arg)
+{
+	return w->deadline_ms <= *(const int64_t *)arg;
+}
+
+static bool waiter_any(const struct em_waiter *w, const void *arg)
+{
+	(void)w;
+	(void)arg;
+	return true;
 }
 
 /* ---- fetching ------------------------------------------------------------ */
@@ -265,6 +337,7 @@ static void run_fetch(struct em_registry *r, struct job *j)
 				   .metric = j->insts[0]->metric_name};
 	int64_t t0 = em_mono_ms(), now;
 	struct em_instance *to_close = NULL;
+	struct em_waiter *woken = NULL;
 	char hl[160], ty[64];
 
 	if (!outs || !errs || !rcs) {
@@ -297,23 +370,28 @@ static void run_fetch(struct em_registry *r, struct job *j)
 		bool ok = rcs && rcs[i] == 0;
 
 		if (ok) {
-			publish(in, &outs[i], true, ctx.now_ms);
+			if (!in->dead)
+				publish(in, &outs[i], true, ctx.now_ms);
 			em_cache_success(&in->cache, &outs[i], em_now_ms());
 		} else if (errs) {
 			if (errs[i].kind == EM_OK)
 				em_err_set(&errs[i], EM_E_UNAVAILABLE, "scaler failed without a message");
 			em_scrub(errs[i].msg, sizeof(errs[i].msg), in->secrets, in->nsecrets);
 			em_cache_failure(&in->cache, &errs[i], em_now_ms());
-			publish(in, NULL, false, 0);
+			if (!in->dead)
+				publish(in, NULL, false, 0);
 			em_debug("metric %s: fetch failed: %s", in->metric_name, errs[i].msg);
 		}
 		in->in_flight = false;
 		in->due_ms = now + in->polling_ms + (jitter ? (int64_t)(rnd % (unsigned)(2 * jitter + 1)) - jitter : 0);
-		instance_unref(in, &to_close);
 	}
+	take_waiters(r, waiter_of_job, j, &woken, &to_close);
+	for (size_t i = 0; i < j->n; i++)
+		instance_unref(r, j->insts[i], &to_close);
 	pthread_cond_broadcast(&r->results);
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->mu);
+	wake_list(woken);
 	for (size_t i = 0; outs && i < j->n; i++)
 		em_sample_free(&outs[i]);
 	free(outs);
@@ -344,6 +422,7 @@ static void *worker_main(void *arg)
 			goto out;
 		j = r->jobs;
 		r->jobs = j->next;
+		r->queued--;
 		if (!r->jobs)
 			r->jobs_tail = &r->jobs;
 		pthread_mutex_unlock(&r->mu);
@@ -364,7 +443,10 @@ static void enqueue(struct em_registry *r, struct job *j)
 	j->next = NULL;
 	*r->jobs_tail = j;
 	r->jobs_tail = &j->next;
-	if (r->idle > 0) {
+	r->queued++;
+	/* Idle workers wake up only later: count jobs, not signals, so every
+	 * queued job has a worker even when many fall due at once. */
+	if (r->idle >= r->queued) {
 		pthread_cond_signal(&r->jobs_cv);
 		return;
 	}
@@ -399,8 +481,7 @@ static int64_t schedule(struct em_registry *r, int64_t now, struct em_instance *
 			if (in->templated && !in->in_flight && in->refs == 0 && now - in->last_used_ms > in->idle_ms) {
 				*pp = in->next;
 				m->n_instances--;
-				in->next = *to_close;
-				*to_close = in;
+				to_close_push(r, in, to_close);
 				continue;
 			}
 			pp = &in->next;
@@ -453,19 +534,27 @@ static void *sched_main(void *arg)
 	pthread_mutex_lock(&r->mu);
 	while (!r->stopping) {
 		struct em_instance *to_close = NULL;
+		struct em_waiter *woken = NULL;
 		int64_t now = em_mono_ms(), next = schedule(r, now, &to_close);
+		int64_t wall_now = em_now_ms();
 		struct timespec ts;
 		int64_t wait = next - now, wall;
 
-		if (to_close) {
+		/* Parked requests whose first sample did not come in time answer 503. */
+		take_waiters(r, waiter_expired, &wall_now, &woken, &to_close);
+		for (struct em_waiter *w = r->waiters; w; w = w->next)
+			if (w->deadline_ms - wall_now < wait)
+				wait = w->deadline_ms - wall_now;
+		if (to_close || woken) {
 			pthread_mutex_unlock(&r->mu);
+			wake_list(woken);
 			close_list(to_close);
 			pthread_mutex_lock(&r->mu);
 			continue;
 		}
 		if (wait < 1)
 			wait = 1;
-		wall = em_now_ms() + wait;
+		wall = wall_now + wait;
 		ts.tv_sec = wall / 1000;
 		ts.tv_nsec = (wall % 1000) * 1000000;
 		pthread_cond_timedwait(&r->wake, &r->mu, &ts);
@@ -541,16 +630,15 @@ void em_registry_free(struct em_registry *r)
 
 	if (!r)
 		return;
+	em_registry_stop(r);
 	pthread_mutex_lock(&r->mu);
-	r->stopping = true;
-	pthread_cond_broadcast(&r->wake);
 	pthread_cond_broadcast(&r->jobs_cv);
 	pthread_mutex_unlock(&r->mu);
 	if (r->sched_started)
 		pthread_join(r->sched, NULL);
 	/* Workers finish their current fetch (bounded by its timeout); wait a
-	 * little for them, then leave any hung one behind (the process exits). */
-	deadline = em_mono_ms() + 5000;
+	 * moment for them, then leave any busy one behind (the process exits). */
+	deadline = em_mono_ms() + 1000;
 	pthread_mutex_lock(&r->mu);
 	while (r->workers > 0 && em_mono_ms() < deadline) {
 		struct timespec ts;
@@ -568,10 +656,14 @@ void em_registry_free(struct em_registry *r)
 		struct job *j = r->jobs;
 		r->jobs = j->next;
 		for (size_t i = 0; i < j->n; i++)
-			instance_unref(j->insts[i], &to_close);
+			instance_unref(r, j->insts[i], &to_close);
 		free(j);
 	}
-	snapshot_unref(r, r->snap, &to_close);
+	{
+		struct em_snapshot *last = r->snap;
+		r->snap = NULL;
+		snapshot_unref(r, last, &to_close);
+	}
 	pthread_mutex_unlock(&r->mu);
 	close_list(to_close);
 	pthread_mutex_destroy(&r->mu);
@@ -585,6 +677,7 @@ void em_registry_reload(struct em_registry *r, struct em_config *cfg)
 {
 	struct em_snapshot *ns = snapshot_new(cfg), *old;
 	struct em_instance *to_close = NULL;
+	struct em_waiter *woken = NULL;
 	size_t kept = 0;
 
 	if (!ns) {
@@ -611,8 +704,12 @@ void em_registry_reload(struct em_registry *r, struct em_config *cfg)
 		create_static_instances(ns);
 	r->snap = ns;
 	snapshot_unref(r, old, &to_close);
+	/* Parked requests look again: their instance may be gone (no longer
+	 * polled) or replaced; the others simply park again. */
+	take_waiters(r, waiter_any, NULL, &woken, &to_close);
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->mu);
+	wake_list(woken);
 	close_list(to_close);
 	em_info("config reloaded: %zu metrics, %zu unchanged kept their cache", ns->n, kept);
 }
@@ -638,25 +735,18 @@ static void fetch_now(struct em_registry *r, struct em_instance *in)
 	run_fetch(r, &j);
 }
 
-int em_registry_get(struct em_registry *r, const char *ns, const char *metric, const struct em_kvlist *sel_eq,
-		    struct em_lookup *out, struct em_err *err)
+/* mu held. Finds or creates the instance serving ns/metric in out->snap and
+ * takes a reference on it. 1: the snapshot was replaced while mu was
+ * dropped, retry. -1 with err. */
+static int find_instance(struct em_registry *r, struct em_metric *m, const char *ns, const char *metric,
+			 const struct em_kvlist *sel_eq, struct em_lookup *out, struct em_instance **inp,
+			 struct em_instance **to_close, struct em_err *err)
 {
-	struct em_instance *in = NULL, *to_close = NULL;
 	struct em_rawopts filled = {0};
-	struct em_metric *m;
+	struct em_instance *in = NULL;
 	char *key = NULL;
 	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&r->mu);
-	out->snap = r->snap;
-	out->snap->refs++;
-	m = find_metric(out->snap, metric);
-	if (!m || !em_metric_allows_ns(m->def, ns)) {
-		em_err_set(err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s", metric, ns);
-		goto out_locked;
-	}
-	out->def = m->def;
 	if (!m->def->templated) {
 		in = m->instances;
 		if (!in && !r->poll) {
@@ -664,7 +754,7 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 			in = instance_new(m->def, &m->def->raw, "", err);
 			pthread_mutex_lock(&r->mu);
 			if (!in)
-				goto out_locked;
+				goto out;
 			in->next = m->instances;
 			m->instances = in;
 			m->n_instances++;
@@ -672,64 +762,132 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 		if (!in) {
 			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: its scaler could not be started (see the server log)",
 				   metric);
-			goto out_locked;
+			goto out;
 		}
-	} else {
-		pthread_mutex_unlock(&r->mu);
-		if (em_template_fill(m->def, ns, sel_eq, &filled, err) != 0) {
-			pthread_mutex_lock(&r->mu);
-			if (err->kind == EM_E_CONFIG)
-				err->kind = EM_E_INTERNAL;
-			goto out_locked;
-		}
-		key = em_rawopts_key(&filled);
+		goto found;
+	}
+	pthread_mutex_unlock(&r->mu);
+	if (em_template_fill(m->def, ns, sel_eq, &filled, err) != 0) {
 		pthread_mutex_lock(&r->mu);
-		for (in = m->instances; in && key; in = in->next)
-			if (strcmp(in->key, key) == 0)
-				break;
-		if (!in) {
-			if ((int64_t)m->n_instances >= m->def->max_instances) {
-				em_err_set(err, EM_E_TOOMANY,
-					   "metric %s already has %lld distinct instances (maxInstances); try again later",
-					   metric, (long long)m->def->max_instances);
-				goto out_locked;
-			}
-			pthread_mutex_unlock(&r->mu);
-			in = instance_new(m->def, &filled, ns, err);
-			pthread_mutex_lock(&r->mu);
-			if (!in)
-				goto out_locked;
-			/* Another request may have created the same instance meanwhile. */
-			bool raced = false;
-			for (struct em_instance *o = m->instances; o; o = o->next) {
-				if (strcmp(o->key, in->key) == 0) {
-					in->next = to_close;
-					to_close = in;
-					in = o;
-					raced = true;
-					break;
-				}
-			}
-			if (!raced) {
-				in->due_ms = em_mono_ms();
-				in->next = m->instances;
-				m->instances = in;
-				m->n_instances++;
-				pthread_cond_signal(&r->wake);
-			}
+		if (err->kind == EM_E_CONFIG)
+			err->kind = EM_E_INTERNAL;
+		goto out;
+	}
+	key = em_rawopts_key(&filled);
+	pthread_mutex_lock(&r->mu);
+	if (!key) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (in = m->instances; in; in = in->next)
+		if (strcmp(in->key, key) == 0)
+			goto found;
+	if ((int64_t)m->n_instances >= m->def->max_instances)
+		goto too_many;
+	pthread_mutex_unlock(&r->mu);
+	in = instance_new(m->def, &filled, ns, err);
+	pthread_mutex_lock(&r->mu);
+	if (!in)
+		goto out;
+	if (r->snap != out->snap) {
+		/* A reload happened meanwhile: this instance would never be polled. */
+		to_close_push(r, in, to_close);
+		rc = 1;
+		goto out;
+	}
+	/* Another request may have created the same instance meanwhile. */
+	for (struct em_instance *o = m->instances; o; o = o->next) {
+		if (strcmp(o->key, in->key) == 0) {
+			to_close_push(r, in, to_close);
+			in = o;
+			goto found;
 		}
 	}
+	if ((int64_t)m->n_instances >= m->def->max_instances) {
+		to_close_push(r, in, to_close);
+		goto too_many;
+	}
+	in->due_ms = em_mono_ms();
+	in->next = m->instances;
+	m->instances = in;
+	m->n_instances++;
+	pthread_cond_signal(&r->wake);
+found:
 	in->refs++;
 	in->last_used_ms = em_mono_ms();
+	*inp = in;
+	rc = 0;
+	goto out;
+too_many:
+	em_err_set(err, EM_E_TOOMANY, "metric %s already has %lld distinct instances (maxInstances); try again later",
+		   metric, (long long)m->def->max_instances);
+out:
+	em_rawopts_free(&filled);
+	free(key);
+	return rc;
+}
+
+int em_registry_get(struct em_registry *r, const char *ns, const char *metric, const struct em_kvlist *sel_eq,
+		    struct em_waiter *w, struct em_lookup *out, struct em_err *err)
+{
+	struct em_instance *in = NULL, *to_close = NULL;
+	struct em_metric *m;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&r->mu);
+	for (int attempt = 0;; attempt++) {
+		int f;
+
+		out->snap = r->snap;
+		out->snap->refs++;
+		m = find_metric(out->snap, metric);
+		if (!m || !em_metric_allows_ns(m->def, ns)) {
+			em_err_set(err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s", metric,
+				   ns);
+			goto out_locked;
+		}
+		out->def = m->def;
+		f = find_instance(r, m, ns, metric, sel_eq, out, &in, &to_close, err);
+		if (f < 0)
+			goto out_locked;
+		if (f == 0)
+			break;
+		snapshot_unref(r, out->snap, &to_close);
+		out->snap = NULL;
+		if (attempt == 3) {
+			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: the configuration keeps changing; try again", metric);
+			goto out_locked;
+		}
+	}
 	if (!r->poll) {
 		pthread_mutex_unlock(&r->mu);
 		fetch_now(r, in);
 		pthread_mutex_lock(&r->mu);
+	} else if (in->cache.attempts == 0 && w) {
+		/* The very first sample: park the request, without a thread, until
+		 * the one in-flight fetch (shared by all waiting requests) ends or
+		 * the metric's timeout passes. */
+		int64_t now = em_now_ms();
+		if (!w->deadline_ms)
+			w->deadline_ms = now + in->timeout_ms;
+		if (r->stopping) {
+			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: the server is shutting down", metric);
+		} else if (now < w->deadline_ms) {
+			w->inst = in; /* keeps the reference until woken */
+			in = NULL;
+			rc = EM_REG_WAIT;
+		} else {
+			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: no sample yet (first fetch still running after %lldms)",
+				   metric, (long long)in->timeout_ms);
+		}
+		if (in)
+			instance_unref(r, in, &to_close);
+		goto out_locked;
 	} else if (in->cache.attempts == 0) {
-		/* The very first sample: wait for the one in-flight fetch, shared by
-		 * every waiting request, up to the metric's timeout. */
+		/* No waiter: block this thread instead (same bounds). */
 		int64_t deadline = em_now_ms() + in->timeout_ms;
-		while (in->cache.attempts == 0 && !r->stopping) {
+		while (in->cache.attempts == 0 && !r->stopping && !in->dead) {
 			struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
 			if (pthread_cond_timedwait(&r->results, &r->mu, &ts) != 0)
 				break;
@@ -737,25 +895,62 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 		if (in->cache.attempts == 0) {
 			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: no sample yet (first fetch still running after %lldms)",
 				   metric, (long long)in->timeout_ms);
-			instance_unref(in, &to_close);
+			instance_unref(r, in, &to_close);
 			goto out_locked;
 		}
 	}
 	rc = em_cache_read(&in->cache, &in->policy, em_now_ms(), &out->served, err);
 	if (rc != 0)
 		em_err_prefix(err, "metric %s", metric);
-	instance_unref(in, &to_close);
+	instance_unref(r, in, &to_close);
 out_locked:
-	if (rc != 0) {
+	if (rc != 0 && out->snap) {
 		snapshot_unref(r, out->snap, &to_close);
 		out->snap = NULL;
 		out->def = NULL;
 	}
 	pthread_mutex_unlock(&r->mu);
 	close_list(to_close);
-	em_rawopts_free(&filled);
-	free(key);
 	return rc;
+}
+
+void em_registry_wait_arm(struct em_registry *r, struct em_waiter *w)
+{
+	struct em_instance *to_close = NULL;
+	bool now_ready;
+
+	pthread_mutex_lock(&r->mu);
+	/* The fetch may have ended between em_registry_get() and now. */
+	now_ready = r->stopping || w->inst->cache.attempts > 0 || w->inst->dead || em_now_ms() >= w->deadline_ms;
+	if (now_ready) {
+		instance_unref(r, w->inst, &to_close);
+		w->inst = NULL;
+	} else {
+		w->next = r->waiters;
+		r->waiters = w;
+		pthread_cond_signal(&r->wake); /* its deadline may be the next one due */
+	}
+	pthread_mutex_unlock(&r->mu);
+	close_list(to_close);
+	if (now_ready)
+		w->wake(w->arg);
+}
+
+void em_registry_stop(struct em_registry *r)
+{
+	struct em_instance *to_close = NULL;
+	struct em_waiter *woken = NULL;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stopping = true;
+	take_waiters(r, waiter_any, NULL, &woken, &to_close);
+	pthread_cond_broadcast(&r->wake);
+	pthread_cond_broadcast(&r->results);
+	pthread_mutex_unlock(&r->mu);
+	wake_list(woken);
+	close_list(to_close);
 }
 
 void em_lookup_release(struct em_registry *r, struct em_lookup *l)

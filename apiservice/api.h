@@ -12,6 +12,7 @@ struct em_http_req {
 	const char *accept;            /* NULL when absent */
 	const char *label_selector;    /* NULL when absent */
 	const char *user;              /* authenticated user, for messages; NULL = anonymous */
+	struct em_waiter *waiter;      /* non-NULL: park instead of blocking for a first sample */
 };
 
 struct em_http_resp {
@@ -19,6 +20,7 @@ struct em_http_resp {
 	char *body;                    /* malloc'd */
 	const char *content_type;
 	const char *handler;           /* label for extmetrics_http_requests_total */
+	bool suspend;                  /* no answer yet: park the request, em_registry_wait_arm(), ask again */
 };
 
 /* Answers one request from memory (the registry's cache). Never blocks on a

@@ -71,34 +71,6 @@ static bool accepts_json(const char *accept)
 	return false;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-static char *pct_decode(const char *s, size_t n)
-{
-	char *out = malloc(n + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 bool em_api_metric_path(const char *path, char **ns, char **metric)
 {
 	const char *rest, *slash;
@@ -110,8 +82,9 @@ bool em_api_metric_path(const char *path, char **ns, char **metric)
 	slash = strchr(rest, '/');
 	if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/'))
 		return false;
-	*ns = pct_decode(rest, (size_t)(slash - rest));
-	*metric = pct_decode(slash + 1, strlen(slash + 1));
+	/* The HTTP layer has percent-decoded the path once already. */
+	*ns = strndup(rest, (size_t)(slash - rest));
+	*metric = strdup(slash + 1);
 	if (!*ns || !*metric) {
 		free(*ns);
 		free(*metric);
@@ -219,8 +192,16 @@ static void handle_metric(struct em_registry *reg, const struct em_http_req *req
 		em_err_set(&err, EM_E_INTERNAL, "out of memory");
 		goto fail;
 	}
-	if (em_registry_get(reg, ns, metric, &eq, &lk, &err) != 0)
+	switch (em_registry_get(reg, ns, metric, &eq, req->waiter, &lk, &err)) {
+	case 0:
+		break;
+	case EM_REG_WAIT:
+		resp->suspend = true;
+		resp->handler = "external_metric";
+		goto out;
+	default:
 		goto fail;
+	}
 	s = &lk.served.sample;
 	rfc3339(lk.served.time_ms, ts, sizeof(ts));
 	em_sb_puts(&sb, "{\"kind\":\"ExternalMetricValueList\",\"apiVersion\":\"" GV "\",\"metadata\":{},\"items\":[");
@@ -253,8 +234,7 @@ static void handle_metric(struct em_registry *reg, const struct em_http_req *req
 	}
 	em_sb_puts(&sb, "]}\n");
 	if (matched == 0) {
-		em_err_set(&err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s (no value matches the labelSelector)",
-			   metric, ns);
+		em_err_set(&err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s", metric, ns);
 		goto fail;
 	}
 	set_body(resp, 200, "external_metric", em_sb_steal(&sb));
@@ -275,16 +255,16 @@ void em_api_handle(struct em_registry *reg, const struct em_http_req *req, struc
 	char *ns = NULL, *metric = NULL;
 
 	memset(resp, 0, sizeof(*resp));
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+		em_err_set(&err, EM_E_METHOD, "the server does not allow this method on the requested resource");
+		set_error(resp, "other", &err);
+		return;
+	}
 	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/livez") == 0 || strcmp(p, "/readyz") == 0) {
 		resp->code = 200;
 		resp->body = strdup("ok");
 		resp->content_type = "text/plain; charset=utf-8";
 		resp->handler = "health";
-		return;
-	}
-	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-		em_err_set(&err, EM_E_METHOD, "the server does not allow this method on the requested resource");
-		set_error(resp, "other", &err);
 		return;
 	}
 	if (!accepts_json(req->accept)) {

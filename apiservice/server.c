@@ -218,31 +218,108 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	}
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes the path and query values in place, once. %00 stays as
+ * it is: a NUL would silently cut the C string ("always-on%00junk"). */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	char *o = s;
+
+	(void)cls;
+	(void)c;
+	for (char *p = s; *p; p++) {
+		int hi, lo;
+		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi || lo)) {
+			*o++ = (char)(hi * 16 + lo);
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return (size_t)(o - s);
+}
+
+/* One API request, from its first callback to MHD's completion notice. */
+struct req_state {
+	struct em_server *s;
+	struct MHD_Connection *c;
+	struct em_waiter w;            /* parked for a metric's first sample */
+	double t0;
+	bool authed;                   /* authentication and authorization passed */
+	bool counted;                  /* in s->inflight */
+	char *user;
+};
+
+static void resume_request(void *arg)
+{
+	struct req_state *st = arg;
+
+	MHD_resume_connection(st->c);
+}
+
+static void request_completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode toe)
+{
+	struct em_server *s = cls;
+	struct req_state *st = *state;
+
+	(void)c;
+	(void)toe;
+	if (!st)
+		return;
+	if (st->counted)
+		atomic_fetch_sub(&s->inflight, 1);
+	free(st->user);
+	free(st);
+	*state = NULL;
+}
+
 static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				   const char *version, const char *upload, size_t *upload_size, void **state)
 {
 	struct em_server *s = cls;
 	struct em_http_req req = {0};
 	struct em_http_resp resp = {0};
-	double t0 = now_s();
+	struct req_state *st = *state;
 	enum MHD_Result ret;
-	static int marker;
 
 	/* Answer once the whole request is in (a response queued earlier makes
 	 * MHD close the connection); a body is swallowed. */
-	if (*state == NULL) {
-		*state = &marker;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return MHD_NO;
+		st->s = s;
+		st->c = c;
+		st->t0 = now_s();
+		st->w.wake = resume_request;
+		st->w.arg = st;
+		*state = st;
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	atomic_fetch_add(&s->inflight, 1);
+	if (!st->counted) {
+		atomic_fetch_add(&s->inflight, 1);
+		st->counted = true;
+	}
 	req.method = method;
 	req.path = url;
 	req.accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
 	req.label_selector = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "labelSelector");
+	req.waiter = &st->w;
 	if (strlen(url) > MAX_URL) {
 		struct em_err err;
 		em_err_set(&err, EM_E_BADREQUEST, "request URL too long");
@@ -250,7 +327,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		resp.body = em_status_json(&err);
 		resp.handler = "other";
 		resp.content_type = "application/json";
-	} else if (s->auth) {
+	} else if (s->auth && !st->authed) {
 		struct em_auth_result ar;
 		authenticate(s, c, url, method, &ar);
 		if (ar.code) {
@@ -260,16 +337,25 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 			resp.content_type = "application/json";
 			resp.handler = strncmp(url, METRIC_PREFIX, strlen(METRIC_PREFIX)) == 0 ? "external_metric" : "other";
 		} else {
-			req.user = ar.user;
+			st->authed = true;
+			st->user = ar.user ? strdup(ar.user) : NULL;
+			req.user = st->user;
 			em_api_handle(s->reg, &req, &resp);
 		}
 		em_auth_result_free(&ar);
 	} else {
+		req.user = st->user;
 		em_api_handle(s->reg, &req, &resp);
 	}
+	if (resp.suspend) {
+		/* A metric's first sample is on its way: park this connection (no
+		 * thread waits) until the fetch ends, the timeout passes or we stop. */
+		MHD_suspend_connection(c);
+		em_registry_wait_arm(s->reg, &st->w);
+		return MHD_YES;
+	}
 	ret = queue(c, resp.code, resp.content_type, resp.body);
-	account(resp.handler ? resp.handler : "other", resp.code, now_s() - t0);
-	atomic_fetch_sub(&s->inflight, 1);
+	account(resp.handler ? resp.handler : "other", resp.code, now_s() - st->t0);
 	return ret;
 }
 
@@ -319,7 +405,7 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	struct em_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_storage ss;
 	socklen_t len;
-	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ITC |
+	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 
 	if (!s) {
@@ -350,6 +436,8 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				  MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
+				  MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
 				  MHD_OPTION_END);
 	if (!s->api) {
 		em_err_set(err, EM_E_INTERNAL, "cannot listen on %s (HTTPS): address in use, or bad certificate/key",

@@ -132,6 +132,12 @@ def unknown_metric_and_forbidden_namespace_are_404():
     for ns in ("Default", "a_b", "-a", "x" * 64, "a%22b", "a%0Ab"):
         st, _, body = srv.api(f"{GV}/namespaces/{ns}/always-on")
         assert st == 400 and "invalid namespace" in status_of(body)["message"], (ns, st, body)
+    # the path is decoded exactly once, and %00 never truncates it
+    assert srv.api(f"{GV}/namespaces/default/always%2Don")[0] == 200
+    assert srv.api(f"{GV}/namespaces/default/always%252Don")[0] == 404
+    assert srv.api(f"{GV}/namespaces/default/always-on%00junk")[0] == 404
+    st, _, body = srv.api(f"{GV}/namespaces/default/always-on?labelSelector=a%3D%00b")
+    assert st == 400 and status_of(body)["reason"] == "BadRequest", (st, body)
     st, _, body = srv.api(f"{GV}/namespaces/default/never-on")  # only "batch" may read it
     assert st == 404 and status_of(body)["reason"] == "NotFound"
 
@@ -339,6 +345,12 @@ def reload_good_bad_and_configmap_symlink_swap():
         assert s2.api(f"{GV}/namespaces/batch/renamed")[0] == 200
         assert re.search(r'config\.yaml:\d+:\d+: type: unknown scaler type "nosuch"', s2.logs()), s2.logs()
         assert 'extmetrics_config_reloads_total{result="success"} 1' in s2.metrics()
+        assert "the server section changed" not in s2.logs()
+        # a changed server section is not applied live: it is said
+        write(os.path.join(d, "..v2", "config.yaml"),
+              CONFIG.replace("name: never-on", "name: renamed").replace("auth: {mode: none}", "auth: {mode: none}\n  threads: 2"))
+        s2.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "the server section changed" in s2.logs(), timeout=10, what="server change warning")
     finally:
         s2.stop()
 

@@ -151,6 +151,13 @@ TEST(bad_duration)
 		     "t.yaml:7:22: pollingInterval: invalid duration \"soon\" (e.g. 30s, 1m30s, 500ms)");
 }
 
+TEST(config_durations_need_a_unit)
+{
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n    pollingInterval: 30\n"
+			  "    metadata: " CRON_MD "\n",
+		     "t.yaml:7:22: pollingInterval: duration \"30\" needs a unit (e.g. 30s)");
+}
+
 TEST(metric_name_with_slash)
 {
 	expect_error(HEAD "metrics:\n  - name: a/b\n    namespaces: [x]\n    type: cron\n    metadata: " CRON_MD "\n",
