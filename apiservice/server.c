@@ -431,8 +431,10 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 				  MHD_OPTION_HTTPS_MEM_KEY, o->key_pem,
 				  MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+				  /* one client cannot hold every slot (slowloris) */
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)1024,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,

@@ -293,15 +293,20 @@ TEST(path_classes_and_verbs)
 	}
 }
 
-TEST(metric_path_attrs_are_decoded)
+TEST(metric_path_attrs_are_taken_as_decoded)
 {
 	struct em_authz_attrs a;
 
-	EXPECT_INT(em_authz_attrs_from("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/team%2Da/s1-rabbitmq%20q",
+	/* The HTTP layer percent-decodes the path once (apiservice/server.c);
+	 * attributes are taken from it as they are, never decoded again. */
+	EXPECT_INT(em_authz_attrs_from("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/team-a/s1-rabbitmq q",
 				       &a),
 		   0);
 	EXPECT_STR(a.ns, "team-a");
 	EXPECT_STR(a.metric, "s1-rabbitmq q");
+	em_authz_attrs_free(&a);
+	em_authz_attrs_from("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/team%2Da/m", &a);
+	EXPECT_STR(a.ns, "team%2Da");
 	em_authz_attrs_free(&a);
 	em_authz_attrs_free(NULL);
 }
@@ -353,7 +358,7 @@ TEST(status_forbidden_nonresource_and_go_quoting)
 	em_authz_attrs_free(&a);
 	/* %q: quote, backslash, newline, a control byte, invalid UTF-8, and a
 	 * printable non-ASCII letter kept as is */
-	em_authz_attrs_from("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/a%22b%5Cc%0Ad%01%FF%C3%A9/m", &a);
+	em_authz_attrs_from("GET", "/apis/external.metrics.k8s.io/v1beta1/namespaces/a\"b\\c\nd\x01\xff\xc3\xa9/m", &a);
 	b = em_forbidden_json("u", &a, NULL);
 	EXPECT(strstr(b, "in the namespace \\\"a\\\\\\\"b\\\\\\\\c\\\\nd\\\\x01\\\\xffé\\\"\"") != NULL);
 	if (!strstr(b, "\\\\xffé"))
