@@ -74,6 +74,7 @@ static int rawopts_add(struct em_rawopts *r, const char *name, const char *value
 	if (!n)
 		return -1;
 	r->items = n;
+	memset(&n[r->n], 0, sizeof(n[r->n]));
 	n[r->n].name = strdup(name);
 	n[r->n].value = value ? strdup(value) : NULL;
 	n[r->n].line = line;
