@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 
+#include "../adapter/secret.h"
 #include "../adapter/selfmetrics.h"
 
 #ifndef EM_VERSION
@@ -382,18 +385,93 @@ static int parse_sample_value(json_t *pair, const struct prom_cfg *c, double *ou
 	return 0;
 }
 
-/* Copies a printable, single-line prefix of a non-JSON error body. */
-static void body_snippet(const char *body, size_t len, char *out, size_t cap)
+/* ------------------------------------------------------------------ secrets */
+
+char *prom_basic_credentials(const char *user, const char *password)
 {
+	size_t ul = strlen(user ? user : ""), pl = strlen(password ? password : ""), n = ul + 1 + pl;
+	unsigned char *plain = malloc(n + 1);
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (!plain || !out) {
+		free(plain);
+		free(out);
+		return NULL;
+	}
+	memcpy(plain, user ? user : "", ul);
+	plain[ul] = ':';
+	memcpy(plain + ul + 1, password ? password : "", pl);
+	EVP_EncodeBlock((unsigned char *)out, plain, (int)n);
+	em_wipe(plain, n);
+	free(plain);
+	return out;
+}
+
+void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap)
+{
+	const char *secrets[5];
+	size_t n = 0;
+	char *basic = NULL;
+
+	if (c->password && *c->password)
+		secrets[n++] = c->password;
+	if (c->bearer && *c->bearer)
+		secrets[n++] = c->bearer;
+	if (c->customAuthValue && *c->customAuthValue)
+		secrets[n++] = c->customAuthValue;
+	if (c->key && *c->key)
+		secrets[n++] = c->key;
+	/* a server may echo the Authorization header it got */
+	if ((c->auth & PROM_AUTH_BASIC) && (basic = prom_basic_credentials(c->username, c->password)))
+		secrets[n++] = basic;
+	em_scrub(msg, cap, secrets, n);
+	em_free_secret(basic);
+}
+
+void prom_headers_wipe(struct curl_slist *l)
+{
+	for (; l; l = l->next)
+		if (l->data)
+			em_wipe(l->data, strlen(l->data));
+}
+
+/* Sets err to fmt's text scrubbed of c's secrets: formatted in full first,
+ * so no secret is cut in two by the length limit of err. */
+static int err_scrubbed(struct em_err *err, const struct prom_cfg *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int err_scrubbed(struct em_err *err, const struct prom_cfg *c, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	prom_scrub(c, buf, sizeof(buf));
+	em_err_set(err, EM_E_UNAVAILABLE, "%s", buf);
+	em_wipe(buf, sizeof(buf));
+	return -1;
+}
+
+/* Copies a printable, single-line prefix of a non-JSON error body, scrubbed
+ * of c's secrets before it is cut to cap. */
+static void body_snippet(const char *body, size_t len, const struct prom_cfg *c, char *out, size_t cap)
+{
+	char buf[4096];
 	size_t j = 0;
 
-	for (size_t i = 0; i < len && j + 1 < cap; i++) {
+	for (size_t i = 0; i < len && j + 1 < sizeof(buf); i++) {
 		unsigned char ch = (unsigned char)body[i];
-		out[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+		buf[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
 	}
+	buf[j] = '\0';
+	prom_scrub(c, buf, sizeof(buf));
+	j = strlen(buf) < cap ? strlen(buf) : cap - 1;
+	memcpy(out, buf, j);
 	while (j > 0 && out[j - 1] == ' ')
 		j--;
 	out[j] = '\0';
+	em_wipe(buf, sizeof(buf));
 }
 
 static int label_cmp(const void *a, const void *b)
@@ -497,14 +575,13 @@ int prom_parse_response(const char *body, size_t len, long http_status, const st
 	if (status && strcmp(status, "error") == 0) {
 		const char *etype = json_string_value(json_object_get(root, "errorType"));
 		const char *emsg = json_string_value(json_object_get(root, "error"));
-		em_err_set(err, EM_E_UNAVAILABLE,
-			   "prometheus query api returned error. status: %ld, errorType: %s, error: %s", http_status,
-			   etype ? etype : "unknown", emsg ? emsg : "(none)");
+		err_scrubbed(err, c, "prometheus query api returned error. status: %ld, errorType: %s, error: %s",
+			     http_status, etype ? etype : "unknown", emsg ? emsg : "(none)");
 		goto out;
 	}
 	if (http_status < 200 || http_status > 299) {
 		char snip[160];
-		body_snippet(body, len, snip, sizeof(snip));
+		body_snippet(body, len, c, snip, sizeof(snip));
 		if (snip[0])
 			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query api returned error. status: %ld: %s",
 				   http_status, snip);
@@ -663,25 +740,28 @@ static void handle_give(struct prom_pool *p, CURL *h)
 struct prom_inst {
 	const struct prom_cfg *cfg;
 	struct prom_pool *pool;
-	struct curl_slist *headers;   /* custom + auth headers, built once */
+	struct curl_slist *headers;   /* custom + auth headers, built once (secret: wiped) */
 };
 
+/* Appends "name: value". The line may hold a secret (Authorization, custom
+ * auth), so the text built for it is wiped; curl_slist_append copies it. */
 static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value, bool *ok)
 {
 	struct em_strbuf sb;
-	struct curl_slist *n;
+	struct curl_slist *n = NULL;
+	size_t vl = value ? strlen(value) : 0;
 
 	em_sb_init(&sb);
-	em_sb_puts(&sb, name);
+	/* the value goes in last, so no realloc leaves a copy of it behind */
+	em_sb_add(&sb, name, strlen(name));
 	/* "Name;" is curl's spelling of a header with an empty value. */
-	em_sb_puts(&sb, value && *value ? ": " : ";");
-	if (value && *value)
-		em_sb_puts(&sb, value);
-	if (sb.oom) {
-		*ok = false;
-		return l;
-	}
-	n = curl_slist_append(l, sb.buf);
+	em_sb_puts(&sb, vl ? ": " : ";");
+	if (vl)
+		em_sb_add(&sb, value, vl);
+	if (!sb.oom)
+		n = curl_slist_append(l, sb.buf);
+	if (sb.buf)
+		em_wipe(sb.buf, sb.cap);
 	em_sb_free(&sb);
 	if (!n) {
 		*ok = false;
@@ -696,9 +776,18 @@ static void prom_close(void *vinst)
 
 	if (!in)
 		return;
+	prom_headers_wipe(in->headers);
 	curl_slist_free_all(in->headers);
 	pool_put(in->pool);
 	free(in);
+}
+
+static bool has_header(const struct em_kvlist *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcasecmp(l->items[i].key, name) == 0)
+			return true;
+	return false;
 }
 
 static void *prom_open(const void *vcfg, struct em_err *err)
@@ -733,8 +822,25 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 			in->headers = add_header(in->headers, "Authorization", sb.buf, &ok);
 		/* the token must not linger in freed heap memory */
 		if (sb.buf)
-			memset(sb.buf, 0, sb.cap);
+			em_wipe(sb.buf, sb.cap);
 		em_sb_free(&sb);
+	}
+	/* Basic credentials go in this wiped header list, built once, rather
+	 * than to CURLOPT_USERNAME/PASSWORD: curl would copy the password at
+	 * every poll and free the copies unwiped. A custom Authorization
+	 * header wins, as it did with curl's own basic auth. */
+	if ((c->auth & PROM_AUTH_BASIC) && !has_header(&c->customHeaders, "Authorization")) {
+		char *cred = prom_basic_credentials(c->username, c->password);
+		char *line = cred ? malloc(strlen(cred) + 7) : NULL;
+		if (line) {
+			memcpy(line, "Basic ", 6);
+			memcpy(line + 6, cred, strlen(cred) + 1);
+			in->headers = add_header(in->headers, "Authorization", line, &ok);
+		} else {
+			ok = false;
+		}
+		em_free_secret(line);
+		em_free_secret(cred);
 	}
 	if (c->auth & PROM_AUTH_CUSTOM)
 		in->headers = add_header(in->headers, c->customAuthHeader, c->customAuthValue, &ok);
@@ -841,11 +947,6 @@ static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sam
 		setrc |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
 		setrc |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
 	}
-	if (c->auth & PROM_AUTH_BASIC) {
-		setrc |= curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		setrc |= curl_easy_setopt(h, CURLOPT_USERNAME, c->username);
-		setrc |= curl_easy_setopt(h, CURLOPT_PASSWORD, c->password ? c->password : "");
-	}
 	if (setrc != CURLE_OK || set_tls(h, c) != 0) {
 		em_err_set(err, EM_E_INTERNAL, "libcurl rejected an option (TLS blobs need libcurl >= 7.77)");
 		goto out;
@@ -879,6 +980,8 @@ static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sam
 	}
 	ret = prom_parse_response(body.sb.buf ? body.sb.buf : "", body.sb.len, status, c, out, err);
 out:
+	if (ret != 0)
+		prom_scrub(c, err->msg, sizeof(err->msg));
 	handle_give(in->pool, h);
 	free(url);
 	free(form);

@@ -93,4 +93,19 @@ int prom_build_request(const struct prom_cfg *c, int64_t now_ms, size_t max_url,
 int prom_parse_response(const char *body, size_t len, long http_status, const struct prom_cfg *c,
 			struct em_sample *out, struct em_err *err);
 
+/* "Basic" credentials for user and password: base64 of "user:password"
+ * (RFC 7617), malloc'd; NULL on allocation failure. Free with em_free_secret. */
+char *prom_basic_credentials(const char *user, const char *password);
+
+/* Replaces in msg every secret of c (password, bearer token, custom auth
+ * value, client key, and the basic credentials as sent on the wire) with
+ * "***". Done on the whole text before it is cut to length, so a secret
+ * that a server echoes in its error body cannot leak in part. */
+void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap);
+
+/* Overwrites every header line of a curl_slist (the Authorization line
+ * holds the token) before curl_slist_free_all() frees it. NULL-safe. */
+struct curl_slist;
+void prom_headers_wipe(struct curl_slist *l);
+
 #endif

@@ -229,11 +229,14 @@ class RecordingProxy:
     """A small HTTP/1.1 keep-alive reverse proxy in front of Prometheus that
     records every request and counts client connections. With bearer set it
     answers 401 unless `Authorization: Bearer <bearer>`; delay (seconds)
-    holds each answer back, for timeout tests."""
+    holds each answer back, for timeout tests. With echo_headers it answers
+    every request 401 with those request headers in the body, as a careless
+    server or proxy might (secret-leak tests)."""
 
-    def __init__(self, upstream, bearer=None):
+    def __init__(self, upstream, bearer=None, echo_headers=()):
         self.upstream = upstream.rstrip("/")
         self.bearer = bearer
+        self.echo_headers = tuple(echo_headers)
         self.delay = 0.0
         self.requests = []
         self.connections = 0
@@ -278,6 +281,10 @@ class RecordingProxy:
                     proxy.requests.append(rec)
                 if proxy.delay:
                     time.sleep(proxy.delay)
+                if proxy.echo_headers:
+                    got = ", ".join(f"{h}: {self.headers.get(h)}" for h in proxy.echo_headers if h in self.headers)
+                    self._answer(401, f"Unauthorized; you sent {got}\n", "text/plain")
+                    return
                 if proxy.bearer is not None and self.headers.get("Authorization") != f"Bearer {proxy.bearer}":
                     self._answer(401, "Unauthorized\n", "text/plain")
                     return

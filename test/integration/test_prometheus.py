@@ -3,6 +3,7 @@
 Cases that need no scraped data (PromQL literals, errors, auth, request
 shape) run first while Prometheus does its first scrape (~5-6 s).
 """
+import base64
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import time
 import urllib.parse
 
 from backends_prometheus import Prometheus, Pushgateway, RecordingProxy, make_tls
-from lib import SLOW, Cases, Server, em_get, kubectl_raw, tmpdir, wait_for, write
+from lib import SLOW, Cases, Server, em, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
 
 CONF_DIR = tmpdir()
 T = Cases("prometheus scaler")
@@ -252,6 +253,76 @@ def long_query_is_sent_as_post_form():
     assert r["form"]["query"] == [long_q] and "time" in r["form"], r["form"].keys()
     assert r["params"] == {"namespace": ["team-a"]}, r["params"]
     assert len(r["path"]) < 200
+
+
+@T.case
+def secrets_never_shown_in_errors():
+    """Basic, bearer and custom credentials with failing requests (wrong
+    password, a server echoing the credentials it got, a closed port): no
+    secret, nor the basic credentials as sent on the wire, in `get` output,
+    served Status bodies, the serve --log-level debug log or /metrics."""
+    echo = RecordingProxy(prom.url, echo_headers=("Authorization", "X-Api-Key"))
+    pa = Prometheus(basic_auth={"alice": "right-pw"})
+    try:
+        envs = {"PROM_PW_WRONG": "PromPwZq81x", "PROM_PW_ECHO": "EchoPwZq84w", "PROM_TOKEN": "BearerTkZq82y",
+                "PROM_KEY": "CustomZq83z", "PROM_KEY_CLOSED": "ClosedKeyZq86v"}
+        wire = base64.b64encode(b"alice:EchoPwZq84w").decode()
+        secrets = list(envs.values()) + [wire, base64.b64encode(b"alice:PromPwZq81x").decode()]
+
+        def m(name, server, params, **meta):
+            x = metric(name, "vector(1)", server=server, **meta)
+            x["auth"] = {"params": {k: {"fromEnv": v} for k, v in params.items()}}
+            x.update(pollingInterval="300ms", timeout="1s")
+            return x
+        closed = f"http://127.0.0.1:{free_port()}"
+        ms = [m("basic-wrong", pa.url, {"password": "PROM_PW_WRONG"}, authModes="basic", username="alice"),
+              m("basic-echo", echo.url, {"password": "PROM_PW_ECHO"}, authModes="basic", username="alice"),
+              m("bearer-echo", echo.url, {"bearerToken": "PROM_TOKEN"}, authModes="bearer"),
+              m("custom-echo", echo.url, {"customAuthValue": "PROM_KEY"}, authModes="custom",
+                customAuthHeader="X-Api-Key"),
+              m("custom-closed", closed, {"customAuthValue": "PROM_KEY_CLOSED"}, authModes="custom",
+                customAuthHeader="X-Api-Key")]
+        want = {"basic-wrong": "status: 401", "basic-echo": "status: 401: Unauthorized; you sent Authorization: Basic ***",
+                "bearer-echo": "status: 401: Unauthorized; you sent Authorization: Bearer ***",
+                "custom-echo": "status: 401: Unauthorized; you sent X-Api-Key: ***",
+                "custom-closed": "prometheus request failed"}
+
+        def no_secret(where, text):
+            for sec in secrets:
+                assert sec not in text, f"secret {sec!r} shown in {where}: {text[:3000]}"
+
+        path = write(os.path.join(CONF_DIR, "c.yaml"), config(ms))
+        for name, text in want.items():
+            p = em("get", "--config", path, "default", name, env=envs)
+            no_secret(f"get {name}", p.stdout + p.stderr)
+            st = status_from(p.stderr)
+            assert p.returncode == 1 and st and st["code"] == 503 and text in st["message"], (name, p.stderr)
+        # the basic credentials did go out, once per request, as RFC 7617 has them
+        assert echo.requests[0]["headers"].get("Authorization") == "Basic " + wire, echo.requests[0]["headers"]
+
+        srv = Server(config(ms), env=envs, extra_args=("--log-level", "debug"))
+        try:
+            for name, text in want.items():
+                bodies = {}
+
+                def failed():
+                    st, _, body = srv.api(f"{GV}/namespaces/default/{name}")
+                    bodies["b"] = body
+                    return st == 503 and text in json.loads(body)["message"]
+                try:
+                    wait_for(failed, timeout=8, what=f"{name} failing")
+                finally:
+                    no_secret(f"served {name}", bodies.get("b", ""))
+            time.sleep(1)   # more polls, each failure logged at debug level
+            no_secret("/metrics", srv.metrics())
+        finally:
+            srv.stop()
+        log = srv.logs()
+        no_secret("serve --log-level debug", log)
+        assert "fetch failed: prometheus query api returned error. status: 401" in log, log[-3000:]
+    finally:
+        echo.stop()
+        pa.cleanup()
 
 
 # ------------------------------------------------------- scraped data

@@ -1,6 +1,9 @@
 /* test_prometheus.c - unit tests of the prometheus scaler's pure parts: URLs, escaping, auth modes, response parsing. */
 #include "harness.h"
 
+#include <curl/curl.h>
+
+#include "../../adapter/secret.h"
 #include "../../scalers/prometheus.h"
 
 /* A config as em_options_parse + validate would leave it (defaults applied). */
@@ -566,6 +569,107 @@ static int parse_opts(const struct em_rawopt *items, size_t n, struct prom_cfg *
 	if (em_options_parse(prom_options, &raw, c, &bad, e) != 0)
 		return -1;
 	return prom_validate(c, e);
+}
+
+/* ------------------------------------------------------------------ secrets */
+
+TEST(basic_credentials_rfc7617)
+{
+	char *b;
+
+	b = prom_basic_credentials("Aladdin", "open sesame");   /* RFC 7617 section 2 */
+	EXPECT_STR(b, "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+	em_free_secret(b);
+	b = prom_basic_credentials("test", "123\xc2\xa3");        /* RFC 7617 section 2.1, UTF-8 */
+	EXPECT_STR(b, "dGVzdDoxMjPCow==");
+	em_free_secret(b);
+	b = prom_basic_credentials("alice", "");
+	EXPECT_STR(b, "YWxpY2U6");
+	em_free_secret(b);
+	b = prom_basic_credentials("alice", NULL);
+	EXPECT_STR(b, "YWxpY2U6");
+	em_free_secret(b);
+}
+
+TEST(header_list_is_wiped)
+{
+	struct curl_slist *l = NULL;
+	const char *lines[] = {"Accept: application/json", "Authorization: Bearer tok-123-secret", "X-Api-Key: k"};
+	size_t lens[3];
+	int i = 0;
+
+	for (size_t k = 0; k < 3; k++) {
+		struct curl_slist *n = curl_slist_append(l, lines[k]);
+		if (!n) {
+			TH_FAIL("curl_slist_append failed");
+			curl_slist_free_all(l);
+			return;
+		}
+		l = n;
+		lens[k] = strlen(lines[k]);
+	}
+	prom_headers_wipe(l);
+	for (struct curl_slist *p = l; p; p = p->next, i++)
+		for (size_t k = 0; k < lens[i]; k++)
+			if (p->data[k] != 0) {
+				TH_FAIL("header %d byte %zu not wiped", i, k);
+				break;
+			}
+	EXPECT_INT(i, 3);
+	curl_slist_free_all(l);
+	prom_headers_wipe(NULL);
+}
+
+/* A server that echoes the credentials it got in its error body: the
+ * message holds none of them, not even the part before the length cut. */
+TEST(echoed_secrets_are_scrubbed_before_the_cut)
+{
+	struct prom_cfg c = cfg_default();
+	struct em_sample s;
+	struct em_err e;
+	char body[1024];
+	char *b64;
+
+	c.auth = PROM_AUTH_BEARER;
+	c.bearer = c.bearerToken = "tok-0123456789-secret";
+	/* the token straddles the 160-byte snippet limit */
+	snprintf(body, sizeof(body), "%-140s Bearer %s", "Unauthorized:", c.bearer);
+	EXPECT_INT(parse(&c, 401, body, &s, &e), -1);
+	EXPECT(strstr(e.msg, "status: 401: Unauthorized:") != NULL);
+	EXPECT(strstr(e.msg, "tok-0") == NULL);
+
+	snprintf(body, sizeof(body), "Unauthorized, got Bearer %s", c.bearer);
+	EXPECT_INT(parse(&c, 401, body, &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query api returned error. status: 401: Unauthorized, got Bearer ***");
+
+	c = cfg_default();
+	c.auth = PROM_AUTH_BASIC;
+	c.username = "alice";
+	c.password = "pw-Zq84w";
+	b64 = prom_basic_credentials(c.username, c.password);
+	snprintf(body, sizeof(body), "denied: Authorization: Basic %s", b64);
+	EXPECT_INT(parse(&c, 403, body, &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query api returned error. status: 403: denied: Authorization: Basic ***");
+	em_free_secret(b64);
+
+	/* JSON errors too, cut at the error's 512 bytes */
+	c = cfg_default();
+	c.auth = PROM_AUTH_CUSTOM;
+	c.customAuthHeader = "X-Api-Key";
+	c.customAuthValue = "custom-value-Zq83z-0123456789";
+	snprintf(body, sizeof(body),
+		 "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"%-420s key %s\"}", "x",
+		 c.customAuthValue);
+	EXPECT_INT(parse(&c, 400, body, &s, &e), -1);
+	EXPECT(starts_with(e.msg, "prometheus query api returned error. status: 400, errorType: bad_data"));
+	EXPECT(strstr(e.msg, "custom-") == NULL);
+
+	/* and the password itself, the client key */
+	c = cfg_default();
+	c.password = "plain-pw-Zq85";
+	c.key = "-----BEGIN PRIVATE KEY-----abc";
+	EXPECT_INT(parse(&c, 500, "echo plain-pw-Zq85 -----BEGIN PRIVATE KEY-----abc", &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus query api returned error. status: 500: echo *** ***");
 }
 
 TEST(keda_metadata_parses)
