@@ -1053,6 +1053,7 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 			em_sb_add(&sb, p, (size_t)(d - p));
 			e = strchr(d, '}');
 			if (!e) {
+				em_wipe(sb.buf, sb.len);
 				em_sb_free(&sb);
 				em_rawopts_free(out);
 				return em_err_set(err, EM_E_CONFIG, "%s: unterminated placeholder", r->name);
@@ -1065,6 +1066,7 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 				snprintf(key, sizeof(key), "%.*s", (int)(e - d - 11), d + 11);
 				val = em_kvlist_get(sel_eq, key);
 				if (!val) {
+					em_wipe(sb.buf, sb.len);
 					em_sb_free(&sb);
 					em_rawopts_free(out);
 					return em_err_set(err, EM_E_BADREQUEST,
@@ -1072,6 +1074,7 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 				}
 				em_sb_puts(&sb, val);
 			} else {
+				em_wipe(sb.buf, sb.len);
 				em_sb_free(&sb);
 				em_rawopts_free(out);
 				return em_err_set(err, EM_E_CONFIG,
@@ -1082,11 +1085,11 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 		}
 		v = em_sb_steal(&sb);
 		if (!v || rawopts_add(out, r->name, v, r->line, r->col) != 0) {
-			free(v);
+			em_free_secret(v);
 			em_rawopts_free(out);
 			return em_err_set(err, EM_E_INTERNAL, "out of memory");
 		}
-		free(v);
+		em_free_secret(v); /* filled values may be secrets */
 	}
 	return 0;
 }

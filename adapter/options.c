@@ -352,7 +352,7 @@ void em_options_free(const struct em_option *table, void *cfg)
 		if (o->type == EM_OPT_STRING || o->type == EM_OPT_ENUM) {
 			char **s = (char **)field;
 			if (*s && (o->flags & EM_OPT_SECRET))
-				memset(*s, 0, strlen(*s));
+				explicit_bzero(*s, strlen(*s)); /* a memset before free may be optimised away */
 			free(*s);
 			*s = NULL;
 		} else if (o->type == EM_OPT_MAP) {
