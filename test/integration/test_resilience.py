@@ -200,4 +200,26 @@ def metric_series_survive_reloads():
         srv.stop()
 
 
+@T.case
+def templated_instances_are_polled_while_used_and_dropped_when_idle():
+    cfg = HEAD + pg_metric("per-n", "SELECT ${selector.n}::int + extract(epoch from now())::int % 1", polling="1s")
+    srv = Server(cfg, env=ENV)
+    try:
+        path = f"{GV}/namespaces/default/per-n?labelSelector=n%3D5"
+        st, _, body = srv.api(path)
+        assert st == 200 and json.loads(body)["items"][0]["value"] == "5", body
+        ts0 = json.loads(body)["items"][0]["timestamp"]
+        # kept in use: polled every second (the sample's timestamp moves on)
+        wait_for(lambda: json.loads(srv.api(path)[2])["items"][0]["timestamp"] != ts0, timeout=5,
+                 what="a newer sample while in use")
+        assert 'metric="per-n",scaler="postgresql",instance="' in srv.metrics()
+        # unused for 10 x pollingInterval: dropped, series and all
+        wait_for(lambda: 'metric="per-n"' not in srv.metrics(), timeout=16, interval=0.5,
+                 what="idle instance dropped")
+        st, _, body = srv.api(path)  # and made again on demand
+        assert st == 200 and json.loads(body)["items"][0]["value"] == "5", body
+    finally:
+        srv.stop()
+
+
 T.main()
