@@ -2,6 +2,7 @@
 #include "strbuf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,9 +37,13 @@ static int grow(struct em_strbuf *sb, size_t extra)
 	need = sb->len + extra + 1;
 	if (need <= sb->cap)
 		return 0;
+	if (need < extra) { /* size_t overflow */
+		sb->oom = true;
+		return -1;
+	}
 	cap = sb->cap ? sb->cap : 256;
 	while (cap < need)
-		cap *= 2;
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	nb = realloc(sb->buf, cap);
 	if (!nb) {
 		sb->oom = true;

@@ -1,6 +1,7 @@
 /* selector.c - label selector lexer, parser, validation and matching, after apimachinery pkg/labels. */
 #include "selector.h"
 #include "uniprint.h"
+#include "../adapter/strbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,73 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ======================== growable text buffer ======================== */
-
-/* A small private buffer: the error texts are built piecewise and the
- * selector string is joined; an allocation failure is remembered once. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	size_t need;
-
-	if (b->oom)
-		return;
-	need = b->len + n + 1;
-	if (need < n) {
-		b->oom = true;
-		return;
-	}
-	if (need > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < need)
-			cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[64];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	/* only used for short numeric pieces */
-	if (n > 0)
-		sb_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
-static void sb_reset(struct sbuf *b)
-{
-	b->len = 0;
-	if (b->p)
-		b->p[0] = '\0';
-}
 
 /* ======================== Go's %q (strconv.Quote) ======================== */
 
@@ -123,13 +57,13 @@ static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *width)
 }
 
 /* Appends s[0..n) as Go's fmt %q would write it. */
-static void sb_goquote(struct sbuf *b, const char *s, size_t n)
+static void sb_goquote(struct em_strbuf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *u = (const unsigned char *)s;
 	char tmp[16];
 
-	sb_add(b, "\"", 1);
+	em_sb_add(b, "\"", 1);
 	for (size_t i = 0; i < n;) {
 		size_t w;
 		int32_t r = utf8_decode(u + i, n - i, &w);
@@ -139,13 +73,13 @@ static void sb_goquote(struct sbuf *b, const char *s, size_t n)
 			tmp[1] = 'x';
 			tmp[2] = hex[u[i] >> 4];
 			tmp[3] = hex[u[i] & 0xF];
-			sb_add(b, tmp, 4);
+			em_sb_add(b, tmp, 4);
 		} else if (r == '"' || r == '\\') {
 			tmp[0] = '\\';
 			tmp[1] = (char)r;
-			sb_add(b, tmp, 2);
+			em_sb_add(b, tmp, 2);
 		} else if (em_rune_is_print(r)) {
-			sb_add(b, s + i, w);
+			em_sb_add(b, s + i, w);
 		} else {
 			const char *esc = NULL;
 			switch (r) {
@@ -158,17 +92,17 @@ static void sb_goquote(struct sbuf *b, const char *s, size_t n)
 			case '\v': esc = "\\v"; break;
 			}
 			if (esc)
-				sb_puts(b, esc);
+				em_sb_puts(b, esc);
 			else if (r < 0x20 || r == 0x7F)
-				sb_printf(b, "\\x%02x", (unsigned)r);
+				em_sb_printf(b, "\\x%02x", (unsigned)r);
 			else if (r < 0x10000)
-				sb_printf(b, "\\u%04x", (unsigned)r);
+				em_sb_printf(b, "\\u%04x", (unsigned)r);
 			else
-				sb_printf(b, "\\U%08x", (unsigned)r);
+				em_sb_printf(b, "\\U%08x", (unsigned)r);
 		}
 		i += w;
 	}
-	sb_add(b, "\"", 1);
+	em_sb_add(b, "\"", 1);
 }
 
 /* ======================== validation (pkg/util/validation) ======================== */
@@ -235,7 +169,7 @@ static bool is_dns1123_subdomain(const char *s, size_t n)
 /* validation.IsQualifiedName as released up to 1.32 and checked against that
  * kubectl (master's content.IsLabelKey says "a valid label key" where this says
  * "a qualified name"). Appends the messages joined by "; "; returns how many. */
-static int label_key_errors(const char *k, struct sbuf *b)
+static int label_key_errors(const char *k, struct em_strbuf *b)
 {
 	size_t n = strlen(k);
 	const char *slash = memchr(k, '/', n);
@@ -246,8 +180,8 @@ static int label_key_errors(const char *k, struct sbuf *b)
 #define ADD_MSG(...)                         \
 	do {                                 \
 		if (count++)                 \
-			sb_puts(b, "; ");    \
-		sb_puts(b, __VA_ARGS__);     \
+			em_sb_puts(b, "; ");    \
+		em_sb_puts(b, __VA_ARGS__);     \
 	} while (0)
 
 	if (slash) {
@@ -255,7 +189,7 @@ static int label_key_errors(const char *k, struct sbuf *b)
 		name = slash + 1;
 		nname = n - nprefix - 1;
 		if (memchr(name, '/', nname)) {
-			sb_puts(b, "a qualified name " LABEL_KEY_MSG LABEL_KEY_HINT
+			em_sb_puts(b, "a qualified name " LABEL_KEY_MSG LABEL_KEY_HINT
 				   " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')");
 			return 1;
 		}
@@ -279,19 +213,19 @@ static int label_key_errors(const char *k, struct sbuf *b)
 }
 
 /* content.IsLabelValue, joined by "; ". */
-static int label_value_errors(const char *v, struct sbuf *b)
+static int label_value_errors(const char *v, struct em_strbuf *b)
 {
 	size_t n = strlen(v);
 	int count = 0;
 
 	if (n > NAME_MAX_LEN) {
-		sb_puts(b, "must be no more than 63 bytes");
+		em_sb_puts(b, "must be no more than 63 bytes");
 		count++;
 	}
 	if (n > 0 && !is_label_name(v, n)) {
 		if (count++)
-			sb_puts(b, "; ");
-		sb_puts(b, LABEL_VALUE_MSG);
+			em_sb_puts(b, "; ");
+		em_sb_puts(b, LABEL_VALUE_MSG);
 	}
 	return count;
 }
@@ -409,7 +343,7 @@ struct parser {
 	const char *s;
 	struct item *items;
 	size_t nitems, pos;
-	struct sbuf msg;      /* the error text being built */
+	struct em_strbuf msg;      /* the error text being built */
 	bool oom;
 };
 
@@ -446,10 +380,10 @@ static enum tok consume(struct parser *p, enum ctx c, const struct item **lit)
 /* Appends "found '<lit>'<rest>" to the message; returns -1. */
 static int found(struct parser *p, const struct item *lit, const char *rest)
 {
-	sb_puts(&p->msg, "found '");
-	sb_add(&p->msg, p->s + lit->off, lit->len);
-	sb_puts(&p->msg, "'");
-	sb_puts(&p->msg, rest);
+	em_sb_puts(&p->msg, "found '");
+	em_sb_add(&p->msg, p->s + lit->off, lit->len);
+	em_sb_puts(&p->msg, "'");
+	em_sb_puts(&p->msg, rest);
 	return -1;
 }
 
@@ -511,7 +445,7 @@ static int parse_key(struct parser *p, char **key, int *op)
 {
 	const struct item *lit;
 	enum tok t = consume(p, CTX_VALUES, &lit);
-	struct sbuf errs = {0};
+	struct em_strbuf errs = {0};
 
 	*op = -1;
 	if (t == T_NOT) {
@@ -527,12 +461,12 @@ static int parse_key(struct parser *p, char **key, int *op)
 	}
 	if (label_key_errors(*key, &errs)) {
 		/* field.Invalid(nil path, key, ...): Go prints the nil path as "<nil>" */
-		sb_puts(&p->msg, "<nil>: Invalid value: ");
+		em_sb_puts(&p->msg, "<nil>: Invalid value: ");
 		sb_goquote(&p->msg, *key, strlen(*key));
-		sb_puts(&p->msg, ": ");
-		sb_add(&p->msg, errs.p ? errs.p : "", errs.len);
+		em_sb_puts(&p->msg, ": ");
+		em_sb_add(&p->msg, errs.buf ? errs.buf : "", errs.len);
 		p->oom |= errs.oom;
-		free(errs.p);
+		free(errs.buf);
 		return -1;
 	}
 	t = lookahead(p, CTX_VALUES, NULL);
@@ -637,43 +571,43 @@ static int parse_exact_value(struct parser *p, struct strset *set)
  * messages, but these never repeat: each names a different values[i]. */
 static int check_requirement(struct parser *p, const char *key, enum em_sel_op op, const struct strset *set)
 {
-	struct sbuf agg = {0};
+	struct em_strbuf agg = {0};
 	int count = 0;
 	int64_t dummy;
 
 	if ((op == EM_SEL_GT || op == EM_SEL_LT) && set->n == 1 && !go_parse_int64(set->v[0], &dummy)) {
-		sb_puts(&agg, "values[0]: Invalid value: ");
+		em_sb_puts(&agg, "values[0]: Invalid value: ");
 		sb_goquote(&agg, set->v[0], strlen(set->v[0]));
-		sb_puts(&agg, ": for 'Gt', 'Lt' operators, the value must be an integer");
+		em_sb_puts(&agg, ": for 'Gt', 'Lt' operators, the value must be an integer");
 		count++;
 	}
 	for (size_t i = 0; i < set->n; i++) {
-		struct sbuf errs = {0};
+		struct em_strbuf errs = {0};
 		if (label_value_errors(set->v[i], &errs)) {
 			if (count++)
-				sb_puts(&agg, ", ");
-			sb_printf(&agg, "values[%zu]", i);
-			sb_puts(&agg, "[");
-			sb_puts(&agg, key);
-			sb_puts(&agg, "]: Invalid value: ");
+				em_sb_puts(&agg, ", ");
+			em_sb_printf(&agg, "values[%zu]", i);
+			em_sb_puts(&agg, "[");
+			em_sb_puts(&agg, key);
+			em_sb_puts(&agg, "]: Invalid value: ");
 			sb_goquote(&agg, set->v[i], strlen(set->v[i]));
-			sb_puts(&agg, ": ");
-			sb_add(&agg, errs.p ? errs.p : "", errs.len);
+			em_sb_puts(&agg, ": ");
+			em_sb_add(&agg, errs.buf ? errs.buf : "", errs.len);
 			agg.oom |= errs.oom;
 		}
-		free(errs.p);
+		free(errs.buf);
 	}
 	if (count == 0) {
-		free(agg.p);
+		free(agg.buf);
 		return 0;
 	}
 	p->oom |= agg.oom;
 	if (count > 1)
-		sb_puts(&p->msg, "[");
-	sb_add(&p->msg, agg.p ? agg.p : "", agg.len);
+		em_sb_puts(&p->msg, "[");
+	em_sb_add(&p->msg, agg.buf ? agg.buf : "", agg.len);
 	if (count > 1)
-		sb_puts(&p->msg, "]");
-	free(agg.p);
+		em_sb_puts(&p->msg, "]");
+	free(agg.buf);
 	return -1;
 }
 
@@ -751,10 +685,10 @@ static int parse_selector(struct parser *p, struct em_selector *sel)
 			return found(p, lit, ", expected: !, identifier, or 'end of string'");
 
 		struct em_sel_req r;
-		sb_puts(&p->msg, "unable to parse requirement: ");
+		em_sb_puts(&p->msg, "unable to parse requirement: ");
 		if (parse_requirement(p, &r) < 0)
 			return -1;
-		sb_reset(&p->msg);
+		em_sb_reset(&p->msg);
 		if (push_req(p, sel, &cap, &r) < 0) {
 			req_free(&r);
 			return -1;
@@ -831,19 +765,19 @@ int em_selector_parse(const char *s, struct em_selector *out, struct em_err *err
 	if (parse_selector(&p, out) < 0) {
 		if (p.oom || p.msg.oom)
 			goto oom;
-		em_err_set(err, EM_E_BADREQUEST, "%s", p.msg.p ? p.msg.p : "");
+		em_err_set(err, EM_E_BADREQUEST, "%s", p.msg.buf ? p.msg.buf : "");
 		goto fail;
 	}
 	if (sort_by_key(out) < 0)
 		goto oom;
 	free(p.items);
-	free(p.msg.p);
+	free(p.msg.buf);
 	return 0;
 oom:
 	em_err_set(err, EM_E_INTERNAL, "out of memory parsing the label selector");
 fail:
 	free(p.items);
-	free(p.msg.p);
+	free(p.msg.buf);
 	em_selector_free(out);
 	return -1;
 }
@@ -972,39 +906,39 @@ const char *em_sel_op_name(enum em_sel_op op)
 
 char *em_selector_string(const struct em_selector *sel)
 {
-	struct sbuf b = {0};
+	struct em_strbuf b = {0};
 
-	sb_add(&b, "", 0);
+	em_sb_add(&b, "", 0);
 	for (size_t i = 0; sel && i < sel->n; i++) {
 		const struct em_sel_req *r = &sel->reqs[i];
 		bool set = r->op == EM_SEL_IN || r->op == EM_SEL_NOTIN;
 
 		if (i)
-			sb_puts(&b, ",");
+			em_sb_puts(&b, ",");
 		if (r->op == EM_SEL_NOTEXISTS)
-			sb_puts(&b, "!");
-		sb_puts(&b, r->key);
+			em_sb_puts(&b, "!");
+		em_sb_puts(&b, r->key);
 		if (r->op == EM_SEL_EXISTS || r->op == EM_SEL_NOTEXISTS)
 			continue;
 		if (set) {
-			sb_puts(&b, " ");
-			sb_puts(&b, em_sel_op_name(r->op));
-			sb_puts(&b, " (");
+			em_sb_puts(&b, " ");
+			em_sb_puts(&b, em_sel_op_name(r->op));
+			em_sb_puts(&b, " (");
 		} else {
-			sb_puts(&b, em_sel_op_name(r->op));
+			em_sb_puts(&b, em_sel_op_name(r->op));
 		}
 		/* values are kept sorted, as String() prints them */
 		for (size_t j = 0; j < r->nvalues; j++) {
 			if (j)
-				sb_puts(&b, ",");
-			sb_puts(&b, r->values[j]);
+				em_sb_puts(&b, ",");
+			em_sb_puts(&b, r->values[j]);
 		}
 		if (set)
-			sb_puts(&b, ")");
+			em_sb_puts(&b, ")");
 	}
 	if (b.oom) {
-		free(b.p);
+		free(b.buf);
 		return NULL;
 	}
-	return b.p;
+	return b.buf;
 }

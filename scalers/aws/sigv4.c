@@ -1,5 +1,6 @@
 /* sigv4.c - AWS Signature Version 4: canonical request, string to sign, signing key cache. */
 #include "sigv4.h"
+#include "../../adapter/strbuf.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -14,57 +15,12 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-/* ------------------------------------------------------------------ */
-/* A tiny growable buffer, local so this file (and the test driver that
- * compiles it alone) depends on nothing but err.c and OpenSSL. */
+/* Text is built in em_strbuf (adapter/strbuf.c): this file and the test
+ * driver that compiles it alone depend only on err.c, strbuf.c and OpenSSL. */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void b_add(struct buf *b, const char *s, size_t n)
+static void b_putc(struct em_strbuf *b, char c)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void b_puts(struct buf *b, const char *s)
-{
-	b_add(b, s, strlen(s));
-}
-
-static void b_putc(struct buf *b, char c)
-{
-	b_add(b, &c, 1);
-}
-
-/* Returns the string (or NULL after an allocation failure, freeing it). */
-static char *b_take(struct buf *b)
-{
-	if (b->oom || !b->p) {
-		free(b->p);
-		if (b->oom)
-			return NULL;
-		return strdup("");
-	}
-	return b->p;
+	em_sb_add(b, &c, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -350,7 +306,7 @@ static bool unreserved(unsigned char c)
 }
 
 /* RFC 3986 encoding of bytes: unreserved kept, `/` kept when keep_slash. */
-static void uri_encode(struct buf *b, const char *s, size_t n, bool keep_slash)
+static void uri_encode(struct em_strbuf *b, const char *s, size_t n, bool keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -360,7 +316,7 @@ static void uri_encode(struct buf *b, const char *s, size_t n, bool keep_slash)
 			b_putc(b, (char)c);
 		} else {
 			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-			b_add(b, e, 3);
+			em_sb_add(b, e, 3);
 		}
 	}
 }
@@ -377,7 +333,7 @@ static int hexval(char c)
 }
 
 /* Percent-decodes s[0..n) into b. `+` stays `+`: AWS reads it literally. */
-static void uri_decode(struct buf *b, const char *s, size_t n)
+static void uri_decode(struct em_strbuf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
@@ -396,7 +352,7 @@ static void uri_decode(struct buf *b, const char *s, size_t n)
  * double-encodes an already encoded path as SigV4 requires outside S3. */
 char *em_sigv4_canonical_path(const char *raw, size_t len)
 {
-	struct buf b = {0};
+	struct em_strbuf b = {0};
 	const char **seg = NULL;
 	size_t *seglen = NULL, nseg = 0;
 	char *out = NULL;
@@ -432,10 +388,10 @@ char *em_sigv4_canonical_path(const char *raw, size_t len)
 	}
 	if (raw[len - 1] == '/' && nseg)
 		b_putc(&b, '/');
-	out = b_take(&b);
-	b.p = NULL;
+	out = em_sb_steal(&b);
+	b.buf = NULL;
 done:
-	free(b.p);
+	free(b.buf);
 	free(seg);
 	free(seglen);
 	return out;
@@ -455,17 +411,17 @@ static int qpair_cmp(const void *a, const void *b)
 /* Encodes one decoded component: decode, then strict RFC 3986 encode. */
 static char *reencode(const char *s, size_t n)
 {
-	struct buf d = {0}, e = {0};
+	struct em_strbuf d = {0}, e = {0};
 	char *out;
 
 	uri_decode(&d, s, n);
 	if (d.oom) {
-		free(d.p);
+		free(d.buf);
 		return NULL;
 	}
-	uri_encode(&e, d.p ? d.p : "", d.len, false);
-	free(d.p);
-	out = b_take(&e);
+	uri_encode(&e, d.buf ? d.buf : "", d.len, false);
+	free(d.buf);
+	out = em_sb_steal(&e);
 	return out;
 }
 
@@ -473,7 +429,7 @@ char *em_sigv4_canonical_query(const char *raw, size_t len)
 {
 	struct qpair *pairs = NULL;
 	size_t n = 0, cap = 0;
-	struct buf b = {0};
+	struct em_strbuf b = {0};
 	char *out = NULL;
 
 	for (size_t i = 0; i < len;) {
@@ -505,14 +461,14 @@ char *em_sigv4_canonical_query(const char *raw, size_t len)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			b_putc(&b, '&');
-		b_puts(&b, pairs[i].k);
+		em_sb_puts(&b, pairs[i].k);
 		b_putc(&b, '=');
-		b_puts(&b, pairs[i].v);
+		em_sb_puts(&b, pairs[i].v);
 	}
-	out = b_take(&b);
-	b.p = NULL;
+	out = em_sb_steal(&b);
+	b.buf = NULL;
 done:
-	free(b.p);
+	free(b.buf);
 	for (size_t i = 0; i < n; i++) {
 		free(pairs[i].k);
 		free(pairs[i].v);
@@ -533,7 +489,7 @@ static const char *const unsigned_headers[] = {
 
 struct shdr {
 	char *name;       /* lowercase */
-	struct buf value; /* trimmed values, repeated headers joined with ',' */
+	struct em_strbuf value; /* trimmed values, repeated headers joined with ',' */
 	size_t order;
 };
 
@@ -545,7 +501,7 @@ static bool ws(unsigned char c)
 }
 
 /* Trimall: leading/trailing whitespace dropped, inner runs become one space. */
-static void trimall(struct buf *b, const char *v)
+static void trimall(struct em_strbuf *b, const char *v)
 {
 	bool first = true;
 
@@ -559,11 +515,11 @@ static void trimall(struct buf *b, const char *v)
 			v++;
 		if (!first)
 			b_putc(b, ' ');
-		b_add(b, s, (size_t)(v - s));
+		em_sb_add(b, s, (size_t)(v - s));
 		first = false;
 	}
-	if (!b->p && !b->oom)
-		b_add(b, "", 0);
+	if (!b->buf && !b->oom)
+		em_sb_add(b, "", 0);
 }
 
 static int shdr_cmp(const void *a, const void *b)
@@ -580,9 +536,9 @@ static void hset_free(struct hset *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->h[i].name);
-		if (s->h[i].value.p)
-			OPENSSL_cleanse(s->h[i].value.p, s->h[i].value.len);
-		free(s->h[i].value.p);
+		if (s->h[i].value.buf)
+			OPENSSL_cleanse(s->h[i].value.buf, s->h[i].value.len);
+		free(s->h[i].value.buf);
 	}
 	free(s->h);
 	memset(s, 0, sizeof(*s));
@@ -688,7 +644,7 @@ static char *canonical_request(const struct em_sigv4_req *req, const struct em_a
 			       char **signed_headers, struct em_err *err)
 {
 	struct hset hs = {0};
-	struct buf b = {0}, sh = {0};
+	struct em_strbuf b = {0}, sh = {0};
 	char *path = NULL, *query = NULL, *out = NULL;
 
 	if (build_headers(req, creds, u, date, payload_hash, &hs, err) != 0)
@@ -700,40 +656,40 @@ static char *canonical_request(const struct em_sigv4_req *req, const struct em_a
 	for (const char *m = req->method; *m; m++)
 		b_putc(&b, (char)toupper((unsigned char)*m));
 	b_putc(&b, '\n');
-	b_puts(&b, path);
+	em_sb_puts(&b, path);
 	b_putc(&b, '\n');
-	b_puts(&b, query);
+	em_sb_puts(&b, query);
 	b_putc(&b, '\n');
 	for (size_t i = 0; i < hs.n; i++) {
-		b_puts(&b, hs.h[i].name);
+		em_sb_puts(&b, hs.h[i].name);
 		b_putc(&b, ':');
-		b_add(&b, hs.h[i].value.p, hs.h[i].value.len);
+		em_sb_add(&b, hs.h[i].value.buf, hs.h[i].value.len);
 		b_putc(&b, '\n');
 		if (i)
 			b_putc(&sh, ';');
-		b_puts(&sh, hs.h[i].name);
+		em_sb_puts(&sh, hs.h[i].name);
 	}
 	b_putc(&b, '\n');
-	b_puts(&b, sh.p ? sh.p : "");
+	em_sb_puts(&b, sh.buf ? sh.buf : "");
 	b_putc(&b, '\n');
-	b_puts(&b, payload_hash);
+	em_sb_puts(&b, payload_hash);
 	if (b.oom || sh.oom)
 		goto oom;
-	out = b.p;
-	b.p = NULL;
+	out = b.buf;
+	b.buf = NULL;
 	if (signed_headers) {
-		*signed_headers = sh.p;
-		sh.p = NULL;
+		*signed_headers = sh.buf;
+		sh.buf = NULL;
 	}
 	goto done;
 oom:
 	em_err_set(err, EM_E_INTERNAL, "sigv4: out of memory");
 fail:
 done:
-	if (b.p)
-		OPENSSL_cleanse(b.p, b.len);
-	free(b.p);
-	free(sh.p);
+	if (b.buf)
+		OPENSSL_cleanse(b.buf, b.len);
+	free(b.buf);
+	free(sh.buf);
 	free(path);
 	free(query);
 	hset_free(&hs);
@@ -784,7 +740,7 @@ int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *cre
 	struct url u;
 	char date[17], day[9], hash[65], crhash[65], sig[65];
 	char *cr = NULL, *sh = NULL, *auth = NULL;
-	struct buf sts = {0}, ab = {0};
+	struct em_strbuf sts = {0}, ab = {0};
 	unsigned char key[32], mac[32];
 	const char *host = NULL;
 	int rc = -1;
@@ -801,41 +757,41 @@ int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *cre
 		goto fail;
 	em_sha256_hex(cr, strlen(cr), crhash);
 
-	b_puts(&sts, "AWS4-HMAC-SHA256\n");
-	b_puts(&sts, date);
+	em_sb_puts(&sts, "AWS4-HMAC-SHA256\n");
+	em_sb_puts(&sts, date);
 	b_putc(&sts, '\n');
-	b_puts(&sts, day);
+	em_sb_puts(&sts, day);
 	b_putc(&sts, '/');
-	b_puts(&sts, req->region);
+	em_sb_puts(&sts, req->region);
 	b_putc(&sts, '/');
-	b_puts(&sts, req->service);
-	b_puts(&sts, "/aws4_request\n");
-	b_puts(&sts, crhash);
+	em_sb_puts(&sts, req->service);
+	em_sb_puts(&sts, "/aws4_request\n");
+	em_sb_puts(&sts, crhash);
 	if (sts.oom)
 		goto oom;
 	if (signing_key(cache, creds->secret_access_key, day, req->region, req->service, key) != 0)
 		goto oom;
-	hmac(key, sizeof(key), sts.p, sts.len, mac);
+	hmac(key, sizeof(key), sts.buf, sts.len, mac);
 	OPENSSL_cleanse(key, sizeof(key));
 	for (size_t i = 0; i < 32; i++)
 		snprintf(sig + 2 * i, 3, "%02x", mac[i]);
 
-	b_puts(&ab, "AWS4-HMAC-SHA256 Credential=");
-	b_puts(&ab, creds->access_key_id);
+	em_sb_puts(&ab, "AWS4-HMAC-SHA256 Credential=");
+	em_sb_puts(&ab, creds->access_key_id);
 	b_putc(&ab, '/');
-	b_puts(&ab, day);
+	em_sb_puts(&ab, day);
 	b_putc(&ab, '/');
-	b_puts(&ab, req->region);
+	em_sb_puts(&ab, req->region);
 	b_putc(&ab, '/');
-	b_puts(&ab, req->service);
-	b_puts(&ab, "/aws4_request, SignedHeaders=");
-	b_puts(&ab, sh);
-	b_puts(&ab, ", Signature=");
-	b_puts(&ab, sig);
+	em_sb_puts(&ab, req->service);
+	em_sb_puts(&ab, "/aws4_request, SignedHeaders=");
+	em_sb_puts(&ab, sh);
+	em_sb_puts(&ab, ", Signature=");
+	em_sb_puts(&ab, sig);
 	if (ab.oom)
 		goto oom;
-	auth = ab.p;
-	ab.p = NULL;
+	auth = ab.buf;
+	ab.buf = NULL;
 
 	for (size_t i = 0; i < req->n_headers; i++)
 		if (strcasecmp(req->headers[i].name, "host") == 0)
@@ -864,8 +820,8 @@ done:
 	free(cr);
 	free(sh);
 	free(auth);
-	free(sts.p);
-	free(ab.p);
+	free(sts.buf);
+	free(ab.buf);
 	return rc;
 }
 

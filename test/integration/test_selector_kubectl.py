@@ -74,7 +74,8 @@ def build_dump():
                         "-I", os.path.join(ROOT, "apiservice"), "-o", exe,
                         os.path.join(ROOT, "test/tools/selector_dump.c"), os.path.join(ROOT, "apiservice/selector.c"),
                         os.path.join(ROOT, "apiservice/uniprint.c"),
-                        os.path.join(ROOT, "adapter/options.c"), os.path.join(ROOT, "adapter/err.c"), "-lm"],
+                        os.path.join(ROOT, "adapter/options.c"), os.path.join(ROOT, "adapter/err.c"),
+                        os.path.join(ROOT, "adapter/strbuf.c"), "-lm"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     state["exe"] = exe
