@@ -117,6 +117,17 @@ def em_get(config, ns, metric, selector=None, env=None):
     return p.returncode, out, p.stderr
 
 
+def status_from(err):
+    """The metav1.Status JSON line of `extmetrics get`'s stderr (log lines precede it)."""
+    for line in reversed(err.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
 class Server:
     """A running `extmetrics serve` on free ports. Use .api(path) and .metrics()."""
 

@@ -7,7 +7,7 @@ import time
 import urllib.parse
 
 from backends_postgres import Postgres
-from lib import SLOW, Cases, Server, em, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
+from lib import SLOW, Cases, Server, em, em_get, free_port, kubectl_raw, tmpdir, wait_for, write, status_from
 
 CONF_DIR = tmpdir()
 T = Cases("postgresql scaler")
@@ -55,17 +55,6 @@ def get(metrics, name, env=ENV):
     if rc != 0:
         status = status_from(err)
     return rc, out if rc == 0 else status, err, took
-
-
-def status_from(err):
-    """The metav1.Status JSON line of `extmetrics get`'s stderr (log lines precede it)."""
-    for line in reversed(err.splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
 
 
 def value_of(out):

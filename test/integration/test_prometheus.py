@@ -12,7 +12,7 @@ import time
 import urllib.parse
 
 from backends_prometheus import Prometheus, Pushgateway, RecordingProxy, make_tls
-from lib import SLOW, Cases, Server, em, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
+from lib import SLOW, Cases, Server, em, em_get, free_port, kubectl_raw, tmpdir, wait_for, write, status_from
 
 CONF_DIR = tmpdir()
 T = Cases("prometheus scaler")
@@ -52,17 +52,6 @@ def get(metrics, name, selector=None, env=None, ns="default"):
     if rc == 0:
         return rc, out, err
     return rc, status_from(err), err
-
-
-def status_from(err):
-    """The metav1.Status JSON line of `extmetrics get`'s stderr (log lines precede it)."""
-    for line in reversed(err.splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
 
 
 def value_of(out):
