@@ -80,6 +80,8 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-paramete
                -Iadapter -DEM_VERSION='"fuzz"' $(PKG_CFLAGS) -O1 -g -fno-sanitize-recover=all
 FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o)
 fuzz-build: $(FUZZ_BIN)
+# keep the objects: make would delete them as intermediates and rebuild them every run
+.SECONDARY: $(FUZZ_OBJ)
 build/fuzz/obj/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (fuzz)"
