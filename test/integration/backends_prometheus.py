@@ -75,7 +75,9 @@ class Pushgateway:
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.log = open(os.path.join(self.dir, "pushgateway.log"), "w")
-        self.proc = subprocess.Popen([PUSHGATEWAY, f"--web.listen-address={self.addr}"],
+        # No persistence: Debian's build defaults to /var/lib/prometheus/pushgateway.data, and
+        # series pushed in one run would come back in the next.
+        self.proc = subprocess.Popen([PUSHGATEWAY, f"--web.listen-address={self.addr}", "--persistence.file="],
                                      stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent())
         atexit.register(self.cleanup)
         wait_for(lambda: _http("GET", f"http://{self.addr}/-/ready")[0] == 200, timeout=15,

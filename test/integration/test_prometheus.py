@@ -10,6 +10,7 @@ import re
 import shutil
 import time
 import urllib.parse
+import urllib.request
 
 from backends_prometheus import Prometheus, Pushgateway, RecordingProxy, make_tls
 from lib import SLOW, Cases, Server, em, em_get, free_port, kubectl_raw, tmpdir, wait_for, write, status_from
@@ -52,6 +53,18 @@ def get(metrics, name, selector=None, env=None, ns="default"):
     if rc == 0:
         return rc, out, err
     return rc, status_from(err), err
+
+
+@T.case
+def pushgateway_starts_empty_and_keeps_nothing_on_disk():
+    """Debian's Pushgateway persists to /var/lib/prometheus/pushgateway.data by default, which
+    brought one run's series back in the next: ours runs in memory and holds only this run's pushes."""
+    with urllib.request.urlopen(f"http://{pgw.addr}/api/v1/status", timeout=5) as r:
+        flags = json.load(r)["data"]["flags"]
+    assert flags["persistence.file"] == "", flags
+    with urllib.request.urlopen(f"http://{pgw.addr}/api/v1/metrics", timeout=5) as r:
+        groups = json.load(r)["data"]
+    assert sorted(g["labels"]["job"] for g in groups) == ["orders", "two"], groups
 
 
 def value_of(out):
