@@ -48,8 +48,10 @@ deps:
 	@scripts/deps.sh
 
 # Sets everything up, then serves the embedded demo config in the foreground.
+PORT         ?= 6443
+METRICS_PORT ?= 9022
 run: deps all
-	@scripts/run-demo.sh
+	@PORT=$(PORT) METRICS_PORT=$(METRICS_PORT) scripts/run-demo.sh
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)
