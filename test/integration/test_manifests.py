@@ -221,6 +221,27 @@ def iam_policies_are_minimal():
 
 
 @T.case
+def image_reference_is_set_in_one_place():
+    """The image is named once (base kustomization's images:); every overlay deploys that, and a
+    user's overlay with its own images: entry changes it."""
+    with open(os.path.join(MANIFESTS, "base", "kustomization.yaml")) as f:
+        (img,) = yaml.safe_load(f)["images"]
+    assert img["name"] == "extmetrics", img
+    for name in OVERLAYS:
+        assert container(build(name))["image"] == f'{img["newName"]}:{img["newTag"]}', name
+        with open(os.path.join(MANIFESTS, "overlays", name, "kustomization.yaml")) as f:
+            assert "images" not in yaml.safe_load(f), f"{name} names the image again"
+    d = tmpdir()
+    write(os.path.join(d, "kustomization.yaml"), yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(os.path.join(MANIFESTS, "overlays", "quickstart"), d)],
+        "images": [{"name": "extmetrics", "newName": "registry.example.com/team/extmetrics", "newTag": "v1.2.3"}]}))
+    images = [c["image"] for o in kustomize(d) for c in o.get("spec", {}).get("template", {}).get("spec", {})
+              .get("containers", [])]
+    assert images == ["registry.example.com/team/extmetrics:v1.2.3"], images
+
+
+@T.case
 def base_config_passes_check_config():
     d = tmpdir()
     for name in OVERLAYS:
