@@ -321,6 +321,38 @@ def dockerfile_runtime_libraries_match_the_binary():
     assert not missing, f"runtime stage lacks packages for: {missing}"
 
 
+@T.case
+def dockerfile_build_stage_builds_from_what_it_copies():
+    """No container engine runs here, so the build stage is replayed in a directory: what it
+    COPYs (and .dockerignore keeps) is enough for its RUN, and the final stage copies the binary
+    from where that RUN leaves it."""
+    stages = dockerfile_stages()
+    build_stage, final = stages[0], stages[-1]
+    workdir = [r for w, r in build_stage["lines"] if w == "WORKDIR"][-1]
+    with open(os.path.join(ROOT, ".dockerignore")) as f:
+        ignored = {l.strip().rstrip("/") for l in f if l.strip() and not l.startswith("#")}
+    d = tmpdir()
+    T.at_exit(lambda: shutil.rmtree(d, ignore_errors=True))
+    for word, rest in build_stage["lines"]:
+        if word != "COPY":
+            continue
+        src, dst = rest.split()
+        assert src.rstrip("/") not in ignored, f"COPY {src}: excluded by .dockerignore"
+        if os.path.isdir(os.path.join(ROOT, src)):   # a directory's contents go into dst
+            shutil.copytree(os.path.join(ROOT, src), os.path.join(d, dst))
+        else:                                        # a file goes into dst/ or becomes dst
+            shutil.copy(os.path.join(ROOT, src), os.path.join(d, dst, os.path.basename(src))
+                        if dst.endswith("/") else os.path.join(d, dst))
+    (make,) = [r for w, r in build_stage["lines"] if w == "RUN" and "make" in r]
+    # nproc honours OMP_NUM_THREADS: at most two jobs on the shared machine.
+    env = dict(os.environ, VERSION="dockerfile-replay", OMP_NUM_THREADS="2")
+    p = subprocess.run(["sh", "-ec", make], cwd=d, env=env, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert p.stdout.strip().endswith("extmetrics dockerfile-replay"), p.stdout[-500:]
+    (binary,) = [r.split()[1] for w, r in final["lines"] if w == "COPY" and r.startswith("--from=")]
+    assert binary.startswith(workdir + "/") and os.path.isfile(os.path.join(d, os.path.relpath(binary, workdir))), binary
+
+
 def dashboard():
     with open(os.path.join(MANIFESTS, "monitoring", "extmetrics-dashboard.json")) as f:
         return json.load(f)
