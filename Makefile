@@ -25,7 +25,7 @@ UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run test unit integration asan asan-test fuzz fuzz-build bench deps clean
+.PHONY: all run image test unit integration asan asan-test fuzz fuzz-build bench deps clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/extmetrics
@@ -52,6 +52,19 @@ PORT         ?= 6443
 METRICS_PORT ?= 9022
 run: deps all
 	@PORT=$(PORT) METRICS_PORT=$(METRICS_PORT) scripts/run-demo.sh
+
+# The OCI image (binary, its libraries, CA bundle, tzdata) as an archive, without a container
+# engine; its config comes from the Dockerfile's final stage, the version label from the binary.
+# Fixed times: same inputs, same digest.
+IMAGE         ?= extmetrics:latest
+IMAGE_ARCHIVE ?= $(BUILD)/extmetrics-image.oci.tar
+IMAGE_SOURCE  ?= $(shell git remote get-url origin 2>/dev/null)
+REVISION      ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image: all
+	@scripts/image.py --binary $(BUILD)/extmetrics --dockerfile Dockerfile --ref '$(IMAGE)' \
+		--build-arg 'REVISION=$(REVISION)' --build-arg 'SOURCE=$(IMAGE_SOURCE)' \
+		--epoch $(SOURCE_DATE_EPOCH) --out $(IMAGE_ARCHIVE)
 
 unit: $(UNIT_BIN)
 	@scripts/run-unit.sh $(UNIT_BIN)

@@ -8,6 +8,7 @@ PKGS=(
   openssl curl ca-certificates tzdata
   postgresql prometheus prometheus-pushgateway python3-kubernetes nodejs
   wrk nginx-light bc
+  skopeo umoci   # test_image.py: reads `make image`'s archive and unpacks it as a runtime would
 )
 
 missing=()
