@@ -11,14 +11,16 @@ OPT     ?= -O2 -g
 # snprintf truncation is deliberate and checked where it matters; gcc-only flag.
 NOTRUNC := $(if $(findstring clang,$(CC)),,-Wno-format-truncation)
 CFLAGS  := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter $(NOTRUNC) \
-           -fno-strict-aliasing -pthread -Iadapter -DEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
+           -fno-strict-aliasing -pthread -I. -DEM_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread -lm
 
-SRC     := $(sort $(wildcard adapter/*.c apiservice/*.c scalers/*.c scalers/aws/*.c))
+# Every source under the three top folders, subfolders included: a new file or folder needs no change here.
+TREE    := adapter apiservice scalers
+SRC     := $(sort $(shell find $(TREE) -name '*.c'))
 LIBSRC  := $(filter-out adapter/main.c,$(SRC))
 OBJ     := $(SRC:%.c=$(BUILD)/obj/%.o)
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
-HDR     := $(wildcard adapter/*.h apiservice/*.h scalers/*.h scalers/*.def scalers/aws/*.h)
+HDR     := $(sort $(shell find $(TREE) -name '*.h' -o -name '*.def'))
 
 UNIT_SRC := $(sort $(wildcard test/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
@@ -92,7 +94,7 @@ asan-test: deps asan
 
 # libFuzzer targets, each run briefly (FUZZ_SECONDS).
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -pthread \
-               -Iadapter -DEM_VERSION='"fuzz"' $(PKG_CFLAGS) -O1 -g -fno-sanitize-recover=all
+               -I. -DEM_VERSION='"fuzz"' $(PKG_CFLAGS) -O1 -g -fno-sanitize-recover=all
 FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o)
 fuzz-build: $(FUZZ_BIN)
 # keep the objects: make would delete them as intermediates and rebuild them every run

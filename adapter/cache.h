@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "../scalers/scaler.h"
+#include "adapter/util/err.h"
+#include "scalers/scaler.h"
 
 struct em_cache_policy {
 	int64_t stale_ms;            /* last good value served until this old */

@@ -11,9 +11,9 @@
 #include <yaml.h>
 
 #include "log.h"
-#include "strbuf.h"
-#include "files.h"
-#include "secret.h"
+#include "adapter/util/strbuf.h"
+#include "adapter/util/files.h"
+#include "adapter/util/secret.h"
 
 #define DEFAULT_POLLING_MS 30000
 #define DEFAULT_TIMEOUT_MS 3000

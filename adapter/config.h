@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "options.h"
-#include "../scalers/scaler.h"
+#include "scalers/scaler.h"
 
 /* Config errors, each "FILE:LINE:COL: KEY: message". */
 struct em_errlist {

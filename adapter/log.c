@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "strbuf.h"
+#include "adapter/util/strbuf.h"
 
 static enum em_loglevel min_level = EM_LOG_INFO;
 static bool as_json;

@@ -9,18 +9,18 @@
 
 #include <curl/curl.h>
 
-#include "../apiservice/api.h"
-#include "../apiservice/server.h"
-#include "../apiservice/tlsgen.h"
+#include "apiservice/api.h"
+#include "apiservice/server.h"
+#include "apiservice/tlsgen.h"
 #include "config.h"
-#include "gencerts.h"
-#include "import_keda.h"
-#include "scalerdoc.h"
+#include "adapter/util/certgen.h"
+#include "adapter/cli/import_keda.h"
+#include "adapter/cli/cli.h"
 #include "log.h"
 #include "registry.h"
 #include "selfmetrics.h"
-#include "strbuf.h"
-#include "files.h"
+#include "adapter/util/strbuf.h"
+#include "adapter/util/files.h"
 
 #define GRACE_MS 5000
 #define MAX_PEM (1 << 20)

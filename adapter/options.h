@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "adapter/util/err.h"
 
 enum em_opt_type {
 	EM_OPT_END = 0,   /* terminates a table */

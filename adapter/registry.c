@@ -9,7 +9,7 @@
 
 #include "log.h"
 #include "selfmetrics.h"
-#include "strbuf.h"
+#include "adapter/util/strbuf.h"
 
 #define MAX_WORKERS 256
 #define MAX_SECRETS 16

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "strbuf.h"
+#include "adapter/util/strbuf.h"
 
 /* Adds delta to counter `name` (must end in _total) with the label set
  * `labels`, preformatted Prometheus text without braces, e.g.

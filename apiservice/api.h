@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "registry.h"
+#include "adapter/registry.h"
 
 struct em_http_req {
 	const char *method;

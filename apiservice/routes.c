@@ -11,7 +11,7 @@
 #include "quantity.h"
 #include "selector.h"
 #include "status.h"
-#include "strbuf.h"
+#include "adapter/util/strbuf.h"
 
 #define GROUP "external.metrics.k8s.io"
 #define GV GROUP "/v1beta1"

@@ -1,7 +1,7 @@
 /* selector.c - label selector lexer, parser, validation and matching, after apimachinery pkg/labels. */
 #include "selector.h"
 #include "uniprint.h"
-#include "../adapter/strbuf.h"
+#include "adapter/util/strbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../adapter/err.h"
-#include "../adapter/options.h"
+#include "adapter/util/err.h"
+#include "adapter/options.h"
 
 enum em_sel_op {
 	EM_SEL_EQ,        /* k=v */

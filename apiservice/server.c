@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "auth.h"
-#include "log.h"
-#include "selfmetrics.h"
+#include "apiservice/auth/auth.h"
+#include "adapter/log.h"
+#include "adapter/selfmetrics.h"
 #include "status.h"
-#include "strbuf.h"
+#include "adapter/util/strbuf.h"
 #include "tlscreds.h"
 
 /* TLS 1.2 and 1.3 only, AEAD ciphers, forward secrecy. */

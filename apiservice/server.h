@@ -2,8 +2,8 @@
 #ifndef EM_SERVER_H
 #define EM_SERVER_H
 
-#include "config.h"
-#include "registry.h"
+#include "adapter/config.h"
+#include "adapter/registry.h"
 
 struct em_server;
 

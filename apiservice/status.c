@@ -1,7 +1,7 @@
 /* status.c - metav1.Status bodies and the one mapping from error kinds to HTTP. */
 #include "status.h"
 
-#include "strbuf.h"
+#include "adapter/util/strbuf.h"
 
 static const struct {
 	int code;

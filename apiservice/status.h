@@ -2,7 +2,7 @@
 #ifndef EM_STATUS_H
 #define EM_STATUS_H
 
-#include "err.h"
+#include "adapter/util/err.h"
 
 int em_status_code(enum em_errkind kind);
 const char *em_status_reason(enum em_errkind kind);

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "log.h"
-#include "strbuf.h"
-#include "files.h"
+#include "adapter/log.h"
+#include "adapter/util/strbuf.h"
+#include "adapter/util/files.h"
 
 #define CHECK_EVERY_MS 1000
 #define MAX_PEM (1 << 20)

@@ -4,8 +4,8 @@
 
 #include <gnutls/gnutls.h>
 
-#include "auth.h"
-#include "err.h"
+#include "apiservice/auth/auth.h"
+#include "adapter/util/err.h"
 
 struct em_tlscreds;   /* the current credentials and where they come from */
 struct em_tlscred;    /* one immutable set, shared by the connections made with it */

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "secret.h"
+#include "adapter/util/secret.h"
 
 static char *bio_to_str(BIO *b)
 {

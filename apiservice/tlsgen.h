@@ -2,7 +2,7 @@
 #ifndef EM_TLSGEN_H
 #define EM_TLSGEN_H
 
-#include "err.h"
+#include "adapter/util/err.h"
 
 /* Makes an ECDSA P-256 key and a self-signed certificate for localhost,
  * 127.0.0.1 and ::1 (plus the host name), valid for a year. PEM strings are

@@ -13,8 +13,8 @@
 
 #include <libpq-fe.h>
 
-#include "../adapter/secret.h"
-#include "../adapter/selfmetrics.h"
+#include "adapter/util/secret.h"
+#include "adapter/selfmetrics.h"
 
 /* ------------------------------------------------------------------ options */
 

@@ -14,8 +14,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "../adapter/secret.h"
-#include "../adapter/selfmetrics.h"
+#include "adapter/util/secret.h"
+#include "adapter/selfmetrics.h"
 
 #ifndef EM_VERSION
 #define EM_VERSION "dev"

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../adapter/err.h"
-#include "../adapter/options.h"
+#include "adapter/util/err.h"
+#include "adapter/options.h"
 
 /* One labelled value, for scalers that return several series (Prometheus
  * multipleSeries: items). */

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../scalers/scaler.h"
-#include "scalerdoc.h"
+#include "scalers/scaler.h"
+#include "cli.h"
 
 static void cell(const char *s)
 {

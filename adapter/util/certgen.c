@@ -1,5 +1,5 @@
 /* gencerts.c - `extmetrics gen-certs`: a CA and an APIService serving certificate made with OpenSSL. */
-#include "gencerts.h"
+#include "certgen.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -14,11 +14,11 @@
 #include "authcache.h"
 #include "kubeapi.h"
 #include "kubeclient.h"
-#include "log.h"
-#include "selfmetrics.h"
-#include "status.h"
-#include "strbuf.h"
-#include "files.h"
+#include "adapter/log.h"
+#include "adapter/selfmetrics.h"
+#include "apiservice/status.h"
+#include "adapter/util/strbuf.h"
+#include "adapter/util/files.h"
 
 #define CACHE_CAPACITY 4096
 #define FILE_CHECK_MS 5000

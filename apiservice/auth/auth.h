@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../adapter/config.h"
-#include "../adapter/err.h"
+#include "adapter/config.h"
+#include "adapter/util/err.h"
 #include "authn_x509.h"
 
 /* ---- users ---------------------------------------------------------------- */

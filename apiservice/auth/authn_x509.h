@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "adapter/util/err.h"
 
 /* One DER certificate as the TLS library hands it over. */
 struct em_cert_der {

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "status.h"
-#include "strbuf.h"
-#include "uniprint.h"
+#include "apiservice/api.h"
+#include "apiservice/status.h"
+#include "adapter/util/strbuf.h"
+#include "apiservice/uniprint.h"
 
 #define GROUP "external.metrics.k8s.io"
 

@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "strbuf.h"
-#include "files.h"
-#include "secret.h"
+#include "adapter/log.h"
+#include "adapter/util/strbuf.h"
+#include "adapter/util/files.h"
+#include "adapter/util/secret.h"
 
 #define MAX_RESPONSE (4 << 20)
 #define BACKOFF_MIN_MS 1000

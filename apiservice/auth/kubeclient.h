@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "adapter/util/err.h"
 
 #define EM_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 

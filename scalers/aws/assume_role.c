@@ -8,7 +8,7 @@
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
-#include "../../adapter/secret.h"
+#include "adapter/util/secret.h"
 
 struct role_prov {
 	struct em_aws_provider p;

@@ -7,11 +7,11 @@
 
 #include <jansson.h>
 
-#include "aws/aws_http.h"
-#include "aws/credentials.h"
-#include "aws/endpoints.h"
+#include "aws_http.h"
+#include "credentials.h"
+#include "endpoints.h"
 #include "aws_cloudwatch.h"
-#include "scaler.h"
+#include "scalers/scaler.h"
 
 #define MAX_QUERIES 500   /* GetMetricData's limit per call */
 #define MAX_PAGES 20

@@ -13,10 +13,10 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "../../adapter/options.h"
-#include "../../adapter/selfmetrics.h"
+#include "adapter/options.h"
+#include "adapter/selfmetrics.h"
 #include "aws_parse.h"
-#include "../../adapter/secret.h"
+#include "adapter/util/secret.h"
 
 #define MAX_RESPONSE (32u << 20) /* GetMetricData with 500 queries stays far below */
 #define MAX_HEADERS 16

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../adapter/err.h"
+#include "adapter/util/err.h"
 #include "credentials.h"
 #include "endpoints.h"
 #include "sigv4.h"

@@ -8,10 +8,10 @@
 
 #include <jansson.h>
 
-#include "aws/aws_http.h"
-#include "aws/credentials.h"
-#include "aws/endpoints.h"
-#include "scaler.h"
+#include "aws_http.h"
+#include "credentials.h"
+#include "endpoints.h"
+#include "scalers/scaler.h"
 
 struct sqs_cfg {
 	char *queue_url;

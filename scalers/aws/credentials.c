@@ -9,9 +9,9 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "../../adapter/log.h"
+#include "adapter/log.h"
 #include "aws_parse.h"
-#include "../../adapter/secret.h"
+#include "adapter/util/secret.h"
 
 const char *const em_aws_pod_identity_choices[] = {"aws", "aws-eks", "none", NULL};
 

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../../adapter/err.h"
-#include "../../adapter/options.h"
+#include "adapter/util/err.h"
+#include "adapter/options.h"
 #include "endpoints.h"
 #include "sigv4.h"
 

@@ -11,7 +11,7 @@
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
-#include "../../adapter/secret.h"
+#include "adapter/util/secret.h"
 
 #define MAX_TOKEN (16 * 1024)
 #define ECS_HOST "http://169.254.170.2"

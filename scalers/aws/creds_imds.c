@@ -8,7 +8,7 @@
 
 #include "aws_http.h"
 #include "credentials.h"
-#include "../../adapter/secret.h"
+#include "adapter/util/secret.h"
 
 #define IMDS_DEFAULT "http://169.254.169.254"
 #define IMDS_DEFAULT_V6 "http://[fd00:ec2::254]"

@@ -9,7 +9,7 @@
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
-#include "../../adapter/secret.h"
+#include "adapter/util/secret.h"
 
 #define MAX_TOKEN (64 * 1024)
 

@@ -1,6 +1,6 @@
 /* sigv4.c - AWS Signature Version 4: canonical request, string to sign, signing key cache. */
 #include "sigv4.h"
-#include "../../adapter/strbuf.h"
+#include "adapter/util/strbuf.h"
 
 #include <ctype.h>
 #include <pthread.h>

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../adapter/err.h"
+#include "adapter/util/err.h"
 
 /* A set of AWS credentials. Every string is owned and wiped with
  * OPENSSL_cleanse() by em_aws_creds_wipe(). */

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../adapter/cronexpr.h"
-#include "../adapter/tz.h"
-#include "scaler.h"
+#include "cronexpr.h"
+#include "tz.h"
+#include "scalers/scaler.h"
 
 /* KEDA validates with cron.NewParser(Minute|Hour|Dom|Month|Dow), which
  * rejects "@daily" & co.; KEDA before the typed-config rewrite used cron.New's

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../apiservice/auth.h"
-#include "../../apiservice/kubeapi.h"
+#include "apiservice/auth/auth.h"
+#include "apiservice/auth/kubeapi.h"
 
 #define CHECK(cond)                                                                           \
 	do {                                                                                  \

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../scalers/aws/aws_parse.h"
-#include "../../scalers/aws/credentials.h"
-#include "../../scalers/aws/sigv4.h"
+#include "scalers/aws/aws_parse.h"
+#include "scalers/aws/credentials.h"
+#include "scalers/aws/sigv4.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../adapter/config.h"
-#include "../../adapter/log.h"
+#include "adapter/config.h"
+#include "adapter/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../adapter/cronexpr.h"
-#include "../../adapter/tz.h"
+#include "scalers/cron/cronexpr.h"
+#include "scalers/cron/tz.h"
 
 #define CHECK(cond)                                                                           \
 	do {                                                                                  \

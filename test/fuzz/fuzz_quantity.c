@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../apiservice/quantity.h"
+#include "apiservice/quantity.h"
 
 #define CHECK(cond)                                                              \
 	do {                                                                     \

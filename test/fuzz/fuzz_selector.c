@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../adapter/options.h"
-#include "../../apiservice/selector.h"
+#include "adapter/options.h"
+#include "apiservice/selector.h"
 
 #define CHECK(cond)                                                              \
 	do {                                                                     \

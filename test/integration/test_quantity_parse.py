@@ -40,8 +40,8 @@ def build():
     d = tmpdir()
     T.at_exit(lambda: shutil.rmtree(d, ignore_errors=True))
     exe = os.path.join(d, "quantity_dump")
-    p = subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-D_GNU_SOURCE", "-O1", "-I",
-                        os.path.join(ROOT, "apiservice"), "-o", exe,
+    p = subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-D_GNU_SOURCE", "-O1", "-I", ROOT,
+                        "-o", exe,
                         os.path.join(ROOT, "test/tools/quantity_dump.c"), os.path.join(ROOT, "apiservice/quantity.c"),
                         "-lm"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

@@ -30,14 +30,14 @@ def driver():
         extra = os.environ.get("SIGV4_CFLAGS", "-O1 -g").split()
         # err.c and strbuf.c are the core's: built without -Werror so their warnings are not ours to fail on
         objs = []
-        for src in ("adapter/err.c", "adapter/strbuf.c"):
+        for src in ("adapter/util/err.c", "adapter/util/strbuf.c"):
             obj = os.path.join(d, os.path.basename(src)[:-2] + ".o")
-            p = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", *extra, "-c", "-o", obj,
+            p = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-I", ROOT, *extra, "-c", "-o", obj,
                                 os.path.join(ROOT, src)], capture_output=True, text=True)
             assert p.returncode == 0, p.stderr
             objs.append(obj)
         p = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
-                            "-Wno-unused-parameter", "-pthread", *extra,
+                            "-Wno-unused-parameter", "-pthread", "-I", ROOT, *extra,
                             "-o", out, os.path.join(ROOT, "test/tools/sigv4_sign.c"),
                             os.path.join(ROOT, "scalers/aws/sigv4.c"), *objs, *flags],
                            capture_output=True, text=True)

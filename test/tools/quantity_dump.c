@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "quantity.h"
+#include "apiservice/quantity.h"
 
 int main(void)
 {

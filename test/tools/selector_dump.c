@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "selector.h"
+#include "apiservice/selector.h"
 
 /* Input lines are hex so any byte (whitespace, quotes, UTF-8) survives.
  * Output per line: "OK <hex of String()>" or "ERR <hex of the message>". */

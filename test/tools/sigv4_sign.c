@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../scalers/aws/sigv4.h"
+#include "scalers/aws/sigv4.h"
 
 /*
  * One request per input line, tab-separated fields, each hex-encoded (so any

@@ -11,15 +11,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../adapter/config.h"
-#include "../../adapter/log.h"
-#include "../../adapter/selfmetrics.h"
-#include "../../adapter/strbuf.h"
-#include "../../apiservice/auth.h"
-#include "../../apiservice/authcache.h"
-#include "../../apiservice/authn_x509.h"
-#include "../../apiservice/kubeapi.h"
-#include "../../apiservice/kubeclient.h"
+#include "adapter/config.h"
+#include "adapter/log.h"
+#include "adapter/selfmetrics.h"
+#include "adapter/util/strbuf.h"
+#include "apiservice/auth/auth.h"
+#include "apiservice/auth/authcache.h"
+#include "apiservice/auth/authn_x509.h"
+#include "apiservice/auth/kubeapi.h"
+#include "apiservice/auth/kubeclient.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

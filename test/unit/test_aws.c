@@ -3,9 +3,9 @@
 
 #include <stdbool.h>
 
-#include "../../scalers/aws/aws_parse.h"
-#include "../../scalers/aws/credentials.h"
-#include "../../scalers/aws/endpoints.h"
+#include "scalers/aws/aws_parse.h"
+#include "scalers/aws/credentials.h"
+#include "scalers/aws/endpoints.h"
 
 TEST(error_decoding)
 {

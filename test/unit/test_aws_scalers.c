@@ -1,8 +1,8 @@
 /* test_aws_scalers.c - aws-sqs-queue and aws-cloudwatch: option tables, KEDA's validation messages, the window. */
 #include "harness.h"
 
-#include "../../scalers/aws_cloudwatch.h"
-#include "../../scalers/scaler.h"
+#include "scalers/aws/aws_cloudwatch.h"
+#include "scalers/scaler.h"
 
 extern const struct em_scaler em_scaler_aws_sqs_queue, em_scaler_aws_cloudwatch;
 

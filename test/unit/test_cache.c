@@ -1,7 +1,7 @@
 /* test_cache.c - the sample cache's stale/fallback state machine, driven by an injected clock. */
 #include "harness.h"
 
-#include "../../adapter/cache.h"
+#include "adapter/cache.h"
 
 static struct em_sample sample(double v, bool active)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../adapter/config.h"
-#include "../../adapter/log.h"
+#include "adapter/config.h"
+#include "adapter/log.h"
 
 #define HEAD "server:\n  auth: {mode: none}\n"
 #define CRON_MD "{timezone: UTC, start: \"0 8 * * *\", end: \"0 18 * * *\", desiredReplicas: \"2\"}"

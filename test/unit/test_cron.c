@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "../../adapter/cronexpr.h"
-#include "../../adapter/tz.h"
-#include "../../scalers/scaler.h"
+#include "scalers/cron/cronexpr.h"
+#include "scalers/cron/tz.h"
+#include "scalers/scaler.h"
 
 extern const struct em_scaler em_scaler_cron;
 

@@ -13,7 +13,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "../../adapter/gencerts.h"
+#include "adapter/util/certgen.h"
 
 static X509 *load_cert(const char *pem)
 {

@@ -3,8 +3,8 @@
 
 #include <libpq-fe.h>
 
-#include "../../adapter/secret.h"
-#include "../../scalers/postgresql.h"
+#include "adapter/util/secret.h"
+#include "scalers/postgresql.h"
 
 static struct pg_cfg cfg_fields(void)
 {

@@ -3,8 +3,8 @@
 
 #include <curl/curl.h>
 
-#include "../../adapter/secret.h"
-#include "../../scalers/prometheus.h"
+#include "adapter/util/secret.h"
+#include "scalers/prometheus.h"
 
 /* A config as em_options_parse + validate would leave it (defaults applied). */
 static struct prom_cfg cfg_default(void)

@@ -4,7 +4,7 @@
 #include <float.h>
 #include <math.h>
 
-#include "../../apiservice/quantity.h"
+#include "apiservice/quantity.h"
 
 struct qcase {
 	double v;

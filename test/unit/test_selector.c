@@ -1,8 +1,8 @@
 /* test_selector.c - unit tests of the label selector parser: forms, Kubernetes' error texts, matching. */
 #include "harness.h"
 
-#include "../../adapter/options.h"
-#include "../../apiservice/selector.h"
+#include "adapter/options.h"
+#include "apiservice/selector.h"
 
 /* Kubernetes' texts, typed out here from apimachinery v0.32 (and checked
  * against kubectl by test/integration/test_selector_kubectl.py). */

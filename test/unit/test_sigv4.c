@@ -1,7 +1,7 @@
 /* test_sigv4.c - SigV4 against AWS's documented examples, canonical forms and the key cache. */
 #include "harness.h"
 
-#include "../../scalers/aws/sigv4.h"
+#include "scalers/aws/sigv4.h"
 
 /*
  * The examples are from AWS's SigV4 test suite (aws4_testsuite: key

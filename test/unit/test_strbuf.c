@@ -1,7 +1,7 @@
 /* test_strbuf.c - string building and JSON string escaping as Go's encoding/json does it. */
 #include "harness.h"
 
-#include "../../adapter/strbuf.h"
+#include "adapter/util/strbuf.h"
 
 static void expect_json(const char *in, const char *want)
 {
