@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "adapter/util/clock.h"
 #include "adapter/util/strbuf.h"
 
 static enum em_loglevel min_level = EM_LOG_INFO;
@@ -40,16 +41,16 @@ bool em_log_enabled(enum em_loglevel level)
 static void vlog(enum em_loglevel level, const char *fmt, va_list ap)
 {
 	char msg[2048], ts[40];
-	struct timespec now;
+	int64_t now = em_now_ms();
+	time_t secs = (time_t)(now / 1000);
 	struct tm tm;
 
 	if (level < min_level)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	gmtime_r(&secs, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000));
 	pthread_mutex_lock(&log_lock);
 	if (as_json) {
 		struct em_strbuf sb;

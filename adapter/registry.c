@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
 #include "selfmetrics.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/strbuf.h"
 
 #define MAX_WORKERS 256
@@ -72,22 +72,6 @@ struct em_registry {
 	struct em_waiter *waiters;  /* requests parked for a first sample */
 	unsigned rng;
 };
-
-int64_t em_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t em_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- instances --------------------------------------------------------- */
 
@@ -408,12 +392,9 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct job *j;
 		while (!r->jobs && !r->stopping) {
-			struct timespec ts;
 			int rc;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 60;
 			r->idle++;
-			rc = pthread_cond_timedwait(&r->jobs_cv, &r->mu, &ts);
+			rc = em_cond_wait_until(&r->jobs_cv, &r->mu, em_mono_ms() + 60000);
 			r->idle--;
 			if (rc != 0 && !r->jobs && r->workers > 2)
 				goto out; /* idle for a minute: shrink the pool */
@@ -536,15 +517,12 @@ static void *sched_main(void *arg)
 		struct em_instance *to_close = NULL;
 		struct em_waiter *woken = NULL;
 		int64_t now = em_mono_ms(), next = schedule(r, now, &to_close);
-		int64_t wall_now = em_now_ms();
-		struct timespec ts;
-		int64_t wait = next - now, wall;
 
 		/* Parked requests whose first sample did not come in time answer 503. */
-		take_waiters(r, waiter_expired, &wall_now, &woken, &to_close);
+		take_waiters(r, waiter_expired, &now, &woken, &to_close);
 		for (struct em_waiter *w = r->waiters; w; w = w->next)
-			if (w->deadline_ms - wall_now < wait)
-				wait = w->deadline_ms - wall_now;
+			if (w->deadline_ms < next)
+				next = w->deadline_ms;
 		if (to_close || woken) {
 			pthread_mutex_unlock(&r->mu);
 			wake_list(woken);
@@ -552,12 +530,9 @@ static void *sched_main(void *arg)
 			pthread_mutex_lock(&r->mu);
 			continue;
 		}
-		if (wait < 1)
-			wait = 1;
-		wall = wall_now + wait;
-		ts.tv_sec = wall / 1000;
-		ts.tv_nsec = (wall % 1000) * 1000000;
-		pthread_cond_timedwait(&r->wake, &r->mu, &ts);
+		if (next < now + 1)
+			next = now + 1;
+		em_cond_wait_until(&r->wake, &r->mu, next);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
@@ -596,9 +571,9 @@ struct em_registry *em_registry_new(struct em_config *cfg, bool poll, struct em_
 		return NULL;
 	}
 	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->results, NULL);
-	pthread_cond_init(&r->wake, NULL);
-	pthread_cond_init(&r->jobs_cv, NULL);
+	em_cond_init(&r->results);
+	em_cond_init(&r->wake);
+	em_cond_init(&r->jobs_cv);
 	r->jobs_tail = &r->jobs;
 	r->poll = poll;
 	r->rng = (unsigned)em_now_ms();
@@ -640,13 +615,8 @@ void em_registry_free(struct em_registry *r)
 	 * moment for them, then leave any busy one behind (the process exits). */
 	deadline = em_mono_ms() + 1000;
 	pthread_mutex_lock(&r->mu);
-	while (r->workers > 0 && em_mono_ms() < deadline) {
-		struct timespec ts;
-		int64_t wall = em_now_ms() + 100;
-		ts.tv_sec = wall / 1000;
-		ts.tv_nsec = (wall % 1000) * 1000000;
-		pthread_cond_timedwait(&r->results, &r->mu, &ts);
-	}
+	while (r->workers > 0 && em_mono_ms() < deadline)
+		em_cond_wait_until(&r->results, &r->mu, em_mono_ms() + 100);
 	if (r->workers > 0) {
 		pthread_mutex_unlock(&r->mu);
 		em_warn("%d poller workers still busy at shutdown; leaving them", r->workers);
@@ -868,7 +838,7 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 		/* The very first sample: park the request, without a thread, until
 		 * the one in-flight fetch (shared by all waiting requests) ends or
 		 * the metric's timeout passes. */
-		int64_t now = em_now_ms();
+		int64_t now = em_mono_ms();
 		if (!w->deadline_ms)
 			w->deadline_ms = now + in->timeout_ms;
 		if (r->stopping) {
@@ -886,12 +856,10 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 		goto out_locked;
 	} else if (in->cache.attempts == 0) {
 		/* No waiter: block this thread instead (same bounds). */
-		int64_t deadline = em_now_ms() + in->timeout_ms;
-		while (in->cache.attempts == 0 && !r->stopping && !in->dead) {
-			struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000};
-			if (pthread_cond_timedwait(&r->results, &r->mu, &ts) != 0)
+		int64_t deadline = em_mono_ms() + in->timeout_ms;
+		while (in->cache.attempts == 0 && !r->stopping && !in->dead)
+			if (em_cond_wait_until(&r->results, &r->mu, deadline) != 0)
 				break;
-		}
 		if (in->cache.attempts == 0) {
 			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: no sample yet (first fetch still running after %lldms)",
 				   metric, (long long)in->timeout_ms);
@@ -921,7 +889,7 @@ void em_registry_wait_arm(struct em_registry *r, struct em_waiter *w)
 
 	pthread_mutex_lock(&r->mu);
 	/* The fetch may have ended between em_registry_get() and now. */
-	now_ready = r->stopping || w->inst->cache.attempts > 0 || w->inst->dead || em_now_ms() >= w->deadline_ms;
+	now_ready = r->stopping || w->inst->cache.attempts > 0 || w->inst->dead || em_mono_ms() >= w->deadline_ms;
 	if (now_ready) {
 		instance_unref(r, w->inst, &to_close);
 		w->inst = NULL;

@@ -34,7 +34,7 @@ struct em_waiter {
 	struct em_waiter *next;
 	void (*wake)(void *arg);
 	void *arg;
-	int64_t deadline_ms;               /* wall clock; set by the first call */
+	int64_t deadline_ms;               /* em_mono_ms() time; set by the first call */
 	struct em_instance *inst;          /* registry-private */
 };
 
@@ -63,10 +63,5 @@ void em_registry_wait_arm(struct em_registry *r, struct em_waiter *w);
  * the first step of a shutdown. */
 void em_registry_stop(struct em_registry *r);
 void em_lookup_release(struct em_registry *r, struct em_lookup *l);
-
-/* Milliseconds clocks; overridable for tests is not needed: cache.c takes
- * times as arguments. */
-int64_t em_now_ms(void);      /* wall clock, Unix ms */
-int64_t em_mono_ms(void);     /* monotonic */
 
 #endif

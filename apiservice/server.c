@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -19,6 +18,7 @@
 #include "adapter/log.h"
 #include "adapter/selfmetrics.h"
 #include "status.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/strbuf.h"
 #include "tlscreds.h"
 
@@ -81,14 +81,6 @@ int em_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, 
 		*len = sizeof(*a);
 	}
 	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static enum MHD_Result queue(struct MHD_Connection *c, int code, const char *ctype, char *body)
@@ -301,7 +293,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 			return MHD_NO;
 		st->s = s;
 		st->c = c;
-		st->t0 = now_s();
+		st->t0 = em_mono_seconds();
 		st->w.wake = resume_request;
 		st->w.arg = st;
 		*state = st;
@@ -355,7 +347,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		return MHD_YES;
 	}
 	ret = queue(c, resp.code, resp.content_type, resp.body);
-	account(resp.handler ? resp.handler : "other", resp.code, now_s() - st->t0);
+	account(resp.handler ? resp.handler : "other", resp.code, em_mono_seconds() - st->t0);
 	return ret;
 }
 
@@ -477,8 +469,6 @@ void em_server_set_ready(struct em_server *s, int ready)
 
 void em_server_stop(struct em_server *s, int grace_ms)
 {
-	struct timespec ts = {0, 20 * 1000000};
-
 	if (!s)
 		return;
 	atomic_store(&s->ready, 0);
@@ -489,7 +479,7 @@ void em_server_stop(struct em_server *s, int grace_ms)
 		/* In-flight requests finish (up to grace_ms); idle keep-alive
 		 * connections are closed by MHD_stop_daemon. */
 		for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 20)
-			nanosleep(&ts, NULL);
+			em_sleep_ms(20);
 		MHD_stop_daemon(s->api);
 	}
 	if (s->metrics)

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "adapter/log.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/files.h"
 
 #define CHECK_EVERY_MS 1000
@@ -32,14 +32,6 @@ struct em_tlscreds {
 	int64_t next_check_ms;
 	struct em_complain complain;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void wipe_free(char *s)
 {
@@ -142,7 +134,7 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 		em_err_set(err, EM_E_CONFIG, "TLS %s", why);
 		goto fail;
 	}
-	t->next_check_ms = mono_ms() + CHECK_EVERY_MS;
+	t->next_check_ms = em_mono_ms() + CHECK_EVERY_MS;
 	return t;
 fail:
 	em_tlscreds_free(t);
@@ -200,7 +192,7 @@ static bool reload_files(struct em_tlscreds *t, int64_t now)
 struct em_tlscred *em_tlscreds_acquire(struct em_tlscreds *t, struct em_auth *auth)
 {
 	struct em_tlscred *c;
-	int64_t now = mono_ms();
+	int64_t now = em_mono_ms();
 	uint64_t gen = em_auth_ca_generation(auth);
 	bool rebuild = false;
 

@@ -9,10 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <libpq-fe.h>
 
+#include "adapter/util/clock.h"
 #include "adapter/util/secret.h"
 #include "adapter/selfmetrics.h"
 
@@ -345,15 +345,7 @@ void pg_one_line(const char *in, char *out, size_t cap)
 	out[j] = '\0';
 }
 
-/* ------------------------------------------------------------ clock & I/O */
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* --------------------------------------------------------------------- I/O */
 
 /* Waits until the connection's socket is ready (events) or the deadline.
  * 1 ready, 0 deadline passed, -1 error. */
@@ -364,7 +356,7 @@ static int wait_socket(PGconn *conn, short events, int64_t deadline)
 	if (pfd.fd < 0)
 		return -1;
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - em_mono_ms();
 		int rc;
 
 		if (left <= 0)
@@ -413,8 +405,6 @@ static struct pg_target *target_get(const char *key)
 		if (strcmp(t->key, key) == 0)
 			break;
 	if (!t) {
-		pthread_condattr_t ca;
-
 		t = calloc(1, sizeof(*t));
 		if (t && !(t->key = strdup(key))) {
 			free(t);
@@ -424,10 +414,7 @@ static struct pg_target *target_get(const char *key)
 			/* NULL also when there is none: scrubbing is then a no-op */
 			t->password = pg_conninfo_password(key);
 			pthread_mutex_init(&t->mu, NULL);
-			pthread_condattr_init(&ca);
-			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-			pthread_cond_init(&t->cv, &ca);
-			pthread_condattr_destroy(&ca);
+			em_cond_init(&t->cv);
 			t->next = targets;
 			targets = t;
 		}
@@ -473,7 +460,7 @@ static void target_put(struct pg_target *t)
  * running. Returns the slot index or -1. */
 static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *err)
 {
-	int64_t now = mono_ms();
+	int64_t now = em_mono_ms();
 	int64_t share_ms = pg_share_wait_ms(deadline - now);
 	int pick = -1;
 
@@ -495,7 +482,7 @@ static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *er
 				empty_slot = i;
 			}
 		}
-		now = mono_ms();
+		now = em_mono_ms();
 		if (pick >= 0)
 			break;
 		if (empty_slot >= 0 && !connecting) {
@@ -514,10 +501,7 @@ static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *er
 		}
 		if (wake > deadline)
 			wake = deadline;
-		{
-			struct timespec ts = {.tv_sec = wake / 1000, .tv_nsec = (wake % 1000) * 1000000};
-			pthread_cond_timedwait(&t->cv, &t->mu, &ts);
-		}
+		em_cond_wait_until(&t->cv, &t->mu, wake);
 	}
 	t->slots[pick].busy = true;
 	t->slots[pick].busy_since_ms = now;
@@ -539,7 +523,7 @@ static void slot_connected(struct pg_target *t, int i)
 {
 	pthread_mutex_lock(&t->mu);
 	t->slots[i].connecting = false;
-	t->slots[i].busy_since_ms = mono_ms();
+	t->slots[i].busy_since_ms = em_mono_ms();
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 }
@@ -549,7 +533,7 @@ static void slot_release(struct pg_target *t, int i)
 	pthread_mutex_lock(&t->mu);
 	t->slots[i].busy = false;
 	t->slots[i].connecting = false;
-	t->slots[i].last_used_ms = mono_ms();
+	t->slots[i].last_used_ms = em_mono_ms();
 	pthread_cond_broadcast(&t->cv);
 	pthread_mutex_unlock(&t->mu);
 }
@@ -583,7 +567,7 @@ static PGconn *pg_connect(struct pg_target *t, int64_t deadline, struct em_err *
 	PGconn *conn;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char msg[sizeof(t->last_error)];
-	int64_t now = mono_ms();
+	int64_t now = em_mono_ms();
 
 	pthread_mutex_lock(&t->mu);
 	if (now < t->next_connect_ms) {
@@ -635,7 +619,7 @@ fail:
 	scrub(t, msg, sizeof(msg));
 	pthread_mutex_lock(&t->mu);
 	t->backoff_ms = pg_backoff_next(t->backoff_ms);
-	t->next_connect_ms = mono_ms() + t->backoff_ms;
+	t->next_connect_ms = em_mono_ms() + t->backoff_ms;
 	snprintf(t->last_error, sizeof(t->last_error), "%s", msg);
 	pthread_mutex_unlock(&t->mu);
 	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "error");
@@ -743,7 +727,7 @@ static enum run_rc query_once(PGconn *conn, const char *query, int64_t deadline,
 	char sql[96], msg[EM_ERR_MSG_MAX - 64];
 	PGresult *res = NULL;
 	enum run_rc rc;
-	int64_t budget = deadline - mono_ms();
+	int64_t budget = deadline - em_mono_ms();
 
 	*drop = false;
 	if (budget <= 0)
@@ -844,7 +828,7 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 {
 	struct pg_inst *in = vinst;
 	struct pg_target *t = in->target;
-	int64_t start = mono_ms();
+	int64_t start = em_mono_ms();
 	int64_t tmo = ctx->timeout_ms > 0 ? ctx->timeout_ms : 3000;
 	int64_t deadline = start + tmo;
 	double value = 0;
@@ -889,7 +873,7 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 				   "(statement_timeout); connection closed", (long long)tmo);
 			break;
 		}
-		if (fresh || mono_ms() >= deadline)
+		if (fresh || em_mono_ms() >= deadline)
 			break;
 	}
 	count("extmetrics_postgresql_queries_total", "Scaler queries run on PostgreSQL by result.",

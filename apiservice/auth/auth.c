@@ -9,7 +9,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "authcache.h"
 #include "kubeapi.h"
@@ -18,6 +17,7 @@
 #include "adapter/selfmetrics.h"
 #include "apiservice/status.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/files.h"
 
 #define CACHE_CAPACITY 4096
@@ -78,14 +78,6 @@ struct em_auth {
 	pthread_cond_t stop_cv;
 	bool stop;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void state_unref(struct state *s)
 {
@@ -293,27 +285,24 @@ static bool authcm_equal(const struct em_authcm *x, const struct em_authcm *y)
 static void *maintain(void *arg)
 {
 	struct em_auth *a = arg;
-	int64_t next_cm = a->conf.from_cluster ? mono_ms() + (a->cm_loaded ? a->conf.from_cluster_refresh_ms : CM_RETRY_MS)
+	int64_t next_cm = a->conf.from_cluster ? em_mono_ms() + (a->cm_loaded ? a->conf.from_cluster_refresh_ms : CM_RETRY_MS)
 					       : INT64_MAX;
-	int64_t next_files = mono_ms() + FILE_CHECK_MS;
+	int64_t next_files = em_mono_ms() + FILE_CHECK_MS;
 
 	for (;;) {
-		struct timespec until;
 		int64_t now;
 		bool changed = false;
 		struct em_err err = {0};
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
 		pthread_mutex_lock(&a->stop_mu);
 		if (!a->stop)
-			pthread_cond_timedwait(&a->stop_cv, &a->stop_mu, &until);
+			em_cond_wait_until(&a->stop_cv, &a->stop_mu, em_mono_ms() + 1000);
 		if (a->stop) {
 			pthread_mutex_unlock(&a->stop_mu);
 			break;
 		}
 		pthread_mutex_unlock(&a->stop_mu);
-		now = mono_ms();
+		now = em_mono_ms();
 		if (now >= next_cm) {
 			struct em_authcm cm;
 			if (fetch_cm(a, &cm, &err) == 0) {
@@ -411,8 +400,8 @@ struct em_auth *em_auth_new(const struct em_auth_conf *conf, struct em_err *err)
 	}
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->stop_mu, NULL);
-	pthread_cond_init(&a->stop_cv, NULL);
-	a->now_ms = mono_ms;
+	em_cond_init(&a->stop_cv);
+	a->now_ms = em_mono_ms;
 	if (copy_conf(&a->conf, conf) != 0) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto fail;
@@ -440,7 +429,7 @@ struct em_auth *em_auth_new(const struct em_auth_conf *conf, struct em_err *err)
 		if (fetch_cm(a, &cm, &cmerr) == 0)
 			keep_cm(a, &cm);
 		else
-			em_complain(&a->cm_complain, mono_ms(), EM_LOG_ERROR,
+			em_complain(&a->cm_complain, em_mono_ms(), EM_LOG_ERROR,
 				    "cannot read kube-system/extension-apiserver-authentication (retrying every %d s; "
 				    "certificate authentication from it is off until then): %s",
 				    CM_RETRY_MS / 1000, cmerr.msg);
@@ -491,7 +480,7 @@ void em_auth_free(struct em_auth *a)
 void em_auth_set_clock(struct em_auth *a, int64_t (*now_ms)(void))
 {
 	if (a)
-		a->now_ms = now_ms ? now_ms : mono_ms;
+		a->now_ms = now_ms ? now_ms : em_mono_ms;
 }
 
 bool em_auth_wants_client_certs(const struct em_auth *a)

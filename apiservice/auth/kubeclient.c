@@ -8,11 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "adapter/log.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/files.h"
 #include "adapter/util/secret.h"
 
@@ -32,14 +32,6 @@ struct em_kube {
 	int64_t backoff_ms;
 	struct em_complain complain;
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int em_kube_incluster_url(const char *host, const char *port, char *out, size_t cap)
 {
@@ -197,7 +189,7 @@ static void excerpt(const char *body, char *out, size_t cap)
 
 static int failed(struct em_kube *k, const char *what, struct em_err *err)
 {
-	int64_t now = mono_ms();
+	int64_t now = em_mono_ms();
 
 	pthread_mutex_lock(&k->mu);
 	k->backoff_ms = k->backoff_ms ? k->backoff_ms * 2 : BACKOFF_MIN_MS;
@@ -220,7 +212,7 @@ int em_kube_call(struct em_kube *k, const char *path, const char *body, char **r
 	CURLcode cc;
 	long code = 0;
 	int rc = -1;
-	int64_t now = mono_ms();
+	int64_t now = em_mono_ms();
 
 	*resp = NULL;
 	pthread_mutex_lock(&k->mu);

@@ -30,7 +30,7 @@ static int role_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 		em_err_prefix(err, "sts:AssumeRole");
 		return -1;
 	}
-	snprintf(session, sizeof(session), "extmetrics-%lld", (long long)em_aws_wall_ms());
+	snprintf(session, sizeof(session), "extmetrics-%lld", (long long)em_now_ms());
 	const char *kv[] = {
 		"Action", "AssumeRole", "Version", "2011-06-15", "RoleArn", rp->role_arn, "RoleSessionName", session,
 		"ExternalId", rp->external_id,

@@ -333,7 +333,7 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 			.svc = &em_aws_cloudwatch, .region = first->cfg->region, .endpoint = first->endpoint,
 			.operation = "GetMetricData", .target = "GraniteServiceVersion20100801.GetMetricData",
 			.content_type = "application/x-amz-json-1.0", .body = body, .body_len = strlen(body),
-			.timeout_ms = deadline - em_aws_mono_ms(), .backoff_key = first->key,
+			.timeout_ms = deadline - em_mono_ms(), .backoff_key = first->key,
 		};
 		int crc = em_aws_api_call(first->id, &r, &resp, err);
 		free(body);
@@ -403,7 +403,7 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 {
 	struct cw_inst *first = insts[0];
 	const struct cw_cfg *cfg = first->cfg;
-	int64_t deadline = em_aws_mono_ms() + ctx->timeout_ms, start, end;
+	int64_t deadline = em_mono_ms() + ctx->timeout_ms, start, end;
 	size_t *slot_of = calloc(n, sizeof(*slot_of));
 	struct slot *slots = calloc(n, sizeof(*slots));
 	size_t nslots = 0;

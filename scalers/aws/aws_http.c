@@ -195,7 +195,7 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 		struct em_sigv4_req sr = {
 			.method = r->method, .url = r->url, .headers = r->headers, .n_headers = r->n_headers,
 			.payload = r->body, .payload_len = r->body_len, .region = r->region,
-			.service = r->signing_name, .now_s = em_aws_wall_ms() / 1000,
+			.service = r->signing_name, .now_s = em_now_ms() / 1000,
 		};
 		if (em_sigv4_sign(&sr, r->creds, key_cache, &sig, err) != 0) {
 			em_err_prefix(err, "%s:%s", svc, op);
@@ -360,15 +360,7 @@ static uint32_t random32(void)
 
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
 		return v;
-	return (uint32_t)em_aws_mono_ms() * 2654435761u;
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	return (uint32_t)em_mono_ms() * 2654435761u;
 }
 
 /* ------------------------------------------------------------------ */
@@ -390,7 +382,7 @@ static void scrub_creds(struct em_err *err, const struct em_aws_creds *c)
 int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, struct em_aws_resp *resp,
 		    struct em_err *err)
 {
-	int64_t deadline = em_aws_mono_ms() + r->timeout_ms, throttle_delay = -1;
+	int64_t deadline = em_mono_ms() + r->timeout_ms, throttle_delay = -1;
 	struct em_aws_creds creds = {0};
 	struct em_sigv4_hdr hdrs[2];
 	size_t nh = 0;
@@ -416,7 +408,7 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 			.body_len = r->body_len, .region = r->region, .signing_name = r->svc->signing_name,
 			.service_label = r->svc->label, .operation = r->operation,
 		};
-		if (em_aws_identity_creds(id, deadline - em_aws_mono_ms(), &creds, err) != 0) {
+		if (em_aws_identity_creds(id, deadline - em_mono_ms(), &creds, err) != 0) {
 			em_err_prefix(err, "%s:%s: credentials", r->svc->label, r->operation);
 			/* found while polling, whatever its cause: the backend is unusable (503) */
 			if (err && err->kind != EM_E_INTERNAL)
@@ -424,7 +416,7 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 			return -1;
 		}
 		hr.creds = &creds;
-		hr.timeout_ms = deadline - em_aws_mono_ms();
+		hr.timeout_ms = deadline - em_mono_ms();
 		em_aws_resp_free(resp);
 		if (em_aws_http(&hr, resp, err) != 0)
 			goto done;
@@ -433,16 +425,16 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 			goto done;
 		}
 		if (!refreshed && em_aws_code_is_expired_creds(resp->code) &&
-		    em_aws_identity_refresh_after_auth_error(id, creds.access_key_id, deadline - em_aws_mono_ms())) {
+		    em_aws_identity_refresh_after_auth_error(id, creds.access_key_id, deadline - em_mono_ms())) {
 			refreshed = true;
 			em_aws_creds_wipe(&creds);
 			continue;
 		}
 		if (throttle_delay < 0 && em_aws_code_is_throttling(resp->code) &&
-		    (throttle_delay = em_aws_throttle_delay_ms(deadline - em_aws_mono_ms(), random32())) >= 0) {
+		    (throttle_delay = em_aws_throttle_delay_ms(deadline - em_mono_ms(), random32())) >= 0) {
 			snprintf(retried, sizeof(retried), " (retried once after %lld ms)", (long long)throttle_delay);
 			em_aws_creds_wipe(&creds);
-			sleep_ms(throttle_delay);
+			em_sleep_ms(throttle_delay);
 			continue;
 		}
 		break;

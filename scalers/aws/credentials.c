@@ -251,11 +251,17 @@ struct em_aws_identity {
 #define EXPIRY_MARGIN_MS 10000     /* credentials this close to expiry count as expired */
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t reg_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t reg_cv;               /* monotonic waits: made once by reg_init */
+static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 static struct em_aws_identity *reg;
 static bool refresher_running;
 static unsigned refresher_gen;
 static pthread_t refresher;
+
+static void reg_init(void)
+{
+	em_cond_init(&reg_cv);
+}
 
 static void identity_destroy(struct em_aws_identity *id)
 {
@@ -316,7 +322,7 @@ static int fetch_locked(struct em_aws_identity *id, int64_t timeout_ms, struct e
 	if (timeout_ms <= 0)
 		return em_err_set(err, EM_E_UNAVAILABLE, "%s: no time left to fetch credentials", id->prov->name);
 	rc = id->prov->fetch(id->prov, timeout_ms, &fresh, err);
-	now = em_aws_wall_ms();
+	now = em_now_ms();
 	pthread_mutex_lock(&id->mu);
 	id->fetches++;
 	if (rc == 0) {
@@ -349,7 +355,7 @@ int em_aws_identity_creds(struct em_aws_identity *id, int64_t timeout_ms, struct
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&id->mu);
-	if (usable(id, em_aws_wall_ms())) {
+	if (usable(id, em_now_ms())) {
 		rc = em_aws_creds_copy(out, &id->creds);
 		pthread_mutex_unlock(&id->mu);
 		return rc ? em_err_set(err, EM_E_INTERNAL, "out of memory") : 0;
@@ -358,14 +364,14 @@ int em_aws_identity_creds(struct em_aws_identity *id, int64_t timeout_ms, struct
 
 	pthread_mutex_lock(&id->fetch_mu);
 	pthread_mutex_lock(&id->mu);
-	bool fresh = usable(id, em_aws_wall_ms()); /* another thread may have fetched meanwhile */
+	bool fresh = usable(id, em_now_ms()); /* another thread may have fetched meanwhile */
 	pthread_mutex_unlock(&id->mu);
 	if (!fresh)
 		rc = fetch_locked(id, timeout_ms, err);
 	pthread_mutex_unlock(&id->fetch_mu);
 
 	pthread_mutex_lock(&id->mu);
-	if (rc != 0 && id->have && (id->creds.expires_ms == 0 || id->creds.expires_ms > em_aws_wall_ms()))
+	if (rc != 0 && id->have && (id->creds.expires_ms == 0 || id->creds.expires_ms > em_now_ms()))
 		rc = 0; /* a failed early refresh: the old credentials still work */
 	if (rc == 0 && em_aws_creds_copy(out, &id->creds) != 0)
 		rc = em_err_set(err, EM_E_INTERNAL, "out of memory");
@@ -386,7 +392,7 @@ int em_aws_identity_refresh_after_auth_error(struct em_aws_identity *id, const c
 {
 	struct em_aws_creds before = {0};
 	struct em_err err = {0};
-	int64_t now = em_aws_mono_ms();
+	int64_t now = em_mono_ms();
 	int retry = 0;
 
 	pthread_mutex_lock(&id->fetch_mu);
@@ -445,7 +451,7 @@ static void *refresher_main(void *arg)
 	pthread_mutex_lock(&reg_mu);
 	while (gen == refresher_gen) {
 		struct em_aws_identity *due = NULL;
-		int64_t now = em_aws_wall_ms(), earliest = 0;
+		int64_t now = em_now_ms(), earliest = 0;
 
 		for (struct em_aws_identity *id = reg; id; id = id->next) {
 			int64_t t;
@@ -461,8 +467,10 @@ static void *refresher_main(void *arg)
 		}
 		if (!due) {
 			if (earliest) {
-				struct timespec ts = {.tv_sec = earliest / 1000, .tv_nsec = (earliest % 1000) * 1000000};
-				pthread_cond_timedwait(&reg_cv, &reg_mu, &ts);
+				/* Due times are wall clock (they follow expiry); the wait is
+				 * monotonic and at most a minute, so a clock step is seen soon. */
+				int64_t wait = earliest - now < 60000 ? earliest - now : 60000;
+				em_cond_wait_until(&reg_cv, &reg_mu, em_mono_ms() + wait);
 			} else {
 				pthread_cond_wait(&reg_cv, &reg_mu);
 			}
@@ -474,7 +482,7 @@ static void *refresher_main(void *arg)
 		struct em_err err = {0};
 		pthread_mutex_lock(&due->fetch_mu);
 		pthread_mutex_lock(&due->mu);
-		bool still_due = due->next_bg_wall && due->next_bg_wall <= em_aws_wall_ms();
+		bool still_due = due->next_bg_wall && due->next_bg_wall <= em_now_ms();
 		pthread_mutex_unlock(&due->mu);
 		if (still_due) {
 			if (fetch_locked(due, BG_TIMEOUT_MS, &err) == 0) {
@@ -482,7 +490,7 @@ static void *refresher_main(void *arg)
 						    due->prov->name, due->key);
 				em_debug("aws: %s credentials of %s refreshed ahead of expiry", due->prov->name, due->key);
 			} else {
-				int64_t n = em_aws_wall_ms(), backoff;
+				int64_t n = em_now_ms(), backoff;
 				pthread_mutex_lock(&due->mu);
 				due->bg_failures++;
 				backoff = (int64_t)BG_MIN_GAP_MS << (due->bg_failures < 4 ? due->bg_failures : 4);
@@ -565,6 +573,7 @@ static struct em_aws_identity *open_key(const struct em_aws_auth_cfg *a, const c
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	pthread_once(&reg_once, reg_init);
 	pthread_mutex_lock(&reg_mu);
 	for (found = reg; found; found = found->next)
 		if (strcmp(found->key, key) == 0)

@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
+#include "adapter/util/clock.h"
 #include "adapter/util/err.h"
 #include "adapter/options.h"
 #include "endpoints.h"
@@ -127,22 +127,5 @@ int em_aws_identity_refresh_after_auth_error(struct em_aws_identity *id, const c
 
 /* Counters for tests: fetches made by the provider (foreground+background). */
 uint64_t em_aws_identity_fetches(const struct em_aws_identity *id);
-
-/* ------------------------------------------------------------------ */
-static inline int64_t em_aws_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static inline int64_t em_aws_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 #endif

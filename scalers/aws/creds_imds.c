@@ -21,7 +21,7 @@ struct imds_prov {
 
 static int64_t step(int64_t deadline)
 {
-	int64_t left = deadline - em_aws_mono_ms();
+	int64_t left = deadline - em_mono_ms();
 	return left < STEP_MAX_MS ? left : STEP_MAX_MS;
 }
 
@@ -42,7 +42,7 @@ static int imds_req(struct imds_prov *ip, const char *method, const char *path, 
 static int imds_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aws_creds *out, struct em_err *err)
 {
 	struct imds_prov *ip = (struct imds_prov *)p;
-	int64_t deadline = em_aws_mono_ms() + timeout_ms;
+	int64_t deadline = em_mono_ms() + timeout_ms;
 	struct em_aws_resp resp = {0};
 	struct em_sigv4_hdr h = {"X-aws-ec2-metadata-token-ttl-seconds", "21600"};
 	char *token = NULL, role[256], path[400];

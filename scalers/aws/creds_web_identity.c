@@ -44,7 +44,7 @@ static int web_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aw
 		em_err_prefix(err, "sts:AssumeRoleWithWebIdentity");
 		goto done;
 	}
-	snprintf(session, sizeof(session), "extmetrics-%lld", (long long)em_aws_wall_ms());
+	snprintf(session, sizeof(session), "extmetrics-%lld", (long long)em_now_ms());
 	const char *kv[] = {
 		"Action", "AssumeRoleWithWebIdentity", "Version", "2011-06-15", "RoleArn", w->role_arn,
 		"RoleSessionName", w->session_name ? w->session_name : session, "WebIdentityToken", token,
