@@ -1,6 +1,6 @@
 /* selector.c - label selector lexer, parser, validation and matching, after apimachinery pkg/labels. */
 #include "selector.h"
-#include "uniprint.h"
+#include "adapter/util/uniprint.h"
 #include "adapter/util/strbuf.h"
 
 #include <errno.h>

@@ -9,7 +9,7 @@
 #include "apiservice/api.h"
 #include "apiservice/status.h"
 #include "adapter/util/strbuf.h"
-#include "apiservice/uniprint.h"
+#include "adapter/util/uniprint.h"
 
 #define GROUP "external.metrics.k8s.io"
 
