@@ -1,6 +1,6 @@
 /* selector.c - label selector lexer, parser, validation and matching, after apimachinery pkg/labels. */
 #include "selector.h"
-#include "adapter/util/uniprint.h"
+#include "adapter/util/goquote.h"
 #include "adapter/util/strbuf.h"
 
 #include <errno.h>
@@ -9,101 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ======================== Go's %q (strconv.Quote) ======================== */
-
-/* utf8.DecodeRuneInString: returns the rune and its width, or (-1, 1) for an
- * invalid byte (Go's RuneError of width 1). Surrogates and overlongs are invalid. */
-static int32_t utf8_decode(const unsigned char *s, size_t n, size_t *width)
-{
-	unsigned c = s[0];
-	unsigned lo = 0x80, hi = 0xBF;
-	size_t need;
-	int32_t r;
-
-	*width = 1;
-	if (c < 0x80)
-		return (int32_t)c;
-	if (c >= 0xC2 && c <= 0xDF) {
-		need = 1;
-		r = (int32_t)(c & 0x1F);
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		need = 2;
-		r = (int32_t)(c & 0x0F);
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		need = 3;
-		r = (int32_t)(c & 0x07);
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else {
-		return -1;
-	}
-	if (n < need + 1)
-		return -1;
-	for (size_t i = 1; i <= need; i++) {
-		unsigned cc = s[i];
-		if (i == 1 ? (cc < lo || cc > hi) : (cc < 0x80 || cc > 0xBF))
-			return -1;
-		r = (r << 6) | (int32_t)(cc & 0x3F);
-	}
-	*width = need + 1;
-	return r;
-}
-
-/* Appends s[0..n) as Go's fmt %q would write it. */
-static void sb_goquote(struct em_strbuf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *u = (const unsigned char *)s;
-	char tmp[16];
-
-	em_sb_add(b, "\"", 1);
-	for (size_t i = 0; i < n;) {
-		size_t w;
-		int32_t r = utf8_decode(u + i, n - i, &w);
-
-		if (r < 0) {
-			tmp[0] = '\\';
-			tmp[1] = 'x';
-			tmp[2] = hex[u[i] >> 4];
-			tmp[3] = hex[u[i] & 0xF];
-			em_sb_add(b, tmp, 4);
-		} else if (r == '"' || r == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = (char)r;
-			em_sb_add(b, tmp, 2);
-		} else if (em_rune_is_print(r)) {
-			em_sb_add(b, s + i, w);
-		} else {
-			const char *esc = NULL;
-			switch (r) {
-			case '\a': esc = "\\a"; break;
-			case '\b': esc = "\\b"; break;
-			case '\f': esc = "\\f"; break;
-			case '\n': esc = "\\n"; break;
-			case '\r': esc = "\\r"; break;
-			case '\t': esc = "\\t"; break;
-			case '\v': esc = "\\v"; break;
-			}
-			if (esc)
-				em_sb_puts(b, esc);
-			else if (r < 0x20 || r == 0x7F)
-				em_sb_printf(b, "\\x%02x", (unsigned)r);
-			else if (r < 0x10000)
-				em_sb_printf(b, "\\u%04x", (unsigned)r);
-			else
-				em_sb_printf(b, "\\U%08x", (unsigned)r);
-		}
-		i += w;
-	}
-	em_sb_add(b, "\"", 1);
-}
 
 /* ======================== validation (pkg/util/validation) ======================== */
 
@@ -462,7 +367,7 @@ static int parse_key(struct parser *p, char **key, int *op)
 	if (label_key_errors(*key, &errs)) {
 		/* field.Invalid(nil path, key, ...): Go prints the nil path as "<nil>" */
 		em_sb_puts(&p->msg, "<nil>: Invalid value: ");
-		sb_goquote(&p->msg, *key, strlen(*key));
+		em_go_quote(&p->msg, *key);
 		em_sb_puts(&p->msg, ": ");
 		em_sb_add(&p->msg, errs.buf ? errs.buf : "", errs.len);
 		p->oom |= errs.oom;
@@ -577,7 +482,7 @@ static int check_requirement(struct parser *p, const char *key, enum em_sel_op o
 
 	if ((op == EM_SEL_GT || op == EM_SEL_LT) && set->n == 1 && !go_parse_int64(set->v[0], &dummy)) {
 		em_sb_puts(&agg, "values[0]: Invalid value: ");
-		sb_goquote(&agg, set->v[0], strlen(set->v[0]));
+		em_go_quote(&agg, set->v[0]);
 		em_sb_puts(&agg, ": for 'Gt', 'Lt' operators, the value must be an integer");
 		count++;
 	}
@@ -590,7 +495,7 @@ static int check_requirement(struct parser *p, const char *key, enum em_sel_op o
 			em_sb_puts(&agg, "[");
 			em_sb_puts(&agg, key);
 			em_sb_puts(&agg, "]: Invalid value: ");
-			sb_goquote(&agg, set->v[i], strlen(set->v[i]));
+			em_go_quote(&agg, set->v[i]);
 			em_sb_puts(&agg, ": ");
 			em_sb_add(&agg, errs.buf ? errs.buf : "", errs.len);
 			agg.oom |= errs.oom;

@@ -84,28 +84,46 @@ void em_sb_printf(struct em_strbuf *sb, const char *fmt, ...)
 	sb->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *p)
+int32_t em_utf8_decode(const unsigned char *s, size_t n, size_t *width)
 {
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
-			return 0; /* overlong, surrogate */
-		return 3;
+	unsigned c = s[0];
+	unsigned lo = 0x80, hi = 0xBF;
+	size_t need;
+	int32_t r;
+
+	*width = 1;
+	if (c < 0x80)
+		return (int32_t)c;
+	if (c >= 0xC2 && c <= 0xDF) {
+		need = 1;
+		r = (int32_t)(c & 0x1F);
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		need = 2;
+		r = (int32_t)(c & 0x0F);
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		need = 3;
+		r = (int32_t)(c & 0x07);
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return -1;
 	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
+	if (n < need + 1)
+		return -1;
+	for (size_t i = 1; i <= need; i++) {
+		unsigned cc = s[i];
+		if (i == 1 ? (cc < lo || cc > hi) : (cc < 0x80 || cc > 0xBF))
+			return -1;
+		r = (r << 6) | (int32_t)(cc & 0x3F);
 	}
-	return 0;
+	*width = need + 1;
+	return r;
 }
 
 /* Escapes like Go's encoding/json: ", \, control characters, <, >, &,
@@ -129,8 +147,8 @@ void em_sb_json_str(struct em_strbuf *sb, const char *s)
 			continue;
 		}
 		if (*p >= 0x80) {
-			n = utf8_len(p);
-			if (n == 0) {
+			/* never reads past the NUL: it is no continuation byte */
+			if (em_utf8_decode(p, 4, &n) < 0) {
 				em_sb_add(sb, "\\ufffd", 6);
 				p++;
 			} else if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {

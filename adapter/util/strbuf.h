@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct em_strbuf {
 	char *buf;
@@ -18,6 +19,9 @@ void em_sb_reset(struct em_strbuf *sb);
 void em_sb_add(struct em_strbuf *sb, const char *s, size_t n);
 void em_sb_puts(struct em_strbuf *sb, const char *s);
 void em_sb_printf(struct em_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* utf8.DecodeRune: the rune at s (n > 0 bytes left) and its width; -1 and
+ * width 1 for an invalid byte (overlong forms and surrogates are invalid). */
+int32_t em_utf8_decode(const unsigned char *s, size_t n, size_t *width);
 /* Appends s as a JSON string literal, quotes included. */
 void em_sb_json_str(struct em_strbuf *sb, const char *s);
 /* Returns the buffer (NUL-terminated, never NULL unless oom) and gives up ownership. */

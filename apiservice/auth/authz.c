@@ -9,7 +9,7 @@
 #include "apiservice/api.h"
 #include "apiservice/status.h"
 #include "adapter/util/strbuf.h"
-#include "adapter/util/uniprint.h"
+#include "adapter/util/goquote.h"
 
 #define GROUP "external.metrics.k8s.io"
 
@@ -95,81 +95,6 @@ void em_authz_attrs_free(struct em_authz_attrs *a)
 	a->ns = a->metric = NULL;
 }
 
-/* ---- Go's %q, for messages that must match kube-apiserver's -------------- */
-
-static int32_t utf8_rune(const unsigned char *s, size_t n, size_t *w)
-{
-	unsigned c = s[0];
-	size_t need;
-	int32_t r, min;
-
-	*w = 1;
-	if (c < 0x80)
-		return (int32_t)c;
-	if ((c & 0xE0) == 0xC0) {
-		need = 1, r = (int32_t)(c & 0x1F), min = 0x80;
-	} else if ((c & 0xF0) == 0xE0) {
-		need = 2, r = (int32_t)(c & 0x0F), min = 0x800;
-	} else if ((c & 0xF8) == 0xF0) {
-		need = 3, r = (int32_t)(c & 0x07), min = 0x10000;
-	} else {
-		return -1;
-	}
-	if (n <= need)
-		return -1;
-	for (size_t i = 1; i <= need; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return -1;
-		r = (r << 6) | (int32_t)(s[i] & 0x3F);
-	}
-	/* Overlong forms, surrogates and beyond U+10FFFF are invalid in Go too. */
-	if (r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
-		return -1;
-	*w = need + 1;
-	return r;
-}
-
-static void go_quote(struct em_strbuf *sb, const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	em_sb_puts(sb, "\"");
-	for (size_t i = 0; i < n;) {
-		size_t w;
-		int32_t r = utf8_rune(u + i, n - i, &w);
-
-		if (r < 0)
-			em_sb_printf(sb, "\\x%02x", u[i]);
-		else if (r == '"' || r == '\\')
-			em_sb_printf(sb, "\\%c", (char)r);
-		else if (em_rune_is_print(r))
-			em_sb_add(sb, s + i, w);
-		else if (r == '\a')
-			em_sb_puts(sb, "\\a");
-		else if (r == '\b')
-			em_sb_puts(sb, "\\b");
-		else if (r == '\f')
-			em_sb_puts(sb, "\\f");
-		else if (r == '\n')
-			em_sb_puts(sb, "\\n");
-		else if (r == '\r')
-			em_sb_puts(sb, "\\r");
-		else if (r == '\t')
-			em_sb_puts(sb, "\\t");
-		else if (r == '\v')
-			em_sb_puts(sb, "\\v");
-		else if (r < 0x20 || r == 0x7F)
-			em_sb_printf(sb, "\\x%02x", (unsigned)r);
-		else if (r < 0x10000)
-			em_sb_printf(sb, "\\u%04x", (unsigned)r);
-		else
-			em_sb_printf(sb, "\\U%08x", (unsigned)r);
-		i += w;
-	}
-	em_sb_puts(sb, "\"");
-}
-
 /* ---- Status bodies ------------------------------------------------------------ */
 
 char *em_unauthorized_json(void)
@@ -191,18 +116,18 @@ char *em_forbidden_json(const char *user, const struct em_authz_attrs *a, const 
 	em_sb_init(&sb);
 	if (a->resource) {
 		em_sb_printf(&msg, "%s.%s is forbidden: User ", a->metric, GROUP);
-		go_quote(&msg, user ? user : "");
+		em_go_quote(&msg, user ? user : "");
 		em_sb_printf(&msg, " cannot %s resource ", a->verb);
-		go_quote(&msg, a->metric);
+		em_go_quote(&msg, a->metric);
 		em_sb_puts(&msg, " in API group ");
-		go_quote(&msg, GROUP);
+		em_go_quote(&msg, GROUP);
 		em_sb_puts(&msg, " in the namespace ");
-		go_quote(&msg, a->ns);
+		em_go_quote(&msg, a->ns);
 	} else {
 		em_sb_puts(&msg, "forbidden: User ");
-		go_quote(&msg, user ? user : "");
+		em_go_quote(&msg, user ? user : "");
 		em_sb_printf(&msg, " cannot %s path ", a->verb);
-		go_quote(&msg, a->path);
+		em_go_quote(&msg, a->path);
 	}
 	if (reason && *reason)
 		em_sb_printf(&msg, ": %s", reason);

@@ -72,7 +72,7 @@ def build_dump():
     cc = os.environ.get("CC", "cc")
     p = subprocess.run([cc, "-std=c11", "-D_GNU_SOURCE", "-O1", "-I", ROOT, "-o", exe,
                         os.path.join(ROOT, "test/tools/selector_dump.c"), os.path.join(ROOT, "apiservice/selector.c"),
-                        os.path.join(ROOT, "adapter/util/uniprint.c"),
+                        os.path.join(ROOT, "adapter/util/uniprint.c"), os.path.join(ROOT, "adapter/util/goquote.c"),
                         os.path.join(ROOT, "adapter/options.c"), os.path.join(ROOT, "adapter/util/err.c"),
                         os.path.join(ROOT, "adapter/util/strbuf.c"), "-lm"],
                        capture_output=True, text=True)
