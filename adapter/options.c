@@ -73,59 +73,6 @@ int em_parse_float(const char *s, double *out)
 	return 0;
 }
 
-int em_parse_duration_ms(const char *s, int64_t *out_ms)
-{
-	/* Go time.ParseDuration units; a bare integer is milliseconds (KEDA). */
-	static const struct { const char *u; double ms; } units[] = {
-		{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
-	};
-	const char *p = s;
-	double total = 0;
-	int64_t iv;
-
-	if (em_parse_int(s, &iv) == 0) {
-		if (iv < 0)
-			return -1;
-		*out_ms = iv;
-		return 0;
-	}
-	if (!*p)
-		return -1;
-	if (strcmp(p, "0") == 0) {
-		*out_ms = 0;
-		return 0;
-	}
-	while (*p) {
-		char *end;
-		double v;
-		size_t best = 0;
-		double mult = 0;
-
-		if (!isdigit((unsigned char)*p) && *p != '.')
-			return -1;
-		errno = 0;
-		v = strtod(p, &end);
-		if (end == p || errno)
-			return -1;
-		p = end;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t l = strlen(units[i].u);
-			if (strncmp(p, units[i].u, l) == 0 && l > best) {
-				best = l;
-				mult = units[i].ms;
-			}
-		}
-		if (!best)
-			return -1;
-		p += best;
-		total += v * mult;
-	}
-	if (total > 9.2e15)
-		return -1;
-	*out_ms = (int64_t)llround(total);
-	return 0;
-}
-
 void em_kvlist_free(struct em_kvlist *l)
 {
 	if (!l)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "adapter/util/duration.h"
 #include "adapter/util/err.h"
 
 enum em_opt_type {
@@ -85,8 +86,6 @@ void em_scrub(char *msg, size_t cap, const char *const *secrets, size_t nsecrets
 int em_parse_bool(const char *s, bool *out);
 int em_parse_int(const char *s, int64_t *out);
 int em_parse_float(const char *s, double *out);
-/* Go duration ("1h2m3.5s", "300ms") or a plain integer of milliseconds. */
-int em_parse_duration_ms(const char *s, int64_t *out_ms);
 int em_parse_map(const char *s, struct em_kvlist *out);
 void em_kvlist_free(struct em_kvlist *l);
 const char *em_kvlist_get(const struct em_kvlist *l, const char *key);

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "adapter/util/duration.h"
+#include "adapter/util/goquote.h"
+
 #define MAX_FIELDS 64
 
 struct bounds {
@@ -35,43 +38,6 @@ static int64_t floordiv(int64_t a, int64_t b)
 /* ---------------------------------------------------------------------------
  * Go-compatible message pieces.
  */
-
-/* Appends s as Go's strconv.Quote would for ASCII input (bytes >= 0x80 are
- * copied as they are, which Go also does for printable UTF-8). */
-static void go_quote(char *out, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	if (cap < 3) {
-		if (cap)
-			out[0] = '\0';
-		return;
-	}
-	out[n++] = '"';
-	for (; *s && n + 6 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			out[n++] = '\\';
-			out[n++] = (char)c;
-		} else if (c == '\n') {
-			out[n++] = '\\';
-			out[n++] = 'n';
-		} else if (c == '\t') {
-			out[n++] = '\\';
-			out[n++] = 't';
-		} else if (c == '\r') {
-			out[n++] = '\\';
-			out[n++] = 'r';
-		} else if (c < 0x20 || c == 0x7f) {
-			n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
-		} else {
-			out[n++] = (char)c;
-		}
-	}
-	out[n++] = '"';
-	out[n] = '\0';
-}
 
 /* Go's strconv.Atoi on a 64-bit platform. 0, or -1 with Go's error text. */
 static int go_atoi(const char *s, int64_t *out, char *msg, size_t cap)
@@ -104,114 +70,8 @@ static int go_atoi(const char *s, int64_t *out, char *msg, size_t cap)
 	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
 	return 0;
 fail:
-	go_quote(q, sizeof(q), s);
+	em_go_quote_to(q, sizeof(q), s);
 	snprintf(msg, cap, "strconv.Atoi: parsing %s: %s", q, why);
-	return -1;
-}
-
-int em_go_parse_duration(const char *s, int64_t *ns, char *msg, size_t msgcap)
-{
-	static const struct {
-		const char *name;
-		uint64_t ns;
-	} units[] = {
-		{"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000},
-		{"ms", 1000000}, {"s", 1000000000}, {"m", UINT64_C(60000000000)},
-		{"h", UINT64_C(3600000000000)},
-	};
-	const uint64_t lim = UINT64_C(1) << 63;
-	const char *orig = s;
-	uint64_t d = 0;
-	bool neg = false;
-	char q[160], uq[64];
-
-	if (*s == '-' || *s == '+') {
-		neg = *s == '-';
-		s++;
-	}
-	if (strcmp(s, "0") == 0) {
-		*ns = 0;
-		return 0;
-	}
-	if (!*s)
-		goto invalid;
-	while (*s) {
-		uint64_t v = 0, f = 0, unit = 0;
-		double scale = 1;
-		bool pre = false, post = false, overflow = false;
-		const char *u;
-		size_t ulen, i;
-
-		if (!(*s == '.' || (*s >= '0' && *s <= '9')))
-			goto invalid;
-		for (; *s >= '0' && *s <= '9'; s++) {
-			pre = true;
-			if (v > (lim - 1) / 10)
-				goto invalid;
-			v = v * 10 + (uint64_t)(*s - '0');
-			if (v > lim)
-				goto invalid;
-		}
-		if (*s == '.') {
-			s++;
-			for (; *s >= '0' && *s <= '9'; s++) {
-				post = true;
-				if (overflow)
-					continue;
-				if (f > (lim - 1) / 10) {
-					overflow = true;
-					continue;
-				}
-				f = f * 10 + (uint64_t)(*s - '0');
-				scale *= 10;
-			}
-		}
-		if (!pre && !post)
-			goto invalid;
-		u = s;
-		while (*s && *s != '.' && !(*s >= '0' && *s <= '9'))
-			s++;
-		ulen = (size_t)(s - u);
-		if (ulen == 0) {
-			go_quote(q, sizeof(q), orig);
-			snprintf(msg, msgcap, "time: missing unit in duration %s", q);
-			return -1;
-		}
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-			if (strlen(units[i].name) == ulen && memcmp(units[i].name, u, ulen) == 0)
-				unit = units[i].ns;
-		if (!unit) {
-			char ubuf[32];
-
-			snprintf(ubuf, sizeof(ubuf), "%.*s", (int)(ulen < 31 ? ulen : 31), u);
-			go_quote(uq, sizeof(uq), ubuf);
-			go_quote(q, sizeof(q), orig);
-			snprintf(msg, msgcap, "time: unknown unit %s in duration %s", uq, q);
-			return -1;
-		}
-		if (v > lim / unit)
-			goto invalid;
-		v *= unit;
-		if (f > 0) {
-			v += (uint64_t)((double)f * ((double)unit / scale));
-			if (v > lim)
-				goto invalid;
-		}
-		d += v;
-		if (d > lim)
-			goto invalid;
-	}
-	if (neg) {
-		*ns = d == lim ? INT64_MIN : -(int64_t)d;
-		return 0;
-	}
-	if (d > lim - 1)
-		goto invalid;
-	*ns = (int64_t)d;
-	return 0;
-invalid:
-	go_quote(q, sizeof(q), orig);
-	snprintf(msg, msgcap, "time: invalid duration %s", q);
 	return -1;
 }
 

@@ -65,8 +65,4 @@ void em_cron_free(struct em_cron *c);     /* frees the prefix zone; NULL-safe */
  * (D rounded down to whole seconds, at least one second). */
 int64_t em_cron_next(const struct em_cron *c, const struct em_tz *zone, int64_t t_ms);
 
-/* Go's time.ParseDuration, for "@every" (exposed for tests). Nanoseconds;
- * 0, or -1 with a Go-worded message in msg. */
-int em_go_parse_duration(const char *s, int64_t *ns, char *msg, size_t msgcap);
-
 #endif

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "adapter/util/duration.h"
 #include "scalers/cron/cronexpr.h"
 #include "scalers/cron/tz.h"
 #include "scalers/scaler.h"
