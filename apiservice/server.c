@@ -20,6 +20,7 @@
 #include "status.h"
 #include "adapter/util/clock.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/text.h"
 #include "tlscreds.h"
 
 /* TLS 1.2 and 1.3 only, AEAD ciphers, forward secrecy. */
@@ -210,36 +211,16 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes the path and query values in place, once. %00 stays as
  * it is: a NUL would silently cut the C string ("always-on%00junk"). */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
 {
-	char *o = s;
+	size_t n = em_percent_decode(s, strlen(s), s, true, NULL);
 
 	(void)cls;
 	(void)c;
-	for (char *p = s; *p; p++) {
-		int hi, lo;
-		if (p[0] == '%' && (hi = hexval(p[1])) >= 0 && (lo = hexval(p[2])) >= 0 && (hi || lo)) {
-			*o++ = (char)(hi * 16 + lo);
-			p += 2;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	return (size_t)(o - s);
+	s[n] = '\0';
+	return n;
 }
 
 /* One API request, from its first callback to MHD's completion notice. */

@@ -19,24 +19,12 @@
 #include "adapter/util/strbuf.h"
 #include "adapter/util/clock.h"
 #include "adapter/util/files.h"
+#include "adapter/util/text.h"
 
 #define CACHE_CAPACITY 4096
 #define FILE_CHECK_MS 5000
 #define CM_RETRY_MS 10000
 #define MAX_CA_FILE (4 << 20)
-
-static int push_str(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-
-	if (!nv)
-		return -1;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -1;
-	(*n)++;
-	return 0;
-}
 
 /* First value of header name (case-insensitive), or NULL. */
 static const char *first_value(const struct em_header *h, size_t n, const char *name)
@@ -111,7 +99,7 @@ static int strlist_copy(struct em_strlist *dst, const struct em_strlist *src)
 	memset(dst, 0, sizeof(*dst));
 	dst->set = true;
 	for (size_t i = 0; i < src->n; i++)
-		if (push_str(&dst->v, &dst->n, src->v[i]) != 0)
+		if (em_strv_push(&dst->v, &dst->n, src->v[i]) != 0)
 			return -1;
 	return 0;
 }
@@ -120,7 +108,7 @@ static int strlist_of(struct em_strlist *dst, const char *one)
 {
 	memset(dst, 0, sizeof(*dst));
 	dst->set = true;
-	return one ? push_str(&dst->v, &dst->n, one) : 0;
+	return one ? em_strv_push(&dst->v, &dst->n, one) : 0;
 }
 
 /* Config over ConfigMap over default. */

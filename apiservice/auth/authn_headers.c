@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "adapter/util/text.h"
+
 /* ======================== users ======================== */
 
 void em_user_free(struct em_user *u)
@@ -56,24 +58,11 @@ bool em_user_in_group(const struct em_user *u, const char *group)
 	return false;
 }
 
-static int push_str(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
-
-	if (!nv)
-		return -1;
-	*v = nv;
-	if (!(nv[*n] = strdup(s)))
-		return -1;
-	(*n)++;
-	return 0;
-}
-
 int em_user_add_group(struct em_user *u, const char *group)
 {
 	if (em_user_in_group(u, group))
 		return 0;
-	return push_str(&u->groups, &u->n_groups, group);
+	return em_strv_push(&u->groups, &u->n_groups, group);
 }
 
 int em_user_add_extra(struct em_user *u, const char *key, const char *value)
@@ -94,7 +83,7 @@ int em_user_add_extra(struct em_user *u, const char *key, const char *value)
 			return -1;
 		u->n_extra++;
 	}
-	return push_str(&e->values, &e->n, value);
+	return em_strv_push(&e->values, &e->n, value);
 }
 
 /* ======================== request headers ======================== */
@@ -118,19 +107,11 @@ static const char *first_nonempty(const struct em_strlist *names, const struct e
 	return NULL;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* strings.ToLower then url.PathUnescape; an undecodable key stays as is. */
 static char *extra_key(const char *rest)
 {
-	size_t n = strlen(rest);
-	char *low = malloc(n + 1), *out = malloc(n + 1), *o = out;
+	size_t n = strlen(rest), bad;
+	char *low = malloc(n + 1), *out = malloc(n + 1);
 
 	if (!low || !out) {
 		free(low);
@@ -139,19 +120,11 @@ static char *extra_key(const char *rest)
 	}
 	for (size_t i = 0; i <= n; i++)
 		low[i] = (char)tolower((unsigned char)rest[i]);
-	for (size_t i = 0; i < n; i++) {
-		if (low[i] != '%') {
-			*o++ = low[i];
-			continue;
-		}
-		if (i + 2 >= n || hexv(low[i + 1]) < 0 || hexv(low[i + 2]) < 0) {
-			free(out);
-			return low;
-		}
-		*o++ = (char)(hexv(low[i + 1]) * 16 + hexv(low[i + 2]));
-		i += 2;
+	out[em_percent_decode(low, n, out, false, &bad)] = '\0';
+	if (bad) {
+		free(out);
+		return low;
 	}
-	*o = '\0';
 	free(low);
 	return out;
 }

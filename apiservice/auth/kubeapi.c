@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter/util/text.h"
+
 static char *dump(json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -106,16 +108,8 @@ static int str_list_into(json_t *arr, char ***v, size_t *n)
 	if (!json_is_array(arr))
 		return -1;
 	json_array_foreach(arr, i, it) {
-		char **nv;
-		if (!json_is_string(it))
+		if (!json_is_string(it) || em_strv_push(v, n, json_string_value(it)) != 0)
 			return -1;
-		nv = realloc(*v, (*n + 1) * sizeof(*nv));
-		if (!nv)
-			return -1;
-		*v = nv;
-		if (!(nv[*n] = strdup(json_string_value(it))))
-			return -1;
-		(*n)++;
 	}
 	return 0;
 }

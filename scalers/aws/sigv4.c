@@ -1,6 +1,7 @@
 /* sigv4.c - AWS Signature Version 4: canonical request, string to sign, signing key cache. */
 #include "sigv4.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/text.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -321,31 +322,6 @@ static void uri_encode(struct em_strbuf *b, const char *s, size_t n, bool keep_s
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decodes s[0..n) into b. `+` stays `+`: AWS reads it literally. */
-static void uri_decode(struct em_strbuf *b, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int hi, lo;
-		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
-			b_putc(b, (char)(hi * 16 + lo));
-			i += 2;
-		} else {
-			b_putc(b, s[i]);
-		}
-	}
-}
-
 /* Dot segments and empty segments removed; leading `/` kept; trailing `/`
  * kept when something remains (what AWS's services expect, and what the
  * SDKs send). Then every byte but unreserved ones and `/` is encoded, which
@@ -411,18 +387,17 @@ static int qpair_cmp(const void *a, const void *b)
 /* Encodes one decoded component: decode, then strict RFC 3986 encode. */
 static char *reencode(const char *s, size_t n)
 {
-	struct em_strbuf d = {0}, e = {0};
-	char *out;
+	struct em_strbuf e = {0};
+	char *d = malloc(n + 1);
+	size_t dl;
 
-	uri_decode(&d, s, n);
-	if (d.oom) {
-		free(d.buf);
+	if (!d)
 		return NULL;
-	}
-	uri_encode(&e, d.buf ? d.buf : "", d.len, false);
-	free(d.buf);
-	out = em_sb_steal(&e);
-	return out;
+	/* `+` stays `+`: AWS reads it literally. */
+	dl = em_percent_decode(s, n, d, false, NULL);
+	uri_encode(&e, d, dl, false);
+	free(d);
+	return em_sb_steal(&e);
 }
 
 char *em_sigv4_canonical_query(const char *raw, size_t len)

@@ -1,0 +1,22 @@
+/* text.h - small text helpers parsers share: hex digits, percent-decoding, growing string vectors. */
+#ifndef EM_TEXT_H
+#define EM_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The value of hex digit c (either case), or -1. */
+int em_hexval(int c);
+
+/* Percent-decodes s[0..n) into out (room for n bytes; out may be s: the
+ * text only shrinks). A '%' not followed by two hex digits is copied as it
+ * is; with keep_nul, "%00" is too (a NUL would silently cut a C string).
+ * Returns the decoded length; *bad (when non-NULL) gets how many escapes
+ * were not decodable. out is not NUL-terminated. */
+size_t em_percent_decode(const char *s, size_t n, char *out, bool keep_nul, size_t *bad);
+
+/* Appends a copy of s to the vector *v of *n strings. 0, or -1 out of memory
+ * (the vector is then unchanged). */
+int em_strv_push(char ***v, size_t *n, const char *s);
+
+#endif
