@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "apiservice/api.h"
 #include "apiservice/server.h"
 #include "apiservice/tlsgen.h"
@@ -21,6 +19,7 @@
 #include "selfmetrics.h"
 #include "adapter/util/strbuf.h"
 #include "adapter/util/files.h"
+#include "adapter/util/http.h"
 
 #define GRACE_MS 5000
 #define MAX_PEM (1 << 20)
@@ -209,8 +208,8 @@ static int cmd_get(int argc, char **argv)
 	struct em_config *c;
 	struct em_registry *reg;
 	struct em_err err = {0};
-	struct em_http_req req = {.method = "GET", .accept = "application/json"};
-	struct em_http_resp resp;
+	struct em_api_req req = {.method = "GET", .accept = "application/json"};
+	struct em_api_resp resp;
 	struct em_strbuf path;
 	int rc;
 
@@ -419,7 +418,10 @@ int main(int argc, char **argv)
 		printf("extmetrics %s\n", EM_VERSION);
 		return 0;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (em_http_global_init() != 0) {
+		fprintf(stderr, "libcurl initialisation failed\n");
+		return 1;
+	}
 	if (strcmp(cmd, "serve") == 0)
 		rc = cmd_serve(argc - 2, argv + 2);
 	else if (strcmp(cmd, "get") == 0)
@@ -436,6 +438,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "unknown command \"%s\"\n%s", cmd, usage_main);
 		rc = 2;
 	}
-	curl_global_cleanup();
+	em_http_global_cleanup();
 	return rc;
 }

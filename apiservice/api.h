@@ -6,7 +6,7 @@
 
 #include "adapter/registry.h"
 
-struct em_http_req {
+struct em_api_req {
 	const char *method;
 	const char *path;              /* percent-decoded by the HTTP layer or not: both work */
 	const char *accept;            /* NULL when absent */
@@ -15,7 +15,7 @@ struct em_http_req {
 	struct em_waiter *waiter;      /* non-NULL: park instead of blocking for a first sample */
 };
 
-struct em_http_resp {
+struct em_api_resp {
 	int code;
 	char *body;                    /* malloc'd */
 	const char *content_type;
@@ -25,7 +25,7 @@ struct em_http_resp {
 
 /* Answers one request from memory (the registry's cache). Never blocks on a
  * backend except for a metric's very first sample (bounded by its timeout). */
-void em_api_handle(struct em_registry *reg, const struct em_http_req *req, struct em_http_resp *resp);
+void em_api_handle(struct em_registry *reg, const struct em_api_req *req, struct em_api_resp *resp);
 
 /* Splits /apis/external.metrics.k8s.io/v1beta1/namespaces/NS/METRIC; returns
  * true and writes decoded ns and metric (caller frees) when path is one. */

@@ -27,7 +27,7 @@ static const char resource_list[] =
 	"\"externalmetrics\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"ExternalMetricValueList\","
 	"\"verbs\":[\"get\"]}]}\n";
 
-static void set_body(struct em_http_resp *resp, int code, const char *handler, char *body)
+static void set_body(struct em_api_resp *resp, int code, const char *handler, char *body)
 {
 	resp->code = body ? code : 500;
 	resp->body = body;
@@ -35,12 +35,12 @@ static void set_body(struct em_http_resp *resp, int code, const char *handler, c
 	resp->handler = handler;
 }
 
-static void set_error(struct em_http_resp *resp, const char *handler, const struct em_err *err)
+static void set_error(struct em_api_resp *resp, const char *handler, const struct em_err *err)
 {
 	set_body(resp, em_status_code(err->kind), handler, em_status_json(err));
 }
 
-static void set_static(struct em_http_resp *resp, const char *handler, const char *text)
+static void set_static(struct em_api_resp *resp, const char *handler, const char *text)
 {
 	set_body(resp, 200, handler, strdup(text));
 }
@@ -161,8 +161,8 @@ static bool valid_namespace(const char *ns)
 	return ns[0] != '-' && ns[n - 1] != '-';
 }
 
-static void handle_metric(struct em_registry *reg, const struct em_http_req *req, const char *ns, const char *metric,
-			  struct em_http_resp *resp)
+static void handle_metric(struct em_registry *reg, const struct em_api_req *req, const char *ns, const char *metric,
+			  struct em_api_resp *resp)
 {
 	struct em_selector sel = {0};
 	struct em_kvlist eq = {0};
@@ -248,7 +248,7 @@ out:
 	em_selector_free(&sel);
 }
 
-void em_api_handle(struct em_registry *reg, const struct em_http_req *req, struct em_http_resp *resp)
+void em_api_handle(struct em_registry *reg, const struct em_api_req *req, struct em_api_resp *resp)
 {
 	struct em_err err = {0};
 	const char *p = req->path;

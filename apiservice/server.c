@@ -261,8 +261,8 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 				   const char *version, const char *upload, size_t *upload_size, void **state)
 {
 	struct em_server *s = cls;
-	struct em_http_req req = {0};
-	struct em_http_resp resp = {0};
+	struct em_api_req req = {0};
+	struct em_api_resp resp = {0};
 	struct req_state *st = *state;
 	enum MHD_Result ret;
 

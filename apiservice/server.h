@@ -2,6 +2,8 @@
 #ifndef EM_SERVER_H
 #define EM_SERVER_H
 
+#include <sys/socket.h>
+
 #include "adapter/config.h"
 #include "adapter/registry.h"
 

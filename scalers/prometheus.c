@@ -10,10 +10,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "adapter/util/http.h"
 #include "adapter/util/secret.h"
 #include "adapter/selfmetrics.h"
 
@@ -428,13 +428,6 @@ void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap)
 	em_free_secret(basic);
 }
 
-void prom_headers_wipe(struct curl_slist *l)
-{
-	for (; l; l = l->next)
-		if (l->data)
-			em_wipe(l->data, strlen(l->data));
-}
-
 /* Sets err to fmt's text scrubbed of c's secrets: formatted in full first,
  * so no secret is cut in two by the length limit of err. */
 static int err_scrubbed(struct em_err *err, const struct prom_cfg *c, const char *fmt, ...)
@@ -632,30 +625,20 @@ out:
 	return rc;
 }
 
-/* ------------------------------------------------------------ handle pool */
+/* ------------------------------------------------------------- client pool */
 
-/* Handles are pooled per serverAddress: a handle keeps its live connection,
- * so the next poll of any metric on that server reuses it (keep-alive).
- * libcurl does not support sharing one connection cache between threads,
- * hence whole handles are pooled, one in use per thread at a time. */
+/* One HTTP client per serverAddress: its idle handles keep their live
+ * connections, so the next poll of any metric on that server reuses one
+ * (keep-alive). */
 struct prom_pool {
 	char *key;
 	int refs;
-	pthread_mutex_t mu;
-	CURL *idle[PROM_POOL_IDLE];
-	size_t nidle;
+	struct em_http_client *http;
 	struct prom_pool *next;
 };
 
 static pthread_mutex_t pools_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct prom_pool *pools;
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
-
-static void curl_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static struct prom_pool *pool_get(const char *key)
 {
@@ -667,12 +650,12 @@ static struct prom_pool *pool_get(const char *key)
 			break;
 	if (!p) {
 		p = calloc(1, sizeof(*p));
-		if (p && !(p->key = strdup(key))) {
+		if (p && (!(p->key = strdup(key)) || !(p->http = em_http_client_new(0)))) {
+			free(p->key);
 			free(p);
 			p = NULL;
 		}
 		if (p) {
-			pthread_mutex_init(&p->mu, NULL);
 			p->next = pools;
 			pools = p;
 		}
@@ -700,39 +683,9 @@ static void pool_put(struct prom_pool *p)
 			break;
 		}
 	pthread_mutex_unlock(&pools_mu);
-	for (size_t i = 0; i < p->nidle; i++)
-		curl_easy_cleanup(p->idle[i]);
-	pthread_mutex_destroy(&p->mu);
+	em_http_client_free(p->http);
 	free(p->key);
 	free(p);
-}
-
-static CURL *handle_take(struct prom_pool *p)
-{
-	CURL *h = NULL;
-
-	pthread_mutex_lock(&p->mu);
-	if (p->nidle > 0)
-		h = p->idle[--p->nidle];
-	pthread_mutex_unlock(&p->mu);
-	return h ? h : curl_easy_init();
-}
-
-static void handle_give(struct prom_pool *p, CURL *h)
-{
-	if (!h)
-		return;
-	/* Drops every option (pointers into this request's stack and into
-	 * instance data) but keeps the live connection for the next poll. */
-	curl_easy_reset(h);
-	pthread_mutex_lock(&p->mu);
-	if (p->nidle < PROM_POOL_IDLE) {
-		p->idle[p->nidle++] = h;
-		h = NULL;
-	}
-	pthread_mutex_unlock(&p->mu);
-	if (h)
-		curl_easy_cleanup(h);
 }
 
 /* ------------------------------------------------------------------ instance */
@@ -740,35 +693,8 @@ static void handle_give(struct prom_pool *p, CURL *h)
 struct prom_inst {
 	const struct prom_cfg *cfg;
 	struct prom_pool *pool;
-	struct curl_slist *headers;   /* custom + auth headers, built once (secret: wiped) */
+	struct em_http_headers headers;   /* custom + auth headers, built once (secret: wiped) */
 };
-
-/* Appends "name: value". The line may hold a secret (Authorization, custom
- * auth), so the text built for it is wiped; curl_slist_append copies it. */
-static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value, bool *ok)
-{
-	struct em_strbuf sb;
-	struct curl_slist *n = NULL;
-	size_t vl = value ? strlen(value) : 0;
-
-	em_sb_init(&sb);
-	/* the value goes in last, so no realloc leaves a copy of it behind */
-	em_sb_add(&sb, name, strlen(name));
-	/* "Name;" is curl's spelling of a header with an empty value. */
-	em_sb_puts(&sb, vl ? ": " : ";");
-	if (vl)
-		em_sb_add(&sb, value, vl);
-	if (!sb.oom)
-		n = curl_slist_append(l, sb.buf);
-	if (sb.buf)
-		em_wipe(sb.buf, sb.cap);
-	em_sb_free(&sb);
-	if (!n) {
-		*ok = false;
-		return l;
-	}
-	return n;
-}
 
 static void prom_close(void *vinst)
 {
@@ -776,8 +702,7 @@ static void prom_close(void *vinst)
 
 	if (!in)
 		return;
-	prom_headers_wipe(in->headers);
-	curl_slist_free_all(in->headers);
+	em_http_headers_free(&in->headers);
 	pool_put(in->pool);
 	free(in);
 }
@@ -794,13 +719,7 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 {
 	const struct prom_cfg *c = vcfg;
 	struct prom_inst *in;
-	bool ok = true;
 
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK) {
-		em_err_set(err, EM_E_INTERNAL, "libcurl initialisation failed: %s", curl_easy_strerror(curl_init_rc));
-		return NULL;
-	}
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		goto oom;
@@ -808,67 +727,32 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 	in->pool = pool_get(c->serverAddress);
 	if (!in->pool)
 		goto oom;
-	in->headers = add_header(NULL, "Accept", "application/json", &ok);
+	em_http_header_add(&in->headers, "Accept", "application/json");
 	for (size_t i = 0; i < c->customHeaders.n; i++)
-		in->headers = add_header(in->headers, c->customHeaders.items[i].key, c->customHeaders.items[i].value, &ok);
-	if (c->auth & PROM_AUTH_BEARER) {
-		struct em_strbuf sb;
-		em_sb_init(&sb);
-		em_sb_puts(&sb, "Bearer ");
-		em_sb_puts(&sb, c->bearer);
-		if (sb.oom)
-			ok = false;
-		else
-			in->headers = add_header(in->headers, "Authorization", sb.buf, &ok);
-		/* the token must not linger in freed heap memory */
-		if (sb.buf)
-			em_wipe(sb.buf, sb.cap);
-		em_sb_free(&sb);
-	}
+		em_http_header_add(&in->headers, c->customHeaders.items[i].key, c->customHeaders.items[i].value);
+	if (c->auth & PROM_AUTH_BEARER)
+		em_http_header_auth(&in->headers, "Bearer", c->bearer);
 	/* Basic credentials go in this wiped header list, built once, rather
 	 * than to CURLOPT_USERNAME/PASSWORD: curl would copy the password at
 	 * every poll and free the copies unwiped. A custom Authorization
 	 * header wins, as it did with curl's own basic auth. */
 	if ((c->auth & PROM_AUTH_BASIC) && !has_header(&c->customHeaders, "Authorization")) {
 		char *cred = prom_basic_credentials(c->username, c->password);
-		char *line = cred ? malloc(strlen(cred) + 7) : NULL;
-		if (line) {
-			memcpy(line, "Basic ", 6);
-			memcpy(line + 6, cred, strlen(cred) + 1);
-			in->headers = add_header(in->headers, "Authorization", line, &ok);
-		} else {
-			ok = false;
-		}
-		em_free_secret(line);
+		if (cred)
+			em_http_header_auth(&in->headers, "Basic", cred);
+		else
+			in->headers.oom = true;
 		em_free_secret(cred);
 	}
 	if (c->auth & PROM_AUTH_CUSTOM)
-		in->headers = add_header(in->headers, c->customAuthHeader, c->customAuthValue, &ok);
-	if (!ok)
+		em_http_header_add(&in->headers, c->customAuthHeader, c->customAuthValue);
+	if (in->headers.oom)
 		goto oom;
 	return in;
 oom:
 	prom_close(in);
 	em_err_set(err, EM_E_INTERNAL, "out of memory");
 	return NULL;
-}
-
-struct body_buf {
-	struct em_strbuf sb;
-	bool too_big;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct body_buf *b = ud;
-	size_t n = size * nmemb;
-
-	if (b->sb.len + n > PROM_MAX_BODY) {
-		b->too_big = true;
-		return 0;
-	}
-	em_sb_add(&b->sb, ptr, n);
-	return b->sb.oom ? 0 : n;
 }
 
 static void count_request(const char *code)
@@ -880,112 +764,61 @@ static void count_request(const char *code)
 		       "Prometheus query API requests by HTTP status (\"error\": no response).", labels, 1);
 }
 
-static int set_tls(CURL *h, const struct prom_cfg *c)
-{
-	CURLcode rc = CURLE_OK;
-
-	if (c->unsafeSsl) {
-		rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		rc |= curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (!empty(c->ca)) {
-		struct curl_blob b = {.data = c->ca, .len = strlen(c->ca), .flags = CURL_BLOB_NOCOPY};
-		rc |= curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
-	}
-	if (c->auth & PROM_AUTH_TLS) {
-		struct curl_blob cb = {.data = c->cert, .len = strlen(c->cert), .flags = CURL_BLOB_NOCOPY};
-		struct curl_blob kb = {.data = c->key, .len = strlen(c->key), .flags = CURL_BLOB_NOCOPY};
-		rc |= curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cb);
-		rc |= curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		rc |= curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
-		rc |= curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	}
-	return rc == CURLE_OK ? 0 : -1;
-}
-
 static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
 {
 	struct prom_inst *in = vinst;
 	const struct prom_cfg *c = in->cfg;
 	char *url = NULL, *form = NULL;
-	char cerr[CURL_ERROR_SIZE] = "";
-	struct body_buf body;
 	int64_t tmo = ctx->timeout_ms > 0 ? ctx->timeout_ms : 3000;
-	CURL *h = NULL;
-	CURLcode rc;
-	CURLcode setrc = CURLE_OK;
-	long status = 0, nconn = 0;
+	struct em_http_tls tls = {.insecure = c->unsafeSsl, .ca_pem = c->ca};
+	struct em_http_resp resp = {0};
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	em_sb_init(&body.sb);
-	body.too_big = false;
 	if (c->timeout_ms > 0 && c->timeout_ms < tmo)
 		tmo = c->timeout_ms;
+	if (c->auth & PROM_AUTH_TLS) {
+		tls.cert_pem = c->cert;
+		tls.key_pem = c->key;
+	}
 	if (prom_build_request(c, ctx->now_ms, PROM_MAX_GET_URL, &url, &form) != 0) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	h = handle_take(in->pool);
-	if (!h) {
-		em_err_set(err, EM_E_INTERNAL, "curl_easy_init failed");
+	struct em_http_req req = {
+		.url = url, .headers = &in->headers, .body = form, .body_len = form ? strlen(form) : 0,
+		.timeout_ms = tmo, .user_agent = "extmetrics/" EM_VERSION, .max_body = PROM_MAX_BODY, .tls = &tls,
+		.keepalive = true, .compressed = true,
+	};
+	if (em_http_do(in->pool->http, &req, &resp) != 0 && resp.fail == EM_HTTP_SETUP) {
+		em_err_set(err, EM_E_INTERNAL, "libcurl: %s (TLS blobs need libcurl >= 7.77)", resp.error);
 		goto out;
 	}
-	setrc |= curl_easy_setopt(h, CURLOPT_URL, url);
-	setrc |= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	setrc |= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	setrc |= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)tmo);
-	setrc |= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)tmo);
-	setrc |= curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	setrc |= curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-	setrc |= curl_easy_setopt(h, CURLOPT_USERAGENT, "extmetrics/" EM_VERSION);
-	setrc |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, in->headers);
-	setrc |= curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-	setrc |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	setrc |= curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-	if (form) {
-		setrc |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-		setrc |= curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
-	}
-	if (setrc != CURLE_OK || set_tls(h, c) != 0) {
-		em_err_set(err, EM_E_INTERNAL, "libcurl rejected an option (TLS blobs need libcurl >= 7.77)");
-		goto out;
-	}
-
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nconn);
-	if (nconn > 0)
+	if (resp.connects > 0)
 		em_counter_add("extmetrics_prometheus_connections_total",
-			       "New TCP connections opened to Prometheus (keep-alive reuses them).", "", (double)nconn);
-	if (rc != CURLE_OK) {
+			       "New TCP connections opened to Prometheus (keep-alive reuses them).", "", (double)resp.connects);
+	if (resp.fail != EM_HTTP_OK) {
 		count_request("error");
-		if (rc == CURLE_OPERATION_TIMEDOUT)
+		if (resp.fail == EM_HTTP_TIMEOUT)
 			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query timed out after %lld ms", (long long)tmo);
-		else if (body.too_big)
+		else if (resp.fail == EM_HTTP_TOO_BIG)
 			em_err_set(err, EM_E_UNAVAILABLE, "prometheus response is larger than %u bytes", PROM_MAX_BODY);
 		else
-			em_err_set(err, EM_E_UNAVAILABLE, "prometheus request failed: %s",
-				   cerr[0] ? cerr : curl_easy_strerror(rc));
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus request failed: %s", resp.error);
 		goto out;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	{
 		char code[16];
-		snprintf(code, sizeof(code), "%ld", status);
+		snprintf(code, sizeof(code), "%ld", resp.status);
 		count_request(code);
 	}
-	if (body.sb.oom) {
-		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	ret = prom_parse_response(body.sb.buf ? body.sb.buf : "", body.sb.len, status, c, out, err);
+	ret = prom_parse_response(resp.body, resp.len, resp.status, c, out, err);
 out:
 	if (ret != 0)
 		prom_scrub(c, err->msg, sizeof(err->msg));
-	handle_give(in->pool, h);
+	em_http_resp_free(&resp);
 	free(url);
 	free(form);
-	em_sb_free(&body.sb);
 	return ret;
 }
 

@@ -103,9 +103,4 @@ char *prom_basic_credentials(const char *user, const char *password);
  * that a server echoes in its error body cannot leak in part. */
 void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap);
 
-/* Overwrites every header line of a curl_slist (the Authorization line
- * holds the token) before curl_slist_free_all() frees it. NULL-safe. */
-struct curl_slist;
-void prom_headers_wipe(struct curl_slist *l);
-
 #endif

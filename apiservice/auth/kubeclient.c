@@ -1,7 +1,6 @@
 /* kubeclient.c - a small HTTPS client for the Kubernetes API: in-cluster defaults, token file, fail-fast back-off. */
 #include "kubeclient.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -14,6 +13,7 @@
 #include "adapter/util/strbuf.h"
 #include "adapter/util/clock.h"
 #include "adapter/util/files.h"
+#include "adapter/util/http.h"
 #include "adapter/util/secret.h"
 
 #define MAX_RESPONSE (4 << 20)
@@ -25,8 +25,7 @@ struct em_kube {
 	char *ca_file;         /* NULL: system CAs */
 	char *token_file;      /* NULL: no token */
 	int64_t timeout_ms;
-	CURLSH *share;
-	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+	struct em_http_client *http;
 	pthread_mutex_t mu;    /* guards what follows */
 	int64_t retry_at_ms;
 	int64_t backoff_ms;
@@ -50,23 +49,6 @@ int em_kube_incluster_url(const char *host, const char *port, char *out, size_t 
 	return 0;
 }
 
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
-{
-	struct em_kube *k = u;
-
-	(void)h;
-	(void)access;
-	pthread_mutex_lock(&k->share_mu[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *u)
-{
-	struct em_kube *k = u;
-
-	(void)h;
-	pthread_mutex_unlock(&k->share_mu[data]);
-}
-
 struct em_kube *em_kube_new(const char *url, const char *ca_file, const char *token_file, int64_t timeout_ms,
 			    struct em_err *err)
 {
@@ -78,8 +60,6 @@ struct em_kube *em_kube_new(const char *url, const char *ca_file, const char *to
 		return NULL;
 	}
 	pthread_mutex_init(&k->mu, NULL);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&k->share_mu[i], NULL);
 	k->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
 	if (url) {
 		k->url = strdup(url);
@@ -104,17 +84,11 @@ struct em_kube *em_kube_new(const char *url, const char *ca_file, const char *to
 		k->token_file = strdup(token_file);
 	else if (access(EM_SA_DIR "/token", R_OK) == 0)
 		k->token_file = strdup(EM_SA_DIR "/token");
-	k->share = curl_share_init();
-	if (!k->url || (ca_file && !k->ca_file) || (token_file && !k->token_file) || !k->share) {
+	k->http = em_http_client_new(EM_HTTP_SHARED);
+	if (!k->url || (ca_file && !k->ca_file) || (token_file && !k->token_file) || !k->http) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto fail;
 	}
-	curl_share_setopt(k->share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(k->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(k->share, CURLSHOPT_USERDATA, k);
-	curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(k->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
 	return k;
 fail:
 	em_kube_free(k);
@@ -125,10 +99,7 @@ void em_kube_free(struct em_kube *k)
 {
 	if (!k)
 		return;
-	if (k->share)
-		curl_share_cleanup(k->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&k->share_mu[i]);
+	em_http_client_free(k->http);
 	pthread_mutex_destroy(&k->mu);
 	free(k->url);
 	free(k->ca_file);
@@ -160,23 +131,6 @@ static char *read_token(const char *path, char *why, size_t cap)
 	return t;
 }
 
-struct sink {
-	struct em_strbuf sb;
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *u)
-{
-	struct sink *s = u;
-
-	if (s->sb.len + size * n > MAX_RESPONSE) {
-		s->too_big = true;
-		return 0;
-	}
-	em_sb_add(&s->sb, p, size * n);
-	return size * n;
-}
-
 /* A short, printable excerpt of an error body for the log. */
 static void excerpt(const char *body, char *out, size_t cap)
 {
@@ -204,13 +158,16 @@ static int failed(struct em_kube *k, const char *what, struct em_err *err)
 
 int em_kube_call(struct em_kube *k, const char *path, const char *body, char **resp, struct em_err *err)
 {
-	struct sink s = {0};
-	struct curl_slist *hdrs = NULL;
-	char url[2048], why[512], auth_hdr[16400];
+	struct em_http_headers hdrs = {0};
+	struct em_http_tls tls = {.tls12 = true, .ca_file = k->ca_file};
+	struct em_http_req req = {
+		.url = NULL, .headers = &hdrs, .body = body, .body_len = body ? strlen(body) : 0,
+		.timeout_ms = k->timeout_ms, .connect_timeout_ms = k->timeout_ms < 2000 ? k->timeout_ms : 2000,
+		.protocols = "https", .max_body = MAX_RESPONSE, .tls = &tls,
+	};
+	struct em_http_resp hr = {0};
+	char url[2048], why[512];
 	char *token = NULL;
-	CURL *h = NULL;
-	CURLcode cc;
-	long code = 0;
 	int rc = -1;
 	int64_t now = em_mono_ms();
 
@@ -221,55 +178,33 @@ int em_kube_call(struct em_kube *k, const char *path, const char *body, char **r
 		return em_err_set(err, EM_E_UNAVAILABLE, "Kubernetes API: unreachable (backing off)");
 	}
 	pthread_mutex_unlock(&k->mu);
-	em_sb_init(&s.sb);
 	snprintf(url, sizeof(url), "%s%s", k->url, path);
+	req.url = url;
 	if (k->token_file) {
 		token = read_token(k->token_file, why, sizeof(why));
 		if (!token) {
 			rc = failed(k, why, err);
 			goto out;
 		}
-		snprintf(auth_hdr, sizeof(auth_hdr), "Authorization: Bearer %s", token);
-		hdrs = curl_slist_append(hdrs, auth_hdr);
-		memset(auth_hdr, 0, sizeof(auth_hdr));
+		em_http_header_auth(&hdrs, "Bearer", token);
 	}
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	em_http_header_add(&hdrs, "Accept", "application/json");
 	if (body)
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	h = curl_easy_init();
-	if (!h || !hdrs) {
-		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto out;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_SHARE, k->share);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "extmetrics");
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)k->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)(k->timeout_ms < 2000 ? k->timeout_ms : 2000));
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (k->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, k->ca_file);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	if (body) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
+		em_http_header_add(&hdrs, "Content-Type", "application/json");
+	if (em_http_do(k->http, &req, &hr) != 0) {
+		if (hr.fail == EM_HTTP_SETUP) {
+			em_err_set(err, EM_E_INTERNAL, "Kubernetes API: %s", hr.error);
+			goto out;
+		}
 		snprintf(why, sizeof(why), "%s %s: %s", body ? "POST" : "GET", path,
-			 s.too_big ? "response too large" : curl_easy_strerror(cc));
+			 hr.fail == EM_HTTP_TOO_BIG ? "response too large" : hr.error);
 		rc = failed(k, why, err);
 		goto out;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-	if (code < 200 || code > 299) {
+	if (hr.status < 200 || hr.status > 299) {
 		char ex[256];
-		excerpt(s.sb.buf, ex, sizeof(ex));
-		snprintf(why, sizeof(why), "%s %s answered %ld: %s", body ? "POST" : "GET", path, code, ex);
+		excerpt(hr.body, ex, sizeof(ex));
+		snprintf(why, sizeof(why), "%s %s answered %ld: %s", body ? "POST" : "GET", path, hr.status, ex);
 		rc = failed(k, why, err);
 		goto out;
 	}
@@ -278,16 +213,12 @@ int em_kube_call(struct em_kube *k, const char *path, const char *body, char **r
 	k->retry_at_ms = 0;
 	em_complain_release(&k->complain, "Kubernetes API %s: reachable again", k->url);
 	pthread_mutex_unlock(&k->mu);
-	*resp = em_sb_steal(&s.sb);
-	rc = *resp ? 0 : em_err_set(err, EM_E_INTERNAL, "out of memory");
+	*resp = hr.body;
+	hr.body = NULL;
+	rc = 0;
 out:
-	if (token) {
-		memset(token, 0, strlen(token));
-		free(token);
-	}
-	curl_slist_free_all(hdrs);
-	if (h)
-		curl_easy_cleanup(h);
-	em_sb_free(&s.sb);
+	em_free_secret(token);
+	em_http_headers_free(&hdrs);
+	em_http_resp_free(&hr);
 	return rc;
 }

@@ -10,113 +10,30 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 
 #include "adapter/options.h"
 #include "adapter/selfmetrics.h"
 #include "aws_parse.h"
+#include "adapter/util/http.h"
 #include "adapter/util/secret.h"
 
 #define MAX_RESPONSE (32u << 20) /* GetMetricData with 500 queries stays far below */
 #define MAX_HEADERS 16
 
 /* ------------------------------------------------------------------ */
-/* One curl share for every AWS request: connections, TLS sessions and DNS
- * answers are reused across poller threads, so a poll round does not pay a
- * TLS handshake per call. */
+/* One client for every AWS request, shared: connections, TLS sessions and
+ * DNS answers are reused across poller threads, so a poll round does not
+ * pay a TLS handshake per call. */
 
-static pthread_once_t share_once = PTHREAD_ONCE_INIT;
-static CURLSH *share;
-static pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+static pthread_once_t client_once = PTHREAD_ONCE_INIT;
+static struct em_http_client *client;
 static struct em_sigv4_cache *key_cache;
 
-static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *u)
+static void client_init(void)
 {
-	(void)h;
-	(void)access;
-	(void)u;
-	pthread_mutex_lock(&share_mu[data]);
-}
-
-static void share_unlock(CURL *h, curl_lock_data data, void *u)
-{
-	(void)h;
-	(void)u;
-	pthread_mutex_unlock(&share_mu[data]);
-}
-
-static void share_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&share_mu[i], NULL);
 	key_cache = em_sigv4_cache_new(32);
-	share = curl_share_init();
-	if (!share)
-		return;
-	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
-	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-}
-
-/* ------------------------------------------------------------------ */
-
-struct sink {
-	char *buf;
-	size_t len, cap;
-	bool too_big;
-	char query_error[128];
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *u)
-{
-	struct sink *s = u;
-	size_t add = size * n;
-
-	if (s->len + add + 1 > MAX_RESPONSE) {
-		s->too_big = true;
-		return 0;
-	}
-	if (s->len + add + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap < s->len + add + 1)
-			cap *= 2;
-		char *nb = realloc(s->buf, cap);
-		if (!nb)
-			return 0;
-		s->buf = nb;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, p, add);
-	s->len += add;
-	s->buf[s->len] = '\0';
-	return add;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *u)
-{
-	struct sink *s = u;
-	size_t len = size * n;
-	static const char name[] = "x-amzn-query-error:";
-
-	if (len > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		const char *v = p + sizeof(name) - 1;
-		size_t vl = len - (sizeof(name) - 1);
-		while (vl && (*v == ' ' || *v == '\t')) {
-			v++;
-			vl--;
-		}
-		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
-			vl--;
-		if (vl >= sizeof(s->query_error))
-			vl = sizeof(s->query_error) - 1;
-		memcpy(s->query_error, v, vl);
-		s->query_error[vl] = '\0';
-	}
-	return len;
+	client = em_http_client_new(EM_HTTP_SHARED);
 }
 
 void em_aws_resp_free(struct em_aws_resp *r)
@@ -142,51 +59,21 @@ static void count_call(const char *service, const char *operation, const char *c
 		       labels, 1);
 }
 
-static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value, bool *oom)
-{
-	size_t n = strlen(name) + strlen(value) + 3;
-	char *h = malloc(n);
-	struct curl_slist *nl;
-
-	if (!h) {
-		*oom = true;
-		return l;
-	}
-	/* curl drops "Name:" headers with empty values; "Name;" sends them empty */
-	if (value[0])
-		snprintf(h, n, "%s: %s", name, value);
-	else
-		snprintf(h, n, "%s;", name);
-	nl = curl_slist_append(l, h);
-	em_free_secret(h);
-	if (!nl)
-		*oom = true;
-	return nl ? nl : l;
-}
-
-static void free_headers(struct curl_slist *l)
-{
-	/* the list may carry a session token */
-	for (struct curl_slist *p = l; p; p = p->next)
-		OPENSSL_cleanse(p->data, strlen(p->data));
-	curl_slist_free_all(l);
-}
-
 int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struct em_err *err)
 {
-	struct sink sink = {0};
-	struct curl_slist *hl = NULL;
+	struct em_http_headers hl = {0};
 	struct em_sigv4_out sig = {0};
-	CURL *h = NULL;
-	CURLcode cc;
-	bool oom = false;
+	struct em_http_resp hr = {0};
 	int rc = -1;
 	const char *svc = r->service_label ? r->service_label : "aws";
 	const char *op = r->operation ? r->operation : "";
-	char errbuf[CURL_ERROR_SIZE] = "";
 
 	memset(resp, 0, sizeof(*resp));
-	pthread_once(&share_once, share_init);
+	pthread_once(&client_once, client_init);
+	if (!client) {
+		count_call(svc, op, "network");
+		return em_err_set(err, EM_E_INTERNAL, "%s:%s: out of memory", svc, op);
+	}
 	if (r->timeout_ms <= 0) {
 		count_call(svc, op, "timeout");
 		return em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: no time left for the request", svc, op);
@@ -203,76 +90,47 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 		}
 	}
 	for (size_t i = 0; i < r->n_headers; i++)
-		hl = add_header(hl, r->headers[i].name, r->headers[i].value, &oom);
+		em_http_header_add(&hl, r->headers[i].name, r->headers[i].value);
 	for (size_t i = 0; i < sig.n; i++)
-		hl = add_header(hl, sig.h[i].name, sig.h[i].value, &oom);
+		em_http_header_add(&hl, sig.h[i].name, sig.h[i].value);
 	/* no "Expect: 100-continue" round trip for bodies over 1 KiB */
-	hl = curl_slist_append(hl, "Expect:");
-	h = curl_easy_init();
-	if (oom || !hl || !h) {
-		em_err_set(err, EM_E_INTERNAL, "%s:%s: out of memory", svc, op);
-		goto done;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, r->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "extmetrics");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-	if (share)
-		curl_easy_setopt(h, CURLOPT_SHARE, share);
-	if (strcmp(r->method, "GET") != 0) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-		if (strcmp(r->method, "POST") != 0)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, r->method);
-	}
-	cc = curl_easy_perform(h);
-	if (cc != CURLE_OK) {
-		const char *what = errbuf[0] ? errbuf : curl_easy_strerror(cc);
-		if (sink.too_big)
-			what = "answer too large";
-		if (cc == CURLE_OPERATION_TIMEDOUT) {
+	em_http_header_line(&hl, "Expect:");
+	struct em_http_req req = {
+		.method = r->method, .url = r->url, .headers = &hl, .body = r->body, .body_len = r->body_len,
+		.timeout_ms = r->timeout_ms, .max_body = MAX_RESPONSE, .capture_header = "x-amzn-query-error",
+	};
+	if (em_http_do(client, &req, &hr) != 0) {
+		if (hr.fail == EM_HTTP_SETUP) {
+			em_err_set(err, EM_E_INTERNAL, "%s:%s: %s", svc, op, hr.error);
+		} else if (hr.fail == EM_HTTP_TIMEOUT) {
 			count_call(svc, op, "timeout");
 			em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: timed out after %lld ms", svc, op,
 				   (long long)r->timeout_ms);
 		} else {
 			count_call(svc, op, "network");
-			em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s", svc, op, what);
+			em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s", svc, op,
+				   hr.fail == EM_HTTP_TOO_BIG ? "answer too large" : hr.error);
 		}
 		goto done;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-	resp->body = sink.buf ? sink.buf : strdup("");
-	resp->len = sink.len;
-	sink.buf = NULL;
-	if (!resp->body) {
-		em_err_set(err, EM_E_INTERNAL, "%s:%s: out of memory", svc, op);
-		goto done;
-	}
+	resp->status = hr.status;
+	resp->body = hr.body;
+	resp->len = hr.len;
+	hr.body = NULL;
 	if (resp->status >= 200 && resp->status < 300) {
 		char c[16];
 		snprintf(c, sizeof(c), "%ld", resp->status);
 		count_call(svc, op, c);
 	} else {
-		em_aws_parse_error(resp->status, resp->body, resp->len, sink.query_error, resp->code,
-				   sizeof(resp->code), resp->message, sizeof(resp->message));
+		em_aws_parse_error(resp->status, resp->body, resp->len, hr.header, resp->code, sizeof(resp->code),
+				   resp->message, sizeof(resp->message));
 		count_call(svc, op, resp->code);
 	}
 	rc = 0;
 done:
-	if (h)
-		curl_easy_cleanup(h);
-	free_headers(hl);
+	em_http_headers_free(&hl);
 	em_sigv4_out_free(&sig);
-	free(sink.buf);
+	em_http_resp_free(&hr);
 	return rc;
 }
 

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 
+#include "adapter/util/http.h"
 #include "adapter/util/secret.h"
 #include "scalers/prometheus.h"
 
@@ -593,31 +594,32 @@ TEST(basic_credentials_rfc7617)
 
 TEST(header_list_is_wiped)
 {
-	struct curl_slist *l = NULL;
+	struct em_http_headers h = {0};
 	const char *lines[] = {"Accept: application/json", "Authorization: Bearer tok-123-secret", "X-Api-Key: k"};
 	size_t lens[3];
 	int i = 0;
 
-	for (size_t k = 0; k < 3; k++) {
-		struct curl_slist *n = curl_slist_append(l, lines[k]);
-		if (!n) {
-			TH_FAIL("curl_slist_append failed");
-			curl_slist_free_all(l);
-			return;
-		}
-		l = n;
-		lens[k] = strlen(lines[k]);
+	em_http_header_add(&h, "Accept", "application/json");
+	em_http_header_auth(&h, "Bearer", "tok-123-secret");
+	em_http_header_add(&h, "X-Api-Key", "k");
+	EXPECT(!h.oom);
+	for (struct curl_slist *p = h.list; p && i < 3; p = p->next, i++) {
+		EXPECT_STR(p->data, lines[i]);
+		lens[i] = strlen(lines[i]);
 	}
-	prom_headers_wipe(l);
-	for (struct curl_slist *p = l; p; p = p->next, i++)
+	EXPECT_INT(i, 3);
+	i = 0;
+	em_http_headers_wipe(&h);
+	for (struct curl_slist *p = h.list; p && i < 3; p = p->next, i++)
 		for (size_t k = 0; k < lens[i]; k++)
 			if (p->data[k] != 0) {
 				TH_FAIL("header %d byte %zu not wiped", i, k);
 				break;
 			}
 	EXPECT_INT(i, 3);
-	curl_slist_free_all(l);
-	prom_headers_wipe(NULL);
+	em_http_headers_free(&h);
+	EXPECT(h.list == NULL);
+	em_http_headers_wipe(NULL);
 }
 
 /* A server that echoes the credentials it got in its error body: the
