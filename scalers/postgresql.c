@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "adapter/util/clock.h"
+#include "adapter/util/keyed.h"
 #include "adapter/util/secret.h"
 #include "adapter/selfmetrics.h"
 
@@ -381,74 +382,38 @@ struct pg_slot {
 
 /* Everything about one connection target (one connection string). */
 struct pg_target {
-	char *key;                  /* the connection string (holds the password) */
+	struct em_keyed k;          /* key: the connection string (holds the password) */
 	char *password;             /* as libpq reads it from key, scrubbed from messages; may be NULL */
-	int refs;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;          /* a slot became free */
 	struct pg_slot slots[PG_MAX_CONNS];
 	int64_t next_connect_ms;    /* back-off: no attempt before this (monotonic) */
 	int64_t backoff_ms;
 	char last_error[256];
-	struct pg_target *next;
 };
 
-static pthread_mutex_t targets_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct pg_target *targets;
+static struct em_keyed_set targets = EM_KEYED_SET_INIT;
 
-static struct pg_target *target_get(const char *key)
+static int target_init(void *p)
 {
-	struct pg_target *t;
+	struct pg_target *t = p;
 
-	pthread_mutex_lock(&targets_mu);
-	for (t = targets; t; t = t->next)
-		if (strcmp(t->key, key) == 0)
-			break;
-	if (!t) {
-		t = calloc(1, sizeof(*t));
-		if (t && !(t->key = strdup(key))) {
-			free(t);
-			t = NULL;
-		}
-		if (t) {
-			/* NULL also when there is none: scrubbing is then a no-op */
-			t->password = pg_conninfo_password(key);
-			pthread_mutex_init(&t->mu, NULL);
-			em_cond_init(&t->cv);
-			t->next = targets;
-			targets = t;
-		}
-	}
-	if (t)
-		t->refs++;
-	pthread_mutex_unlock(&targets_mu);
-	return t;
+	/* NULL also when there is none: scrubbing is then a no-op */
+	t->password = pg_conninfo_password(t->k.key);
+	pthread_mutex_init(&t->mu, NULL);
+	em_cond_init(&t->cv);
+	return 0;
 }
 
-static void target_put(struct pg_target *t)
+static void target_fini(void *p)
 {
-	struct pg_target **pp;
+	struct pg_target *t = p;
 
-	if (!t)
-		return;
-	pthread_mutex_lock(&targets_mu);
-	if (--t->refs > 0) {
-		pthread_mutex_unlock(&targets_mu);
-		return;
-	}
-	for (pp = &targets; *pp; pp = &(*pp)->next)
-		if (*pp == t) {
-			*pp = t->next;
-			break;
-		}
-	pthread_mutex_unlock(&targets_mu);
 	for (int i = 0; i < PG_MAX_CONNS; i++)
 		PQfinish(t->slots[i].conn);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
-	em_free_secret(t->key);
 	em_free_secret(t->password);
-	free(t);
 }
 
 /* Takes a free slot with a live connection. When every connection is busy,
@@ -563,7 +528,7 @@ static void count(const char *name, const char *help, const char *result)
 static PGconn *pg_connect(struct pg_target *t, int64_t deadline, struct em_err *err)
 {
 	static const char *const kw[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {t->key, "extmetrics", NULL};
+	const char *vals[] = {t->k.key, "extmetrics", NULL};
 	PGconn *conn;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char msg[sizeof(t->last_error)];
@@ -799,7 +764,7 @@ static void pg_close(void *vinst)
 
 	if (!in)
 		return;
-	target_put(in->target);
+	em_keyed_put(&targets, in->target, target_fini);
 	free(in);
 }
 
@@ -812,7 +777,7 @@ static void *pg_open(const void *vcfg, struct em_err *err)
 	if (!in || !conninfo)
 		goto oom;
 	in->cfg = c;
-	in->target = target_get(conninfo);
+	in->target = em_keyed_get(&targets, conninfo, sizeof(*in->target), target_init);
 	if (!in->target)
 		goto oom;
 	em_free_secret(conninfo);

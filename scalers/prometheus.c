@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "adapter/util/http.h"
+#include "adapter/util/keyed.h"
 #include "adapter/util/secret.h"
 #include "adapter/selfmetrics.h"
 
@@ -631,61 +632,23 @@ out:
  * connections, so the next poll of any metric on that server reuses one
  * (keep-alive). */
 struct prom_pool {
-	char *key;
-	int refs;
+	struct em_keyed k;            /* key: serverAddress */
 	struct em_http_client *http;
-	struct prom_pool *next;
 };
 
-static pthread_mutex_t pools_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct prom_pool *pools;
+static struct em_keyed_set pools = EM_KEYED_SET_INIT;
 
-static struct prom_pool *pool_get(const char *key)
+static int pool_init(void *p)
 {
-	struct prom_pool *p;
+	struct prom_pool *pool = p;
 
-	pthread_mutex_lock(&pools_mu);
-	for (p = pools; p; p = p->next)
-		if (strcmp(p->key, key) == 0)
-			break;
-	if (!p) {
-		p = calloc(1, sizeof(*p));
-		if (p && (!(p->key = strdup(key)) || !(p->http = em_http_client_new(0)))) {
-			free(p->key);
-			free(p);
-			p = NULL;
-		}
-		if (p) {
-			p->next = pools;
-			pools = p;
-		}
-	}
-	if (p)
-		p->refs++;
-	pthread_mutex_unlock(&pools_mu);
-	return p;
+	pool->http = em_http_client_new(0);
+	return pool->http ? 0 : -1;
 }
 
-static void pool_put(struct prom_pool *p)
+static void pool_fini(void *p)
 {
-	struct prom_pool **pp;
-
-	if (!p)
-		return;
-	pthread_mutex_lock(&pools_mu);
-	if (--p->refs > 0) {
-		pthread_mutex_unlock(&pools_mu);
-		return;
-	}
-	for (pp = &pools; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	pthread_mutex_unlock(&pools_mu);
-	em_http_client_free(p->http);
-	free(p->key);
-	free(p);
+	em_http_client_free(((struct prom_pool *)p)->http);
 }
 
 /* ------------------------------------------------------------------ instance */
@@ -703,7 +666,7 @@ static void prom_close(void *vinst)
 	if (!in)
 		return;
 	em_http_headers_free(&in->headers);
-	pool_put(in->pool);
+	em_keyed_put(&pools, in->pool, pool_fini);
 	free(in);
 }
 
@@ -724,7 +687,7 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 	if (!in)
 		goto oom;
 	in->cfg = c;
-	in->pool = pool_get(c->serverAddress);
+	in->pool = em_keyed_get(&pools, c->serverAddress, sizeof(*in->pool), pool_init);
 	if (!in->pool)
 		goto oom;
 	em_http_header_add(&in->headers, "Accept", "application/json");
