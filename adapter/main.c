@@ -9,7 +9,6 @@
 
 #include "apiservice/api.h"
 #include "apiservice/server.h"
-#include "apiservice/tlsgen.h"
 #include "config.h"
 #include "adapter/util/certgen.h"
 #include "adapter/cli/import_keda.h"
@@ -20,6 +19,7 @@
 #include "adapter/util/strbuf.h"
 #include "adapter/util/files.h"
 #include "adapter/util/http.h"
+#include "adapter/util/secret.h"
 
 #define GRACE_MS 5000
 #define MAX_PEM (1 << 20)
@@ -329,7 +329,7 @@ static int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		if (em_tlsgen_selfsigned(&cert, &key, &err) != 0) {
+		if (em_certs_selfsigned(&cert, &key, &err) != 0) {
 			em_error("%s", err.msg);
 			goto out;
 		}
@@ -397,7 +397,7 @@ out:
 	else if (c_owned)
 		em_config_free(c);
 	free(cert);
-	em_tlsgen_free_key(key);
+	em_free_secret(key);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "selector.h"
 #include "status.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/text.h"
 
 #define GROUP "external.metrics.k8s.io"
 #define GV GROUP "/v1beta1"
@@ -145,22 +146,6 @@ static void add_item(struct em_strbuf *sb, bool *first, const char *metric, cons
 	em_sb_printf(sb, "},\"timestamp\":\"%s\",\"value\":\"%s\"}", ts, q);
 }
 
-/* Namespaces are DNS-1123 labels. Checked before anything else: the name
- * may reach a query through ${namespace}. */
-static bool valid_namespace(const char *ns)
-{
-	size_t n = strlen(ns);
-
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = ns[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return ns[0] != '-' && ns[n - 1] != '-';
-}
-
 static void handle_metric(struct em_registry *reg, const struct em_api_req *req, const char *ns, const char *metric,
 			  struct em_api_resp *resp)
 {
@@ -176,7 +161,9 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 	const struct em_sample *s;
 
 	em_sb_init(&sb);
-	if (!valid_namespace(ns)) {
+	/* Namespaces are DNS-1123 labels. Checked before anything else: the
+	 * name may reach a query through ${namespace}. */
+	if (!em_dns1123_label(ns)) {
 		em_err_set(&err, EM_E_BADREQUEST,
 			   "invalid namespace: a lowercase RFC 1123 label must consist of lower case alphanumeric "
 			   "characters or '-', and must start and end with an alphanumeric character");

@@ -1,12 +1,12 @@
-/* gencerts.h - `extmetrics gen-certs`: a CA and an APIService serving certificate made with OpenSSL. */
-#ifndef EM_GENCERTS_H
-#define EM_GENCERTS_H
-
-#include <stdbool.h>
+/* certgen.h - certificates made with OpenSSL: the APIService's CA and serving pair (gen-certs), serve's self-signed one. */
+#ifndef EM_CERTGEN_H
+#define EM_CERTGEN_H
 
 #include "err.h"
 
 enum em_keytype { EM_KEY_ECDSA_P256 = 0, EM_KEY_RSA_2048 };
+
+#define EM_CERTS_MAX_DAYS 36500
 
 /* PEM texts of one generated set. The CA's private key is not kept: it is
  * used once to sign and then freed, so nothing can mint more certificates
@@ -25,18 +25,10 @@ int em_certs_generate(const char *service, const char *ns, int days, enum em_key
 		      struct em_certs *out, struct em_err *err);
 void em_certs_free(struct em_certs *c);                /* NULL-safe; leaves c zeroed */
 
-/* Returns malloc'd YAML: a kubernetes.io/tls Secret (tls.crt, tls.key,
- * ca.crt), or the APIService v1beta1.external.metrics.k8s.io merge patch
- * setting spec.caBundle. NULL when out of memory. */
-char *em_certs_secret_yaml(const struct em_certs *c, const char *secret_name, const char *ns);
-char *em_certs_apiservice_patch(const struct em_certs *c);
-
-/* True when s is a DNS-1123 label: 1-63 of [a-z0-9-], alphanumeric at both ends. */
-bool em_dns1123_label(const char *s);
-
-/* `extmetrics gen-certs --service NAME --namespace NS [--out DIR] [--days N]
- * [--secret-name S] [--key-type ecdsa|rsa]`. Exit codes: 0 written,
- * 1 failure (OpenSSL or I/O, message on stderr), 2 usage error. */
-int em_cmd_gen_certs(int argc, char **argv);
+/* An ECDSA P-256 key and a self-signed serving certificate (CN extmetrics)
+ * for localhost, the host name, 127.0.0.1 and ::1, valid for a year: what
+ * serve uses without configured TLS files. PEM strings are malloc'd; free
+ * the key with em_free_secret. 0 or -1 with err set. */
+int em_certs_selfsigned(char **cert_pem, char **key_pem, struct em_err *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* text.c - small text helpers parsers share: hex digits, percent-decoding, growing string vectors. */
+/* text.c - small text helpers parsers share: hex digits, percent-decoding, DNS labels, growing string vectors. */
 #include "text.h"
 
 #include <stdlib.h>
@@ -41,6 +41,24 @@ size_t em_percent_decode(const char *s, size_t n, char *out, bool keep_nul, size
 	if (bad)
 		*bad = nbad;
 	return o;
+}
+
+bool em_dns1123_label(const char *s)
+{
+	size_t n;
+
+	if (!s)
+		return false;
+	n = strlen(s);
+	if (n == 0 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && !(c == '-' && i > 0 && i < n - 1))
+			return false;
+	}
+	return true;
 }
 
 int em_strv_push(char ***v, size_t *n, const char *s)

@@ -1,4 +1,4 @@
-/* text.h - small text helpers parsers share: hex digits, percent-decoding, growing string vectors. */
+/* text.h - small text helpers parsers share: hex digits, percent-decoding, DNS labels, growing string vectors. */
 #ifndef EM_TEXT_H
 #define EM_TEXT_H
 
@@ -14,6 +14,10 @@ int em_hexval(int c);
  * Returns the decoded length; *bad (when non-NULL) gets how many escapes
  * were not decodable. out is not NUL-terminated. */
 size_t em_percent_decode(const char *s, size_t n, char *out, bool keep_nul, size_t *bad);
+
+/* True when s is a DNS-1123 label: 1-63 of [a-z0-9-], alphanumeric at both
+ * ends (Kubernetes namespaces, Service names). */
+bool em_dns1123_label(const char *s);
 
 /* Appends a copy of s to the vector *v of *n strings. 0, or -1 out of memory
  * (the vector is then unchanged). */

@@ -13,7 +13,10 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "adapter/cli/cli.h"
 #include "adapter/util/certgen.h"
+#include "adapter/util/secret.h"
+#include "adapter/util/text.h"
 
 static X509 *load_cert(const char *pem)
 {
@@ -125,6 +128,46 @@ TEST(ecdsa_chain_sans_usages)
 TEST(rsa_chain_sans_usages)
 {
 	check_set(EM_KEY_RSA_2048, EVP_PKEY_RSA);
+}
+
+/* serve's certificate when no TLS files are configured. */
+TEST(self_signed_serving_certificate)
+{
+	struct em_err err = {0};
+	char *crt = NULL, *pem = NULL;
+	X509 *x;
+	EVP_PKEY *k;
+
+	EXPECT_INT(em_certs_selfsigned(&crt, &pem, &err), 0);
+	if (!crt || !pem) {
+		TH_FAIL("selfsigned failed: %s", err.msg);
+		return;
+	}
+	x = load_cert(crt);
+	k = load_key(pem);
+	EXPECT(x && k);
+	if (x && k) {
+		EXPECT_INT(EVP_PKEY_get_base_id(k), EVP_PKEY_EC);
+		EXPECT_INT(X509_check_private_key(x, k), 1);
+		/* self-signed: its own issuer, signed by its own key */
+		EXPECT_INT(X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(x)), 0);
+		EXPECT_INT(X509_verify(x, k), 1);
+		EXPECT_INT(X509_check_ca(x), 0);
+		EXPECT_INT(verify_for_host(x, x, "localhost"), 1);
+		EXPECT_INT(X509_check_ip_asc(x, "127.0.0.1", 0), 1);
+		EXPECT_INT(X509_check_ip_asc(x, "::1", 0), 1);
+		EXPECT_INT(X509_check_host(x, "example.com", 0, 0, NULL), 0);
+		EXPECT((X509_get_extended_key_usage(x) & XKU_SSL_SERVER) != 0);
+		{
+			int pday = 0, psec = 0;
+			EXPECT_INT(ASN1_TIME_diff(&pday, &psec, NULL, X509_get0_notAfter(x)), 1);
+			EXPECT(pday == 365 || (pday == 364 && psec > 86340));
+		}
+	}
+	X509_free(x);
+	EVP_PKEY_free(k);
+	free(crt);
+	em_free_secret(pem);
 }
 
 TEST(two_runs_give_distinct_cas_and_serials)
