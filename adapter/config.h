@@ -131,7 +131,4 @@ void em_rawopts_free(struct em_rawopts *r);
 /* A stable text key for filled raw options (identifies a templated instance). */
 char *em_rawopts_key(const struct em_rawopts *r);
 
-/* The demo config `make run` serves (cron metrics; no cloud account). */
-extern const char em_demo_config[];
-
 #endif

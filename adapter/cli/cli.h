@@ -1,22 +1,67 @@
-/* cli.h - the extmetrics commands, one file each. */
+/* cli.h - the extmetrics commands: one table (commands.c), one file per command. */
 #ifndef EM_CLI_H
 #define EM_CLI_H
 
+#include <stdbool.h>
+#include <stdio.h>
+
 struct em_certs;
+struct em_config;
 struct em_scaler;
 
-/* `extmetrics gen-certs --service NAME --namespace NS [--out DIR] [--days N]
- * [--secret-name S] [--key-type ecdsa|rsa]`. Exit codes: 0 written,
- * 1 failure (OpenSSL or I/O, message on stderr), 2 usage error. */
+/* One command: main finds it by name and runs it with argv[0] = the name.
+ * run returns the exit code (2: usage error). */
+struct em_command {
+	const char *name;
+	const char *summary;                 /* one line of `extmetrics --help` */
+	int (*run)(int argc, char **argv);
+};
+
+extern const struct em_command em_commands[];   /* ends with a NULL name */
+const struct em_command *em_command_find(const char *name);
+void em_commands_usage(FILE *f);                 /* `extmetrics --help` */
+
+/* The commands (adapter/cli/<name>.c). */
+int em_cmd_serve(int argc, char **argv);
+int em_cmd_get(int argc, char **argv);
+int em_cmd_check_config(int argc, char **argv);
 int em_cmd_gen_certs(int argc, char **argv);
+int em_cmd_import_keda(int argc, char **argv);
+int em_cmd_scalers(int argc, char **argv);
+int em_cmd_version(int argc, char **argv);
+
+/* ---- shared by serve, get and check-config (flags.c) ---- */
+
+struct em_cli_flags {
+	const char *config, *listen, *metrics_listen, *cert, *key, *level, *format, *selector;
+	int demo, help;
+	const char *pos[8];
+	int npos;
+};
+
+/* Parses argv[1..]: --NAME VALUE or --NAME=VALUE, --demo, positionals;
+ * --help prints usage and sets help. 0, or -1 after a message (exit 2). */
+int em_cli_parse_flags(int argc, char **argv, struct em_cli_flags *f, const char *usage);
+/* --log-level and --log-format. 0, or -1 after a message. */
+int em_cli_logging(const struct em_cli_flags *f);
+/* The config of --config (or --demo), errors printed on stderr; NULL when
+ * invalid. metrics_only: a file with just `metrics:` will do (get). */
+struct em_config *em_cli_load(const struct em_cli_flags *f, bool metrics_only);
+
+/* The demo config `make run` serves (cron metrics; no cloud account). */
+extern const char em_demo_config[];
+
+/* ---- gen-certs ---- */
+
 /* Returns malloc'd YAML: a kubernetes.io/tls Secret (tls.crt, tls.key,
  * ca.crt), or the APIService v1beta1.external.metrics.k8s.io merge patch
  * setting spec.caBundle. NULL when out of memory. */
 char *em_certs_secret_yaml(const struct em_certs *c, const char *secret_name, const char *ns);
 char *em_certs_apiservice_patch(const struct em_certs *c);
 
-/* `extmetrics scalers [TYPE]`: option tables as Markdown. */
+/* ---- scalers ---- */
+
+/* One scaler's option table as Markdown (the README's tables). */
 void em_scalerdoc_print(const struct em_scaler *sc);
-int em_cmd_scalers(int argc, char **argv);
 
 #endif

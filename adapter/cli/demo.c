@@ -1,5 +1,5 @@
 /* demo.c - the embedded demo config `make run` serves: cron metrics, no cloud account needed. */
-#include "adapter/config.h"
+#include "cli.h"
 
 const char em_demo_config[] =
 	"# extmetrics demo config (embedded): cron windows only, no cloud account needed.\n"

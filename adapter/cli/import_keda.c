@@ -1,5 +1,6 @@
 /* import_keda.c - `extmetrics import-keda`: KEDA ScaledObjects to extmetrics config entries and HPAs. */
 #include "import_keda.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -47,9 +47,4 @@ int em_keda_translate(const struct em_keda_src *srcs, size_t n, const struct em_
 		      struct em_keda_out *out);
 void em_keda_out_free(struct em_keda_out *out);   /* NULL-safe */
 
-/* `extmetrics import-keda [--out-config F] [--out-hpa F] [--secrets-dir DIR]
- * [--no-scale-to-zero] FILE...` (FILE "-" = stdin). Without --out-*, the config
- * then the HPAs go to stdout. Returns an enum em_keda_rc. */
-int em_cmd_import_keda(int argc, char **argv);
-
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "adapter/cli/cli.h"
 #include "adapter/config.h"
 #include "adapter/log.h"
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "adapter/cli/cli.h"
 #include "adapter/cli/import_keda.h"
 
 /* ---- reading the output back with libyaml, by a space-separated path ---- */
