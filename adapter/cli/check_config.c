@@ -15,15 +15,10 @@ int em_cmd_check_config(int argc, char **argv)
 	struct em_cli_flags f;
 	struct em_errlist errs = {0};
 	struct em_config *c;
+	int rc;
 
-	if (em_cli_parse_flags(argc, argv, &f, usage_check) != 0)
-		return 2;
-	if (f.help)
-		return 0;
-	if (f.npos != 1) {
-		fputs(usage_check, stderr);
-		return 2;
-	}
+	if ((rc = em_cli_parse_flags(argc, argv, &f, usage_check, 1)) >= 0)
+		return rc;
 	em_log_setup(EM_LOG_WARN, false); /* warnings (literal secrets) go to stderr */
 	c = em_config_load(f.pos[0], &errs);
 	for (size_t i = 0; i < errs.n; i++)

@@ -39,9 +39,10 @@ struct em_cli_flags {
 	int npos;
 };
 
-/* Parses argv[1..]: --NAME VALUE or --NAME=VALUE, --demo, positionals;
- * --help prints usage and sets help. 0, or -1 after a message (exit 2). */
-int em_cli_parse_flags(int argc, char **argv, struct em_cli_flags *f, const char *usage);
+/* Parses argv[1..]: --NAME VALUE or --NAME=VALUE, --demo, and exactly npos
+ * positionals. -1: go on; else the exit code to return at once (0 after
+ * --help printed usage, 2 after a usage error was printed). */
+int em_cli_parse_flags(int argc, char **argv, struct em_cli_flags *f, const char *usage, int npos);
 /* --log-level and --log-format. 0, or -1 after a message. */
 int em_cli_logging(const struct em_cli_flags *f);
 /* The config of --config (or --demo), errors printed on stderr; NULL when

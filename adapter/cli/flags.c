@@ -8,7 +8,7 @@
 #include "adapter/config.h"
 #include "adapter/log.h"
 
-int em_cli_parse_flags(int argc, char **argv, struct em_cli_flags *f, const char *usage)
+static int parse(int argc, char **argv, struct em_cli_flags *f, const char *usage)
 {
 	static const struct {
 		const char *name;
@@ -70,6 +70,19 @@ int em_cli_parse_flags(int argc, char **argv, struct em_cli_flags *f, const char
 		}
 	}
 	return 0;
+}
+
+int em_cli_parse_flags(int argc, char **argv, struct em_cli_flags *f, const char *usage, int npos)
+{
+	if (parse(argc, argv, f, usage) != 0)
+		return 2;
+	if (f->help)
+		return 0;
+	if (f->npos != npos) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return -1;
 }
 
 int em_cli_logging(const struct em_cli_flags *f)

@@ -26,14 +26,8 @@ int em_cmd_get(int argc, char **argv)
 	struct em_strbuf path;
 	int rc;
 
-	if (em_cli_parse_flags(argc, argv, &f, usage_get) != 0)
-		return 2;
-	if (f.help)
-		return 0;
-	if (f.npos != 2) {
-		fputs(usage_get, stderr);
-		return 2;
-	}
+	if ((rc = em_cli_parse_flags(argc, argv, &f, usage_get, 2)) >= 0)
+		return rc;
 	if (em_cli_logging(&f) != 0)
 		return 2;
 	if (!f.level)

@@ -65,18 +65,12 @@ int em_cmd_serve(int argc, char **argv)
 	char *cert = NULL, *key = NULL, sig[128] = "", nsig[128], server_fp[80] = "";
 	const char *certf, *keyf;
 	sigset_t set;
-	int rc = 1;
+	int rc = 1, used;
 	char labels[160];
 	bool c_owned = true;
 
-	if (em_cli_parse_flags(argc, argv, &f, usage_serve) != 0)
-		return 2;
-	if (f.help)
-		return 0;
-	if (f.npos) {
-		fputs(usage_serve, stderr);
-		return 2;
-	}
+	if ((used = em_cli_parse_flags(argc, argv, &f, usage_serve, 0)) >= 0)
+		return used;
 	if (em_cli_logging(&f) != 0)
 		return 2;
 	/* Every thread inherits this mask; the main thread takes signals with sigtimedwait. */
