@@ -14,6 +14,7 @@
 #include "adapter/util/strbuf.h"
 #include "adapter/util/files.h"
 #include "adapter/util/secret.h"
+#include "adapter/util/text.h"
 
 #define DEFAULT_POLLING_MS 30000
 #define DEFAULT_TIMEOUT_MS 3000
@@ -303,17 +304,61 @@ bool em_strlist_has(const struct em_strlist *l, const char *s)
 	return false;
 }
 
+int em_strlist_copy(struct em_strlist *dst, const struct em_strlist *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->set = true;
+	for (size_t i = 0; i < src->n; i++)
+		if (em_strv_push(&dst->v, &dst->n, src->v[i]) != 0)
+			return -1;
+	return 0;
+}
+
+bool em_strlist_equal(const struct em_strlist *a, const struct em_strlist *b)
+{
+	if (a->set != b->set || a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+#define RH(f) offsetof(struct em_rh_lists, f)
+
+const struct em_rh_field em_rh_fields[EM_RH_NLISTS] = {
+	{"allowedNames", "requestheader-allowed-names", NULL, false, RH(allowed_names)},
+	{"usernameHeaders", "requestheader-username-headers", "X-Remote-User", true, RH(username_headers)},
+	{"uidHeaders", "requestheader-uid-headers", NULL, true, RH(uid_headers)},
+	{"groupHeaders", "requestheader-group-headers", "X-Remote-Group", true, RH(group_headers)},
+	{"extraHeadersPrefixes", "requestheader-extra-headers-prefix", "X-Remote-Extra-", true, RH(extra_prefixes)},
+};
+
+#undef RH
+
+struct em_strlist *em_rh_list(struct em_rh_lists *l, size_t i)
+{
+	return (struct em_strlist *)((char *)l + em_rh_fields[i].offset);
+}
+
+const struct em_strlist *em_rh_list_c(const struct em_rh_lists *l, size_t i)
+{
+	return (const struct em_strlist *)((const char *)l + em_rh_fields[i].offset);
+}
+
+void em_rh_lists_free(struct em_rh_lists *l)
+{
+	for (size_t i = 0; l && i < EM_RH_NLISTS; i++)
+		em_strlist_free(em_rh_list(l, i));
+}
+
 void em_auth_conf_free(struct em_auth_conf *a)
 {
 	if (!a)
 		return;
 	free(a->client_ca_file);
 	free(a->rh_ca_file);
-	em_strlist_free(&a->rh_allowed_names);
-	em_strlist_free(&a->rh_username_headers);
-	em_strlist_free(&a->rh_uid_headers);
-	em_strlist_free(&a->rh_group_headers);
-	em_strlist_free(&a->rh_extra_prefixes);
+	em_rh_lists_free(&a->rh);
 	for (size_t i = 0; i < a->n_rules; i++) {
 		em_strlist_free(&a->rules[i].users);
 		em_strlist_free(&a->rules[i].groups);
@@ -400,25 +445,23 @@ static void check_header_names(struct loader *L, yaml_node_t *map, const char *k
 	}
 }
 
+/* clientCAFile, then the lists of em_rh_fields. */
 static void load_request_header(struct loader *L, yaml_node_t *rh, struct em_auth_conf *a)
 {
-	static const char *const keys[] = {"clientCAFile", "allowedNames", "usernameHeaders", "uidHeaders",
-					   "groupHeaders", "extraHeadersPrefixes", NULL};
+	const char *keys[EM_RH_NLISTS + 2] = {"clientCAFile"};
 
 	if (!rh || want_map(L, rh, "requestHeader") != 0)
 		return;
+	for (size_t i = 0; i < EM_RH_NLISTS; i++)
+		keys[i + 1] = em_rh_fields[i].conf_key;
 	check_keys(L, rh, "server.auth.requestHeader", keys);
 	a->rh_ca_file = get_file(L, rh, "clientCAFile", !a->from_cluster, rh);
-	get_strlist(L, rh, "allowedNames", &a->rh_allowed_names);
-	get_strlist(L, rh, "usernameHeaders", &a->rh_username_headers);
-	get_strlist(L, rh, "uidHeaders", &a->rh_uid_headers);
-	get_strlist(L, rh, "groupHeaders", &a->rh_group_headers);
-	get_strlist(L, rh, "extraHeadersPrefixes", &a->rh_extra_prefixes);
-	check_header_names(L, rh, "usernameHeaders", &a->rh_username_headers);
-	check_header_names(L, rh, "uidHeaders", &a->rh_uid_headers);
-	check_header_names(L, rh, "groupHeaders", &a->rh_group_headers);
-	check_header_names(L, rh, "extraHeadersPrefixes", &a->rh_extra_prefixes);
-	if (a->rh_username_headers.set && a->rh_username_headers.n == 0)
+	for (size_t i = 0; i < EM_RH_NLISTS; i++)
+		get_strlist(L, rh, em_rh_fields[i].conf_key, em_rh_list(&a->rh, i));
+	for (size_t i = 0; i < EM_RH_NLISTS; i++)
+		if (em_rh_fields[i].header_names)
+			check_header_names(L, rh, em_rh_fields[i].conf_key, em_rh_list(&a->rh, i));
+	if (a->rh.username_headers.set && a->rh.username_headers.n == 0)
 		lerr(L, get(L, rh, "usernameHeaders"), "usernameHeaders", "must name at least one header");
 }
 

@@ -38,6 +38,38 @@ struct em_strlist {
 	bool set;
 };
 
+void em_strlist_free(struct em_strlist *l);
+bool em_strlist_has(const struct em_strlist *l, const char *s);
+/* Copies src (set) into dst (zeroed first). 0, or -1 out of memory. */
+int em_strlist_copy(struct em_strlist *dst, const struct em_strlist *src);
+bool em_strlist_equal(const struct em_strlist *a, const struct em_strlist *b);
+
+/* The front proxy's lists (Kubernetes' requestheader settings), modelled
+ * once: the config (server.auth.requestHeader), the cluster's
+ * extension-apiserver-authentication ConfigMap and the authenticator's
+ * state each hold one struct em_rh_lists, and em_rh_fields names every list
+ * in each place, with its default. */
+struct em_rh_lists {
+	struct em_strlist allowed_names, username_headers, uid_headers, group_headers, extra_prefixes;
+};
+
+#define EM_RH_NLISTS 5
+
+struct em_rh_field {
+	const char *conf_key;      /* key under server.auth.requestHeader */
+	const char *cm_key;        /* data key of the ConfigMap */
+	const char *def;           /* the one entry used when neither sets it (NULL: none) */
+	bool header_names;         /* entries are HTTP header names */
+	size_t offset;             /* of its struct em_strlist in struct em_rh_lists */
+};
+
+extern const struct em_rh_field em_rh_fields[EM_RH_NLISTS];
+
+/* List i (an index of em_rh_fields) of l. */
+struct em_strlist *em_rh_list(struct em_rh_lists *l, size_t i);
+const struct em_strlist *em_rh_list_c(const struct em_rh_lists *l, size_t i);
+void em_rh_lists_free(struct em_rh_lists *l);
+
 /* One static grant: any listed user or group may read the listed metrics
  * ("*" = all) in the listed namespaces ("*" = all). */
 struct em_authz_rule {
@@ -49,8 +81,7 @@ struct em_auth_conf {
 	char *client_ca_file;          /* client certificates: user = CN, groups = O */
 	/* requestHeader: the aggregator's front-proxy certificate and identity headers */
 	char *rh_ca_file;
-	struct em_strlist rh_allowed_names, rh_username_headers, rh_uid_headers, rh_group_headers,
-		rh_extra_prefixes;
+	struct em_rh_lists rh;
 	bool from_cluster;             /* kube-system/extension-apiserver-authentication */
 	int64_t from_cluster_refresh_ms;
 	bool token_review;
@@ -64,8 +95,6 @@ struct em_auth_conf {
 	int64_t kube_timeout_ms;
 };
 
-void em_strlist_free(struct em_strlist *l);
-bool em_strlist_has(const struct em_strlist *l, const char *s);
 void em_auth_conf_free(struct em_auth_conf *a);
 
 struct em_server_conf {

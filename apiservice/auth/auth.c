@@ -45,7 +45,7 @@ struct state {
 	struct em_x509_pool *client_pool;    /* NULL: no client certificates */
 	struct em_x509_pool *rh_pool;        /* NULL: no front proxy */
 	char *ca_pem;                        /* both, for the TLS CertificateRequest */
-	struct em_strlist allowed, user_h, uid_h, group_h, extra_h;
+	struct em_rh_lists rh;                /* the front proxy's lists in effect */
 };
 
 struct em_auth {
@@ -74,11 +74,7 @@ static void state_unref(struct state *s)
 	em_x509_pool_unref(s->client_pool);
 	em_x509_pool_unref(s->rh_pool);
 	free(s->ca_pem);
-	em_strlist_free(&s->allowed);
-	em_strlist_free(&s->user_h);
-	em_strlist_free(&s->uid_h);
-	em_strlist_free(&s->group_h);
-	em_strlist_free(&s->extra_h);
+	em_rh_lists_free(&s->rh);
 	free(s);
 }
 
@@ -94,16 +90,6 @@ static struct state *state_get(struct em_auth *a)
 	return s;
 }
 
-static int strlist_copy(struct em_strlist *dst, const struct em_strlist *src)
-{
-	memset(dst, 0, sizeof(*dst));
-	dst->set = true;
-	for (size_t i = 0; i < src->n; i++)
-		if (em_strv_push(&dst->v, &dst->n, src->v[i]) != 0)
-			return -1;
-	return 0;
-}
-
 static int strlist_of(struct em_strlist *dst, const char *one)
 {
 	memset(dst, 0, sizeof(*dst));
@@ -116,9 +102,9 @@ static int pick_list(struct em_strlist *dst, const struct em_strlist *conf, cons
 		     const char *def)
 {
 	if (conf->set)
-		return strlist_copy(dst, conf);
+		return em_strlist_copy(dst, conf);
 	if (cm && cm->set)
-		return strlist_copy(dst, cm);
+		return em_strlist_copy(dst, cm);
 	return strlist_of(dst, def);
 }
 
@@ -177,13 +163,12 @@ static struct state *state_build(struct em_auth *a, const struct em_authcm *cm, 
 	if (rpem)
 		em_sb_puts(&all, rpem);
 	s->ca_pem = all.len ? em_sb_steal(&all) : NULL;
-	if (pick_list(&s->allowed, &c->rh_allowed_names, cm ? &cm->allowed_names : NULL, NULL) != 0 ||
-	    pick_list(&s->user_h, &c->rh_username_headers, cm ? &cm->username_headers : NULL, "X-Remote-User") != 0 ||
-	    pick_list(&s->uid_h, &c->rh_uid_headers, cm ? &cm->uid_headers : NULL, NULL) != 0 ||
-	    pick_list(&s->group_h, &c->rh_group_headers, cm ? &cm->group_headers : NULL, "X-Remote-Group") != 0 ||
-	    pick_list(&s->extra_h, &c->rh_extra_prefixes, cm ? &cm->extra_prefixes : NULL, "X-Remote-Extra-") != 0) {
-		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+	for (size_t i = 0; i < EM_RH_NLISTS; i++) {
+		if (pick_list(em_rh_list(&s->rh, i), em_rh_list_c(&c->rh, i), cm ? em_rh_list_c(&cm->rh, i) : NULL,
+			      em_rh_fields[i].def) != 0) {
+			em_err_set(err, EM_E_INTERNAL, "out of memory");
+			goto fail;
+		}
 	}
 	s->gen = atomic_fetch_add(&a->gen, 1) + 1;
 	free(client_pem);
@@ -251,22 +236,13 @@ static int rebuild(struct em_auth *a, struct em_err *err)
 
 static bool authcm_equal(const struct em_authcm *x, const struct em_authcm *y)
 {
-	const struct em_strlist *lx[] = {&x->allowed_names, &x->username_headers, &x->uid_headers, &x->group_headers,
-					 &x->extra_prefixes};
-	const struct em_strlist *ly[] = {&y->allowed_names, &y->username_headers, &y->uid_headers, &y->group_headers,
-					 &y->extra_prefixes};
-
 	if (!x->client_ca != !y->client_ca || (x->client_ca && strcmp(x->client_ca, y->client_ca) != 0))
 		return false;
 	if (!x->rh_ca != !y->rh_ca || (x->rh_ca && strcmp(x->rh_ca, y->rh_ca) != 0))
 		return false;
-	for (size_t i = 0; i < 5; i++) {
-		if (lx[i]->set != ly[i]->set || lx[i]->n != ly[i]->n)
+	for (size_t i = 0; i < EM_RH_NLISTS; i++)
+		if (!em_strlist_equal(em_rh_list_c(&x->rh, i), em_rh_list_c(&y->rh, i)))
 			return false;
-		for (size_t j = 0; j < lx[i]->n; j++)
-			if (strcmp(lx[i]->v[j], ly[i]->v[j]) != 0)
-				return false;
-	}
 	return true;
 }
 
@@ -339,25 +315,20 @@ static void *maintain(void *arg)
 
 static int copy_conf(struct em_auth_conf *d, const struct em_auth_conf *s)
 {
-	struct em_strlist *dl[] = {&d->rh_allowed_names, &d->rh_username_headers, &d->rh_uid_headers,
-				   &d->rh_group_headers, &d->rh_extra_prefixes};
-	const struct em_strlist *sl[] = {&s->rh_allowed_names, &s->rh_username_headers, &s->rh_uid_headers,
-					 &s->rh_group_headers, &s->rh_extra_prefixes};
 	char **ds[] = {&d->client_ca_file, &d->rh_ca_file, &d->kube_url, &d->kube_ca_file, &d->kube_token_file};
 	char *const ss[] = {s->client_ca_file, s->rh_ca_file, s->kube_url, s->kube_ca_file, s->kube_token_file};
 
 	*d = *s;
 	for (size_t i = 0; i < 5; i++)
 		*ds[i] = NULL;
-	for (size_t i = 0; i < 5; i++)
-		memset(dl[i], 0, sizeof(*dl[i]));
+	memset(&d->rh, 0, sizeof(d->rh));
 	d->rules = NULL;
 	d->n_rules = 0;
 	for (size_t i = 0; i < 5; i++)
 		if (ss[i] && !(*ds[i] = strdup(ss[i])))
 			return -1;
-	for (size_t i = 0; i < 5; i++)
-		if (sl[i]->set && strlist_copy(dl[i], sl[i]) != 0)
+	for (size_t i = 0; i < EM_RH_NLISTS; i++)
+		if (em_rh_list_c(&s->rh, i)->set && em_strlist_copy(em_rh_list(&d->rh, i), em_rh_list_c(&s->rh, i)) != 0)
 			return -1;
 	if (s->n_rules) {
 		d->rules = calloc(s->n_rules, sizeof(*d->rules));
@@ -365,10 +336,10 @@ static int copy_conf(struct em_auth_conf *d, const struct em_auth_conf *s)
 			return -1;
 		d->n_rules = s->n_rules;
 		for (size_t i = 0; i < s->n_rules; i++)
-			if (strlist_copy(&d->rules[i].users, &s->rules[i].users) != 0 ||
-			    strlist_copy(&d->rules[i].groups, &s->rules[i].groups) != 0 ||
-			    strlist_copy(&d->rules[i].namespaces, &s->rules[i].namespaces) != 0 ||
-			    strlist_copy(&d->rules[i].metrics, &s->rules[i].metrics) != 0)
+			if (em_strlist_copy(&d->rules[i].users, &s->rules[i].users) != 0 ||
+			    em_strlist_copy(&d->rules[i].groups, &s->rules[i].groups) != 0 ||
+			    em_strlist_copy(&d->rules[i].namespaces, &s->rules[i].namespaces) != 0 ||
+			    em_strlist_copy(&d->rules[i].metrics, &s->rules[i].metrics) != 0)
 				return -1;
 	}
 	return 0;
@@ -585,11 +556,10 @@ static enum outcome authenticate(struct em_auth *a, struct state *st, const stru
 		*method = "x509";
 		if (em_x509_verify(st->rh_pool, r->chain, r->n_chain, 0, &subj, &err) != 0) {
 			em_debug("auth: front proxy: %s", err.msg);
-		} else if (st->allowed.n && !em_strlist_has(&st->allowed, subj.cn)) {
+		} else if (st->rh.allowed_names.n && !em_strlist_has(&st->rh.allowed_names, subj.cn)) {
 			em_debug("auth: front proxy: x509: subject with cn=%s is not in the allowed list", subj.cn);
 		} else {
-			struct em_reqheader_names names = {&st->user_h, &st->uid_h, &st->group_h, &st->extra_h};
-			int rc = em_reqheader_user(&names, r->headers, r->n_headers, u);
+			int rc = em_reqheader_user(&st->rh, r->headers, r->n_headers, u);
 			em_x509_subject_free(&subj);
 			if (rc < 0)
 				return AUTHN_ERROR;

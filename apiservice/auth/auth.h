@@ -43,13 +43,9 @@ struct em_header {
 	const char *value;
 };
 
-/* The front proxy's header names in effect (config, else the cluster's
- * ConfigMap, else X-Remote-User / X-Remote-Group / X-Remote-Extra-). */
-struct em_reqheader_names {
-	const struct em_strlist *username, *uid, *group, *extra_prefix;
-};
-
-/* requestheader rules (apiserver authenticator/request/headerrequest):
+/* requestheader rules (apiserver authenticator/request/headerrequest), with
+ * the header names in effect (config, else the cluster's ConfigMap, else
+ * em_rh_fields' defaults; allowed_names is not used here):
  * user = the first value of the first username header (in names order)
  * whose first value is non-empty; uid likewise; groups = every non-empty
  * value of every group header, in order; extra = every header whose name
@@ -58,11 +54,11 @@ struct em_reqheader_names {
  * in order. Returns 1 with u filled, 0 when no username header has a value
  * (u untouched), -1 out of memory. Call it ONLY for a request whose client
  * certificate was verified against the requestheader CA. */
-int em_reqheader_user(const struct em_reqheader_names *names, const struct em_header *h, size_t n, struct em_user *u);
+int em_reqheader_user(const struct em_rh_lists *names, const struct em_header *h, size_t n, struct em_user *u);
 
 /* True when name is one of the identity headers (username, uid, group or an
  * extra prefix): the headers a request never passes on. */
-bool em_reqheader_is_identity(const struct em_reqheader_names *names, const char *name);
+bool em_reqheader_is_identity(const struct em_rh_lists *names, const char *name);
 
 /* The token of "Bearer TOKEN" as Kubernetes' bearertoken authenticator reads
  * it (trimmed, "Bearer" case-insensitive, exactly one space); malloc'd, or

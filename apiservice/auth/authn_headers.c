@@ -129,25 +129,26 @@ static char *extra_key(const char *rest)
 	return out;
 }
 
-int em_reqheader_user(const struct em_reqheader_names *names, const struct em_header *h, size_t n, struct em_user *u)
+int em_reqheader_user(const struct em_rh_lists *names, const struct em_header *h, size_t n, struct em_user *u)
 {
+	const struct em_strlist *groups = &names->group_headers, *prefixes = &names->extra_prefixes;
 	struct em_user nu = {0};
-	const char *name = first_nonempty(names->username, h, n), *uid;
+	const char *name = first_nonempty(&names->username_headers, h, n), *uid;
 
 	if (!name)
 		return 0;
 	if (em_user_set_name(&nu, name) != 0)
 		goto oom;
-	uid = first_nonempty(names->uid, h, n);
+	uid = first_nonempty(&names->uid_headers, h, n);
 	if (uid && em_user_set_uid(&nu, uid) != 0)
 		goto oom;
-	for (size_t g = 0; names->group && g < names->group->n; g++)
+	for (size_t g = 0; g < groups->n; g++)
 		for (size_t i = 0; i < n; i++)
-			if (strcasecmp(h[i].name, names->group->v[g]) == 0 && h[i].value && *h[i].value &&
+			if (strcasecmp(h[i].name, groups->v[g]) == 0 && h[i].value && *h[i].value &&
 			    em_user_add_group(&nu, h[i].value) != 0)
 				goto oom;
-	for (size_t p = 0; names->extra_prefix && p < names->extra_prefix->n; p++) {
-		const char *pre = names->extra_prefix->v[p];
+	for (size_t p = 0; p < prefixes->n; p++) {
+		const char *pre = prefixes->v[p];
 		size_t pl = strlen(pre);
 		for (size_t i = 0; i < n; i++) {
 			char *key;
@@ -170,16 +171,17 @@ oom:
 	return -1;
 }
 
-bool em_reqheader_is_identity(const struct em_reqheader_names *names, const char *name)
+bool em_reqheader_is_identity(const struct em_rh_lists *names, const char *name)
 {
-	const struct em_strlist *exact[] = {names->username, names->uid, names->group};
+	const struct em_strlist *exact[] = {&names->username_headers, &names->uid_headers, &names->group_headers};
+	const struct em_strlist *prefixes = &names->extra_prefixes;
 
 	for (size_t k = 0; k < 3; k++)
-		for (size_t i = 0; exact[k] && i < exact[k]->n; i++)
+		for (size_t i = 0; i < exact[k]->n; i++)
 			if (strcasecmp(exact[k]->v[i], name) == 0)
 				return true;
-	for (size_t i = 0; names->extra_prefix && i < names->extra_prefix->n; i++)
-		if (strncasecmp(name, names->extra_prefix->v[i], strlen(names->extra_prefix->v[i])) == 0)
+	for (size_t i = 0; i < prefixes->n; i++)
+		if (strncasecmp(name, prefixes->v[i], strlen(prefixes->v[i])) == 0)
 			return true;
 	return false;
 }

@@ -263,11 +263,7 @@ void em_authcm_free(struct em_authcm *c)
 		return;
 	free(c->client_ca);
 	free(c->rh_ca);
-	em_strlist_free(&c->allowed_names);
-	em_strlist_free(&c->username_headers);
-	em_strlist_free(&c->uid_headers);
-	em_strlist_free(&c->group_headers);
-	em_strlist_free(&c->extra_prefixes);
+	em_rh_lists_free(&c->rh);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -322,13 +318,11 @@ int em_authcm_parse(const char *body, struct em_authcm *out, struct em_err *err)
 		goto out;
 	}
 	if (cm_str(data, "client-ca-file", &out->client_ca, err) != 0 ||
-	    cm_str(data, "requestheader-client-ca-file", &out->rh_ca, err) != 0 ||
-	    cm_list(data, "requestheader-allowed-names", &out->allowed_names, err) != 0 ||
-	    cm_list(data, "requestheader-username-headers", &out->username_headers, err) != 0 ||
-	    cm_list(data, "requestheader-uid-headers", &out->uid_headers, err) != 0 ||
-	    cm_list(data, "requestheader-group-headers", &out->group_headers, err) != 0 ||
-	    cm_list(data, "requestheader-extra-headers-prefix", &out->extra_prefixes, err) != 0)
+	    cm_str(data, "requestheader-client-ca-file", &out->rh_ca, err) != 0)
 		goto out;
+	for (size_t i = 0; i < EM_RH_NLISTS; i++)
+		if (cm_list(data, em_rh_fields[i].cm_key, em_rh_list(&out->rh, i), err) != 0)
+			goto out;
 	rc = 0;
 out:
 	if (rc != 0)

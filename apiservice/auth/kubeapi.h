@@ -41,7 +41,7 @@ int em_user_from_json(const char *text, struct em_user *u);
 struct em_authcm {
 	char *client_ca;    /* client-ca-file */
 	char *rh_ca;        /* requestheader-client-ca-file */
-	struct em_strlist allowed_names, username_headers, uid_headers, group_headers, extra_prefixes;
+	struct em_rh_lists rh;   /* requestheader-allowed-names ... (em_rh_fields' cm_key) */
 };
 
 int em_authcm_parse(const char *body, struct em_authcm *out, struct em_err *err);

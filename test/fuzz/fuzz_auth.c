@@ -20,13 +20,15 @@ static char *u_v[] = {"X-Remote-User", "Impersonate-User"};
 static char *uid_v[] = {"X-Remote-Uid"};
 static char *g_v[] = {"X-Remote-Group"};
 static char *e_v[] = {"X-Remote-Extra-"};
-static struct em_strlist U = {u_v, 2, true}, UID = {uid_v, 1, true}, G = {g_v, 1, true}, E = {e_v, 1, true};
+static const struct em_rh_lists names = {.username_headers = {u_v, 2, true},
+					 .uid_headers = {uid_v, 1, true},
+					 .group_headers = {g_v, 1, true},
+					 .extra_prefixes = {e_v, 1, true}};
 
 /* Input: lines "Name: value"; the first line is also the request path and
  * the whole input a review response body. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct em_reqheader_names names = {&U, &UID, &G, &E};
 	char *text = malloc(size + 1), *save = NULL, *line, *copy;
 	struct em_header h[64];
 	size_t n = 0;

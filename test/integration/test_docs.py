@@ -28,6 +28,9 @@ def every_config_key_is_documented():
     keys = set()
     for arr in re.findall(r"static const char \*const \w+\[\] = \{(.*?)\};", src, re.S):
         keys.update(re.findall(r'"([A-Za-z]+)"', arr))
+    # server.auth.requestHeader's lists: the first string of each em_rh_fields row
+    for table in re.findall(r"const struct em_rh_field em_rh_fields\[\w*\] = \{(.*?)\};", src, re.S):
+        keys.update(re.findall(r'\{"([A-Za-z]+)"', table))
     assert len(keys) > 15, keys
     missing = sorted(k for k in keys if f"{k}" not in README)
     assert not missing, missing

@@ -29,8 +29,10 @@ static char *u_v[] = {"X-Remote-User", "X-Other-User"};
 static char *uid_v[] = {"X-Remote-Uid"};
 static char *g_v[] = {"X-Remote-Group", "X-Second-Group"};
 static char *e_v[] = {"X-Remote-Extra-", "X-Ext-"};
-static struct em_strlist U = {u_v, 2, true}, UID = {uid_v, 1, true}, G = {g_v, 2, true}, E = {e_v, 2, true};
-static const struct em_reqheader_names NAMES = {&U, &UID, &G, &E};
+static const struct em_rh_lists NAMES = {.username_headers = {u_v, 2, true},
+					   .uid_headers = {uid_v, 1, true},
+					   .group_headers = {g_v, 2, true},
+					   .extra_prefixes = {e_v, 2, true}};
 
 TEST(reqheader_first_nonempty_username_and_uid)
 {
@@ -571,12 +573,12 @@ TEST(authentication_configmap_parse)
 		   0);
 	EXPECT_STR(cm.client_ca, "CA1");
 	EXPECT_STR(cm.rh_ca, "CA2");
-	EXPECT(cm.allowed_names.set && cm.allowed_names.n == 1);
-	EXPECT(em_strlist_has(&cm.allowed_names, "front-proxy-client"));
-	EXPECT(em_strlist_has(&cm.username_headers, "X-Remote-User"));
-	EXPECT(em_strlist_has(&cm.group_headers, "X-Remote-Group"));
-	EXPECT(em_strlist_has(&cm.extra_prefixes, "X-Remote-Extra-"));
-	EXPECT(!cm.uid_headers.set);   /* absent key: unset, not empty */
+	EXPECT(cm.rh.allowed_names.set && cm.rh.allowed_names.n == 1);
+	EXPECT(em_strlist_has(&cm.rh.allowed_names, "front-proxy-client"));
+	EXPECT(em_strlist_has(&cm.rh.username_headers, "X-Remote-User"));
+	EXPECT(em_strlist_has(&cm.rh.group_headers, "X-Remote-Group"));
+	EXPECT(em_strlist_has(&cm.rh.extra_prefixes, "X-Remote-Extra-"));
+	EXPECT(!cm.rh.uid_headers.set);   /* absent key: unset, not empty */
 	em_authcm_free(&cm);
 	EXPECT_INT(em_authcm_parse("{\"kind\":\"ConfigMap\",\"data\":{\"requestheader-allowed-names\":\"nope\"}}", &cm,
 				   &err),
@@ -584,7 +586,7 @@ TEST(authentication_configmap_parse)
 	EXPECT(strstr(err.msg, "requestheader-allowed-names") != NULL);
 	EXPECT_INT(em_authcm_parse("{\"kind\":\"ConfigMap\",\"data\":{\"requestheader-allowed-names\":\"[]\"}}", &cm, &err),
 		   0);
-	EXPECT(cm.allowed_names.set && cm.allowed_names.n == 0);
+	EXPECT(cm.rh.allowed_names.set && cm.rh.allowed_names.n == 0);
 	EXPECT(cm.client_ca == NULL);
 	em_authcm_free(&cm);
 	EXPECT_INT(em_authcm_parse("{\"kind\":\"Secret\",\"data\":{}}", &cm, &err), -1);
@@ -884,7 +886,7 @@ TEST(config_auth_defaults_delegated)
 	EXPECT_INT(c->server.auth.from_cluster_refresh_ms, 60000);
 	EXPECT_INT(c->server.auth.kube_timeout_ms, 5000);
 	EXPECT(c->server.auth.kube_url == NULL);
-	EXPECT(!c->server.auth.rh_allowed_names.set);
+	EXPECT(!c->server.auth.rh.allowed_names.set);
 	em_config_free(c);
 }
 
@@ -925,9 +927,9 @@ TEST(config_auth_full)
 		EXPECT_INT(a->mode, EM_AUTH_DELEGATED);
 		EXPECT_STR(a->client_ca_file, ca);
 		EXPECT_STR(a->rh_ca_file, ca);
-		EXPECT_INT(a->rh_allowed_names.n, 2);
-		EXPECT(em_strlist_has(&a->rh_allowed_names, "aggregator"));
-		EXPECT(a->rh_uid_headers.set && a->rh_uid_headers.n == 0);
+		EXPECT_INT(a->rh.allowed_names.n, 2);
+		EXPECT(em_strlist_has(&a->rh.allowed_names, "aggregator"));
+		EXPECT(a->rh.uid_headers.set && a->rh.uid_headers.n == 0);
 		EXPECT(!a->token_review);
 		EXPECT_INT(a->cache_ttl_ms, 3000);
 		EXPECT_INT(a->authz_mode, EM_AUTHZ_STATIC);
@@ -1051,7 +1053,7 @@ TEST(chain_static_authorization_end_to_end)
 	struct em_auth_conf conf = {.mode = EM_AUTH_DELEGATED,
 				    .client_ca_file = c_file,
 				    .rh_ca_file = fp_file,
-				    .rh_allowed_names = {allowed_v, 1, true},
+				    .rh = {.allowed_names = {allowed_v, 1, true}},
 				    .cache_ttl_ms = 10000,
 				    .authz_mode = EM_AUTHZ_STATIC,
 				    .rules = &rule,
