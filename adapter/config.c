@@ -59,9 +59,7 @@ void em_rawopts_free(struct em_rawopts *r)
 		return;
 	for (size_t i = 0; i < r->n; i++) {
 		free((char *)r->items[i].name);
-		if (r->items[i].value)
-			memset((char *)r->items[i].value, 0, strlen(r->items[i].value));
-		free((char *)r->items[i].value);
+		em_free_secret((char *)r->items[i].value);   /* values may be secrets */
 	}
 	free(r->items);
 	r->items = NULL;
@@ -690,8 +688,7 @@ static void load_value_source(struct loader *L, const char *name, yaml_node_t *v
 			lerr(L, src, name, "%s", why);
 		} else {
 			rawopts_add(raw, name, val, LINE(src), COL(src));
-			memset(val, 0, strlen(val));
-			free(val);
+			em_free_secret(val);
 		}
 	} else {
 		lerr(L, v, name, "value source must be a string");

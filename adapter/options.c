@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "adapter/util/secret.h"
+
 const char *em_opt_type_name(enum em_opt_type t)
 {
 	switch (t) {
@@ -298,9 +300,10 @@ void em_options_free(const struct em_option *table, void *cfg)
 		char *field = (char *)cfg + o->offset;
 		if (o->type == EM_OPT_STRING || o->type == EM_OPT_ENUM) {
 			char **s = (char **)field;
-			if (*s && (o->flags & EM_OPT_SECRET))
-				explicit_bzero(*s, strlen(*s)); /* a memset before free may be optimised away */
-			free(*s);
+			if (o->flags & EM_OPT_SECRET)
+				em_free_secret(*s);
+			else
+				free(*s);
 			*s = NULL;
 		} else if (o->type == EM_OPT_MAP) {
 			em_kvlist_free((struct em_kvlist *)field);

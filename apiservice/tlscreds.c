@@ -13,6 +13,7 @@
 #include "adapter/util/strbuf.h"
 #include "adapter/util/clock.h"
 #include "adapter/util/files.h"
+#include "adapter/util/secret.h"
 
 #define CHECK_EVERY_MS 1000
 #define MAX_PEM (1 << 20)
@@ -32,14 +33,6 @@ struct em_tlscreds {
 	int64_t next_check_ms;
 	struct em_complain complain;
 };
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		memset(s, 0, strlen(s));
-		free(s);
-	}
-}
 
 static struct em_tlscred *cred_new(const char *cert_pem, const char *key_pem, const char *ca_pem, char *why,
 				   size_t cap)
@@ -110,7 +103,7 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 	}
 	if (!t->cert_pem || !t->key_pem) {
 		free(t->cert_pem);
-		wipe_free(t->key_pem);
+		em_free_secret(t->key_pem);
 		t->cert_pem = strdup(cert_pem);
 		t->key_pem = strdup(key_pem);
 	}
@@ -123,7 +116,7 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 		/* The files changed since the caller read them, half-way: use the
 		 * caller's pair; the next check loads the files again. */
 		free(t->cert_pem);
-		wipe_free(t->key_pem);
+		em_free_secret(t->key_pem);
 		t->cert_pem = strdup(cert_pem);
 		t->key_pem = strdup(key_pem);
 		t->cert_sig[0] = t->key_sig[0] = '\0';
@@ -149,7 +142,7 @@ void em_tlscreds_free(struct em_tlscreds *t)
 	free(t->cert_file);
 	free(t->key_file);
 	free(t->cert_pem);
-	wipe_free(t->key_pem);
+	em_free_secret(t->key_pem);
 	pthread_mutex_destroy(&t->mu);
 	free(t);
 }
@@ -174,12 +167,12 @@ static bool reload_files(struct em_tlscreds *t, int64_t now)
 		/* Perhaps half-way through a rotation: retried next second. */
 		em_complain(&t->complain, now, EM_LOG_WARN, "tls: keeping the current serving certificate: %s", why);
 		free(cert);
-		wipe_free(key);
+		em_free_secret(key);
 		return false;
 	}
 	em_tlscred_release(probe);
 	free(t->cert_pem);
-	wipe_free(t->key_pem);
+	em_free_secret(t->key_pem);
 	t->cert_pem = cert;
 	t->key_pem = key;
 	snprintf(t->cert_sig, sizeof(t->cert_sig), "%s", cs);

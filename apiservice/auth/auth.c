@@ -19,6 +19,7 @@
 #include "adapter/util/strbuf.h"
 #include "adapter/util/clock.h"
 #include "adapter/util/files.h"
+#include "adapter/util/secret.h"
 #include "adapter/util/text.h"
 
 #define CACHE_CAPACITY 4096
@@ -528,8 +529,7 @@ static int token_review(struct em_auth *a, const char *token, struct em_user *u,
 		em_authcache_put(a->tokens, key, a->now_ms(), a->conf.cache_ttl_ms, 0, NULL);
 	}
 out:
-	memset(req, 0, strlen(req));
-	free(req);
+	em_free_secret(req);   /* it holds the token */
 	free(resp);
 	free(etext);
 	return rc;
@@ -594,8 +594,7 @@ static enum outcome authenticate(struct em_auth *a, struct state *st, const stru
 			out = AUTHN_OK;
 		else if (api_error)
 			out = AUTHN_ERROR;
-		memset(token, 0, strlen(token));
-		free(token);
+		em_free_secret(token);
 	}
 	return out;
 }

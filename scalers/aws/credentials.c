@@ -117,7 +117,7 @@ done:
 		const char *k;
 		json_object_foreach(j, k, v)
 			if (json_is_string(v))
-				OPENSSL_cleanse((void *)json_string_value(v), json_string_length(v));
+				em_wipe((void *)json_string_value(v), json_string_length(v));
 		json_decref(j);
 	}
 	return rc;
@@ -536,7 +536,7 @@ static char *make_key(const struct em_aws_auth_cfg *a, bool with_role)
 			return NULL;
 		snprintf(mat, ml, "%s\n%s\n%s", akid, a->secret_access_key, a->session_token ? a->session_token : "");
 		em_sha256_hex(mat, strlen(mat), h);
-		OPENSSL_cleanse(mat, ml);
+		em_wipe(mat, ml);
 		free(mat);
 		n = (size_t)snprintf(buf, sizeof(buf), "static:%.16s", h);
 	} else {

@@ -1,6 +1,7 @@
 /* sigv4.c - AWS Signature Version 4: canonical request, string to sign, signing key cache. */
 #include "sigv4.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/secret.h"
 #include "adapter/util/text.h"
 
 #include <ctype.h>
@@ -29,11 +30,8 @@ static void b_putc(struct em_strbuf *b, char c)
 
 static void wipe_str(char **s)
 {
-	if (*s) {
-		OPENSSL_cleanse(*s, strlen(*s));
-		free(*s);
-		*s = NULL;
-	}
+	em_free_secret(*s);
+	*s = NULL;
 }
 
 void em_aws_creds_wipe(struct em_aws_creds *c)
@@ -98,12 +96,12 @@ static int derive_key(const char *secret, const char *date, const char *region, 
 	memcpy(k0, "AWS4", 4);
 	memcpy(k0 + 4, secret, slen);
 	hmac(k0, slen + 4, date, strlen(date), k);
-	OPENSSL_cleanse(k0, slen + 4);
+	em_wipe(k0, slen + 4);
 	free(k0);
 	hmac(k, 32, region, strlen(region), k);
 	hmac(k, 32, service, strlen(service), k);
 	hmac(k, 32, "aws4_request", 12, out);
-	OPENSSL_cleanse(k, sizeof(k));
+	em_wipe(k, sizeof(k));
 	return 0;
 }
 
@@ -131,7 +129,7 @@ static void entry_wipe(struct cache_entry *e)
 	wipe_str(&e->secret);
 	free(e->region);
 	free(e->service);
-	OPENSSL_cleanse(e, sizeof(*e));
+	em_wipe(e, sizeof(*e));
 }
 
 struct em_sigv4_cache *em_sigv4_cache_new(size_t capacity)
@@ -512,7 +510,7 @@ static void hset_free(struct hset *s)
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->h[i].name);
 		if (s->h[i].value.buf)
-			OPENSSL_cleanse(s->h[i].value.buf, s->h[i].value.len);
+			em_wipe(s->h[i].value.buf, s->h[i].value.len);
 		free(s->h[i].value.buf);
 	}
 	free(s->h);
@@ -662,7 +660,7 @@ oom:
 fail:
 done:
 	if (b.buf)
-		OPENSSL_cleanse(b.buf, b.len);
+		em_wipe(b.buf, b.len);
 	free(b.buf);
 	free(sh.buf);
 	free(path);
@@ -747,7 +745,7 @@ int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *cre
 	if (signing_key(cache, creds->secret_access_key, day, req->region, req->service, key) != 0)
 		goto oom;
 	hmac(key, sizeof(key), sts.buf, sts.len, mac);
-	OPENSSL_cleanse(key, sizeof(key));
+	em_wipe(key, sizeof(key));
 	for (size_t i = 0; i < 32; i++)
 		snprintf(sig + 2 * i, 3, "%02x", mac[i]);
 
@@ -789,9 +787,9 @@ oom:
 fail:
 	em_sigv4_out_free(out);
 done:
-	OPENSSL_cleanse(mac, sizeof(mac));
+	em_wipe(mac, sizeof(mac));
 	if (cr)
-		OPENSSL_cleanse(cr, strlen(cr));
+		em_wipe(cr, strlen(cr));
 	free(cr);
 	free(sh);
 	free(auth);

@@ -9,7 +9,7 @@
 #include "adapter/util/err.h"
 
 /* A set of AWS credentials. Every string is owned and wiped with
- * OPENSSL_cleanse() by em_aws_creds_wipe(). */
+ * em_free_secret() by em_aws_creds_wipe(). */
 struct em_aws_creds {
 	char *access_key_id;
 	char *secret_access_key;
