@@ -19,6 +19,35 @@
 #define PREFIX "/apis/" GV "/namespaces/"
 #define MAX_SELECTOR 4096
 
+/* The platform /version reports, in Go's GOOS/GOARCH words, from the
+ * compiler's own macros: the target this binary was built for. */
+#if defined(__linux__)
+#define GOOS "linux"
+#elif defined(__APPLE__)
+#define GOOS "darwin"
+#elif defined(__FreeBSD__)
+#define GOOS "freebsd"
+#else
+#define GOOS "unknown"
+#endif
+#if defined(__x86_64__)
+#define GOARCH "amd64"
+#elif defined(__aarch64__)
+#define GOARCH "arm64"
+#elif defined(__i386__)
+#define GOARCH "386"
+#elif defined(__arm__)
+#define GOARCH "arm"
+#elif defined(__powerpc64__) && defined(__LITTLE_ENDIAN__)
+#define GOARCH "ppc64le"
+#elif defined(__s390x__)
+#define GOARCH "s390x"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define GOARCH "riscv64"
+#else
+#define GOARCH "unknown"
+#endif
+
 static const char api_group[] =
 	"{\"kind\":\"APIGroup\",\"apiVersion\":\"v1\",\"name\":\"" GROUP "\",\"versions\":[{\"groupVersion\":\"" GV
 	"\",\"version\":\"v1beta1\"}],\"preferredVersion\":{\"groupVersion\":\"" GV "\",\"version\":\"v1beta1\"}}";
@@ -277,7 +306,7 @@ void em_api_handle(struct em_registry *reg, const struct em_api_req *req, struct
 		set_static(resp, "version",
 			   "{\"major\":\"1\",\"minor\":\"30\",\"gitVersion\":\"v1.30.0-extmetrics-" EM_VERSION "\","
 			   "\"gitCommit\":\"\",\"gitTreeState\":\"clean\",\"buildDate\":\"\",\"goVersion\":\"\","
-			   "\"compiler\":\"gc\",\"platform\":\"linux/amd64\"}\n");
+			   "\"compiler\":\"gc\",\"platform\":\"" GOOS "/" GOARCH "\"}\n");
 	} else if (em_api_metric_path(p, &ns, &metric)) {
 		handle_metric(reg, req, ns, metric, resp);
 	} else {

@@ -1,6 +1,7 @@
 """test_server.py - the real binary over HTTPS: kubectl, Status errors, reload, SIGTERM, own metrics."""
 import json
 import os
+import platform
 import re
 import signal
 import socket
@@ -64,6 +65,10 @@ def discovery_through_kubectl():
     assert gl["kind"] == "APIGroupList" and gl["groups"][0]["name"] == "external.metrics.k8s.io", gl
     v = json.loads(kubectl_raw(srv, "/version").stdout)
     assert v["major"] == "1" and v["gitVersion"].startswith("v1."), v
+    # the platform the binary was built for (here: this machine), in Go's GOOS/GOARCH words
+    goarch = {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}.get(platform.machine(),
+                                                                                    platform.machine())
+    assert v["platform"] == f"{platform.system().lower()}/{goarch}", v
 
 
 @T.case
