@@ -22,9 +22,9 @@
 static const char *const sslmode_choices[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full",
 					      NULL};
 
-#define OFF(f) offsetof(struct pg_cfg, f)
+#define OFF(f) offsetof(struct em_pg_cfg, f)
 
-const struct em_option pg_options[] = {
+const struct em_option em_pg_options[] = {
 	{.name = "query", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(query),
 	 .help = "one SQL statement; the first column of the first row is the value"},
 	{.name = "targetQueryValue", .type = EM_OPT_FLOAT, .offset = OFF(targetQueryValue),
@@ -55,9 +55,9 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
-int pg_validate(void *vcfg, struct em_err *err)
+int em_pg_validate(void *vcfg, struct em_err *err)
 {
-	struct pg_cfg *c = vcfg;
+	struct em_pg_cfg *c = vcfg;
 
 	/* KEDA: a zero target is "not given" (the HPA cannot divide by it). */
 	if (c->targetQueryValue == 0)
@@ -65,7 +65,7 @@ int pg_validate(void *vcfg, struct em_err *err)
 	if (!isfinite(c->targetQueryValue))
 		return em_err_set(err, EM_E_CONFIG, "targetQueryValue: must be a finite number");
 	if (!empty(c->connection))
-		return pg_check_connection(c->connection, err);
+		return em_pg_check_connection(c->connection, err);
 	if (empty(c->host))
 		return em_err_set(err, EM_E_CONFIG, "host: no host given");
 	if (empty(c->port))
@@ -141,7 +141,7 @@ static bool ports_ok(const char *s)
 	return true;
 }
 
-int pg_check_connection(const char *conn, struct em_err *err)
+int em_pg_check_connection(const char *conn, struct em_err *err)
 {
 	/* pgx's wording (KEDA): "failed to parse as URL" / "as keyword/value". */
 	static const char uri_msg[] =
@@ -182,7 +182,7 @@ int pg_check_connection(const char *conn, struct em_err *err)
 	return rc;
 }
 
-char *pg_conninfo_password(const char *conninfo)
+char *em_pg_conninfo_password(const char *conninfo)
 {
 	char *perr = NULL, *pw = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
@@ -199,18 +199,18 @@ char *pg_conninfo_password(const char *conninfo)
 	return pw;
 }
 
-int64_t pg_share_wait_ms(int64_t budget_ms)
+int64_t em_pg_share_wait_ms(int64_t budget_ms)
 {
 	int64_t w = budget_ms / 4;
 
-	if (w > PG_SHARE_WAIT_MS)
-		w = PG_SHARE_WAIT_MS;
+	if (w > EM_PG_SHARE_WAIT_MS)
+		w = EM_PG_SHARE_WAIT_MS;
 	return w > 0 ? w : 0;
 }
 
 /* ------------------------------------------------------------- pure helpers */
 
-void pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value)
+void em_pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value)
 {
 	bool quote = !*value;
 
@@ -234,21 +234,21 @@ void pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value)
 	em_sb_puts(sb, "'");
 }
 
-char *pg_build_conninfo(const struct pg_cfg *c)
+char *em_pg_build_conninfo(const struct em_pg_cfg *c)
 {
 	struct em_strbuf sb;
 
 	if (!empty(c->connection))
 		return strdup(c->connection);
 	em_sb_init(&sb);
-	pg_conninfo_add(&sb, "host", c->host ? c->host : "");
-	pg_conninfo_add(&sb, "port", c->port ? c->port : "");
-	pg_conninfo_add(&sb, "user", c->userName ? c->userName : "");
-	pg_conninfo_add(&sb, "dbname", c->dbName ? c->dbName : "");
-	pg_conninfo_add(&sb, "sslmode", c->sslmode ? c->sslmode : "");
+	em_pg_conninfo_add(&sb, "host", c->host ? c->host : "");
+	em_pg_conninfo_add(&sb, "port", c->port ? c->port : "");
+	em_pg_conninfo_add(&sb, "user", c->userName ? c->userName : "");
+	em_pg_conninfo_add(&sb, "dbname", c->dbName ? c->dbName : "");
+	em_pg_conninfo_add(&sb, "sslmode", c->sslmode ? c->sslmode : "");
 	/* Without a password libpq falls back to PGPASSWORD / .pgpass. */
 	if (!empty(c->password))
-		pg_conninfo_add(&sb, "password", c->password);
+		em_pg_conninfo_add(&sb, "password", c->password);
 	if (sb.oom) {
 		em_sb_free(&sb);
 		return NULL;
@@ -274,7 +274,7 @@ static const char *type_name(unsigned oid)
 	}
 }
 
-int pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double *out, struct em_err *err)
+int em_pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double *out, struct em_err *err)
 {
 	const char *tn = type_name(type_oid);
 	char *end;
@@ -304,7 +304,7 @@ int pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double 
 	return 0;
 }
 
-int64_t pg_statement_timeout_ms(int64_t budget_ms)
+int64_t em_pg_statement_timeout_ms(int64_t budget_ms)
 {
 	int64_t margin = budget_ms / 5;
 
@@ -316,14 +316,14 @@ int64_t pg_statement_timeout_ms(int64_t budget_ms)
 	return budget_ms - margin >= 1 ? budget_ms - margin : 1;
 }
 
-int64_t pg_backoff_next(int64_t cur_ms)
+int64_t em_pg_backoff_next(int64_t cur_ms)
 {
-	if (cur_ms < PG_BACKOFF_MIN_MS)
-		return PG_BACKOFF_MIN_MS;
-	return cur_ms * 2 > PG_BACKOFF_MAX_MS ? PG_BACKOFF_MAX_MS : cur_ms * 2;
+	if (cur_ms < EM_PG_BACKOFF_MIN_MS)
+		return EM_PG_BACKOFF_MIN_MS;
+	return cur_ms * 2 > EM_PG_BACKOFF_MAX_MS ? EM_PG_BACKOFF_MAX_MS : cur_ms * 2;
 }
 
-void pg_one_line(const char *in, char *out, size_t cap)
+void em_pg_one_line(const char *in, char *out, size_t cap)
 {
 	size_t j = 0;
 	bool space = false;
@@ -386,7 +386,7 @@ struct pg_target {
 	char *password;             /* as libpq reads it from key, scrubbed from messages; may be NULL */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;          /* a slot became free */
-	struct pg_slot slots[PG_MAX_CONNS];
+	struct pg_slot slots[EM_PG_MAX_CONNS];
 	int64_t next_connect_ms;    /* back-off: no attempt before this (monotonic) */
 	int64_t backoff_ms;
 	char last_error[256];
@@ -399,7 +399,7 @@ static int target_init(void *p)
 	struct pg_target *t = p;
 
 	/* NULL also when there is none: scrubbing is then a no-op */
-	t->password = pg_conninfo_password(t->k.key);
+	t->password = em_pg_conninfo_password(t->k.key);
 	pthread_mutex_init(&t->mu, NULL);
 	em_cond_init(&t->cv);
 	return 0;
@@ -409,7 +409,7 @@ static void target_fini(void *p)
 {
 	struct pg_target *t = p;
 
-	for (int i = 0; i < PG_MAX_CONNS; i++)
+	for (int i = 0; i < EM_PG_MAX_CONNS; i++)
 		PQfinish(t->slots[i].conn);
 	pthread_cond_destroy(&t->cv);
 	pthread_mutex_destroy(&t->mu);
@@ -418,15 +418,15 @@ static void target_fini(void *p)
 
 /* Takes a free slot with a live connection. When every connection is busy,
  * an empty slot (a new connection) is taken only once the most recently
- * started query has run for pg_share_wait_ms() and no other connection is
- * being opened; meanwhile, and when all PG_MAX_CONNS are busy, it waits for
+ * started query has run for em_pg_share_wait_ms() and no other connection is
+ * being opened; meanwhile, and when all EM_PG_MAX_CONNS are busy, it waits for
  * one to come free until the deadline. So metrics with quick queries share
  * one connection, and another one is opened only while a query is still
  * running. Returns the slot index or -1. */
 static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *err)
 {
 	int64_t now = em_mono_ms();
-	int64_t share_ms = pg_share_wait_ms(deadline - now);
+	int64_t share_ms = em_pg_share_wait_ms(deadline - now);
 	int pick = -1;
 
 	pthread_mutex_lock(&t->mu);
@@ -435,7 +435,7 @@ static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *er
 		bool connecting = false;
 		int64_t youngest = 0, wake = deadline;
 
-		for (int i = 0; i < PG_MAX_CONNS && pick < 0; i++) {
+		for (int i = 0; i < EM_PG_MAX_CONNS && pick < 0; i++) {
 			struct pg_slot *s = &t->slots[i];
 			if (s->busy) {
 				connecting |= s->connecting;
@@ -471,9 +471,9 @@ static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *er
 	t->slots[pick].busy = true;
 	t->slots[pick].busy_since_ms = now;
 	/* Close extra connections nobody needed for a while. */
-	for (int i = 1; i < PG_MAX_CONNS; i++) {
+	for (int i = 1; i < EM_PG_MAX_CONNS; i++) {
 		struct pg_slot *s = &t->slots[i];
-		if (i != pick && !s->busy && s->conn && now - s->last_used_ms > PG_IDLE_CLOSE_MS) {
+		if (i != pick && !s->busy && s->conn && now - s->last_used_ms > EM_PG_IDLE_CLOSE_MS) {
 			PQfinish(s->conn);
 			s->conn = NULL;
 		}
@@ -503,7 +503,7 @@ static void slot_release(struct pg_target *t, int i)
 	pthread_mutex_unlock(&t->mu);
 }
 
-/* libpq does not quote passwords in connection errors, and pg_validate
+/* libpq does not quote passwords in connection errors, and em_pg_validate
  * keeps one from being read as a host, port or database name (which it
  * would quote); this is the second line of defence, for the password taken
  * from inside a connection string (the core scrubs whole option values). */
@@ -563,13 +563,13 @@ static PGconn *pg_connect(struct pg_target *t, int64_t deadline, struct em_err *
 		st = PQconnectPoll(conn);
 	}
 	if (st != PGRES_POLLING_OK || PQstatus(conn) != CONNECTION_OK) {
-		pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
+		em_pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "connection failed");
 		goto fail;
 	}
 	if (PQsetnonblocking(conn, 1) != 0) {
-		pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
+		em_pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
 		goto fail;
 	}
 	pthread_mutex_lock(&t->mu);
@@ -583,7 +583,7 @@ fail:
 	PQfinish(conn);
 	scrub(t, msg, sizeof(msg));
 	pthread_mutex_lock(&t->mu);
-	t->backoff_ms = pg_backoff_next(t->backoff_ms);
+	t->backoff_ms = em_pg_backoff_next(t->backoff_ms);
 	t->next_connect_ms = em_mono_ms() + t->backoff_ms;
 	snprintf(t->last_error, sizeof(t->last_error), "%s", msg);
 	pthread_mutex_unlock(&t->mu);
@@ -613,7 +613,7 @@ static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadl
 	*res = NULL;
 	msg[0] = '\0';
 	if (!sent) {
-		pg_one_line(PQerrorMessage(conn), msg, cap);
+		em_pg_one_line(PQerrorMessage(conn), msg, cap);
 		return PQstatus(conn) == CONNECTION_BAD ? RUN_CONN_LOST : RUN_SQL_ERROR;
 	}
 	for (;;) {
@@ -621,11 +621,11 @@ static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadl
 		if (f == 0)
 			break;
 		if (f < 0 || wait_socket(conn, POLLOUT | POLLIN, deadline) <= 0) {
-			pg_one_line(PQerrorMessage(conn), msg, cap);
+			em_pg_one_line(PQerrorMessage(conn), msg, cap);
 			return f < 0 ? RUN_CONN_LOST : RUN_TIMEOUT;
 		}
 		if (PQconsumeInput(conn) == 0) {
-			pg_one_line(PQerrorMessage(conn), msg, cap);
+			em_pg_one_line(PQerrorMessage(conn), msg, cap);
 			return RUN_CONN_LOST;
 		}
 	}
@@ -645,7 +645,7 @@ static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadl
 						snprintf(msg, cap, "%s: %s (SQLSTATE %s)", sev ? sev : "ERROR", pm,
 							 state ? state : "?");
 					else
-						pg_one_line(PQresultErrorMessage(r), msg, cap);
+						em_pg_one_line(PQresultErrorMessage(r), msg, cap);
 				}
 				rc = RUN_SQL_ERROR;
 				PQclear(r);
@@ -662,7 +662,7 @@ static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadl
 			return RUN_TIMEOUT;
 		}
 		if (PQconsumeInput(conn) == 0) {
-			pg_one_line(PQerrorMessage(conn), msg, cap);
+			em_pg_one_line(PQerrorMessage(conn), msg, cap);
 			PQclear(last);
 			return RUN_CONN_LOST;
 		}
@@ -670,7 +670,7 @@ static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadl
 done:
 	if (PQstatus(conn) == CONNECTION_BAD) {
 		if (!msg[0])
-			pg_one_line(PQerrorMessage(conn), msg, cap);
+			em_pg_one_line(PQerrorMessage(conn), msg, cap);
 		PQclear(last);
 		return RUN_CONN_LOST;
 	}
@@ -698,7 +698,7 @@ static enum run_rc query_once(PGconn *conn, const char *query, int64_t deadline,
 	if (budget <= 0)
 		return RUN_TIMEOUT;
 	snprintf(sql, sizeof(sql), "BEGIN READ ONLY; SET LOCAL statement_timeout = %lld",
-		 (long long)pg_statement_timeout_ms(budget));
+		 (long long)em_pg_statement_timeout_ms(budget));
 	rc = run(conn, sql, false, deadline, &res, msg, sizeof(msg));
 	PQclear(res);
 	res = NULL;
@@ -719,7 +719,7 @@ static enum run_rc query_once(PGconn *conn, const char *query, int64_t deadline,
 			em_err_set(err, EM_E_UNAVAILABLE,
 				   "error inspecting postgreSQL: could not query postgreSQL: no rows in result set");
 			rc = RUN_SQL_ERROR;
-		} else if (pg_value_from_text(PQgetvalue(res, 0, 0), PQgetisnull(res, 0, 0), PQftype(res, 0), value,
+		} else if (em_pg_value_from_text(PQgetvalue(res, 0, 0), PQgetisnull(res, 0, 0), PQftype(res, 0), value,
 					      err) != 0) {
 			rc = RUN_SQL_ERROR;
 		}
@@ -754,7 +754,7 @@ static enum run_rc query_once(PGconn *conn, const char *query, int64_t deadline,
 /* ------------------------------------------------------------------ instance */
 
 struct pg_inst {
-	const struct pg_cfg *cfg;
+	const struct em_pg_cfg *cfg;
 	struct pg_target *target;
 };
 
@@ -770,9 +770,9 @@ static void pg_close(void *vinst)
 
 static void *pg_open(const void *vcfg, struct em_err *err)
 {
-	const struct pg_cfg *c = vcfg;
+	const struct em_pg_cfg *c = vcfg;
 	struct pg_inst *in = calloc(1, sizeof(*in));
-	char *conninfo = pg_build_conninfo(c);
+	char *conninfo = em_pg_build_conninfo(c);
 
 	if (!in || !conninfo)
 		goto oom;
@@ -855,10 +855,10 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 
 const struct em_scaler em_scaler_postgresql = {
 	.type = "postgresql",
-	.options = pg_options,
-	.config_size = sizeof(struct pg_cfg),
+	.options = em_pg_options,
+	.config_size = sizeof(struct em_pg_cfg),
 	.summary = "SQL query on PostgreSQL, read-only and time-limited, on shared connections",
-	.validate = pg_validate,
+	.validate = em_pg_validate,
 	.open = pg_open,
 	.fetch = pg_fetch,
 	.close = pg_close,

@@ -14,19 +14,19 @@
 /* Connections kept per distinct connection string. One is the norm (a target's
  * metrics poll one after another); more only while a query is still running
  * when another metric on the same server falls due. */
-#define PG_MAX_CONNS 4
+#define EM_PG_MAX_CONNS 4
 /* Reconnect back-off after failed connection attempts. */
-#define PG_BACKOFF_MIN_MS 1000
-#define PG_BACKOFF_MAX_MS 30000
+#define EM_PG_BACKOFF_MIN_MS 1000
+#define EM_PG_BACKOFF_MAX_MS 30000
 /* Extra connections idle this long are closed. */
-#define PG_IDLE_CLOSE_MS 300000
+#define EM_PG_IDLE_CLOSE_MS 300000
 /* A metric whose target's connections are all busy waits this long (at most
  * a quarter of its timeout) for one to come free before opening another:
  * fast queries then share one connection, and a second one is opened only
  * while a query is still running. */
-#define PG_SHARE_WAIT_MS 250
+#define EM_PG_SHARE_WAIT_MS 250
 
-struct pg_cfg {
+struct em_pg_cfg {
 	char *query;
 	double targetQueryValue;
 	double activationTargetQueryValue;
@@ -39,13 +39,13 @@ struct pg_cfg {
 	char *password;
 };
 
-extern const struct em_option pg_options[];
+extern const struct em_option em_pg_options[];
 extern const struct em_scaler em_scaler_postgresql;
 
 /* KEDA's checks: targetQueryValue non-zero; host, port, userName, dbName and
  * sslmode when no connection string; a connection string libpq reads as the
- * user meant it (pg_check_connection). "key: message" on error. */
-int pg_validate(void *cfg, struct em_err *err);
+ * user meant it (em_pg_check_connection). "key: message" on error. */
+int em_pg_validate(void *cfg, struct em_err *err);
 
 /* Checks a `connection` value with libpq's own parser (PQconninfoParse) plus
  * the URI mistakes libpq accepts but reads differently (an unencoded '@' or
@@ -56,41 +56,41 @@ int pg_validate(void *cfg, struct em_err *err);
  * "connection: invalid connection string: ..." (EM_E_CONFIG) that never
  * repeats any part of conn, and libpq's own message (which quotes it) is
  * wiped unread. */
-int pg_check_connection(const char *conn, struct em_err *err);
+int em_pg_check_connection(const char *conn, struct em_err *err);
 
 /* The password libpq reads from conninfo (a URI's user info, a password=
  * keyword or query parameter), malloc'd, so messages can be scrubbed of it;
  * NULL when there is none or conninfo does not parse. Free with em_free_secret. */
-char *pg_conninfo_password(const char *conninfo);
+char *em_pg_conninfo_password(const char *conninfo);
 
 /* How long a fetch with budget_ms before its deadline waits for a busy
- * connection before opening another (PG_SHARE_WAIT_MS, at most budget/4). */
-int64_t pg_share_wait_ms(int64_t budget_ms);
+ * connection before opening another (EM_PG_SHARE_WAIT_MS, at most budget/4). */
+int64_t em_pg_share_wait_ms(int64_t budget_ms);
 
 /* Appends ` key=value` (no leading space when sb is empty), quoting the value
  * in single quotes with \' and \\ escapes when it is empty or holds
  * whitespace, a quote or a backslash (libpq's conninfo rules). */
-void pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value);
+void em_pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value);
 
 /* The libpq connection string for cfg: `connection` verbatim when set, else
  * built from host, port, userName, dbName, sslmode and password (omitted when
  * empty). malloc'd; NULL on allocation failure. */
-char *pg_build_conninfo(const struct pg_cfg *c);
+char *em_pg_build_conninfo(const struct em_pg_cfg *c);
 
 /* Converts the first column of the first row (text format) to a number.
  * KEDA's messages for NULL and non-numbers; type_oid names the column type. */
-int pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double *out, struct em_err *err);
+int em_pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double *out, struct em_err *err);
 
 /* statement_timeout (ms, >= 1) for a query with budget_ms left before the
  * fetch deadline: a margin is kept so the server cancels the statement and
  * its error arrives before the client gives up on the connection. */
-int64_t pg_statement_timeout_ms(int64_t budget_ms);
+int64_t em_pg_statement_timeout_ms(int64_t budget_ms);
 
 /* The next reconnect back-off after a failure, from the current one (0 = none yet). */
-int64_t pg_backoff_next(int64_t cur_ms);
+int64_t em_pg_backoff_next(int64_t cur_ms);
 
 /* Copies a libpq error message as one line: trailing newlines dropped, inner
  * line breaks and tabs as spaces, runs of spaces squeezed. */
-void pg_one_line(const char *in, char *out, size_t cap);
+void em_pg_one_line(const char *in, char *out, size_t cap);
 
 #endif

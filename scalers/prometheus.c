@@ -24,18 +24,18 @@
 
 /* A response larger than this is refused: an instant query for autoscaling
  * returns a handful of series, a huge body is a wrong query. */
-#define PROM_MAX_BODY (16u * 1024u * 1024u)
+#define EM_PROM_MAX_BODY (16u * 1024u * 1024u)
 /* Idle handles (each keeping its live connection) kept per server. */
-#define PROM_POOL_IDLE 4
+#define EM_PROM_POOL_IDLE 4
 
 /* ------------------------------------------------------------------ options */
 
 static const char *const multi_choices[] = {"sum", "max", "min", "avg", "items", NULL};
 static const char *const owner_choices[] = {"pod", "operator", NULL};
 
-#define OFF(f) offsetof(struct prom_cfg, f)
+#define OFF(f) offsetof(struct em_prom_cfg, f)
 
-const struct em_option prom_options[] = {
+const struct em_option em_prom_options[] = {
 	{.name = "serverAddress", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(serverAddress),
 	 .help = "Prometheus base URL, e.g. http://prometheus:9090 (the API path is appended)"},
 	{.name = "query", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(query),
@@ -92,7 +92,7 @@ const struct em_option prom_options[] = {
 
 /* --------------------------------------------------------------- validation */
 
-int prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
+int em_prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
 {
 	unsigned bits = 0;
 	const char *p = s;
@@ -116,13 +116,13 @@ int prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
 			memcpy(word, p, n);
 			word[n] = '\0';
 			if (strcmp(word, "basic") == 0)
-				bits |= PROM_AUTH_BASIC;
+				bits |= EM_PROM_AUTH_BASIC;
 			else if (strcmp(word, "bearer") == 0)
-				bits |= PROM_AUTH_BEARER;
+				bits |= EM_PROM_AUTH_BEARER;
 			else if (strcmp(word, "tls") == 0)
-				bits |= PROM_AUTH_TLS;
+				bits |= EM_PROM_AUTH_TLS;
 			else if (strcmp(word, "custom") == 0)
-				bits |= PROM_AUTH_CUSTOM;
+				bits |= EM_PROM_AUTH_CUSTOM;
 			else if (strcmp(word, "oauth") == 0 || strcmp(word, "apiKey") == 0)
 				return em_err_set(err, EM_E_CONFIG,
 						  "authModes: %s is not supported by the prometheus scaler", word);
@@ -132,7 +132,7 @@ int prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
 		}
 		p = end ? end + 1 : NULL;
 	}
-	if ((bits & PROM_AUTH_BASIC) && (bits & PROM_AUTH_BEARER))
+	if ((bits & EM_PROM_AUTH_BASIC) && (bits & EM_PROM_AUTH_BEARER))
 		return em_err_set(err, EM_E_CONFIG, "authModes: both bearer and basic authentication can not be set");
 	*out = bits;
 	return 0;
@@ -162,9 +162,9 @@ static bool header_value_ok(const char *s)
 	return true;
 }
 
-int prom_validate(void *vcfg, struct em_err *err)
+int em_prom_validate(void *vcfg, struct em_err *err)
 {
-	struct prom_cfg *c = vcfg;
+	struct em_prom_cfg *c = vcfg;
 	const char *modes;
 
 	if (strncmp(c->serverAddress, "http://", 7) != 0 && strncmp(c->serverAddress, "https://", 8) != 0)
@@ -173,11 +173,11 @@ int prom_validate(void *vcfg, struct em_err *err)
 		return em_err_set(err, EM_E_CONFIG,
 				  "awsRegion: Amazon Managed Prometheus (SigV4 signing) is not supported by this scaler");
 
-	c->multi = PROM_MULTI_ERROR;
+	c->multi = EM_PROM_MULTI_ERROR;
 	if (c->multipleSeries) {
-		static const struct { const char *name; enum prom_multi m; } map[] = {
-			{"sum", PROM_MULTI_SUM}, {"max", PROM_MULTI_MAX}, {"min", PROM_MULTI_MIN},
-			{"avg", PROM_MULTI_AVG}, {"items", PROM_MULTI_ITEMS},
+		static const struct { const char *name; enum em_prom_multi m; } map[] = {
+			{"sum", EM_PROM_MULTI_SUM}, {"max", EM_PROM_MULTI_MAX}, {"min", EM_PROM_MULTI_MIN},
+			{"avg", EM_PROM_MULTI_AVG}, {"items", EM_PROM_MULTI_ITEMS},
 		};
 		for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 			if (strcmp(c->multipleSeries, map[i].name) == 0)
@@ -197,29 +197,29 @@ int prom_validate(void *vcfg, struct em_err *err)
 		return em_err_set(err, EM_E_CONFIG, "authModes: authModes and authMode are both set and differ");
 	modes = !empty(c->authModes) ? c->authModes : c->authMode;
 	c->auth = 0;
-	if (!empty(modes) && prom_parse_authmodes(modes, &c->auth, err) != 0)
+	if (!empty(modes) && em_prom_parse_authmodes(modes, &c->auth, err) != 0)
 		return -1;
 
 	c->bearer = !empty(c->bearerToken) ? c->bearerToken : c->token;
-	if ((c->auth & PROM_AUTH_BEARER) && empty(c->bearer))
+	if ((c->auth & EM_PROM_AUTH_BEARER) && empty(c->bearer))
 		return em_err_set(err, EM_E_CONFIG, "bearerToken: bearer token is required when bearer auth is enabled");
-	if ((c->auth & PROM_AUTH_BEARER) && !header_value_ok(c->bearer))
+	if ((c->auth & EM_PROM_AUTH_BEARER) && !header_value_ok(c->bearer))
 		return em_err_set(err, EM_E_CONFIG, "bearerToken: must not contain a line break");
-	if ((c->auth & PROM_AUTH_BASIC) && empty(c->username))
+	if ((c->auth & EM_PROM_AUTH_BASIC) && empty(c->username))
 		return em_err_set(err, EM_E_CONFIG, "username: username is required when basic auth is enabled");
-	if ((c->auth & PROM_AUTH_TLS) && (empty(c->cert) || empty(c->key)))
+	if ((c->auth & EM_PROM_AUTH_TLS) && (empty(c->cert) || empty(c->key)))
 		return em_err_set(err, EM_E_CONFIG, "cert: cert and key are required when tls auth is enabled");
-	if ((c->auth & PROM_AUTH_CUSTOM) && (empty(c->customAuthHeader) || empty(c->customAuthValue)))
+	if ((c->auth & EM_PROM_AUTH_CUSTOM) && (empty(c->customAuthHeader) || empty(c->customAuthValue)))
 		return em_err_set(err, EM_E_CONFIG,
 				  "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
-	if ((c->auth & PROM_AUTH_CUSTOM) && !header_name_ok(c->customAuthHeader))
+	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !header_name_ok(c->customAuthHeader))
 		return em_err_set(err, EM_E_CONFIG, "customAuthHeader: invalid header name \"%s\"", c->customAuthHeader);
-	if ((c->auth & PROM_AUTH_CUSTOM) && !header_value_ok(c->customAuthValue))
+	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !header_value_ok(c->customAuthValue))
 		return em_err_set(err, EM_E_CONFIG, "customAuthValue: must not contain a line break");
 	/* KEDA takes PEM contents, not paths; say so rather than fail in the TLS layer. */
-	if ((c->auth & PROM_AUTH_TLS) && !strstr(c->cert, "-----BEGIN"))
+	if ((c->auth & EM_PROM_AUTH_TLS) && !strstr(c->cert, "-----BEGIN"))
 		return em_err_set(err, EM_E_CONFIG, "cert: expected PEM contents (read a file with fromFile)");
-	if ((c->auth & PROM_AUTH_TLS) && !strstr(c->key, "-----BEGIN"))
+	if ((c->auth & EM_PROM_AUTH_TLS) && !strstr(c->key, "-----BEGIN"))
 		return em_err_set(err, EM_E_CONFIG, "key: expected PEM contents (read a file with fromFile)");
 	if (!empty(c->ca) && !strstr(c->ca, "-----BEGIN"))
 		return em_err_set(err, EM_E_CONFIG, "ca: expected PEM contents (read a file with fromFile)");
@@ -228,7 +228,7 @@ int prom_validate(void *vcfg, struct em_err *err)
 
 /* ---------------------------------------------------------- request building */
 
-void prom_query_escape(struct em_strbuf *sb, const char *s)
+void em_prom_query_escape(struct em_strbuf *sb, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -244,7 +244,7 @@ void prom_query_escape(struct em_strbuf *sb, const char *s)
 	}
 }
 
-int prom_format_time(int64_t unix_ms, char *out, size_t cap)
+int em_prom_format_time(int64_t unix_ms, char *out, size_t cap)
 {
 	time_t secs = (time_t)(unix_ms / 1000);
 	int ms = (int)(unix_ms % 1000);
@@ -263,24 +263,24 @@ int prom_format_time(int64_t unix_ms, char *out, size_t cap)
 }
 
 /* "&namespace=..&k=v" for the URL, shared by the GET and POST forms. */
-static void add_extra_params(struct em_strbuf *sb, const struct prom_cfg *c, bool first)
+static void add_extra_params(struct em_strbuf *sb, const struct em_prom_cfg *c, bool first)
 {
 	if (!empty(c->namespace)) {
 		em_sb_puts(sb, first ? "" : "&");
 		em_sb_puts(sb, "namespace=");
-		prom_query_escape(sb, c->namespace);
+		em_prom_query_escape(sb, c->namespace);
 		first = false;
 	}
 	for (size_t i = 0; i < c->queryParameters.n; i++) {
 		em_sb_puts(sb, first ? "" : "&");
-		prom_query_escape(sb, c->queryParameters.items[i].key);
+		em_prom_query_escape(sb, c->queryParameters.items[i].key);
 		em_sb_puts(sb, "=");
-		prom_query_escape(sb, c->queryParameters.items[i].value ? c->queryParameters.items[i].value : "");
+		em_prom_query_escape(sb, c->queryParameters.items[i].value ? c->queryParameters.items[i].value : "");
 		first = false;
 	}
 }
 
-int prom_build_request(const struct prom_cfg *c, int64_t now_ms, size_t max_url, char **url, char **body)
+int em_prom_build_request(const struct em_prom_cfg *c, int64_t now_ms, size_t max_url, char **url, char **body)
 {
 	struct em_strbuf u, b, base;
 	char ts[40];
@@ -288,7 +288,7 @@ int prom_build_request(const struct prom_cfg *c, int64_t now_ms, size_t max_url,
 
 	*url = NULL;
 	*body = NULL;
-	if (prom_format_time(now_ms, ts, sizeof(ts)) != 0)
+	if (em_prom_format_time(now_ms, ts, sizeof(ts)) != 0)
 		return -1;
 	em_sb_init(&u);
 	em_sb_init(&b);
@@ -302,9 +302,9 @@ int prom_build_request(const struct prom_cfg *c, int64_t now_ms, size_t max_url,
 	em_sb_puts(&base, "/api/v1/query");
 
 	em_sb_puts(&b, "query=");
-	prom_query_escape(&b, c->query);
+	em_prom_query_escape(&b, c->query);
 	em_sb_puts(&b, "&time=");
-	prom_query_escape(&b, ts);
+	em_prom_query_escape(&b, ts);
 	if (b.oom || base.oom)
 		goto fail;
 
@@ -352,7 +352,7 @@ static const char *nonfinite_name(double v)
 }
 
 /* A Prometheus sample value is a JSON string: "42.5", "NaN", "+Inf", "-Inf". */
-static int parse_sample_value(json_t *pair, const struct prom_cfg *c, double *out, struct em_err *err)
+static int parse_sample_value(json_t *pair, const struct em_prom_cfg *c, double *out, struct em_err *err)
 {
 	const char *s;
 	char *end;
@@ -388,7 +388,7 @@ static int parse_sample_value(json_t *pair, const struct prom_cfg *c, double *ou
 
 /* ------------------------------------------------------------------ secrets */
 
-char *prom_basic_credentials(const char *user, const char *password)
+char *em_prom_basic_credentials(const char *user, const char *password)
 {
 	size_t ul = strlen(user ? user : ""), pl = strlen(password ? password : ""), n = ul + 1 + pl;
 	unsigned char *plain = malloc(n + 1);
@@ -408,7 +408,7 @@ char *prom_basic_credentials(const char *user, const char *password)
 	return out;
 }
 
-void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap)
+void em_prom_scrub(const struct em_prom_cfg *c, char *msg, size_t cap)
 {
 	const char *secrets[5];
 	size_t n = 0;
@@ -423,7 +423,7 @@ void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap)
 	if (c->key && *c->key)
 		secrets[n++] = c->key;
 	/* a server may echo the Authorization header it got */
-	if ((c->auth & PROM_AUTH_BASIC) && (basic = prom_basic_credentials(c->username, c->password)))
+	if ((c->auth & EM_PROM_AUTH_BASIC) && (basic = em_prom_basic_credentials(c->username, c->password)))
 		secrets[n++] = basic;
 	em_scrub(msg, cap, secrets, n);
 	em_free_secret(basic);
@@ -431,9 +431,9 @@ void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap)
 
 /* Sets err to fmt's text scrubbed of c's secrets: formatted in full first,
  * so no secret is cut in two by the length limit of err. */
-static int err_scrubbed(struct em_err *err, const struct prom_cfg *c, const char *fmt, ...)
+static int err_scrubbed(struct em_err *err, const struct em_prom_cfg *c, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int err_scrubbed(struct em_err *err, const struct prom_cfg *c, const char *fmt, ...)
+static int err_scrubbed(struct em_err *err, const struct em_prom_cfg *c, const char *fmt, ...)
 {
 	char buf[8192];
 	va_list ap;
@@ -441,7 +441,7 @@ static int err_scrubbed(struct em_err *err, const struct prom_cfg *c, const char
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	prom_scrub(c, buf, sizeof(buf));
+	em_prom_scrub(c, buf, sizeof(buf));
 	em_err_set(err, EM_E_UNAVAILABLE, "%s", buf);
 	em_wipe(buf, sizeof(buf));
 	return -1;
@@ -449,7 +449,7 @@ static int err_scrubbed(struct em_err *err, const struct prom_cfg *c, const char
 
 /* Copies a printable, single-line prefix of a non-JSON error body, scrubbed
  * of c's secrets before it is cut to cap. */
-static void body_snippet(const char *body, size_t len, const struct prom_cfg *c, char *out, size_t cap)
+static void body_snippet(const char *body, size_t len, const struct em_prom_cfg *c, char *out, size_t cap)
 {
 	char buf[4096];
 	size_t j = 0;
@@ -459,7 +459,7 @@ static void body_snippet(const char *body, size_t len, const struct prom_cfg *c,
 		buf[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
 	}
 	buf[j] = '\0';
-	prom_scrub(c, buf, sizeof(buf));
+	em_prom_scrub(c, buf, sizeof(buf));
 	j = strlen(buf) < cap ? strlen(buf) : cap - 1;
 	memcpy(out, buf, j);
 	while (j > 0 && out[j - 1] == ' ')
@@ -499,7 +499,7 @@ static int series_labels(json_t *metric, struct em_kvlist *out)
 	return 0;
 }
 
-static int empty_result(const struct prom_cfg *c, struct em_sample *out, struct em_err *err)
+static int empty_result(const struct em_prom_cfg *c, struct em_sample *out, struct em_err *err)
 {
 	if (!c->ignoreNullValues)
 		return em_err_set(err, EM_E_UNAVAILABLE,
@@ -508,18 +508,18 @@ static int empty_result(const struct prom_cfg *c, struct em_sample *out, struct 
 	return 0;
 }
 
-static int parse_vector(json_t *result, const struct prom_cfg *c, struct em_sample *out, struct em_err *err)
+static int parse_vector(json_t *result, const struct em_prom_cfg *c, struct em_sample *out, struct em_err *err)
 {
 	size_t n = json_array_size(result);
 	double acc = 0;
 
 	if (n == 0)
 		return empty_result(c, out, err);
-	if (n > 1 && c->multi == PROM_MULTI_ERROR)
+	if (n > 1 && c->multi == EM_PROM_MULTI_ERROR)
 		return em_err_set(err, EM_E_UNAVAILABLE,
 				  "prometheus query %s returned multiple elements (set multipleSeries to sum, max, min, avg or items)",
 				  c->query);
-	if (c->multi == PROM_MULTI_ITEMS) {
+	if (c->multi == EM_PROM_MULTI_ITEMS) {
 		out->series = calloc(n, sizeof(*out->series));
 		if (!out->series)
 			return em_err_set(err, EM_E_INTERNAL, "out of memory");
@@ -532,7 +532,7 @@ static int parse_vector(json_t *result, const struct prom_cfg *c, struct em_samp
 			return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a malformed vector element");
 		if (parse_sample_value(json_object_get(el, "value"), c, &v, err) != 0)
 			return -1;
-		if (c->multi == PROM_MULTI_ITEMS) {
+		if (c->multi == EM_PROM_MULTI_ITEMS) {
 			out->n_series = i + 1;
 			out->series[i].value = v;
 			if (series_labels(json_object_get(el, "metric"), &out->series[i].labels) != 0)
@@ -540,20 +540,20 @@ static int parse_vector(json_t *result, const struct prom_cfg *c, struct em_samp
 		}
 		if (i == 0)
 			acc = v;
-		else if (c->multi == PROM_MULTI_MAX)
+		else if (c->multi == EM_PROM_MULTI_MAX)
 			acc = v > acc ? v : acc;
-		else if (c->multi == PROM_MULTI_MIN)
+		else if (c->multi == EM_PROM_MULTI_MIN)
 			acc = v < acc ? v : acc;
 		else
 			acc += v;   /* sum, avg, items */
 	}
-	if (c->multi == PROM_MULTI_AVG)
+	if (c->multi == EM_PROM_MULTI_AVG)
 		acc /= (double)n;
 	out->value = acc;
 	return 0;
 }
 
-int prom_parse_response(const char *body, size_t len, long http_status, const struct prom_cfg *c,
+int em_prom_parse_response(const char *body, size_t len, long http_status, const struct em_prom_cfg *c,
 			struct em_sample *out, struct em_err *err)
 {
 	json_error_t jerr;
@@ -654,7 +654,7 @@ static void pool_fini(void *p)
 /* ------------------------------------------------------------------ instance */
 
 struct prom_inst {
-	const struct prom_cfg *cfg;
+	const struct em_prom_cfg *cfg;
 	struct prom_pool *pool;
 	struct em_http_headers headers;   /* custom + auth headers, built once (secret: wiped) */
 };
@@ -680,7 +680,7 @@ static bool has_header(const struct em_kvlist *l, const char *name)
 
 static void *prom_open(const void *vcfg, struct em_err *err)
 {
-	const struct prom_cfg *c = vcfg;
+	const struct em_prom_cfg *c = vcfg;
 	struct prom_inst *in;
 
 	in = calloc(1, sizeof(*in));
@@ -693,21 +693,21 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 	em_http_header_add(&in->headers, "Accept", "application/json");
 	for (size_t i = 0; i < c->customHeaders.n; i++)
 		em_http_header_add(&in->headers, c->customHeaders.items[i].key, c->customHeaders.items[i].value);
-	if (c->auth & PROM_AUTH_BEARER)
+	if (c->auth & EM_PROM_AUTH_BEARER)
 		em_http_header_auth(&in->headers, "Bearer", c->bearer);
 	/* Basic credentials go in this wiped header list, built once, rather
 	 * than to CURLOPT_USERNAME/PASSWORD: curl would copy the password at
 	 * every poll and free the copies unwiped. A custom Authorization
 	 * header wins, as it did with curl's own basic auth. */
-	if ((c->auth & PROM_AUTH_BASIC) && !has_header(&c->customHeaders, "Authorization")) {
-		char *cred = prom_basic_credentials(c->username, c->password);
+	if ((c->auth & EM_PROM_AUTH_BASIC) && !has_header(&c->customHeaders, "Authorization")) {
+		char *cred = em_prom_basic_credentials(c->username, c->password);
 		if (cred)
 			em_http_header_auth(&in->headers, "Basic", cred);
 		else
 			in->headers.oom = true;
 		em_free_secret(cred);
 	}
-	if (c->auth & PROM_AUTH_CUSTOM)
+	if (c->auth & EM_PROM_AUTH_CUSTOM)
 		em_http_header_add(&in->headers, c->customAuthHeader, c->customAuthValue);
 	if (in->headers.oom)
 		goto oom;
@@ -730,7 +730,7 @@ static void count_request(const char *code)
 static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
 {
 	struct prom_inst *in = vinst;
-	const struct prom_cfg *c = in->cfg;
+	const struct em_prom_cfg *c = in->cfg;
 	char *url = NULL, *form = NULL;
 	int64_t tmo = ctx->timeout_ms > 0 ? ctx->timeout_ms : 3000;
 	struct em_http_tls tls = {.insecure = c->unsafeSsl, .ca_pem = c->ca};
@@ -740,17 +740,17 @@ static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sam
 	memset(out, 0, sizeof(*out));
 	if (c->timeout_ms > 0 && c->timeout_ms < tmo)
 		tmo = c->timeout_ms;
-	if (c->auth & PROM_AUTH_TLS) {
+	if (c->auth & EM_PROM_AUTH_TLS) {
 		tls.cert_pem = c->cert;
 		tls.key_pem = c->key;
 	}
-	if (prom_build_request(c, ctx->now_ms, PROM_MAX_GET_URL, &url, &form) != 0) {
+	if (em_prom_build_request(c, ctx->now_ms, EM_PROM_MAX_GET_URL, &url, &form) != 0) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto out;
 	}
 	struct em_http_req req = {
 		.url = url, .headers = &in->headers, .body = form, .body_len = form ? strlen(form) : 0,
-		.timeout_ms = tmo, .user_agent = "extmetrics/" EM_VERSION, .max_body = PROM_MAX_BODY, .tls = &tls,
+		.timeout_ms = tmo, .user_agent = "extmetrics/" EM_VERSION, .max_body = EM_PROM_MAX_BODY, .tls = &tls,
 		.keepalive = true, .compressed = true,
 	};
 	if (em_http_do(in->pool->http, &req, &resp) != 0 && resp.fail == EM_HTTP_SETUP) {
@@ -765,7 +765,7 @@ static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sam
 		if (resp.fail == EM_HTTP_TIMEOUT)
 			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query timed out after %lld ms", (long long)tmo);
 		else if (resp.fail == EM_HTTP_TOO_BIG)
-			em_err_set(err, EM_E_UNAVAILABLE, "prometheus response is larger than %u bytes", PROM_MAX_BODY);
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus response is larger than %u bytes", EM_PROM_MAX_BODY);
 		else
 			em_err_set(err, EM_E_UNAVAILABLE, "prometheus request failed: %s", resp.error);
 		goto out;
@@ -775,10 +775,10 @@ static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sam
 		snprintf(code, sizeof(code), "%ld", resp.status);
 		count_request(code);
 	}
-	ret = prom_parse_response(resp.body, resp.len, resp.status, c, out, err);
+	ret = em_prom_parse_response(resp.body, resp.len, resp.status, c, out, err);
 out:
 	if (ret != 0)
-		prom_scrub(c, err->msg, sizeof(err->msg));
+		em_prom_scrub(c, err->msg, sizeof(err->msg));
 	em_http_resp_free(&resp);
 	free(url);
 	free(form);
@@ -787,10 +787,10 @@ out:
 
 const struct em_scaler em_scaler_prometheus = {
 	.type = "prometheus",
-	.options = prom_options,
-	.config_size = sizeof(struct prom_cfg),
+	.options = em_prom_options,
+	.config_size = sizeof(struct em_prom_cfg),
 	.summary = "PromQL instant query against Prometheus (or Thanos, Mimir, VictoriaMetrics)",
-	.validate = prom_validate,
+	.validate = em_prom_validate,
 	.open = prom_open,
 	.fetch = prom_fetch,
 	.close = prom_close,

@@ -12,26 +12,26 @@
 #include "scaler.h"
 
 /* What to do when a query returns more than one series. */
-enum prom_multi {
-	PROM_MULTI_ERROR = 0,  /* KEDA: "returned multiple elements" */
-	PROM_MULTI_SUM,
-	PROM_MULTI_MAX,
-	PROM_MULTI_MIN,
-	PROM_MULTI_AVG,
-	PROM_MULTI_ITEMS,      /* one item per series, labels as metricLabels */
+enum em_prom_multi {
+	EM_PROM_MULTI_ERROR = 0,  /* KEDA: "returned multiple elements" */
+	EM_PROM_MULTI_SUM,
+	EM_PROM_MULTI_MAX,
+	EM_PROM_MULTI_MIN,
+	EM_PROM_MULTI_AVG,
+	EM_PROM_MULTI_ITEMS,      /* one item per series, labels as metricLabels */
 };
 
 /* authModes bits. */
-#define PROM_AUTH_BASIC  0x01u
-#define PROM_AUTH_BEARER 0x02u
-#define PROM_AUTH_TLS    0x04u
-#define PROM_AUTH_CUSTOM 0x08u
+#define EM_PROM_AUTH_BASIC  0x01u
+#define EM_PROM_AUTH_BEARER 0x02u
+#define EM_PROM_AUTH_TLS    0x04u
+#define EM_PROM_AUTH_CUSTOM 0x08u
 
 /* Above this many bytes a GET URL is sent as a POST form instead: proxies in
  * front of Prometheus commonly cap request lines at 4-8 KiB. */
-#define PROM_MAX_GET_URL 4000
+#define EM_PROM_MAX_GET_URL 4000
 
-struct prom_cfg {
+struct em_prom_cfg {
 	/* KEDA trigger metadata */
 	char *serverAddress;
 	char *query;
@@ -60,47 +60,47 @@ struct prom_cfg {
 	char *customAuthValue;
 
 	/* derived by validate() */
-	enum prom_multi multi;
-	unsigned auth;               /* PROM_AUTH_* */
+	enum em_prom_multi multi;
+	unsigned auth;               /* EM_PROM_AUTH_* */
 	const char *bearer;          /* bearerToken or token */
 };
 
-extern const struct em_option prom_options[];
+extern const struct em_option em_prom_options[];
 extern const struct em_scaler em_scaler_prometheus;
 
 /* Cross-field checks; fills the derived fields. "key: message" on error. */
-int prom_validate(void *cfg, struct em_err *err);
+int em_prom_validate(void *cfg, struct em_err *err);
 
-/* Parses an authModes value ("basic", "tls,bearer", ...) into PROM_AUTH_* bits. */
-int prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err);
+/* Parses an authModes value ("basic", "tls,bearer", ...) into EM_PROM_AUTH_* bits. */
+int em_prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err);
 
 /* Appends s escaped like Go's url.QueryEscape (space as '+'). */
-void prom_query_escape(struct em_strbuf *sb, const char *s);
+void em_prom_query_escape(struct em_strbuf *sb, const char *s);
 
 /* RFC 3339 UTC with milliseconds, e.g. "2026-08-20T12:00:00.250Z". 0 on success. */
-int prom_format_time(int64_t unix_ms, char *out, size_t cap);
+int em_prom_format_time(int64_t unix_ms, char *out, size_t cap);
 
 /* Builds the instant query request for time now_ms. *url is always set; *body
  * is NULL for a GET, or the form body (query and time) when the GET URL would
  * be longer than max_url (namespace and queryParameters stay in the URL).
  * Both are malloc'd. 0 on success, -1 on allocation failure. */
-int prom_build_request(const struct prom_cfg *c, int64_t now_ms, size_t max_url, char **url, char **body);
+int em_prom_build_request(const struct em_prom_cfg *c, int64_t now_ms, size_t max_url, char **url, char **body);
 
 /* Turns an HTTP status and body from /api/v1/query into a sample (value and
  * activity; items for multipleSeries=items). -1 with err set (EM_E_UNAVAILABLE)
  * for HTTP errors, Prometheus error bodies, empty or NaN results (unless
  * ignoreNullValues), and multiple series without multipleSeries. */
-int prom_parse_response(const char *body, size_t len, long http_status, const struct prom_cfg *c,
+int em_prom_parse_response(const char *body, size_t len, long http_status, const struct em_prom_cfg *c,
 			struct em_sample *out, struct em_err *err);
 
 /* "Basic" credentials for user and password: base64 of "user:password"
  * (RFC 7617), malloc'd; NULL on allocation failure. Free with em_free_secret. */
-char *prom_basic_credentials(const char *user, const char *password);
+char *em_prom_basic_credentials(const char *user, const char *password);
 
 /* Replaces in msg every secret of c (password, bearer token, custom auth
  * value, client key, and the basic credentials as sent on the wire) with
  * "***". Done on the whole text before it is cut to length, so a secret
  * that a server echoes in its error body cannot leak in part. */
-void prom_scrub(const struct prom_cfg *c, char *msg, size_t cap);
+void em_prom_scrub(const struct em_prom_cfg *c, char *msg, size_t cap);
 
 #endif

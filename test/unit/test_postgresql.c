@@ -6,9 +6,9 @@
 #include "adapter/util/secret.h"
 #include "scalers/postgresql.h"
 
-static struct pg_cfg cfg_fields(void)
+static struct em_pg_cfg cfg_fields(void)
 {
-	struct pg_cfg c;
+	struct em_pg_cfg c;
 
 	memset(&c, 0, sizeof(c));
 	c.query = "SELECT 1";
@@ -37,14 +37,14 @@ static const char *parsed(PQconninfoOption *opts, const char *kw)
 
 TEST(conninfo_plain_values)
 {
-	struct pg_cfg c = cfg_fields();
-	char *s = pg_build_conninfo(&c);
+	struct em_pg_cfg c = cfg_fields();
+	char *s = em_pg_build_conninfo(&c);
 
 	EXPECT_STR(s, "host=db.example port=5432 user=app dbname=jobs sslmode=disable");
 	free(s);
 
 	c.password = "s3cret";
-	s = pg_build_conninfo(&c);
+	s = em_pg_build_conninfo(&c);
 	EXPECT_STR(s, "host=db.example port=5432 user=app dbname=jobs sslmode=disable password=s3cret");
 	free(s);
 }
@@ -54,20 +54,20 @@ TEST(conninfo_quoting)
 	struct em_strbuf sb;
 
 	em_sb_init(&sb);
-	pg_conninfo_add(&sb, "password", "a b");
+	em_pg_conninfo_add(&sb, "password", "a b");
 	EXPECT_STR(sb.buf, "password='a b'");
 	em_sb_reset(&sb);
-	pg_conninfo_add(&sb, "password", "it's");
+	em_pg_conninfo_add(&sb, "password", "it's");
 	EXPECT_STR(sb.buf, "password='it\\'s'");
 	em_sb_reset(&sb);
-	pg_conninfo_add(&sb, "password", "back\\slash");
+	em_pg_conninfo_add(&sb, "password", "back\\slash");
 	EXPECT_STR(sb.buf, "password='back\\\\slash'");
 	em_sb_reset(&sb);
-	pg_conninfo_add(&sb, "dbname", "");
+	em_pg_conninfo_add(&sb, "dbname", "");
 	EXPECT_STR(sb.buf, "dbname=''");
 	em_sb_reset(&sb);
-	pg_conninfo_add(&sb, "a", "x");
-	pg_conninfo_add(&sb, "b", "tab\there");
+	em_pg_conninfo_add(&sb, "a", "x");
+	em_pg_conninfo_add(&sb, "b", "tab\there");
 	EXPECT_STR(sb.buf, "a=x b='tab\there'");
 	em_sb_free(&sb);
 }
@@ -83,14 +83,14 @@ TEST(conninfo_roundtrips_through_libpq)
 	};
 
 	for (size_t i = 0; i < sizeof(nasty) / sizeof(nasty[0]); i++) {
-		struct pg_cfg c = cfg_fields();
+		struct em_pg_cfg c = cfg_fields();
 		char *errmsg = NULL, *s;
 		PQconninfoOption *opts;
 
 		c.password = (char *)nasty[i];
 		c.dbName = (char *)nasty[(i + 1) % (sizeof(nasty) / sizeof(nasty[0]))];
 		c.userName = "user name";
-		s = pg_build_conninfo(&c);
+		s = em_pg_build_conninfo(&c);
 		opts = PQconninfoParse(s, &errmsg);
 		if (!opts) {
 			TH_FAIL("libpq rejected \"%s\": %s", s, errmsg ? errmsg : "?");
@@ -110,55 +110,55 @@ TEST(conninfo_roundtrips_through_libpq)
 
 TEST(conninfo_connection_wins)
 {
-	struct pg_cfg c = cfg_fields();
+	struct em_pg_cfg c = cfg_fields();
 	char *s;
 
 	c.connection = "postgresql://u:p@127.0.0.1:5433/db?sslmode=disable";
-	s = pg_build_conninfo(&c);
+	s = em_pg_build_conninfo(&c);
 	EXPECT_STR(s, "postgresql://u:p@127.0.0.1:5433/db?sslmode=disable");
 	free(s);
 }
 
 TEST(validate_keda_messages)
 {
-	struct pg_cfg c;
+	struct em_pg_cfg c;
 	struct em_err e;
 
 	c = cfg_fields();
-	EXPECT_INT(pg_validate(&c, &e), 0);
+	EXPECT_INT(em_pg_validate(&c, &e), 0);
 
 	c = cfg_fields();
 	c.targetQueryValue = 0;
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "targetQueryValue: no targetQueryValue given");
 	EXPECT_INT(e.kind, EM_E_CONFIG);
 
 	c = cfg_fields();
 	c.host = NULL;
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "host: no host given");
 	c = cfg_fields();
 	c.port = "";
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "port: no port given");
 	c = cfg_fields();
 	c.port = "54x";
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	EXPECT(starts_with(e.msg, "port: must be a number"));
 	c = cfg_fields();
 	c.port = "70000";
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	c = cfg_fields();
 	c.userName = NULL;
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "userName: no userName given");
 	c = cfg_fields();
 	c.dbName = NULL;
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "dbName: no dbName given");
 	c = cfg_fields();
 	c.sslmode = NULL;
-	EXPECT_INT(pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "sslmode: no sslmode given");
 
 	/* a connection string makes the separate fields optional */
@@ -166,7 +166,7 @@ TEST(validate_keda_messages)
 	c.query = "SELECT 1";
 	c.targetQueryValue = -2;
 	c.connection = "host=x";
-	EXPECT_INT(pg_validate(&c, &e), 0);
+	EXPECT_INT(em_pg_validate(&c, &e), 0);
 }
 
 /* Malformed or misread connection strings: refused with a fixed message that
@@ -208,7 +208,7 @@ TEST(connection_string_checks)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		em_err_clear(&e);
-		if (pg_check_connection(bad[i].conn, &e) != -1) {
+		if (em_pg_check_connection(bad[i].conn, &e) != -1) {
 			TH_FAIL("accepted \"%s\"", bad[i].conn);
 			continue;
 		}
@@ -220,14 +220,14 @@ TEST(connection_string_checks)
 				TH_FAIL("\"%s\": message repeats \"%s\": %s", bad[i].conn, bad[i].secret[k], e.msg);
 	}
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		if (pg_check_connection(good[i], &e) != 0)
+		if (em_pg_check_connection(good[i], &e) != 0)
 			TH_FAIL("refused \"%s\": %s", good[i], e.msg);
 
-	/* pg_validate applies it when connection is set */
+	/* em_pg_validate applies it when connection is set */
 	{
-		struct pg_cfg c = cfg_fields();
+		struct em_pg_cfg c = cfg_fields();
 		c.connection = "postgresql://u:Sup3r%2Gsecret@h/d";
-		EXPECT_INT(pg_validate(&c, &e), -1);
+		EXPECT_INT(em_pg_validate(&c, &e), -1);
 		EXPECT(starts_with(e.msg, "connection: invalid connection string: "));
 		EXPECT(strstr(e.msg, "Sup3r") == NULL);
 	}
@@ -248,7 +248,7 @@ TEST(connection_password_for_scrubbing)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *pw = pg_conninfo_password(cases[i].conninfo);
+		char *pw = em_pg_conninfo_password(cases[i].conninfo);
 		if (cases[i].want)
 			EXPECT_STR(pw, cases[i].want);
 		else if (pw)
@@ -259,14 +259,14 @@ TEST(connection_password_for_scrubbing)
 
 TEST(share_wait)
 {
-	EXPECT_INT(pg_share_wait_ms(3000), PG_SHARE_WAIT_MS);
-	EXPECT_INT(pg_share_wait_ms(1000), 250);
-	EXPECT_INT(pg_share_wait_ms(400), 100);
-	EXPECT_INT(pg_share_wait_ms(3), 0);
-	EXPECT_INT(pg_share_wait_ms(-5), 0);
+	EXPECT_INT(em_pg_share_wait_ms(3000), EM_PG_SHARE_WAIT_MS);
+	EXPECT_INT(em_pg_share_wait_ms(1000), 250);
+	EXPECT_INT(em_pg_share_wait_ms(400), 100);
+	EXPECT_INT(em_pg_share_wait_ms(3), 0);
+	EXPECT_INT(em_pg_share_wait_ms(-5), 0);
 	for (int64_t b = 0; b < 20000; b += 13)
-		if (pg_share_wait_ms(b) > b / 4 || pg_share_wait_ms(b) > PG_SHARE_WAIT_MS)
-			TH_FAIL("budget %lld gives share wait %lld", (long long)b, (long long)pg_share_wait_ms(b));
+		if (em_pg_share_wait_ms(b) > b / 4 || em_pg_share_wait_ms(b) > EM_PG_SHARE_WAIT_MS)
+			TH_FAIL("budget %lld gives share wait %lld", (long long)b, (long long)em_pg_share_wait_ms(b));
 }
 
 TEST(option_table_flags)
@@ -277,7 +277,7 @@ TEST(option_table_flags)
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const struct em_option *o = NULL;
-		for (const struct em_option *p = pg_options; p->name; p++)
+		for (const struct em_option *p = em_pg_options; p->name; p++)
 			if (strcmp(p->name, keys[i]) == 0)
 				o = p;
 		if (!o) {
@@ -288,7 +288,7 @@ TEST(option_table_flags)
 		if (secret != ((o->flags & EM_OPT_SECRET) != 0))
 			TH_FAIL("key %s: secret flag wrong", keys[i]);
 	}
-	for (const struct em_option *p = pg_options; p->name; p++)
+	for (const struct em_option *p = em_pg_options; p->name; p++)
 		n++;
 	EXPECT_INT(n, 10);
 	EXPECT(em_scaler_find("postgresql") == &em_scaler_postgresql);
@@ -299,19 +299,19 @@ TEST(value_conversion)
 	struct em_err e;
 	double v = -1;
 
-	EXPECT_INT(pg_value_from_text("42", false, 20, &v, &e), 0);
+	EXPECT_INT(em_pg_value_from_text("42", false, 20, &v, &e), 0);
 	EXPECT_DBL(v, 42, 0);
-	EXPECT_INT(pg_value_from_text("-1.25", false, 1700, &v, &e), 0);
+	EXPECT_INT(em_pg_value_from_text("-1.25", false, 1700, &v, &e), 0);
 	EXPECT_DBL(v, -1.25, 0);
-	EXPECT_INT(pg_value_from_text("3.5e2", false, 701, &v, &e), 0);
+	EXPECT_INT(em_pg_value_from_text("3.5e2", false, 701, &v, &e), 0);
 	EXPECT_DBL(v, 350, 0);
-	EXPECT_INT(pg_value_from_text("12345678901234567890.5", false, 1700, &v, &e), 0);
+	EXPECT_INT(em_pg_value_from_text("12345678901234567890.5", false, 1700, &v, &e), 0);
 	EXPECT_DBL(v, 12345678901234567890.5, 1e4);
-	EXPECT_INT(pg_value_from_text("7   ", false, 1042, &v, &e), 0);  /* char(n) padding */
+	EXPECT_INT(em_pg_value_from_text("7   ", false, 1042, &v, &e), 0);  /* char(n) padding */
 	EXPECT_DBL(v, 7, 0);
-	EXPECT_INT(pg_value_from_text("NaN", false, 701, &v, &e), 0);
+	EXPECT_INT(em_pg_value_from_text("NaN", false, 701, &v, &e), 0);
 	EXPECT(isnan(v));
-	EXPECT_INT(pg_value_from_text("-Infinity", false, 701, &v, &e), 0);
+	EXPECT_INT(em_pg_value_from_text("-Infinity", false, 701, &v, &e), 0);
 	EXPECT(isinf(v) && v < 0);
 }
 
@@ -320,37 +320,37 @@ TEST(value_errors)
 	struct em_err e;
 	double v = 99;
 
-	EXPECT_INT(pg_value_from_text(NULL, true, 20, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text(NULL, true, 20, &v, &e), -1);
 	EXPECT(starts_with(e.msg, "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
 				  "cannot scan NULL into *float64"));
 	EXPECT(strstr(e.msg, "COALESCE") != NULL);
 	EXPECT_INT(e.kind, EM_E_UNAVAILABLE);
 	EXPECT_DBL(v, 99, 0);
 
-	EXPECT_INT(pg_value_from_text("abc", false, 25, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text("abc", false, 25, &v, &e), -1);
 	EXPECT(strstr(e.msg, "cannot convert \"abc\" (text) to float64") != NULL);
-	EXPECT_INT(pg_value_from_text("t", false, 16, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text("t", false, 16, &v, &e), -1);
 	EXPECT(strstr(e.msg, "(boolean)") != NULL);
-	EXPECT_INT(pg_value_from_text("00:00:01.5", false, 1186, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text("00:00:01.5", false, 1186, &v, &e), -1);
 	EXPECT(strstr(e.msg, "(interval)") != NULL);
-	EXPECT_INT(pg_value_from_text("", false, 25, &v, &e), -1);
-	EXPECT_INT(pg_value_from_text(" 5", false, 25, &v, &e), -1);
-	EXPECT_INT(pg_value_from_text("0x10", false, 25, &v, &e), -1);
-	EXPECT_INT(pg_value_from_text("5 apples", false, 99999, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text("", false, 25, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text(" 5", false, 25, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text("0x10", false, 25, &v, &e), -1);
+	EXPECT_INT(em_pg_value_from_text("5 apples", false, 99999, &v, &e), -1);
 	EXPECT(strstr(e.msg, "(type OID 99999)") != NULL);
 	EXPECT_DBL(v, 99, 0);
 }
 
 TEST(statement_timeout_keeps_margin)
 {
-	EXPECT_INT(pg_statement_timeout_ms(3000), 2500);
-	EXPECT_INT(pg_statement_timeout_ms(1000), 800);
-	EXPECT_INT(pg_statement_timeout_ms(10000), 9500);
-	EXPECT_INT(pg_statement_timeout_ms(100), 50);
-	EXPECT_INT(pg_statement_timeout_ms(50), 1);   /* never 0: that disables the timeout */
-	EXPECT_INT(pg_statement_timeout_ms(1), 1);
+	EXPECT_INT(em_pg_statement_timeout_ms(3000), 2500);
+	EXPECT_INT(em_pg_statement_timeout_ms(1000), 800);
+	EXPECT_INT(em_pg_statement_timeout_ms(10000), 9500);
+	EXPECT_INT(em_pg_statement_timeout_ms(100), 50);
+	EXPECT_INT(em_pg_statement_timeout_ms(50), 1);   /* never 0: that disables the timeout */
+	EXPECT_INT(em_pg_statement_timeout_ms(1), 1);
 	for (int64_t b = 1; b < 100000; b += 37) {
-		int64_t st = pg_statement_timeout_ms(b);
+		int64_t st = em_pg_statement_timeout_ms(b);
 		if (st < 1 || (b > 51 && st >= b))
 			TH_FAIL("budget %lld gives statement_timeout %lld", (long long)b, (long long)st);
 	}
@@ -362,7 +362,7 @@ TEST(backoff_doubles_and_caps)
 	int64_t want[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000};
 
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		b = pg_backoff_next(b);
+		b = em_pg_backoff_next(b);
 		EXPECT_INT(b, want[i]);
 	}
 }
@@ -371,20 +371,20 @@ TEST(one_line_messages)
 {
 	char out[256];
 
-	pg_one_line("connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
+	em_pg_one_line("connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
 		    "\tIs the server running on that host and accepting TCP/IP connections?\n",
 		    out, sizeof(out));
 	EXPECT_STR(out, "connection to server at \"127.0.0.1\", port 1 failed: Connection refused Is the server "
 			"running on that host and accepting TCP/IP connections?");
-	pg_one_line("FATAL:  password authentication failed for user \"app\"\n", out, sizeof(out));
+	em_pg_one_line("FATAL:  password authentication failed for user \"app\"\n", out, sizeof(out));
 	EXPECT_STR(out, "FATAL: password authentication failed for user \"app\"");
-	pg_one_line("abcdef", out, 4);
+	em_pg_one_line("abcdef", out, 4);
 	EXPECT_STR(out, "abc");
-	pg_one_line("ab cd", out, 4);   /* no dangling space, no half word glued on */
+	em_pg_one_line("ab cd", out, 4);   /* no dangling space, no half word glued on */
 	EXPECT_STR(out, "ab");
-	pg_one_line("ab cd", out, 5);
+	em_pg_one_line("ab cd", out, 5);
 	EXPECT_STR(out, "ab c");
-	pg_one_line(NULL, out, sizeof(out));
+	em_pg_one_line(NULL, out, sizeof(out));
 	EXPECT_STR(out, "");
 }
 
@@ -404,21 +404,21 @@ TEST(keda_metadata_parses)
 		{"password", "pw with space", 0, 0, false},
 	};
 	struct em_rawopts raw = {(struct em_rawopt *)meta, sizeof(meta) / sizeof(meta[0])};
-	struct pg_cfg c;
+	struct em_pg_cfg c;
 	struct em_err e;
 	const char *bad = NULL;
 	char *s;
 
 	memset(&c, 0, sizeof(c));
-	EXPECT_INT(em_options_parse(pg_options, &raw, &c, &bad, &e), 0);
-	EXPECT_INT(pg_validate(&c, &e), 0);
+	EXPECT_INT(em_options_parse(em_pg_options, &raw, &c, &bad, &e), 0);
+	EXPECT_INT(em_pg_validate(&c, &e), 0);
 	EXPECT_DBL(c.targetQueryValue, 1.1, 0);
 	EXPECT_DBL(c.activationTargetQueryValue, 5, 0);
-	s = pg_build_conninfo(&c);
+	s = em_pg_build_conninfo(&c);
 	EXPECT_STR(s, "host=postgres-svc.postgres.svc.cluster.local port=5432 user=kedaUser dbname=test_db_name "
 		      "sslmode=disable password='pw with space'");
 	free(s);
-	em_options_free(pg_options, &c);
+	em_options_free(em_pg_options, &c);
 
 	/* a sslmode libpq does not know is caught at config time */
 	{
@@ -426,18 +426,18 @@ TEST(keda_metadata_parses)
 					       {"sslmode", "on", 0, 0, false}};
 		struct em_rawopts r2 = {(struct em_rawopt *)m2, 3};
 		memset(&c, 0, sizeof(c));
-		EXPECT_INT(em_options_parse(pg_options, &r2, &c, &bad, &e), -1);
+		EXPECT_INT(em_options_parse(em_pg_options, &r2, &c, &bad, &e), -1);
 		EXPECT_STR(bad, "sslmode");
-		em_options_free(pg_options, &c);
+		em_options_free(em_pg_options, &c);
 	}
 	/* targetQueryValue absent reads as 0: KEDA's message */
 	{
 		const struct em_rawopt m3[] = {{"query", "SELECT 1", 0, 0, false}, {"connection", "host=x", 0, 0, false}};
 		struct em_rawopts r3 = {(struct em_rawopt *)m3, 2};
 		memset(&c, 0, sizeof(c));
-		EXPECT_INT(em_options_parse(pg_options, &r3, &c, &bad, &e), 0);
-		EXPECT_INT(pg_validate(&c, &e), -1);
+		EXPECT_INT(em_options_parse(em_pg_options, &r3, &c, &bad, &e), 0);
+		EXPECT_INT(em_pg_validate(&c, &e), -1);
 		EXPECT_STR(e.msg, "targetQueryValue: no targetQueryValue given");
-		em_options_free(pg_options, &c);
+		em_options_free(em_pg_options, &c);
 	}
 }

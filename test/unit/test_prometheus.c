@@ -8,9 +8,9 @@
 #include "scalers/prometheus.h"
 
 /* A config as em_options_parse + validate would leave it (defaults applied). */
-static struct prom_cfg cfg_default(void)
+static struct em_prom_cfg cfg_default(void)
 {
-	struct prom_cfg c;
+	struct em_prom_cfg c;
 
 	memset(&c, 0, sizeof(c));
 	c.serverAddress = "http://127.0.0.1:9090";
@@ -25,10 +25,10 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-static int parse(const struct prom_cfg *c, long status, const char *body, struct em_sample *s, struct em_err *e)
+static int parse(const struct em_prom_cfg *c, long status, const char *body, struct em_sample *s, struct em_err *e)
 {
 	em_err_clear(e);
-	return prom_parse_response(body, strlen(body), status, c, s, e);
+	return em_prom_parse_response(body, strlen(body), status, c, s, e);
 }
 
 /* ---------------------------------------------------------------- escaping */
@@ -38,7 +38,7 @@ static void check_escape(const char *in, const char *want)
 	struct em_strbuf sb;
 
 	em_sb_init(&sb);
-	prom_query_escape(&sb, in);
+	em_prom_query_escape(&sb, in);
 	EXPECT_STR(sb.buf ? sb.buf : "", want);
 	em_sb_free(&sb);
 }
@@ -58,25 +58,25 @@ TEST(format_time_rfc3339_millis)
 {
 	char buf[40];
 
-	EXPECT_INT(prom_format_time(0, buf, sizeof(buf)), 0);
+	EXPECT_INT(em_prom_format_time(0, buf, sizeof(buf)), 0);
 	EXPECT_STR(buf, "1970-01-01T00:00:00.000Z");
-	EXPECT_INT(prom_format_time(1787227200250LL, buf, sizeof(buf)), 0);
+	EXPECT_INT(em_prom_format_time(1787227200250LL, buf, sizeof(buf)), 0);
 	EXPECT_STR(buf, "2026-08-20T12:00:00.250Z");
-	EXPECT_INT(prom_format_time(-1, buf, sizeof(buf)), 0);
+	EXPECT_INT(em_prom_format_time(-1, buf, sizeof(buf)), 0);
 	EXPECT_STR(buf, "1969-12-31T23:59:59.999Z");
-	EXPECT_INT(prom_format_time(0, buf, 10), -1);
+	EXPECT_INT(em_prom_format_time(0, buf, 10), -1);
 }
 
 /* --------------------------------------------------------------- requests */
 
 TEST(build_get_request)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	char *url, *body;
 
 	c.serverAddress = "http://prom:9090/";
 	c.query = "up{job=\"a b\"}";
-	EXPECT_INT(prom_build_request(&c, 1787227200000LL, PROM_MAX_GET_URL, &url, &body), 0);
+	EXPECT_INT(em_prom_build_request(&c, 1787227200000LL, EM_PROM_MAX_GET_URL, &url, &body), 0);
 	EXPECT_STR(url, "http://prom:9090/api/v1/query?query=up%7Bjob%3D%22a+b%22%7D&time=2026-08-20T12%3A00%3A00.000Z");
 	EXPECT(body == NULL);
 	free(url);
@@ -85,7 +85,7 @@ TEST(build_get_request)
 
 TEST(build_get_with_namespace_and_params)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_kv kv[] = {{"dedup", "true"}, {"partial response", "a&b"}};
 	char *url, *body;
 
@@ -93,7 +93,7 @@ TEST(build_get_with_namespace_and_params)
 	c.namespace = "team-a";
 	c.queryParameters.items = kv;
 	c.queryParameters.n = 2;
-	EXPECT_INT(prom_build_request(&c, 0, PROM_MAX_GET_URL, &url, &body), 0);
+	EXPECT_INT(em_prom_build_request(&c, 0, EM_PROM_MAX_GET_URL, &url, &body), 0);
 	EXPECT_STR(url, "https://thanos.example/prefix/api/v1/query?query=sum%28queue_depth%29"
 			"&time=1970-01-01T00%3A00%3A00.000Z&namespace=team-a&dedup=true&partial+response=a%26b");
 	EXPECT(body == NULL);
@@ -103,7 +103,7 @@ TEST(build_get_with_namespace_and_params)
 
 TEST(build_post_when_url_too_long)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_kv kv[] = {{"dedup", "true"}};
 	char *url, *body, *q;
 	size_t n = 6000;
@@ -115,7 +115,7 @@ TEST(build_post_when_url_too_long)
 	c.namespace = "ns";
 	c.queryParameters.items = kv;
 	c.queryParameters.n = 1;
-	EXPECT_INT(prom_build_request(&c, 0, PROM_MAX_GET_URL, &url, &body), 0);
+	EXPECT_INT(em_prom_build_request(&c, 0, EM_PROM_MAX_GET_URL, &url, &body), 0);
 	/* query and time move to the form body; tenancy parameters stay in the URL */
 	EXPECT_STR(url, "http://127.0.0.1:9090/api/v1/query?namespace=ns&dedup=true");
 	EXPECT(body != NULL);
@@ -128,7 +128,7 @@ TEST(build_post_when_url_too_long)
 	/* Without extra parameters the URL has no '?'. */
 	c.namespace = NULL;
 	c.queryParameters.n = 0;
-	EXPECT_INT(prom_build_request(&c, 0, PROM_MAX_GET_URL, &url, &body), 0);
+	EXPECT_INT(em_prom_build_request(&c, 0, EM_PROM_MAX_GET_URL, &url, &body), 0);
 	EXPECT_STR(url, "http://127.0.0.1:9090/api/v1/query");
 	EXPECT(body != NULL);
 	free(url);
@@ -136,17 +136,17 @@ TEST(build_post_when_url_too_long)
 
 	/* The limit is inclusive: a URL of exactly max_url bytes is still a GET. */
 	c.query = "x";
-	EXPECT_INT(prom_build_request(&c, 0, 10000, &url, &body), 0);
+	EXPECT_INT(em_prom_build_request(&c, 0, 10000, &url, &body), 0);
 	{
 		size_t len = strlen(url);
 		char *url2, *body2;
 		free(url);
 		free(body);
-		EXPECT_INT(prom_build_request(&c, 0, len, &url2, &body2), 0);
+		EXPECT_INT(em_prom_build_request(&c, 0, len, &url2, &body2), 0);
 		EXPECT(body2 == NULL);
 		free(url2);
 		free(body2);
-		EXPECT_INT(prom_build_request(&c, 0, len - 1, &url2, &body2), 0);
+		EXPECT_INT(em_prom_build_request(&c, 0, len - 1, &url2, &body2), 0);
 		EXPECT(body2 != NULL);
 		free(url2);
 		free(body2);
@@ -164,7 +164,7 @@ TEST(selector_value_cannot_break_out_of_string)
 	struct em_strbuf sb;
 
 	em_sb_init(&sb);
-	prom_query_escape(&sb, allowed);
+	em_prom_query_escape(&sb, allowed);
 	EXPECT_STR(sb.buf, allowed);
 	em_sb_free(&sb);
 	for (const char *p = allowed; *p; p++)
@@ -178,111 +178,111 @@ TEST(authmodes_parse)
 	unsigned m = 0;
 	struct em_err e;
 
-	EXPECT_INT(prom_parse_authmodes("basic", &m, &e), 0);
-	EXPECT_INT(m, PROM_AUTH_BASIC);
-	EXPECT_INT(prom_parse_authmodes(" tls , basic ", &m, &e), 0);
-	EXPECT_INT(m, PROM_AUTH_TLS | PROM_AUTH_BASIC);
-	EXPECT_INT(prom_parse_authmodes("bearer,custom,tls", &m, &e), 0);
-	EXPECT_INT(m, PROM_AUTH_BEARER | PROM_AUTH_CUSTOM | PROM_AUTH_TLS);
-	EXPECT_INT(prom_parse_authmodes("bearer,basic", &m, &e), -1);
+	EXPECT_INT(em_prom_parse_authmodes("basic", &m, &e), 0);
+	EXPECT_INT(m, EM_PROM_AUTH_BASIC);
+	EXPECT_INT(em_prom_parse_authmodes(" tls , basic ", &m, &e), 0);
+	EXPECT_INT(m, EM_PROM_AUTH_TLS | EM_PROM_AUTH_BASIC);
+	EXPECT_INT(em_prom_parse_authmodes("bearer,custom,tls", &m, &e), 0);
+	EXPECT_INT(m, EM_PROM_AUTH_BEARER | EM_PROM_AUTH_CUSTOM | EM_PROM_AUTH_TLS);
+	EXPECT_INT(em_prom_parse_authmodes("bearer,basic", &m, &e), -1);
 	EXPECT_STR(e.msg, "authModes: both bearer and basic authentication can not be set");
 	EXPECT_INT(e.kind, EM_E_CONFIG);
-	EXPECT_INT(prom_parse_authmodes("basic,digest", &m, &e), -1);
+	EXPECT_INT(em_prom_parse_authmodes("basic,digest", &m, &e), -1);
 	EXPECT_STR(e.msg, "authModes: incorrect value for authMode is given: digest");
-	EXPECT_INT(prom_parse_authmodes("oauth", &m, &e), -1);
+	EXPECT_INT(em_prom_parse_authmodes("oauth", &m, &e), -1);
 	EXPECT_STR(e.msg, "authModes: oauth is not supported by the prometheus scaler");
 }
 
 TEST(validate_auth_requirements)
 {
-	struct prom_cfg c;
+	struct em_prom_cfg c;
 	struct em_err e;
 
 	c = cfg_default();
 	c.authModes = "bearer";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "bearerToken: bearer token is required when bearer auth is enabled");
 
 	c = cfg_default();
 	c.authModes = "bearer";
 	c.token = "t0k";           /* KEDA's alias */
-	EXPECT_INT(prom_validate(&c, &e), 0);
-	EXPECT_INT(c.auth, PROM_AUTH_BEARER);
+	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	EXPECT_INT(c.auth, EM_PROM_AUTH_BEARER);
 	EXPECT_STR(c.bearer, "t0k");
 
 	c = cfg_default();
 	c.authMode = "basic";      /* KEDA's alias */
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "username: username is required when basic auth is enabled");
 	c.username = "u";
-	EXPECT_INT(prom_validate(&c, &e), 0);
-	EXPECT_INT(c.auth, PROM_AUTH_BASIC);
+	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	EXPECT_INT(c.auth, EM_PROM_AUTH_BASIC);
 
 	c = cfg_default();
 	c.authModes = "custom";
 	c.customAuthHeader = "X-Api-Key";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
 	c.customAuthValue = "v\r\nX-Evil: 1";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "customAuthValue: must not contain a line break");
 	c.customAuthValue = "v";
 	c.customAuthHeader = "Bad Header";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 
 	c = cfg_default();
 	c.authModes = "tls";
 	c.cert = "-----BEGIN CERTIFICATE-----\n";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "cert: cert and key are required when tls auth is enabled");
 	c.key = "/etc/tls/key.pem";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "key: expected PEM contents (read a file with fromFile)");
 	c.key = "-----BEGIN PRIVATE KEY-----\n";
-	EXPECT_INT(prom_validate(&c, &e), 0);
+	EXPECT_INT(em_prom_validate(&c, &e), 0);
 
 	c = cfg_default();
 	c.authModes = "basic";
 	c.authMode = "bearer";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 }
 
 TEST(validate_other_keys)
 {
-	struct prom_cfg c;
+	struct em_prom_cfg c;
 	struct em_err e;
 	struct em_kv bad[] = {{"X-Ok", "1"}, {"X Bad", "2"}};
 	struct em_kv good[] = {{"X-Scope-OrgID", "tenant-1"}, {"X-Empty", ""}};
 
 	c = cfg_default();
 	c.serverAddress = "prometheus:9090";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "serverAddress: must start with http:// or https://");
 
 	c = cfg_default();
 	c.awsRegion = "us-east-1";
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT(starts_with(e.msg, "awsRegion: "));
 
 	c = cfg_default();
 	c.customHeaders.items = bad;
 	c.customHeaders.n = 2;
-	EXPECT_INT(prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, &e), -1);
 	EXPECT_STR(e.msg, "customHeaders: invalid header name \"X Bad\"");
 	c.customHeaders.items = good;
-	EXPECT_INT(prom_validate(&c, &e), 0);
+	EXPECT_INT(em_prom_validate(&c, &e), 0);
 
 	const char *names[] = {"sum", "max", "min", "avg", "items"};
-	enum prom_multi want[] = {PROM_MULTI_SUM, PROM_MULTI_MAX, PROM_MULTI_MIN, PROM_MULTI_AVG, PROM_MULTI_ITEMS};
+	enum em_prom_multi want[] = {EM_PROM_MULTI_SUM, EM_PROM_MULTI_MAX, EM_PROM_MULTI_MIN, EM_PROM_MULTI_AVG, EM_PROM_MULTI_ITEMS};
 	for (int i = 0; i < 5; i++) {
 		c = cfg_default();
 		c.multipleSeries = (char *)names[i];
-		EXPECT_INT(prom_validate(&c, &e), 0);
+		EXPECT_INT(em_prom_validate(&c, &e), 0);
 		EXPECT_INT(c.multi, want[i]);
 	}
 	c = cfg_default();
-	EXPECT_INT(prom_validate(&c, &e), 0);
-	EXPECT_INT(c.multi, PROM_MULTI_ERROR);
+	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	EXPECT_INT(c.multi, EM_PROM_MULTI_ERROR);
 	EXPECT_INT(c.auth, 0);
 }
 
@@ -297,7 +297,7 @@ TEST(option_table_flags)
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const struct em_option *o = NULL;
-		for (const struct em_option *p = prom_options; p->name; p++)
+		for (const struct em_option *p = em_prom_options; p->name; p++)
 			if (strcmp(p->name, keys[i]) == 0)
 				o = p;
 		if (!o) {
@@ -321,7 +321,7 @@ TEST(option_table_flags)
 
 TEST(parse_single_vector)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 
@@ -343,7 +343,7 @@ TEST(parse_single_vector)
 
 TEST(parse_activation_is_strict)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 
@@ -358,7 +358,7 @@ TEST(parse_activation_is_strict)
 
 TEST(parse_scalar)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 
@@ -376,7 +376,7 @@ TEST(parse_scalar)
 
 TEST(parse_empty_result)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 	const char *body = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}";
@@ -400,7 +400,7 @@ TEST(parse_empty_result)
 
 TEST(parse_nan_and_inf)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 
@@ -424,7 +424,7 @@ TEST(parse_nan_and_inf)
 
 TEST(parse_matrix_and_string_rejected)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 
@@ -445,11 +445,11 @@ TEST(parse_matrix_and_string_rejected)
 
 TEST(parse_multiple_series)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
-	struct { enum prom_multi m; double want; } cases[] = {
-		{PROM_MULTI_SUM, 15}, {PROM_MULTI_MAX, 10}, {PROM_MULTI_MIN, 2}, {PROM_MULTI_AVG, 5},
+	struct { enum em_prom_multi m; double want; } cases[] = {
+		{EM_PROM_MULTI_SUM, 15}, {EM_PROM_MULTI_MAX, 10}, {EM_PROM_MULTI_MIN, 2}, {EM_PROM_MULTI_AVG, 5},
 	};
 
 	EXPECT_INT(parse(&c, 200, VEC3, &s, &e), -1);
@@ -467,11 +467,11 @@ TEST(parse_multiple_series)
 
 TEST(parse_items)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 
-	c.multi = PROM_MULTI_ITEMS;
+	c.multi = EM_PROM_MULTI_ITEMS;
 	c.activationThreshold = 14;
 	EXPECT_INT(parse(&c, 200, VEC3, &s, &e), 0);
 	EXPECT_DBL(s.value, 15, 0);
@@ -511,7 +511,7 @@ TEST(parse_items)
 
 TEST(parse_error_bodies)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 
@@ -543,7 +543,7 @@ TEST(parse_error_bodies)
 
 TEST(parse_long_error_is_truncated_not_overflowed)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 	struct em_strbuf sb;
@@ -553,23 +553,23 @@ TEST(parse_long_error_is_truncated_not_overflowed)
 	for (int i = 0; i < 2000; i++)
 		em_sb_puts(&sb, "x");
 	em_sb_puts(&sb, "\"}");
-	EXPECT_INT(prom_parse_response(sb.buf, sb.len, 400, &c, &s, &e), -1);
+	EXPECT_INT(em_prom_parse_response(sb.buf, sb.len, 400, &c, &s, &e), -1);
 	EXPECT_INT(strlen(e.msg), EM_ERR_MSG_MAX - 1);
 	em_sb_free(&sb);
 }
 
 /* ------------------------------------------------ through the option parser */
 
-static int parse_opts(const struct em_rawopt *items, size_t n, struct prom_cfg *c, struct em_err *e)
+static int parse_opts(const struct em_rawopt *items, size_t n, struct em_prom_cfg *c, struct em_err *e)
 {
 	struct em_rawopts raw = {(struct em_rawopt *)items, n};
 	const char *bad = NULL;
 
 	memset(c, 0, sizeof(*c));
 	em_err_clear(e);
-	if (em_options_parse(prom_options, &raw, c, &bad, e) != 0)
+	if (em_options_parse(em_prom_options, &raw, c, &bad, e) != 0)
 		return -1;
-	return prom_validate(c, e);
+	return em_prom_validate(c, e);
 }
 
 /* ------------------------------------------------------------------ secrets */
@@ -578,16 +578,16 @@ TEST(basic_credentials_rfc7617)
 {
 	char *b;
 
-	b = prom_basic_credentials("Aladdin", "open sesame");   /* RFC 7617 section 2 */
+	b = em_prom_basic_credentials("Aladdin", "open sesame");   /* RFC 7617 section 2 */
 	EXPECT_STR(b, "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
 	em_free_secret(b);
-	b = prom_basic_credentials("test", "123\xc2\xa3");        /* RFC 7617 section 2.1, UTF-8 */
+	b = em_prom_basic_credentials("test", "123\xc2\xa3");        /* RFC 7617 section 2.1, UTF-8 */
 	EXPECT_STR(b, "dGVzdDoxMjPCow==");
 	em_free_secret(b);
-	b = prom_basic_credentials("alice", "");
+	b = em_prom_basic_credentials("alice", "");
 	EXPECT_STR(b, "YWxpY2U6");
 	em_free_secret(b);
-	b = prom_basic_credentials("alice", NULL);
+	b = em_prom_basic_credentials("alice", NULL);
 	EXPECT_STR(b, "YWxpY2U6");
 	em_free_secret(b);
 }
@@ -626,13 +626,13 @@ TEST(header_list_is_wiped)
  * message holds none of them, not even the part before the length cut. */
 TEST(echoed_secrets_are_scrubbed_before_the_cut)
 {
-	struct prom_cfg c = cfg_default();
+	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
 	struct em_err e;
 	char body[1024];
 	char *b64;
 
-	c.auth = PROM_AUTH_BEARER;
+	c.auth = EM_PROM_AUTH_BEARER;
 	c.bearer = c.bearerToken = "tok-0123456789-secret";
 	/* the token straddles the 160-byte snippet limit */
 	snprintf(body, sizeof(body), "%-140s Bearer %s", "Unauthorized:", c.bearer);
@@ -645,10 +645,10 @@ TEST(echoed_secrets_are_scrubbed_before_the_cut)
 	EXPECT_STR(e.msg, "prometheus query api returned error. status: 401: Unauthorized, got Bearer ***");
 
 	c = cfg_default();
-	c.auth = PROM_AUTH_BASIC;
+	c.auth = EM_PROM_AUTH_BASIC;
 	c.username = "alice";
 	c.password = "pw-Zq84w";
-	b64 = prom_basic_credentials(c.username, c.password);
+	b64 = em_prom_basic_credentials(c.username, c.password);
 	snprintf(body, sizeof(body), "denied: Authorization: Basic %s", b64);
 	EXPECT_INT(parse(&c, 403, body, &s, &e), -1);
 	EXPECT_STR(e.msg, "prometheus query api returned error. status: 403: denied: Authorization: Basic ***");
@@ -656,7 +656,7 @@ TEST(echoed_secrets_are_scrubbed_before_the_cut)
 
 	/* JSON errors too, cut at the error's 512 bytes */
 	c = cfg_default();
-	c.auth = PROM_AUTH_CUSTOM;
+	c.auth = EM_PROM_AUTH_CUSTOM;
 	c.customAuthHeader = "X-Api-Key";
 	c.customAuthValue = "custom-value-Zq83z-0123456789";
 	snprintf(body, sizeof(body),
@@ -692,7 +692,7 @@ TEST(keda_metadata_parses)
 		{"username", "user", 0, 0, false},
 		{"password", "pass word", 0, 0, false},
 	};
-	struct prom_cfg c;
+	struct em_prom_cfg c;
 	struct em_err e;
 
 	EXPECT_INT(parse_opts(meta, sizeof(meta) / sizeof(meta[0]), &c, &e), 0);
@@ -703,15 +703,15 @@ TEST(keda_metadata_parses)
 	EXPECT(!c.ignoreNullValues);
 	EXPECT_INT(c.customHeaders.n, 3);
 	EXPECT_INT(c.queryParameters.n, 2);
-	EXPECT_INT(c.auth, PROM_AUTH_BASIC);
+	EXPECT_INT(c.auth, EM_PROM_AUTH_BASIC);
 	EXPECT_STR(c.password, "pass word");
 	{
 		const char *sec[8];
-		size_t n = em_options_secrets(prom_options, &c, sec, 8);
+		size_t n = em_options_secrets(em_prom_options, &c, sec, 8);
 		EXPECT_INT(n, 1);
 		EXPECT_STR(n ? sec[0] : "", "pass word");
 	}
-	em_options_free(prom_options, &c);
+	em_options_free(em_prom_options, &c);
 }
 
 TEST(defaults_and_errors_from_the_parser)
@@ -732,7 +732,7 @@ TEST(defaults_and_errors_from_the_parser)
 		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
 		{"timeout", "2s500ms", 0, 0, false},
 	};
-	struct prom_cfg c;
+	struct em_prom_cfg c;
 	struct em_err e;
 
 	EXPECT_INT(parse_opts(minimal, 3, &c, &e), 0);
@@ -740,22 +740,22 @@ TEST(defaults_and_errors_from_the_parser)
 	EXPECT(!c.unsafeSsl);
 	EXPECT_DBL(c.activationThreshold, 0, 0);
 	EXPECT_INT(c.timeout_ms, 0);       /* the metric's timeout applies */
-	EXPECT_INT(c.multi, PROM_MULTI_ERROR);
-	em_options_free(prom_options, &c);
+	EXPECT_INT(c.multi, EM_PROM_MULTI_ERROR);
+	em_options_free(em_prom_options, &c);
 
 	EXPECT_INT(parse_opts(no_threshold, 2, &c, &e), -1);
 	EXPECT_STR(e.msg, "missing required parameter \"threshold\"");
-	em_options_free(prom_options, &c);
+	em_options_free(em_prom_options, &c);
 
 	EXPECT_INT(parse_opts(bad_multi, 4, &c, &e), -1);
 	EXPECT(strstr(e.msg, "sum, max, min, avg, items") != NULL);
-	em_options_free(prom_options, &c);
+	em_options_free(em_prom_options, &c);
 
 	EXPECT_INT(parse_opts(unknown, 4, &c, &e), -1);
 	EXPECT_STR(e.msg, "unknown parameter \"metricName\"");
-	em_options_free(prom_options, &c);
+	em_options_free(em_prom_options, &c);
 
 	EXPECT_INT(parse_opts(dur, 4, &c, &e), 0);
 	EXPECT_INT(c.timeout_ms, 2500);
-	em_options_free(prom_options, &c);
+	em_options_free(em_prom_options, &c);
 }
