@@ -1,4 +1,5 @@
 /* postgresql.c - the "postgresql" scaler: one read-only, time-limited query per poll on shared libpq connections. */
+#include "scaler.h"
 #include "postgresql.h"
 
 #include <ctype.h>
@@ -11,11 +12,6 @@
 #include <string.h>
 
 #include <libpq-fe.h>
-
-#include "adapter/util/clock.h"
-#include "adapter/util/keyed.h"
-#include "adapter/util/secret.h"
-#include "adapter/selfmetrics.h"
 
 /* ------------------------------------------------------------------ options */
 

@@ -1,4 +1,5 @@
 /* prometheus.c - the "prometheus" scaler: one PromQL instant query per poll over pooled keep-alive libcurl handles. */
+#include "scaler.h"
 #include "prometheus.h"
 
 #include <ctype.h>
@@ -12,11 +13,6 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-
-#include "adapter/util/http.h"
-#include "adapter/util/keyed.h"
-#include "adapter/util/secret.h"
-#include "adapter/selfmetrics.h"
 
 #ifndef EM_VERSION
 #define EM_VERSION "dev"

@@ -6,9 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter/util/err.h"
-#include "adapter/options.h"
-#include "adapter/util/strbuf.h"
 #include "scaler.h"
 
 /* What to do when a query returns more than one series. */

@@ -1,4 +1,4 @@
-/* scaler.h - the scaler interface: a descriptor (type, option table) and open/fetch/close. */
+/* scaler.h - the scaler interface: a descriptor (type, option table, open/fetch/close) and the core services a scaler may use. */
 #ifndef EM_SCALER_H
 #define EM_SCALER_H
 
@@ -6,8 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter/util/err.h"
-#include "adapter/options.h"
+/* What the core offers a scaler; scalers include this header and no other
+ * of adapter/. */
+#include "adapter/log.h"              /* em_debug .. em_error, em_complain */
+#include "adapter/options.h"          /* option tables; em_parse_*, em_kvlist, em_scrub */
+#include "adapter/selfmetrics.h"      /* em_counter_add, em_gauge_set, em_histogram_observe */
+#include "adapter/util/clock.h"       /* em_mono_ms, em_now_ms, em_cond_*, em_sleep_ms */
+#include "adapter/util/duration.h"    /* Go's time.ParseDuration */
+#include "adapter/util/err.h"         /* struct em_err */
+#include "adapter/util/goquote.h"     /* Go's strconv.Quote */
+#include "adapter/util/http.h"        /* the libcurl client */
+#include "adapter/util/keyed.h"       /* objects shared by key (a pool per server) */
+#include "adapter/util/secret.h"      /* em_free_secret, em_wipe */
+#include "adapter/util/strbuf.h"      /* em_strbuf */
+#include "adapter/util/text.h"        /* em_hexval, em_percent_decode, em_strv_push */
 
 /* One labelled value, for scalers that return several series (Prometheus
  * multipleSeries: items). */
@@ -36,7 +48,8 @@ struct em_fetch_ctx {
 	const char *metric;      /* metric name, for messages */
 };
 
-/* A scaler. Add one by writing scalers/NAME.c with a `const struct em_scaler
+/* A scaler. Add one by writing scalers/NAME.c (or scalers/NAME/ when it brings
+ * helpers of its own, as cron/ and aws/) with a `const struct em_scaler
  * em_scaler_NAME` and one line in scalers/scalers.def. */
 struct em_scaler {
 	const char *type;                   /* KEDA trigger type, e.g. "aws-sqs-queue" */

@@ -5,10 +5,10 @@
 
 #include <openssl/crypto.h>
 
+#include "scalers/scaler.h"
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
-#include "adapter/util/secret.h"
 
 struct role_prov {
 	struct em_aws_provider p;

@@ -1,4 +1,5 @@
 /* aws_http.c - HTTP for AWS: libcurl with deadlines, SigV4 signing, error decoding, call counters. */
+#include "scalers/scaler.h"
 #include "aws_http.h"
 
 #include <errno.h>
@@ -12,11 +13,7 @@
 
 #include <openssl/crypto.h>
 
-#include "adapter/options.h"
-#include "adapter/selfmetrics.h"
 #include "aws_parse.h"
-#include "adapter/util/http.h"
-#include "adapter/util/secret.h"
 
 #define MAX_RESPONSE (32u << 20) /* GetMetricData with 500 queries stays far below */
 #define MAX_HEADERS 16

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter/util/err.h"
+#include "scalers/scaler.h"
 #include "credentials.h"
 #include "endpoints.h"
 #include "sigv4.h"

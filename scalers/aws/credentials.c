@@ -1,4 +1,5 @@
 /* credentials.c - AWS identities: auth options, the provider chain, a shared cache with refresh. */
+#include "scalers/scaler.h"
 #include "credentials.h"
 
 #include <pthread.h>
@@ -9,9 +10,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
-#include "adapter/log.h"
 #include "aws_parse.h"
-#include "adapter/util/secret.h"
 
 const char *const em_aws_pod_identity_choices[] = {"aws", "aws-eks", "none", NULL};
 

@@ -6,9 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter/util/clock.h"
-#include "adapter/util/err.h"
-#include "adapter/options.h"
+#include "scalers/scaler.h"
 #include "endpoints.h"
 #include "sigv4.h"
 

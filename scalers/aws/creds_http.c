@@ -8,10 +8,10 @@
 
 #include <openssl/crypto.h>
 
+#include "scalers/scaler.h"
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
-#include "adapter/util/secret.h"
 
 #define MAX_TOKEN (16 * 1024)
 #define ECS_HOST "http://169.254.170.2"

@@ -6,9 +6,9 @@
 
 #include <openssl/crypto.h>
 
+#include "scalers/scaler.h"
 #include "aws_http.h"
 #include "credentials.h"
-#include "adapter/util/secret.h"
 
 #define IMDS_DEFAULT "http://169.254.169.254"
 #define IMDS_DEFAULT_V6 "http://[fd00:ec2::254]"

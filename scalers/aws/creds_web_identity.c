@@ -6,10 +6,10 @@
 
 #include <openssl/crypto.h>
 
+#include "scalers/scaler.h"
 #include "aws_http.h"
 #include "aws_parse.h"
 #include "credentials.h"
-#include "adapter/util/secret.h"
 
 #define MAX_TOKEN (64 * 1024)
 

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "adapter/util/err.h"
+#include "scalers/scaler.h"
 
 /* The services we call. */
 struct em_aws_service {

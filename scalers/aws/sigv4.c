@@ -1,8 +1,6 @@
 /* sigv4.c - AWS Signature Version 4: canonical request, string to sign, signing key cache. */
+#include "scalers/scaler.h"
 #include "sigv4.h"
-#include "adapter/util/strbuf.h"
-#include "adapter/util/secret.h"
-#include "adapter/util/text.h"
 
 #include <ctype.h>
 #include <pthread.h>

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter/util/err.h"
+#include "scalers/scaler.h"
 
 /* A set of AWS credentials. Every string is owned and wiped with
  * em_free_secret() by em_aws_creds_wipe(). */

@@ -1,13 +1,11 @@
 /* cronexpr.c - robfig/cron v3 parser (fields, names, descriptors, CRON_TZ) and SpecSchedule.Next. */
+#include "scalers/scaler.h"
 #include "cronexpr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "adapter/util/duration.h"
-#include "adapter/util/goquote.h"
 
 #define MAX_FIELDS 64
 

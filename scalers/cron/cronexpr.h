@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "adapter/util/err.h"
+#include "scalers/scaler.h"
 #include "tz.h"
 
 /* A parsed schedule: one bit per allowed value (bit 63 marks a field written

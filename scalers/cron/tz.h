@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter/util/err.h"
+#include "scalers/scaler.h"
 
 /* A loaded zone. Immutable after loading, so one zone may be used by any
  * number of threads at once without locking. Never touches TZ or the C library's local-time calls. */
