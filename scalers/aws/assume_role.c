@@ -44,14 +44,9 @@ static int role_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 		.body_len = strlen(body), .timeout_ms = timeout_ms,
 	};
 	/* the base identity's own failures come back as "sts:AssumeRole: credentials: ..." */
-	if (em_aws_api_call(rp->base, &r, &resp, err) != 0)
-		goto done;
-	if (em_aws_parse_sts_creds(resp.body, resp.len, out, err) != 0) {
+	if (em_aws_api_call(rp->base, &r, &resp, err) == 0 &&
+	    (rc = em_aws_parse_sts_creds(resp.body, resp.len, out, err)) != 0)
 		em_err_prefix(err, "sts:AssumeRole");
-		goto done;
-	}
-	rc = 0;
-done:
 	em_aws_resp_free(&resp);
 	em_free_secret(body);
 	return rc;
@@ -71,13 +66,10 @@ static void role_destroy(struct em_aws_provider *p)
 struct em_aws_provider *em_aws_provider_assume_role(struct em_aws_identity *base, const char *role_arn,
 						    const char *external_id, const char *sts_region)
 {
-	struct role_prov *rp = calloc(1, sizeof(*rp));
+	struct role_prov *rp = em_aws_provider_alloc(sizeof(*rp), "assume role", role_fetch, role_destroy);
 
 	if (!rp)
 		return NULL;
-	rp->p.name = "assume role";
-	rp->p.fetch = role_fetch;
-	rp->p.destroy = role_destroy;
 	rp->role_arn = strdup(role_arn);
 	rp->external_id = external_id ? strdup(external_id) : NULL;
 	rp->region = strdup(sts_region ? sts_region : "");

@@ -180,7 +180,7 @@ static void static_destroy(struct em_aws_provider *p)
 
 struct em_aws_provider *em_aws_provider_static(const char *akid, const char *secret, const char *token)
 {
-	struct static_prov *s = calloc(1, sizeof(*s));
+	struct static_prov *s = em_aws_provider_alloc(sizeof(*s), "static keys", static_fetch, static_destroy);
 	struct em_aws_creds c = {.access_key_id = (char *)akid, .secret_access_key = (char *)secret,
 				 .session_token = (char *)nz(token)};
 
@@ -190,10 +190,21 @@ struct em_aws_provider *em_aws_provider_static(const char *akid, const char *sec
 		free(s);
 		return NULL;
 	}
-	s->p.name = "static keys";
-	s->p.fetch = static_fetch;
-	s->p.destroy = static_destroy;
 	return &s->p;
+}
+
+void *em_aws_provider_alloc(size_t size, const char *name,
+			    int (*fetch)(struct em_aws_provider *, int64_t, struct em_aws_creds *, struct em_err *),
+			    void (*destroy)(struct em_aws_provider *))
+{
+	struct em_aws_provider *p = calloc(1, size);
+
+	if (p) {
+		p->name = name;
+		p->fetch = fetch;
+		p->destroy = destroy;
+	}
+	return p;
 }
 
 void em_aws_provider_free(struct em_aws_provider *p)

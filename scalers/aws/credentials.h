@@ -85,6 +85,12 @@ struct em_aws_provider *em_aws_provider_assume_role(struct em_aws_identity *base
 
 void em_aws_provider_free(struct em_aws_provider *p); /* NULL-safe */
 
+/* For providers' constructors: size zeroed bytes (a struct that starts with
+ * struct em_aws_provider) with name and hooks set. NULL out of memory. */
+void *em_aws_provider_alloc(size_t size, const char *name,
+			    int (*fetch)(struct em_aws_provider *, int64_t, struct em_aws_creds *, struct em_err *),
+			    void (*destroy)(struct em_aws_provider *));
+
 /* Pure helpers, exposed for tests. */
 /* Pod Identity / ECS URL hosts accepted: loopback, 169.254.170.2, 169.254.170.23, fd00:ec2::23. */
 bool em_aws_http_creds_host_allowed(const char *url);

@@ -42,12 +42,9 @@ struct em_aws_provider *em_aws_provider_env(em_getenv_fn env)
 	akid = env("AWS_ACCESS_KEY_ID");
 	if (!akid || !akid[0])
 		return NULL;
-	e = calloc(1, sizeof(*e));
+	e = em_aws_provider_alloc(sizeof(*e), "env", env_fetch, env_destroy);
 	if (!e)
 		return NULL;
-	e->p.name = "env";
-	e->p.fetch = env_fetch;
-	e->p.destroy = env_destroy;
 	e->env = env;
 	return &e->p;
 }

@@ -104,16 +104,11 @@ static int http_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 		em_err_prefix(err, "pod identity");
 		goto done;
 	}
-	if (resp.status != 200) {
+	if (resp.status != 200)
 		em_err_set(err, EM_E_UNAVAILABLE, "pod identity: %s answered HTTP %ld: %.200s", hp->url, resp.status,
 			   resp.message[0] ? resp.message : resp.code);
-		goto done;
-	}
-	if (em_aws_parse_creds_json(resp.body, resp.len, out, err) != 0) {
+	else if ((rc = em_aws_parse_creds_json(resp.body, resp.len, out, err)) != 0)
 		em_err_prefix(err, "pod identity");
-		goto done;
-	}
-	rc = 0;
 done:
 	em_aws_resp_free(&resp);
 	em_free_secret(token);
@@ -143,12 +138,9 @@ struct em_aws_provider *em_aws_provider_http(em_getenv_fn env)
 		return NULL;
 	file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	tok = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	hp = calloc(1, sizeof(*hp));
+	hp = em_aws_provider_alloc(sizeof(*hp), "pod identity", http_fetch, http_destroy);
 	if (!hp)
 		return NULL;
-	hp->p.name = "pod identity";
-	hp->p.fetch = http_fetch;
-	hp->p.destroy = http_destroy;
 	if (rel && rel[0]) { /* ECS: the relative URI wins, as in the SDKs */
 		size_t n = strlen(ECS_HOST) + strlen(rel) + 2;
 		hp->url = malloc(n);

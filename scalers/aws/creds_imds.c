@@ -130,12 +130,9 @@ struct em_aws_provider *em_aws_provider_imds(em_getenv_fn env)
 	mode = env("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE");
 	if (!ep || !ep[0])
 		ep = mode && strcasecmp(mode, "IPv6") == 0 ? IMDS_DEFAULT_V6 : IMDS_DEFAULT;
-	ip = calloc(1, sizeof(*ip));
+	ip = em_aws_provider_alloc(sizeof(*ip), "IMDS", imds_fetch, imds_destroy);
 	if (!ip)
 		return NULL;
-	ip->p.name = "IMDS";
-	ip->p.fetch = imds_fetch;
-	ip->p.destroy = imds_destroy;
 	ip->base = strdup(ep);
 	if (!ip->base) {
 		free(ip);

@@ -101,12 +101,9 @@ struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const cha
 	session = env("AWS_ROLE_SESSION_NAME");
 	if (!role || !role[0] || !file || !file[0])
 		return NULL;
-	w = calloc(1, sizeof(*w));
+	w = em_aws_provider_alloc(sizeof(*w), "web identity", web_fetch, web_destroy);
 	if (!w)
 		return NULL;
-	w->p.name = "web identity";
-	w->p.fetch = web_fetch;
-	w->p.destroy = web_destroy;
 	w->env = env;
 	w->role_arn = strdup(role);
 	w->token_file = strdup(file);
