@@ -683,7 +683,7 @@ static void load_value_source(struct loader *L, const char *name, yaml_node_t *v
 		else
 			rawopts_add(raw, name, e, LINE(src), COL(src));
 	} else if ((src = get(L, v, "fromFile")) && scalar(src)) {
-		char *val = em_read_file(scalar(src), MAX_SECRET_FILE, true, NULL, why, sizeof(why));
+		char *val = em_read_file(scalar(src), MAX_SECRET_FILE, EM_READ_TRIM_NL, NULL, why, sizeof(why));
 		if (!val) {
 			lerr(L, src, name, "%s", why);
 		} else {
@@ -1296,7 +1296,7 @@ struct em_config *em_config_load_ex(const char *path, unsigned flags, struct em_
 		return NULL;
 	}
 	fclose(f);
-	text = em_read_file(path, MAX_CONFIG_FILE, false, NULL, why, sizeof(why));
+	text = em_read_file(path, MAX_CONFIG_FILE, 0, NULL, why, sizeof(why));
 	if (!text) {
 		em_errlist_add(errs, path, 0, 0, "-", "%s", why);
 		return NULL;

@@ -98,8 +98,8 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 		t->key_file = strdup(key_file);
 		em_file_sig(cert_file, t->cert_sig, sizeof(t->cert_sig));
 		em_file_sig(key_file, t->key_sig, sizeof(t->key_sig));
-		t->cert_pem = em_read_file(cert_file, MAX_PEM, false, NULL, why, sizeof(why));
-		t->key_pem = t->cert_pem ? em_read_file(key_file, MAX_PEM, false, NULL, why, sizeof(why)) : NULL;
+		t->cert_pem = em_read_file(cert_file, MAX_PEM, 0, NULL, why, sizeof(why));
+		t->key_pem = t->cert_pem ? em_read_file(key_file, MAX_PEM, 0, NULL, why, sizeof(why)) : NULL;
 	}
 	if (!t->cert_pem || !t->key_pem) {
 		free(t->cert_pem);
@@ -160,8 +160,8 @@ static bool reload_files(struct em_tlscreds *t, int64_t now)
 	em_file_sig(t->key_file, ks, sizeof(ks));
 	if (strcmp(cs, t->cert_sig) == 0 && strcmp(ks, t->key_sig) == 0)
 		return false;
-	cert = em_read_file(t->cert_file, MAX_PEM, false, NULL, why, sizeof(why));
-	key = cert ? em_read_file(t->key_file, MAX_PEM, false, NULL, why, sizeof(why)) : NULL;
+	cert = em_read_file(t->cert_file, MAX_PEM, 0, NULL, why, sizeof(why));
+	key = cert ? em_read_file(t->key_file, MAX_PEM, 0, NULL, why, sizeof(why)) : NULL;
 	probe = key ? cred_new(cert, key, NULL, why, sizeof(why)) : NULL;
 	if (!probe) {
 		/* Perhaps half-way through a rotation: retried next second. */

@@ -14,6 +14,7 @@
 #include "adapter/util/clock.h"       /* em_mono_ms, em_now_ms, em_cond_*, em_sleep_ms */
 #include "adapter/util/duration.h"    /* Go's time.ParseDuration */
 #include "adapter/util/err.h"         /* struct em_err */
+#include "adapter/util/files.h"       /* em_read_file */
 #include "adapter/util/goquote.h"     /* Go's strconv.Quote */
 #include "adapter/util/http.h"        /* the libcurl client */
 #include "adapter/util/keyed.h"       /* objects shared by key (a pool per server) */

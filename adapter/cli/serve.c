@@ -100,8 +100,8 @@ int em_cmd_serve(int argc, char **argv)
 	}
 	if (certf) {
 		char why[512];
-		cert = em_read_file(certf, MAX_PEM, false, NULL, why, sizeof(why));
-		key = cert ? em_read_file(keyf, MAX_PEM, false, NULL, why, sizeof(why)) : NULL;
+		cert = em_read_file(certf, MAX_PEM, 0, NULL, why, sizeof(why));
+		key = cert ? em_read_file(keyf, MAX_PEM, 0, NULL, why, sizeof(why)) : NULL;
 		if (!cert || !key) {
 			em_error("TLS: %s", why);
 			goto out;

@@ -10,7 +10,7 @@
 #include "secret.h"
 #include "strbuf.h"
 
-char *em_read_file(const char *path, size_t max, bool trim, size_t *len, char *why, size_t whycap)
+char *em_read_file(const char *path, size_t max, int trim, size_t *len, char *why, size_t whycap)
 {
 	FILE *f = fopen(path, "rb");
 	struct em_strbuf sb;
@@ -43,7 +43,7 @@ char *em_read_file(const char *path, size_t max, bool trim, size_t *len, char *w
 	}
 	fclose(f);
 	em_wipe(buf, sizeof(buf));
-	while (trim && sb.len && (sb.buf[sb.len - 1] == '\n' || sb.buf[sb.len - 1] == '\r'))
+	while (trim && sb.len && strchr(trim == EM_READ_TRIM_SPACE ? " \t\r\n\v\f" : "\r\n", sb.buf[sb.len - 1]))
 		sb.buf[--sb.len] = '\0';
 	if (len)
 		*len = sb.len;

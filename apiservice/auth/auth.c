@@ -117,7 +117,7 @@ static char *read_file(const char *path, char *sig, size_t sigcap, struct em_err
 	/* The signature first: a file replaced while being read is read again. */
 	if (sig)
 		em_file_sig(path, sig, sigcap);
-	text = em_read_file(path, MAX_CA_FILE, false, NULL, why, sizeof(why));
+	text = em_read_file(path, MAX_CA_FILE, 0, NULL, why, sizeof(why));
 	if (!text)
 		em_err_set(err, EM_E_CONFIG, "%s", why);
 	return text;

@@ -115,15 +115,11 @@ const char *em_kube_url(const struct em_kube *k)
 /* The token, trimmed; NULL with why when unreadable. Wiped by the caller. */
 static char *read_token(const char *path, char *why, size_t cap)
 {
-	char *t = em_read_file(path, 16 * 1024, false, NULL, why, cap);
-	size_t n;
+	char *t = em_read_file(path, 16 * 1024, EM_READ_TRIM_SPACE, NULL, why, cap);
 
 	if (!t)
 		return NULL;
-	n = strlen(t);
-	while (n && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' '))
-		t[--n] = '\0';
-	if (!n || strpbrk(t, "\r\n")) {
+	if (!*t || strpbrk(t, "\r\n")) {
 		snprintf(why, cap, "the token file %s is empty or holds several lines", path);
 		em_free_secret(t);
 		return NULL;

@@ -55,8 +55,4 @@ void em_aws_backoff_note(struct em_aws_backoff *b, bool throttled);
  * RFC 3986 encoding. malloc'd, NULL when out of memory. */
 char *em_aws_form(const char *const *kv, size_t n);
 
-/* Reads a small file (tokens): at most max bytes, trailing whitespace
- * trimmed. malloc'd, or NULL with errno set (EFBIG when larger). */
-char *em_aws_read_small_file(const char *path, size_t max);
-
 #endif

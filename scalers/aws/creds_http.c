@@ -1,6 +1,5 @@
 /* creds_http.c - EKS Pod Identity / ECS container credentials over HTTP, allowed hosts only. */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,11 +86,11 @@ static int http_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 				  "pod identity: host of %.200s is not allowed (only loopback, 169.254.170.2, "
 				  "169.254.170.23 and fd00:ec2::23)", hp->url);
 	if (hp->token_file) {
-		token = em_aws_read_small_file(hp->token_file, MAX_TOKEN);
+		char why[EM_ERR_MSG_MAX - 64];
+		token = em_read_file(hp->token_file, MAX_TOKEN, EM_READ_TRIM_SPACE, NULL, why, sizeof(why));
 		if (!token)
-			return em_err_set(err, EM_E_UNAVAILABLE,
-					  "pod identity: cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s: %s",
-					  hp->token_file, strerror(errno));
+			return em_err_set(err, EM_E_UNAVAILABLE, "pod identity: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %s",
+					  why);
 		auth.value = token;
 	} else if (hp->token) {
 		auth.value = hp->token;

@@ -1,5 +1,4 @@
 /* creds_web_identity.c - IRSA: STS AssumeRoleWithWebIdentity with the projected token file. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +27,13 @@ static int web_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aw
 	char endpoint[1024], session[64], url[1100];
 	struct em_aws_resp resp = {0};
 	struct em_sigv4_hdr ct = {"Content-Type", "application/x-www-form-urlencoded; charset=utf-8"};
-	char *token, *body = NULL;
+	char *token, *body = NULL, why[EM_ERR_MSG_MAX - 64];
 	int rc = -1;
 
 	/* Read at every refresh: kubelet rotates the projected token. */
-	token = em_aws_read_small_file(w->token_file, MAX_TOKEN);
+	token = em_read_file(w->token_file, MAX_TOKEN, EM_READ_TRIM_SPACE, NULL, why, sizeof(why));
 	if (!token)
-		return em_err_set(err, EM_E_UNAVAILABLE, "web identity: cannot read AWS_WEB_IDENTITY_TOKEN_FILE %s: %s",
-				  w->token_file, strerror(errno));
+		return em_err_set(err, EM_E_UNAVAILABLE, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE: %s", why);
 	if (!token[0]) {
 		em_err_set(err, EM_E_UNAVAILABLE, "web identity: token file %s is empty", w->token_file);
 		goto done;
