@@ -24,15 +24,6 @@ static const struct bounds b_dom = {1, 31, NULL};
 static const struct bounds b_months = {1, 12, month_names};
 static const struct bounds b_dow = {0, 6, dow_names};
 
-static int64_t floordiv(int64_t a, int64_t b)
-{
-	int64_t q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
 /* ---------------------------------------------------------------------------
  * Go-compatible message pieces.
  */
@@ -432,12 +423,12 @@ int64_t em_cron_next(const struct em_cron *c, const struct em_tz *zone, int64_t 
 	long steps = 0;
 
 	if (c->every_s > 0)
-		return floordiv(t_ms, 1000) + c->every_s;
+		return em_floordiv(t_ms, 1000) + c->every_s;
 	if (c->never)
 		return EM_CRON_ZERO_TIME;
 	t.loc = c->zone ? c->zone : zone;
 	/* Start at the earliest possible time: the upcoming whole second. */
-	gt_set(&t, floordiv(t_ms, 1000) + 1);
+	gt_set(&t, em_floordiv(t_ms, 1000) + 1);
 	year_limit = t.tm.year + 5;
 
 wrap:
@@ -490,7 +481,7 @@ wrap:
 			added = true;
 			/* Time.Truncate(time.Minute) works on absolute time, not wall
 			 * time; Go's zero time is a whole minute in Unix seconds. */
-			gt_set(&t, floordiv(t.u, 60) * 60);
+			gt_set(&t, em_floordiv(t.u, 60) * 60);
 		}
 		gt_set(&t, t.u + 60);
 		if (t.tm.min == 0)

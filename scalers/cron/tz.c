@@ -58,7 +58,7 @@ struct em_tz {
  * years starting on March 1, so leap days fall at the end of a "year".
  */
 
-static int64_t floordiv(int64_t a, int64_t b)
+int64_t em_floordiv(int64_t a, int64_t b)
 {
 	int64_t q = a / b;
 
@@ -105,7 +105,7 @@ int64_t em_days_from_civil(int64_t y, int m, int d)
 	int mp;
 
 	y -= m <= 2;
-	era = floordiv(y, 400);
+	era = em_floordiv(y, 400);
 	yoe = y - era * 400;                             /* 0..399 */
 	mp = m > 2 ? m - 3 : m + 9;                      /* March = 0 */
 	doy = (153 * mp + 2) / 5 + d - 1;                /* 0..365 */
@@ -116,7 +116,7 @@ int64_t em_days_from_civil(int64_t y, int m, int d)
 void em_civil_from_days(int64_t days, int64_t *year, int *month, int *day)
 {
 	int64_t z = days + 719468;
-	int64_t era = floordiv(z, 146097);
+	int64_t era = em_floordiv(z, 146097);
 	int64_t doe = z - era * 146097;
 	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -336,7 +336,7 @@ static void posix_lookup(const struct tz_posix *z, int64_t last_tx, int64_t sec,
 		out->end = INT64_MAX;
 		return;
 	}
-	days = floordiv(sec, SECS_PER_DAY);
+	days = em_floordiv(sec, SECS_PER_DAY);
 	em_civil_from_days(days, &year, &month, &day);
 	ysec = (days - em_days_from_civil(year, 1, 1)) * SECS_PER_DAY + floormod(sec, SECS_PER_DAY);
 	ystart = sec - ysec;
@@ -800,7 +800,7 @@ void em_tz_to_local(const struct em_tz *tz, int64_t t, struct em_tm *out)
 	t = clamp64(t, TZ_TIME_LIMIT);
 	em_tz_lookup(tz, t, &info);
 	local = t + info.offset;
-	days = floordiv(local, SECS_PER_DAY);
+	days = em_floordiv(local, SECS_PER_DAY);
 	secs = local - days * SECS_PER_DAY;
 	em_civil_from_days(days, &out->year, &out->month, &out->day);
 	out->hour = (int)(secs / 3600);
@@ -828,7 +828,7 @@ int64_t em_tz_from_local(const struct em_tz *tz, int64_t year, int64_t month, in
 	sec = clamp64(sec, (int64_t)1 << 46);
 
 	m0 = month - 1;
-	year += floordiv(m0, 12);
+	year += em_floordiv(m0, 12);
 	m0 = floormod(m0, 12);
 	unix = (em_days_from_civil(year, (int)m0 + 1, 1) + day - 1) * SECS_PER_DAY + hour * 3600 + min * 60 + sec;
 

@@ -84,6 +84,7 @@ int64_t em_tz_from_local(const struct em_tz *tz, int64_t year, int64_t month, in
 			 int64_t hour, int64_t min, int64_t sec);
 
 /* Proleptic Gregorian calendar helpers (pure). */
+int64_t em_floordiv(int64_t a, int64_t b);                       /* rounds towards minus infinity */
 bool em_is_leap(int64_t year);
 int em_days_in_month(int64_t year, int month);
 int64_t em_days_from_civil(int64_t year, int month, int day);   /* days since 1970-01-01 */
