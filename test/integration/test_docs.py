@@ -1,4 +1,4 @@
-"""test_docs.py - the README stays true to the code: option tables, config keys, own metrics."""
+"""test_docs.py - the README stays true to the code: option tables, config keys, own metrics, the layout."""
 import glob
 import os
 import re
@@ -52,6 +52,30 @@ def every_own_metric_is_documented():
 def readme_opens_with_the_two_commands():
     head = "\n".join(README.splitlines()[:40])
     assert "make run" in head and "make test" in head
+
+
+@T.case
+def layout_lists_every_source_file_in_its_folder():
+    block = README.split("## Layout", 1)[1].split("```", 2)[1]
+    listed, folder = set(), None
+    for line in block.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            folder = line.split()[0]
+            continue
+        # a row names its files first, then says what they are
+        for tok in line.split():
+            if not re.fullmatch(r"\w+\.(c|h|def)", tok):
+                break
+            listed.add(folder + tok)
+    tree = set()
+    for top in ("adapter", "apiservice", "scalers"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            rel = os.path.relpath(d, ROOT) + "/"
+            tree.update(rel + f for f in files if re.search(r"\.(c|h|def)$", f))
+    assert len(tree) > 100, tree
+    assert listed == tree, ("not in the layout:", sorted(tree - listed), "not in the tree:", sorted(listed - tree))
 
 
 T.main()
