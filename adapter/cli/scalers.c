@@ -1,4 +1,4 @@
-/* scalerdoc.c - `extmetrics scalers`: every compiled-in scaler's options as a Markdown table (README source). */
+/* scalers.c - `extmetrics scalers`: every compiled-in scaler's options as a Markdown table (README source). */
 #include <stdio.h>
 #include <string.h>
 

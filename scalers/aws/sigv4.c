@@ -15,8 +15,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-/* Text is built in em_strbuf (adapter/strbuf.c): this file and the test
- * driver that compiles it alone depend only on err.c, strbuf.c and OpenSSL. */
+/* Text is built in em_strbuf: this file and the test driver that compiles it
+ * alone depend only on adapter/util's err.c, strbuf.c, text.c, secret.c and OpenSSL. */
 
 static void b_putc(struct em_strbuf *b, char c)
 {
