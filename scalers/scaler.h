@@ -18,6 +18,7 @@
 #include "adapter/util/goquote.h"     /* Go's strconv.Quote */
 #include "adapter/util/http.h"        /* the libcurl client */
 #include "adapter/util/keyed.h"       /* objects shared by key (a pool per server) */
+#include "adapter/util/pool.h"        /* connections per target: shared slots, reconnect back-off */
 #include "adapter/util/secret.h"      /* em_free_secret, em_wipe */
 #include "adapter/util/strbuf.h"      /* em_strbuf */
 #include "adapter/util/text.h"        /* em_hexval, em_percent_decode, em_strv_push */
