@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,15 +194,6 @@ char *em_pg_conninfo_password(const char *conninfo)
 	return pw;
 }
 
-int64_t em_pg_share_wait_ms(int64_t budget_ms)
-{
-	int64_t w = budget_ms / 4;
-
-	if (w > EM_PG_SHARE_WAIT_MS)
-		w = EM_PG_SHARE_WAIT_MS;
-	return w > 0 ? w : 0;
-}
-
 /* ------------------------------------------------------------- pure helpers */
 
 void em_pg_conninfo_add(struct em_strbuf *sb, const char *key, const char *value)
@@ -312,13 +302,6 @@ int64_t em_pg_statement_timeout_ms(int64_t budget_ms)
 	return budget_ms - margin >= 1 ? budget_ms - margin : 1;
 }
 
-int64_t em_pg_backoff_next(int64_t cur_ms)
-{
-	if (cur_ms < EM_PG_BACKOFF_MIN_MS)
-		return EM_PG_BACKOFF_MIN_MS;
-	return cur_ms * 2 > EM_PG_BACKOFF_MAX_MS ? EM_PG_BACKOFF_MAX_MS : cur_ms * 2;
-}
-
 void em_pg_one_line(const char *in, char *out, size_t cap)
 {
 	size_t j = 0;
@@ -348,156 +331,52 @@ void em_pg_one_line(const char *in, char *out, size_t cap)
  * 1 ready, 0 deadline passed, -1 error. */
 static int wait_socket(PGconn *conn, short events, int64_t deadline)
 {
-	struct pollfd pfd = {.fd = PQsocket(conn), .events = events};
-
-	if (pfd.fd < 0)
-		return -1;
-	for (;;) {
-		int64_t left = deadline - em_mono_ms();
-		int rc;
-
-		if (left <= 0)
-			return 0;
-		rc = poll(&pfd, 1, (int)(left > 60000 ? 60000 : left));
-		if (rc > 0)
-			return 1;
-		if (rc < 0 && errno != EINTR)
-			return -1;
-	}
+	return em_pool_wait_fd(PQsocket(conn), events, deadline);
 }
 
 /* ------------------------------------------------------------------- pool */
 
-struct pg_slot {
-	PGconn *conn;
-	bool busy;
-	bool connecting;            /* taken empty: its fetch is opening the connection */
-	int64_t busy_since_ms;      /* when its current query (or connection attempt) started */
-	int64_t last_used_ms;
-};
-
-/* Everything about one connection target (one connection string). */
+/* What the connections to one target (one connection string) share; the
+ * slots, waits and back-off are em_pool's. */
 struct pg_target {
-	struct em_keyed k;          /* key: the connection string (holds the password) */
-	char *password;             /* as libpq reads it from key, scrubbed from messages; may be NULL */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;          /* a slot became free */
-	struct pg_slot slots[EM_PG_MAX_CONNS];
-	int64_t next_connect_ms;    /* back-off: no attempt before this (monotonic) */
-	int64_t backoff_ms;
-	char last_error[256];
+	char *conninfo;             /* holds the password */
+	char *password;             /* as libpq reads it from conninfo, scrubbed from messages; may be NULL */
 };
 
-static struct em_keyed_set targets = EM_KEYED_SET_INIT;
-
-static int target_init(void *p)
+static void *target_new(const void *arg)
 {
-	struct pg_target *t = p;
+	struct pg_target *t = calloc(1, sizeof(*t));
 
+	if (t && !(t->conninfo = strdup(arg))) {
+		free(t);
+		return NULL;
+	}
 	/* NULL also when there is none: scrubbing is then a no-op */
-	t->password = em_pg_conninfo_password(t->k.key);
-	pthread_mutex_init(&t->mu, NULL);
-	em_cond_init(&t->cv);
-	return 0;
+	if (t)
+		t->password = em_pg_conninfo_password(t->conninfo);
+	return t;
 }
 
-static void target_fini(void *p)
+static void target_free(void *p)
 {
 	struct pg_target *t = p;
 
-	for (int i = 0; i < EM_PG_MAX_CONNS; i++)
-		PQfinish(t->slots[i].conn);
-	pthread_cond_destroy(&t->cv);
-	pthread_mutex_destroy(&t->mu);
+	em_free_secret(t->conninfo);
 	em_free_secret(t->password);
+	free(t);
 }
 
-/* Takes a free slot with a live connection. When every connection is busy,
- * an empty slot (a new connection) is taken only once the most recently
- * started query has run for em_pg_share_wait_ms() and no other connection is
- * being opened; meanwhile, and when all EM_PG_MAX_CONNS are busy, it waits for
- * one to come free until the deadline. So metrics with quick queries share
- * one connection, and another one is opened only while a query is still
- * running. Returns the slot index or -1. */
-static int slot_acquire(struct pg_target *t, int64_t deadline, struct em_err *err)
+static void conn_close(void *conn)
 {
-	int64_t now = em_mono_ms();
-	int64_t share_ms = em_pg_share_wait_ms(deadline - now);
-	int pick = -1;
-
-	pthread_mutex_lock(&t->mu);
-	for (;;) {
-		int empty_slot = -1, busy = 0;
-		bool connecting = false;
-		int64_t youngest = 0, wake = deadline;
-
-		for (int i = 0; i < EM_PG_MAX_CONNS && pick < 0; i++) {
-			struct pg_slot *s = &t->slots[i];
-			if (s->busy) {
-				connecting |= s->connecting;
-				if (busy++ == 0 || s->busy_since_ms > youngest)
-					youngest = s->busy_since_ms;
-			} else if (s->conn) {
-				pick = i;
-			} else if (empty_slot < 0) {
-				empty_slot = i;
-			}
-		}
-		now = em_mono_ms();
-		if (pick >= 0)
-			break;
-		if (empty_slot >= 0 && !connecting) {
-			if (busy == 0 || now - youngest >= share_ms) {
-				pick = empty_slot;
-				t->slots[pick].connecting = true;
-				break;
-			}
-			wake = youngest + share_ms;
-		}
-		if (now >= deadline) {
-			pthread_mutex_unlock(&t->mu);
-			return em_err_set(err, EM_E_UNAVAILABLE,
-					  "error inspecting postgreSQL: no connection to this server came free in time "
-					  "(%d busy with queries or connecting)", busy);
-		}
-		if (wake > deadline)
-			wake = deadline;
-		em_cond_wait_until(&t->cv, &t->mu, wake);
-	}
-	t->slots[pick].busy = true;
-	t->slots[pick].busy_since_ms = now;
-	/* Close extra connections nobody needed for a while. */
-	for (int i = 1; i < EM_PG_MAX_CONNS; i++) {
-		struct pg_slot *s = &t->slots[i];
-		if (i != pick && !s->busy && s->conn && now - s->last_used_ms > EM_PG_IDLE_CLOSE_MS) {
-			PQfinish(s->conn);
-			s->conn = NULL;
-		}
-	}
-	pthread_mutex_unlock(&t->mu);
-	return pick;
+	PQfinish(conn);
 }
 
-/* After a connection attempt on slot i: its query starts now, and waiters
- * recompute how long it may run before they open another connection. */
-static void slot_connected(struct pg_target *t, int i)
-{
-	pthread_mutex_lock(&t->mu);
-	t->slots[i].connecting = false;
-	t->slots[i].busy_since_ms = em_mono_ms();
-	pthread_cond_broadcast(&t->cv);
-	pthread_mutex_unlock(&t->mu);
-}
-
-static void slot_release(struct pg_target *t, int i)
-{
-	pthread_mutex_lock(&t->mu);
-	t->slots[i].busy = false;
-	t->slots[i].connecting = false;
-	t->slots[i].last_used_ms = em_mono_ms();
-	pthread_cond_broadcast(&t->cv);
-	pthread_mutex_unlock(&t->mu);
-}
+static const struct em_pool_ops pg_pool_ops = {
+	.kind = "postgresql",
+	.close = conn_close,
+	.shared_new = target_new,
+	.shared_free = target_free,
+};
 
 /* libpq does not quote passwords in connection errors, and em_pg_validate
  * keeps one from being read as a host, port or database name (which it
@@ -521,24 +400,22 @@ static void count(const char *name, const char *help, const char *result)
 
 /* Opens a connection without blocking past the deadline (libpq's async
  * connect; connect_timeout in the string is superseded by the deadline). */
-static PGconn *pg_connect(struct pg_target *t, int64_t deadline, struct em_err *err)
+static PGconn *pg_connect(struct em_pool *pool, int64_t deadline, struct em_err *err)
 {
 	static const char *const kw[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {t->k.key, "extmetrics", NULL};
+	const struct pg_target *t = em_pool_shared(pool);
+	const char *vals[] = {t->conninfo, "extmetrics", NULL};
 	PGconn *conn;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	char msg[sizeof(t->last_error)];
-	int64_t now = em_mono_ms();
+	char msg[256];
+	int64_t wait_ms;
 
-	pthread_mutex_lock(&t->mu);
-	if (now < t->next_connect_ms) {
+	if (em_pool_may_connect(pool, msg, sizeof(msg), &wait_ms) != 0) {
 		em_err_set(err, EM_E_UNAVAILABLE,
-			   "error establishing postgreSQL connection: %s (next attempt in %lld ms)", t->last_error,
-			   (long long)(t->next_connect_ms - now));
-		pthread_mutex_unlock(&t->mu);
+			   "error establishing postgreSQL connection: %s (next attempt in %lld ms)", msg,
+			   (long long)wait_ms);
 		return NULL;
 	}
-	pthread_mutex_unlock(&t->mu);
 
 	/* Host names are resolved inside these calls (blocking getaddrinfo). */
 	conn = PQconnectStartParams(kw, vals, 1);
@@ -568,21 +445,13 @@ static PGconn *pg_connect(struct pg_target *t, int64_t deadline, struct em_err *
 		em_pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
 		goto fail;
 	}
-	pthread_mutex_lock(&t->mu);
-	t->backoff_ms = 0;
-	t->next_connect_ms = 0;
-	t->last_error[0] = '\0';
-	pthread_mutex_unlock(&t->mu);
+	em_pool_connect_result(pool, NULL);
 	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "ok");
 	return conn;
 fail:
 	PQfinish(conn);
 	scrub(t, msg, sizeof(msg));
-	pthread_mutex_lock(&t->mu);
-	t->backoff_ms = em_pg_backoff_next(t->backoff_ms);
-	t->next_connect_ms = em_mono_ms() + t->backoff_ms;
-	snprintf(t->last_error, sizeof(t->last_error), "%s", msg);
-	pthread_mutex_unlock(&t->mu);
+	em_pool_connect_result(pool, msg);
 	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "error");
 	em_err_set(err, EM_E_UNAVAILABLE, "error establishing postgreSQL connection: %s", msg);
 	return NULL;
@@ -751,7 +620,7 @@ static enum run_rc query_once(PGconn *conn, const char *query, int64_t deadline,
 
 struct pg_inst {
 	const struct em_pg_cfg *cfg;
-	struct pg_target *target;
+	struct em_pool *pool;
 };
 
 static void pg_close(void *vinst)
@@ -760,7 +629,7 @@ static void pg_close(void *vinst)
 
 	if (!in)
 		return;
-	em_keyed_put(&targets, in->target, target_fini);
+	em_pool_put(in->pool);
 	free(in);
 }
 
@@ -773,8 +642,8 @@ static void *pg_open(const void *vcfg, struct em_err *err)
 	if (!in || !conninfo)
 		goto oom;
 	in->cfg = c;
-	in->target = em_keyed_get(&targets, conninfo, sizeof(*in->target), target_init);
-	if (!in->target)
+	in->pool = em_pool_get(&pg_pool_ops, conninfo, conninfo);
+	if (!in->pool)
 		goto oom;
 	em_free_secret(conninfo);
 	return in;
@@ -788,43 +657,47 @@ oom:
 static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
 {
 	struct pg_inst *in = vinst;
-	struct pg_target *t = in->target;
+	const struct pg_target *t = em_pool_shared(in->pool);
 	int64_t start = em_mono_ms();
 	int64_t tmo = ctx->timeout_ms > 0 ? ctx->timeout_ms : 3000;
 	int64_t deadline = start + tmo;
 	double value = 0;
 	enum run_rc rc = RUN_CONN_LOST;
+	void *vc = NULL;
+	PGconn *conn;
 	int slot;
 
 	memset(out, 0, sizeof(*out));
-	slot = slot_acquire(t, deadline, err);
-	if (slot < 0)
+	slot = em_pool_acquire(in->pool, deadline, &vc, err);
+	if (slot < 0) {
+		em_err_prefix(err, "error inspecting postgreSQL");
 		return -1;
+	}
+	conn = vc;
 	/* A reused connection may have died since the last poll (server
 	 * restart): then one retry on a fresh connection, the query being
 	 * read-only. */
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct pg_slot *s = &t->slots[slot];
 		bool fresh = false, drop = false;
 
-		if (s->conn && PQstatus(s->conn) != CONNECTION_OK) {
-			PQfinish(s->conn);
-			s->conn = NULL;
+		if (conn && PQstatus(conn) != CONNECTION_OK) {
+			PQfinish(conn);
+			conn = NULL;
 		}
-		if (!s->conn) {
-			s->conn = pg_connect(t, deadline, err);
-			slot_connected(t, slot);
-			if (!s->conn)
+		if (!conn) {
+			conn = pg_connect(in->pool, deadline, err);
+			em_pool_connected(in->pool, slot);
+			if (!conn)
 				break;
 			fresh = true;
 		}
 		em_err_clear(err);
-		rc = query_once(s->conn, in->cfg->query, deadline, &value, &drop, err);
+		rc = query_once(conn, in->cfg->query, deadline, &value, &drop, err);
 		if (drop) {
 			/* Lost or timed out: the connection's state is unknown. The
 			 * server ends a timed-out statement itself (statement_timeout). */
-			PQfinish(s->conn);
-			s->conn = NULL;
+			PQfinish(conn);
+			conn = NULL;
 		}
 		if (rc == RUN_OK || rc == RUN_SQL_ERROR)
 			break;
@@ -839,7 +712,7 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 	}
 	count("extmetrics_postgresql_queries_total", "Scaler queries run on PostgreSQL by result.",
 	      rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
-	slot_release(t, slot);
+	em_pool_release(in->pool, slot, conn);
 	if (rc != RUN_OK) {
 		scrub(t, err->msg, sizeof(err->msg));
 		return -1;

@@ -8,21 +8,6 @@
 
 #include "scaler.h"
 
-/* Connections kept per distinct connection string. One is the norm (a target's
- * metrics poll one after another); more only while a query is still running
- * when another metric on the same server falls due. */
-#define EM_PG_MAX_CONNS 4
-/* Reconnect back-off after failed connection attempts. */
-#define EM_PG_BACKOFF_MIN_MS 1000
-#define EM_PG_BACKOFF_MAX_MS 30000
-/* Extra connections idle this long are closed. */
-#define EM_PG_IDLE_CLOSE_MS 300000
-/* A metric whose target's connections are all busy waits this long (at most
- * a quarter of its timeout) for one to come free before opening another:
- * fast queries then share one connection, and a second one is opened only
- * while a query is still running. */
-#define EM_PG_SHARE_WAIT_MS 250
-
 struct em_pg_cfg {
 	char *query;
 	double targetQueryValue;
@@ -60,10 +45,6 @@ int em_pg_check_connection(const char *conn, struct em_err *err);
  * NULL when there is none or conninfo does not parse. Free with em_free_secret. */
 char *em_pg_conninfo_password(const char *conninfo);
 
-/* How long a fetch with budget_ms before its deadline waits for a busy
- * connection before opening another (EM_PG_SHARE_WAIT_MS, at most budget/4). */
-int64_t em_pg_share_wait_ms(int64_t budget_ms);
-
 /* Appends ` key=value` (no leading space when sb is empty), quoting the value
  * in single quotes with \' and \\ escapes when it is empty or holds
  * whitespace, a quote or a backslash (libpq's conninfo rules). */
@@ -82,9 +63,6 @@ int em_pg_value_from_text(const char *text, bool isnull, unsigned type_oid, doub
  * fetch deadline: a margin is kept so the server cancels the statement and
  * its error arrives before the client gives up on the connection. */
 int64_t em_pg_statement_timeout_ms(int64_t budget_ms);
-
-/* The next reconnect back-off after a failure, from the current one (0 = none yet). */
-int64_t em_pg_backoff_next(int64_t cur_ms);
 
 /* Copies a libpq error message as one line: trailing newlines dropped, inner
  * line breaks and tabs as spaces, runs of spaces squeezed. */

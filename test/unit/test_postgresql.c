@@ -257,18 +257,6 @@ TEST(connection_password_for_scrubbing)
 	}
 }
 
-TEST(share_wait)
-{
-	EXPECT_INT(em_pg_share_wait_ms(3000), EM_PG_SHARE_WAIT_MS);
-	EXPECT_INT(em_pg_share_wait_ms(1000), 250);
-	EXPECT_INT(em_pg_share_wait_ms(400), 100);
-	EXPECT_INT(em_pg_share_wait_ms(3), 0);
-	EXPECT_INT(em_pg_share_wait_ms(-5), 0);
-	for (int64_t b = 0; b < 20000; b += 13)
-		if (em_pg_share_wait_ms(b) > b / 4 || em_pg_share_wait_ms(b) > EM_PG_SHARE_WAIT_MS)
-			TH_FAIL("budget %lld gives share wait %lld", (long long)b, (long long)em_pg_share_wait_ms(b));
-}
-
 TEST(option_table_flags)
 {
 	const char *keys[] = {"query", "targetQueryValue", "activationTargetQueryValue", "connection", "host",
@@ -353,17 +341,6 @@ TEST(statement_timeout_keeps_margin)
 		int64_t st = em_pg_statement_timeout_ms(b);
 		if (st < 1 || (b > 51 && st >= b))
 			TH_FAIL("budget %lld gives statement_timeout %lld", (long long)b, (long long)st);
-	}
-}
-
-TEST(backoff_doubles_and_caps)
-{
-	int64_t b = 0;
-	int64_t want[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000};
-
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		b = em_pg_backoff_next(b);
-		EXPECT_INT(b, want[i]);
 	}
 }
 
