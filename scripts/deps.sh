@@ -5,8 +5,10 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libgnutls28-dev libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libpq-dev
+  libhiredis-dev libmariadb-dev
   openssl curl ca-certificates tzdata
   postgresql prometheus prometheus-pushgateway python3-kubernetes nodejs
+  redis-server redis-sentinel redis-tools mariadb-server mariadb-client
   wrk nginx-light bc
   skopeo umoci   # test_image.py: reads `make image`'s archive and unpacks it as a runtime would
 )
@@ -30,7 +32,7 @@ else
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-# nginx and postgresql must not start system services: tests run their own on free ports.
+# nginx, postgresql, redis and mariadb must not start system services: tests run their own on free ports.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
   "${SUDO[@]}" chmod +x /usr/sbin/policy-rc.d
