@@ -1,4 +1,5 @@
 /* main.c - the extmetrics binary: libcurl's global set-up, then the command named by argv[1] (adapter/cli/commands.c). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,6 +22,10 @@ int main(int argc, char **argv)
 		em_commands_usage(stderr);
 		return 2;
 	}
+	/* A backend that closes its end must be an error, not the end of the
+	 * process: OpenSSL (Redis over TLS) and libmariadb write with write(2),
+	 * in get as in serve. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Once, before any thread runs: never lazily on a poller thread. */
 	if (em_http_global_init() != 0) {
 		fprintf(stderr, "libcurl initialisation failed\n");
