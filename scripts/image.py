@@ -231,6 +231,20 @@ def package_version(pkg):
     return v[3]
 
 
+# Libraries that load modules of their own package at run time (dlopen), which the loader's list
+# cannot show: libmariadb's client authentication plugins (MySQL 8's default caching_sha2_password,
+# mysql_clear_password for allowCleartextPasswords, ed25519). Their own libraries are the binary's.
+MODULE_DIRS = {"libmariadb3": "/libmariadb3/plugin/"}
+
+
+def module_paths(packages):
+    out = []
+    for pkg, sub in MODULE_DIRS.items():
+        if pkg in packages:
+            out += [p for p in run(["dpkg-query", "-L", pkg]).splitlines() if sub in p and os.path.isfile(p)]
+    return sorted(out)
+
+
 def zoneinfo_paths():
     """Everything tzdata installs under /usr/share/zoneinfo (links out of it, like localtime ->
     /etc/localtime, stay behind: /etc/localtime is not in the image)."""
@@ -259,6 +273,9 @@ def build_rootfs(binary, settings):
         fs.add_host(lib)
     summary["libraries"] = libs
     summary["packages"] = debian_packages(libs)
+    summary["modules"] = module_paths(summary["packages"])
+    for m in summary["modules"]:
+        fs.add_host(m)
     summary["ca-certificates"] = package_version("ca-certificates")
     fs.add_host(CA_BUNDLE)
     summary["tzdata"] = package_version("tzdata")
@@ -410,7 +427,8 @@ def main():
     print(f"image: {a.out}  {facts['ref']}  {facts['digest']}")
     print(f"  {mb(facts['compressed'])} compressed, {mb(facts['uncompressed'])} uncompressed, {len(files)} files:"
           f" binary {mb(len(files[settings['binary_path']][2]))}, {len(summary['libraries'])} libraries"
-          f" {mb(lib_bytes)} from {len(summary['packages'])} Debian packages, tzdata {summary['tzdata']}"
+          f" {mb(lib_bytes)} from {len(summary['packages'])} Debian packages, {len(summary['modules'])} modules they"
+          f" load (libmariadb's auth plugins), tzdata {summary['tzdata']}"
           f" ({len(zone)} files), CA bundle (ca-certificates {summary['ca-certificates']}),"
           f" passwd/group/nsswitch.conf")
     print(f"  user {settings['user']}, ports {' '.join(settings['ports'])}, entrypoint {settings['entrypoint']}")
