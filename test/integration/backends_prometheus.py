@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from lib import free_port, tmpdir, wait_for, write
+from lib import free_port, stop_process, tmpdir, wait_for, write
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
@@ -57,14 +57,7 @@ def _http(method, url, body=None, headers=None, timeout=5):
         return e.code, e.read().decode()
 
 
-def _stop(proc, timeout=10):
-    if proc and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+_stop = stop_process
 
 
 class Pushgateway:

@@ -1,6 +1,9 @@
 """lib.py - integration test harness: cases, free ports, the extmetrics binary, kubectl."""
 import json
 import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -209,3 +212,127 @@ def kubectl_raw(server, path, extra=()):
         args.append("--token=extmetrics-test")
     env = {"KUBECONFIG": "/dev/null"}
     return run([*args, *extra], env=env, timeout=30)
+
+
+# ---------------------------------------------------------------- scaler tests' common steps
+
+GV = "/apis/external.metrics.k8s.io/v1beta1"
+
+
+def metric_entry(name, type_, metadata, **md):
+    """A metric entry served in every namespace: metadata with md applied (values as strings; "-"
+    removes a key)."""
+    m = dict(metadata, **{k: str(v) for k, v in md.items()})
+    return {"name": name, "namespaces": ["*"], "type": type_, "metadata": {k: v for k, v in m.items() if v != "-"}}
+
+
+def metrics_config(metrics, polling="1s", timeout="2s"):
+    """A config (JSON, which YAML reads) serving these metric entries without authentication."""
+    return json.dumps({"server": {"auth": {"mode": "none"}},
+                       "defaults": {"pollingInterval": polling, "timeout": timeout}, "metrics": metrics})
+
+
+def get_metric(metrics, name, env=None, ns="default"):
+    """`extmetrics get` of one of these metric entries: (rc, the value list or the Status, stderr, seconds)."""
+    path = write(os.path.join(tmpdir(), "c.yaml"), metrics_config(metrics))
+    t0 = time.time()
+    try:
+        rc, out, err = em_get(path, ns, name, env=env)
+    finally:
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+    return rc, out if rc == 0 else status_from(err), err, time.time() - t0
+
+
+def value_of(result):
+    """The one value of a get_metric result (which must be a success)."""
+    rc, out, err, _ = result
+    assert rc == 0 and out["kind"] == "ExternalMetricValueList" and len(out["items"]) == 1, (rc, out, err)
+    return out["items"][0]["value"]
+
+
+def failed(result, code=503):
+    """The Status message of a get_metric result (which must be a failure with code)."""
+    rc, st, err, _ = result
+    assert rc == 1 and st and st["kind"] == "Status" and st["code"] == code, (rc, st, err)
+    return st["message"]
+
+
+def assert_config_errors(cases, env=None):
+    """check-config refuses each (metric entry, expected text) alone: rc 1, the text, FILE:LINE:COL."""
+    d = tmpdir()
+    try:
+        for m, want in cases:
+            path = write(os.path.join(d, "bad.yaml"), metrics_config([m]))
+            p = em("check-config", path, env=env)
+            out = p.stdout + p.stderr
+            assert p.returncode == 1 and re.search(r"bad\.yaml:\d+:\d+: ", out) and want in out, (want, out)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def keeps_updating(srv, name, set_value, values, within=1.0, probe=None):
+    """Sets each value (set_value(n)) and asserts srv serves it within `within` seconds (x SLOW), as
+    a metric must while a neighbour is slow or hung; returns probe() after each, when given."""
+    seen = []
+    for n in values:
+        set_value(n)
+        t0 = time.time()
+        wait_for(lambda: served_value(srv, name) == str(n), timeout=3, what=f"{name}={n}")
+        assert time.time() - t0 < within * SLOW, (name, n, time.time() - t0)
+        if probe:
+            seen.append(probe())
+        time.sleep(0.4)
+    return seen
+
+
+def served(srv, name, ns="default"):
+    """(HTTP status, parsed body) of a metric as the server answers it."""
+    st, _, body = srv.api(f"{GV}/namespaces/{ns}/{name}")
+    return st, json.loads(body)
+
+
+def served_value(srv, name, ns="default"):
+    """The served value of a single-item metric, None when not 200."""
+    st, d = served(srv, name, ns)
+    return d["items"][0]["value"] if st == 200 else None
+
+
+def counter(srv, name, result):
+    """An own-metrics counter with a result label, 0 before its first count."""
+    m = re.search(rf'^{name}\{{result="{result}"\}} (\S+)$', srv.metrics(), re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def stop_process(proc, timeout=10):
+    """Stops a server the test started: SIGCONT (a paused one must see the SIGTERM), SIGTERM, and
+    SIGKILL when it has not exited after timeout seconds."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Backend:
+    """A real server process a test runs (self.proc, files in self.dir): pause() / resume()
+    (SIGSTOP / SIGCONT: it accepts connections and answers nothing), stop(), cleanup()."""
+    proc = None
+    dir = None
+    stop_timeout = 10
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        stop_process(self.proc, self.stop_timeout)
+
+    def cleanup(self):
+        self.stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
