@@ -20,20 +20,29 @@
 /* ---------------------------------------------------------------- tables */
 
 /* Trigger types that extmetrics serves, and the metadata key KEDA uses as the
- * HPA target. def: KEDA's default when the key is absent (NULL: required). */
+ * HPA target. def: KEDA's default when the key is absent (NULL: required).
+ * streams: the key depends on the scale factor KEDA picks (target_streams). */
 struct trig_kind {
 	const char *type;
 	const char *target_key;
 	const char *def;
+	bool streams;
 };
 
 static const struct trig_kind trig_kinds[] = {
-	{"aws-sqs-queue", "queueLength", "5"},
-	{"aws-cloudwatch", "targetMetricValue", NULL},
-	{"prometheus", "threshold", NULL},
-	{"postgresql", "targetQueryValue", NULL},
+	{"aws-sqs-queue", "queueLength", "5", false},
+	{"aws-cloudwatch", "targetMetricValue", NULL, false},
+	{"prometheus", "threshold", NULL, false},
+	{"postgresql", "targetQueryValue", NULL, false},
+	{"mysql", "queryValue", NULL, false},
+	{"redis", "listLength", "5", false},
+	{"redis-cluster", "listLength", "5", false},
+	{"redis-sentinel", "listLength", "5", false},
+	{"redis-streams", NULL, NULL, true},
+	{"redis-cluster-streams", NULL, NULL, true},
+	{"redis-sentinel-streams", NULL, NULL, true},
 	/* cron serves desiredReplicas while active: AverageValue 1 gives that many pods. */
-	{"cron", NULL, "1"},
+	{"cron", NULL, "1", false},
 };
 
 static const struct trig_kind *trig_kind_find(const char *type)
@@ -668,6 +677,23 @@ static bool translate_resource_trigger(struct ctx *c, const struct so_ref *so, y
 	return true;
 }
 
+/* The redis-streams target key for the scale factor KEDA picks: lagCount with a
+ * consumerGroup and a non-zero lagCount, pendingEntriesCount with a group,
+ * streamLength without (both default 5). */
+static const char *streams_target(yaml_document_t *d, yaml_node_t *md, const char **def)
+{
+	const char *group = map_str(d, md, "consumerGroup"), *lag = map_str(d, md, "lagCount");
+
+	*def = "5";
+	if (!group || !*group)
+		return "streamLength";
+	if (lag && *lag && strspn(lag, "0 ") != strlen(lag)) {
+		*def = NULL;
+		return "lagCount";
+	}
+	return "pendingEntriesCount";
+}
+
 /* One External trigger: a config entry in c->cfg and a metric in hm.
  * Returns true when written. */
 static bool translate_trigger(struct ctx *c, const struct so_ref *so, yaml_document_t *d, yaml_node_t *trig, size_t idx,
@@ -681,7 +707,7 @@ static bool translate_trigger(struct ctx *c, const struct so_ref *so, yaml_docum
 	yaml_node_t *md = map_get(d, trig, "metadata");
 	yaml_node_t *aref = map_get(d, trig, "authenticationRef");
 	const struct trig_kind *tk;
-	const char *target;
+	const char *target, *target_key, *target_def;
 	char qty[64], mname[256], suffix[128], field[64];
 	struct auth_out auth = {0};
 	bool ok = false, value_type;
@@ -702,6 +728,8 @@ static bool translate_trigger(struct ctx *c, const struct so_ref *so, yaml_docum
 		return false;
 	}
 	unknown_keys(c, so, d, trig, "spec.triggers[].", known);
+	target_key = tk->target_key;
+	target_def = tk->def;
 	if (md && md->type != YAML_MAPPING_NODE) {
 		problem(c, so, md, "spec.triggers[].metadata", "not a mapping");
 		return false;
@@ -717,18 +745,20 @@ static bool translate_trigger(struct ctx *c, const struct so_ref *so, yaml_docum
 		return false;
 	}
 
-	target = tk->target_key ? map_str(d, md, tk->target_key) : NULL;
+	if (tk->streams)
+		target_key = streams_target(d, md, &target_def);
+	target = target_key ? map_str(d, md, target_key) : NULL;
 	if (!target)
-		target = tk->def;
+		target = target_def;
 	if (!target) {
 		problem(c, so, md ? md : trig, "spec.triggers[].metadata", "missing required parameter \"%s\"",
-			tk->target_key);
+			target_key);
 		return false;
 	}
 	if (target_quantity(target, &tval, qty, sizeof(qty)) != 0) {
 		char f2[128];
-		snprintf(f2, sizeof(f2), "spec.triggers[].metadata.%s", tk->target_key);
-		problem(c, so, map_get(d, md, tk->target_key), f2, "\"%s\" is not a positive number", target);
+		snprintf(f2, sizeof(f2), "spec.triggers[].metadata.%s", target_key);
+		problem(c, so, map_get(d, md, target_key), f2, "\"%s\" is not a positive number", target);
 		return false;
 	}
 

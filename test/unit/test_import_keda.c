@@ -162,6 +162,51 @@ TEST(target_keys_per_type_and_metric_type)
 	em_keda_out_free(&o);
 }
 
+/* redis lists: listLength (default 5); mysql: queryValue (required); streams: the
+ * key of the scale factor KEDA picks, with its defaults. */
+TEST(redis_mysql_and_stream_targets)
+{
+	struct em_keda_out o;
+	int rc = run(SO_HEAD("r", "ns") "  triggers:\n"
+				  "  - type: redis\n    metadata: {address: 'redis:6379', listName: q}\n"
+				  "  - type: redis-cluster\n    metadata: {addresses: 'a:1,b:2', listName: q, listLength: '12'}\n"
+				  "  - type: redis-sentinel\n    metadata: {addresses: 's:26379', listName: q, sentinelMaster: m, "
+				  "listLength: '3'}\n"
+				  "  - type: mysql\n    metadata: {query: 'select 1', queryValue: '2.5', host: db, username: u}\n"
+				  "  - type: redis-streams\n    metadata: {address: 'r:1', stream: s}\n"
+				  "  - type: redis-streams\n    metadata: {address: 'r:1', stream: s, streamLength: '30', "
+				  "pendingEntriesCount: '9'}\n"
+				  "  - type: redis-cluster-streams\n    metadata: {addresses: 'r:1', stream: s, consumerGroup: g}\n"
+				  "  - type: redis-sentinel-streams\n    metadata: {addresses: 'r:1', stream: s, sentinelMaster: m, "
+				  "consumerGroup: g, pendingEntriesCount: '7', lagCount: '0'}\n"
+				  "  - type: redis-streams\n    metadata: {address: 'r:1', stream: s, consumerGroup: g, "
+				  "pendingEntriesCount: '7', lagCount: '40'}\n",
+		     &o, NULL);
+
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_INT(o.n_metrics, 9);
+	/* listLength default and given; queryValue; streams: streamLength default and given without a
+	 * group, pendingEntriesCount default, lagCount "0" (KEDA's "not given": pending), lagCount */
+	{
+		static const char *const want[] = {"5", "12", "3", "2500m", "5", "30", "5", "7", "40"};
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			char path[64];
+			snprintf(path, sizeof(path), "spec metrics %zu external target averageValue", i);
+			EXPECT_Y(o.hpa, 0, path, want[i]);
+		}
+	}
+	EXPECT_Y(o.config, 0, "metrics 3 type", "mysql");
+	EXPECT_Y(o.config, 0, "metrics 8 metadata lagCount", "40");
+	em_keda_out_free(&o);
+
+	rc = run(SO_HEAD("m", "ns") "  triggers:\n  - type: mysql\n    metadata: {query: 'select 1', host: db}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_PARTIAL);
+	EXPECT(strstr(o.diag, "spec.triggers[0].metadata: not translated: missing required parameter \"queryValue\"") !=
+	       NULL);
+	em_keda_out_free(&o);
+}
+
 TEST(missing_or_bad_target_is_a_problem)
 {
 	struct em_keda_out o;
