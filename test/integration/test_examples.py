@@ -141,7 +141,8 @@ def fetch(d, extra):
 @T.case
 def every_example_documents_commands_that_are_run_here():
     assert DIRS == ["1-sqs-file-processor", "2-cloudwatch-inference", "3-prometheus-workers-cron",
-                    "4-postgresql-read-replicas", "5-sqs-consumer"], DIRS
+                    "4-postgresql-read-replicas", "5-sqs-consumer", "6-redis-mail-senders",
+                    "7-redis-streams-billing", "8-mysql-order-workers"], DIRS
     for d in DIRS:
         cfg, _ = example(d)
         block, gets = documented(d)
@@ -437,6 +438,92 @@ def story4_postgresql_active_connections():
     assert target == {"type": "AverageValue", "averageValue": "40"}
 
 
+# ---------------------------------------------------------------- Redis (TLS), MariaDB
+
+_redis = {}
+
+
+def example_redis():
+    """One Redis 7 speaking TLS only (no client certificates asked), with the mail password for
+    the default user and the billing ACL user: (server, PEMs of its CA)."""
+    from backends_redis import Redis, make_certs
+    if "r" not in _redis:
+        d = tmpdir()
+        pem = make_certs(d)
+        r = Redis(password="mail-pw-6", users={"billing-scaler": "billing-pw-7"}, tls_dir=d, client_certs=False)
+        T.at_exit(r.cleanup)
+        _redis["r"] = (r, pem)
+    return _redis["r"]
+
+
+def one_pod_proposal(hpa, metric, value):
+    target, _ = hpa_target(hpa, metric)
+    assert target["type"] == "AverageValue"
+    return hpa_average_value([{"value": value}], target["averageValue"], pods=1)
+
+
+def story6_redis_list_over_tls():
+    from backends_redis import make_certs
+    d = "6-redis-mail-senders"
+    cfg, hpa = example(d)
+    e = cfg["metrics"][0]
+    r, pem = example_redis()
+    r.cli("DEL", "outbox")
+    secrets = secrets_dir({"redis-mail/password": "mail-pw-6", "redis-mail/tls": "enable",
+                           "redis-mail/ca.crt": pem["ca"]})
+    env = {"SECRETS_DIR": secrets, "REDIS_ADDR": f"localhost:{r.port}"}
+    # an empty list is not above activationListLength 0: inactive, 0 is served
+    assert fetch(d, env) == {e["name"]: "0"}
+    r.cli("RPUSH", "outbox", *[f"mail-{i}" for i in range(60)])
+    assert fetch(d, env) == {e["name"]: "60"}
+    # 60 mails at 25 per pod: 3 pods, within 0-10
+    assert one_pod_proposal(hpa, e["name"], "60") == ("60/25 (avg)", 3)
+    assert hpa["spec"]["minReplicas"] == 0 and hpa["spec"]["maxReplicas"] == 10
+    # TLS is verified: a CA that did not sign the server's certificate is refused
+    write(os.path.join(secrets, "redis-mail/ca.crt"), make_certs(tmpdir())["ca"])
+    rc, _, err = run_doc(documented(d)[0], env)
+    assert rc == 1 and "certificate verify failed" in err, err
+
+
+def story7_redis_stream_lag_as_an_acl_user():
+    d = "7-redis-streams-billing"
+    cfg, hpa = example(d)
+    e = cfg["metrics"][0]
+    md = e["metadata"]
+    r, pem = example_redis()
+    r.cli("DEL", md["stream"])
+    r.cli("EVAL", "for i = 1, 130 do redis.call('XADD', KEYS[1], '*', 'invoice', i) end", "1", md["stream"])
+    r.cli("XGROUP", "CREATE", md["stream"], md["consumerGroup"], "0")
+    r.cli("XREADGROUP", "GROUP", md["consumerGroup"], "w1", "COUNT", "30", "STREAMS", md["stream"], ">")
+    secrets = secrets_dir({"redis-billing/username": "billing-scaler", "redis-billing/password": "billing-pw-7",
+                           "redis-billing/tls": "enable", "redis-billing/ca.crt": pem["ca"]})
+    env = {"SECRETS_DIR": secrets, "REDIS_ADDR": f"localhost:{r.port}"}
+    # 130 added, 30 delivered to the group: lag 100
+    assert fetch(d, env) == {e["name"]: "100"}
+    assert one_pod_proposal(hpa, e["name"], "100") == ("100/50 (avg)", 2)
+    write(os.path.join(secrets, "redis-billing/password"), "wrong")
+    rc, _, err = run_doc(documented(d)[0], env)
+    assert rc == 1 and "WRONGPASS" in err, err
+
+
+def story8_mysql_pending_orders():
+    from backends_mariadb import MariaDB
+    d = "8-mysql-order-workers"
+    cfg, hpa = example(d)
+    e = cfg["metrics"][0]
+    db = MariaDB()
+    T.at_exit(db.cleanup)
+    db.sql("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, state VARCHAR(16)); "
+           "CREATE USER 'scaler'@'%' IDENTIFIED BY 'Sh0p-Scaler/pw'; GRANT SELECT ON shop.orders TO 'scaler'@'%'")
+    db.sql("INSERT INTO shop.orders (state) VALUES " + ",".join(["('pending')"] * 37 + ["('shipped')"] * 5))
+    secrets = secrets_dir({"shop-db-scaler/dsn": f"scaler:Sh0p-Scaler/pw@tcp(127.0.0.1:{db.port})/shop"})
+    env = {"SECRETS_DIR": secrets}
+    assert fetch(d, env) == {e["name"]: "37"}
+    assert one_pod_proposal(hpa, e["name"], "37") == ("37/10 (avg)", 4)
+    db.sql("UPDATE shop.orders SET state = 'shipped'")
+    assert fetch(d, env) == {e["name"]: "0"}
+
+
 # ---------------------------------------------------------------- what the HPA makes of a value
 
 DECIMAL_EXP = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -582,8 +669,13 @@ def every_config_in_manifests_and_examples_passes_check_config():
     # ...and pass appended to the base config, by the README's own loop.
     blocks = [b for b in sh_blocks() if "check-config" in b]
     assert len(blocks) == 1, blocks
+    from backends_redis import make_certs
+    ca = make_certs(tmpdir())["ca"]
     secrets = secrets_dir({"prometheus-basic-auth/username": "u", "prometheus-basic-auth/password": "p",
-                           "pg-monitor/password": "p"})
+                           "pg-monitor/password": "p", "redis-mail/password": "p", "redis-mail/tls": "enable",
+                           "redis-mail/ca.crt": ca, "redis-billing/username": "u", "redis-billing/password": "p",
+                           "redis-billing/tls": "enable", "redis-billing/ca.crt": ca,
+                           "shop-db-scaler/dsn": "scaler:p@tcp(mariadb.shop.svc:3306)/shop"})
     rc, out, err = run_doc(blocks[0], {"SECRETS_DIR": secrets})
     base = len(configs["manifests/base/config.yaml"]["metrics"])
     want = [f"/dev/stdin: ok ({base + len(configs[path]['metrics'])} metrics)" for path in partial]
@@ -598,7 +690,10 @@ STORY = {"1-sqs-file-processor": story1_sqs_file_processor_counts_in_flight_mess
          "2-cloudwatch-inference": story2_cloudwatch_inference_reads_the_newest_point,
          "3-prometheus-workers-cron": story3_prometheus_with_basic_auth_and_cron,
          "4-postgresql-read-replicas": story4_postgresql_active_connections,
-         "5-sqs-consumer": story5_sqs_consumer_as_the_hpa_shows_it}
+         "5-sqs-consumer": story5_sqs_consumer_as_the_hpa_shows_it,
+         "6-redis-mail-senders": story6_redis_list_over_tls,
+         "7-redis-streams-billing": story7_redis_stream_lag_as_an_acl_user,
+         "8-mysql-order-workers": story8_mysql_pending_orders}
 for _fn in STORY.values():
     T.case(_fn)
 

@@ -5,6 +5,7 @@ import re
 
 import yaml
 
+from backends_redis import make_certs
 from lib import BIN, ROOT, Cases, em, run, tmpdir, write
 from deploylib import assert_valid, load_all, schema_validate
 
@@ -16,6 +17,9 @@ STORIES = {  # examples/ directory -> test/data/keda file
     "3-prometheus-workers-cron": "prometheus-workers.yaml",
     "4-postgresql-read-replicas": "postgresql-replicas.yaml",
     "5-sqs-consumer": "sqs-consumer.yaml",
+    "6-redis-mail-senders": "redis-mail-senders.yaml",
+    "7-redis-streams-billing": "redis-streams-billing.yaml",
+    "8-mysql-order-workers": "mysql-order-workers.yaml",
 }
 BAD = "untranslatable.yaml"
 
@@ -76,6 +80,9 @@ def targets_follow_the_scaler_keys():
                                     ("workers-business-hours", "AverageValue", "1")],
         "postgresql-replicas.yaml": [("read-replicas-active-connections", "AverageValue", "40")],
         "sqs-consumer.yaml": [("order-consumer-orders", "AverageValue", "50")],
+        "redis-mail-senders.yaml": [("mail-senders-outbox", "AverageValue", "25")],
+        "redis-streams-billing.yaml": [("billing-workers-invoices-lag", "AverageValue", "50")],
+        "mysql-order-workers.yaml": [("order-workers-pending-orders", "AverageValue", "10")],
     }
     for name, metrics in want.items():
         _, _, hpas = imp(os.path.join(DATA, name))
@@ -104,6 +111,13 @@ def behavior_cooldown_fallback_and_auth_are_carried_over():
     _, cfg, _ = imp(os.path.join(DATA, "cloudwatch-inference.yaml"))
     assert cfg["metrics"][0]["auth"] == {"podIdentity": "aws",
                                          "roleArn": "arn:aws:iam::123456789012:role/inference-metrics-reader"}
+    # TriggerAuthentication parameters of the redis and mysql scalers, whatever they are named
+    _, cfg, _ = imp(os.path.join(DATA, "redis-streams-billing.yaml"), extra=["--secrets-dir", "/run/s"])
+    assert cfg["metrics"][0]["auth"] == {"params": {k: {"fromFile": f"/run/s/redis-billing/{f}"} for k, f in
+                                                    (("username", "username"), ("password", "password"),
+                                                     ("tls", "tls"), ("ca", "ca.crt"))}}, cfg
+    _, cfg, _ = imp(os.path.join(DATA, "mysql-order-workers.yaml"), extra=["--secrets-dir", "/run/s"])
+    assert cfg["metrics"][0]["auth"] == {"params": {"connectionString": {"fromFile": "/run/s/shop-db-scaler/dsn"}}}
 
 
 @T.case
@@ -120,7 +134,7 @@ def generated_hpas_validate_against_the_kubernetes_schema():
     for f in data_files():
         _, _, h = imp(f)
         hpas += h
-    assert len(hpas) == 6, len(hpas)
+    assert len(hpas) == 9, len(hpas)
     assert not assert_valid(hpas, "generated HPAs")
 
 
@@ -130,12 +144,14 @@ def generated_config_passes_check_config():
     secrets = os.path.join(d, "secrets")
     p, cfg, _ = imp(*[os.path.join(DATA, s) for s in STORIES.values()], extra=["--secrets-dir", secrets])
     assert p.returncode == 0, p.stderr
-    # The mounted Secrets the generated config points at.
+    # The mounted Secrets the generated config points at (values of their kind: checked too).
+    ca = make_certs(tmpdir())["ca"]
+    values = {"tls": "enable\n", "ca.crt": ca, "dsn": "scaler:s3cret@tcp(db.shop.svc:3306)/shop\n"}
     for e in cfg["metrics"]:
         for src in (e.get("auth") or {}).get("params", {}).values():
             if "fromFile" in src:
                 os.makedirs(os.path.dirname(src["fromFile"]), exist_ok=True)
-                write(src["fromFile"], "s3cret\n")
+                write(src["fromFile"], values.get(os.path.basename(src["fromFile"]), "s3cret\n"))
     full = dict(cfg)
     full["server"] = {"auth": {"mode": "none"}}
     path = write(os.path.join(d, "full.yaml"), yaml.safe_dump(full, sort_keys=False))
