@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """readme-tables.py - rewrites (or with --check, verifies) the scaler option tables in README.md
-from `extmetrics scalers TYPE`, between <!-- BEGIN OPTIONS TYPE --> and <!-- END OPTIONS TYPE -->."""
+from `extmetrics scalers TYPE`, between <!-- BEGIN OPTIONS TYPE --> and <!-- END OPTIONS TYPE -->.
+A marker may name several types (variants of one scaler: `redis redis-cluster redis-sentinel`):
+their option tables must be the same, and the section shows it once, without the summary line."""
 import re
 import subprocess
 import sys
@@ -10,16 +12,27 @@ check = "--check" in sys.argv
 readme = open("README.md").read()
 out = readme
 bad = []
-for m in re.finditer(r"<!-- BEGIN OPTIONS (\S+) -->\n(.*?)<!-- END OPTIONS \1 -->", readme, re.S):
-    typ, current = m.group(1), m.group(2)
-    table = subprocess.run([BIN, "scalers", typ], capture_output=True, text=True, check=True).stdout
-    table = "\n".join(l for l in table.splitlines() if not l.startswith("#### ")).strip("\n") + "\n"
-    if not table.strip():
-        bad.append(f"{typ}: no such scaler in {BIN}")
+
+
+def table(typ, summary):
+    text = subprocess.run([BIN, "scalers", typ], capture_output=True, text=True, check=True).stdout
+    lines = [l for l in text.splitlines() if not l.startswith("#### ")]
+    if not summary:
+        lines = lines[next((i for i, l in enumerate(lines) if l.startswith("| key ")), len(lines)):]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+for m in re.finditer(r"<!-- BEGIN OPTIONS (\S+(?: \S+)*) -->\n(.*?)<!-- END OPTIONS \1 -->", readme, re.S):
+    types, current = m.group(1).split(), m.group(2)
+    tables = [table(t, len(types) == 1) for t in types]
+    if any(not t.strip() for t in tables):
+        bad.append(f"{m.group(1)}: no such scaler in {BIN}")
         continue
-    if current != table:
-        bad.append(f"{typ}: table differs from `extmetrics scalers {typ}`")
-    out = out.replace(m.group(0), f"<!-- BEGIN OPTIONS {typ} -->\n{table}<!-- END OPTIONS {typ} -->")
+    if any(t != tables[0] for t in tables):
+        bad.append(f"{m.group(1)}: the variants' option tables differ")
+    if current != tables[0]:
+        bad.append(f"{m.group(1)}: table differs from `extmetrics scalers {types[0]}`")
+    out = out.replace(m.group(0), f"<!-- BEGIN OPTIONS {m.group(1)} -->\n{tables[0]}<!-- END OPTIONS {m.group(1)} -->")
 if check:
     for b in bad:
         print(b)
