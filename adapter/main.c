@@ -1,15 +1,17 @@
-/* main.c - the extmetrics binary: libcurl's global set-up, then the command named by argv[1] (adapter/cli/commands.c). */
+/* main.c - the extmetrics binary: global set-up (libcurl, scaler init hooks), then the command argv[1] names (cli/commands.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "adapter/cli/cli.h"
 #include "adapter/util/http.h"
+#include "scalers/scaler.h"
 
 int main(int argc, char **argv)
 {
 	const char *name = argc > 1 ? argv[1] : NULL;
 	const struct em_command *cmd;
+	struct em_err err = {0};
 	int rc;
 
 	if (!name || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
@@ -31,7 +33,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "libcurl initialisation failed\n");
 		return 1;
 	}
+	if (em_scalers_init(&err) != 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		em_http_global_cleanup();
+		return 1;
+	}
 	rc = cmd->run(argc - 1, argv + 1);
+	em_scalers_cleanup();
 	em_http_global_cleanup();
 	return rc;
 }

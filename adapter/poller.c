@@ -56,7 +56,7 @@ static void run_fetch(struct em_registry *r, struct job *j)
 	if (!outs || !errs || !rcs) {
 		for (size_t i = 0; rcs && errs && i < j->n; i++)
 			rcs[i] = em_err_set(&errs[i], EM_E_INTERNAL, "out of memory");
-	} else if (j->n > 1 && sc->fetch_batch) {
+	} else if (sc->flags & EM_SCALER_BATCH) {   /* fetch is optional there: a batch of one */
 		void *insts[EM_REG_MAX_BATCH];
 		for (size_t i = 0; i < j->n; i++)
 			insts[i] = j->insts[i]->inst;
@@ -213,7 +213,7 @@ static int64_t schedule(struct em_registry *r, int64_t now, struct em_instance *
 			j->insts[j->n++] = in;
 			in->in_flight = true;
 			in->refs++;
-			key = in->scaler->batch_key ? in->scaler->batch_key(in->inst) : NULL;
+			key = (in->scaler->flags & EM_SCALER_BATCH) ? in->scaler->batch_key(in->inst) : NULL;
 			/* Gather every other instance with the same scaler and key that
 			 * falls due within half an interval: jitter spreads due times,
 			 * and a batch is worth pulling a poll a little forward. */

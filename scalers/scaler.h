@@ -50,14 +50,52 @@ struct em_fetch_ctx {
 	const char *metric;      /* metric name, for messages */
 };
 
+/* Capability flags (struct em_scaler.flags): what the core may do with a
+ * scaler's instances, declared instead of guessed from its hooks. */
+#define EM_SCALER_BATCH 0x1u   /* batch_key and fetch_batch are set; fetch is optional */
+
 /* A scaler. Add one by writing scalers/NAME.c (or scalers/NAME/ when it brings
  * helpers of its own, as cron/ and aws/) with a `const struct em_scaler
- * em_scaler_NAME` and one line in scalers/scalers.def. */
+ * em_scaler_NAME` and one line in scalers/scalers.def.
+ *
+ * Who calls what (the concurrency contract; registry.h has the core's side):
+ * - global_init runs once, on the main thread, before any other hook and
+ *   before any thread starts; global_cleanup once at exit, after the
+ *   commands return. A hook shared by several scalers (the same function)
+ *   runs once.
+ * - validate and open run on whichever thread creates the instance: the
+ *   main thread (start-up, reloads) or an HTTP thread (the first request
+ *   of a templated instance), possibly with the registry lock held, so they
+ *   must not block for long and must not call back into the registry.
+ *   Different instances are opened, fetched and closed at the same time
+ *   on different threads: anything a scaler shares between instances (a
+ *   connection pool, a client, a credential cache) is its own to lock.
+ * - fetch / fetch_batch run on a poller worker thread without any core lock.
+ *   One instance is in at most one fetch at a time (the poller marks it in
+ *   flight), and the core owns it meanwhile: it is neither fetched again
+ *   nor closed until the fetch returns, even when its metric is removed by
+ *   a reload. A fetch may block, but no longer than ctx->timeout_ms.
+ * - batch_key runs on the poller's scheduler thread with the registry lock
+ *   held: it must be quick and must not block.
+ * - close runs once per instance, on any thread, without any core lock,
+ *   after its last fetch has returned.
+ * - A scaler may call the core services included above (log, selfmetrics,
+ *   clock, http, keyed...) from any hook; they take their own locks, which
+ *   come after the registry's (registry -> selfmetrics -> log). */
 struct em_scaler {
 	const char *type;                   /* KEDA trigger type, e.g. "aws-sqs-queue" */
 	const struct em_option *options;    /* parsed into a zeroed struct of config_size */
 	size_t config_size;
 	const char *summary;                /* one line for the README */
+	unsigned flags;                     /* EM_SCALER_* */
+
+	/* Optional, once per process (see above): set up and tear down what all
+	 * instances share (a client, a registry, a library). init: 0, or -1
+	 * with err, and the process does not start. cleanup may find instances
+	 * still open (a fetch stuck at shutdown is left running): it must leave
+	 * alone what they use. */
+	int (*global_init)(struct em_err *err);
+	void (*global_cleanup)(void);
 
 	/* Optional cross-field checks and derived fields, after options are parsed.
 	 * Errors are EM_E_CONFIG and name the key first: "key: message". */
@@ -67,13 +105,14 @@ struct em_scaler {
 	void *(*open)(const void *cfg, struct em_err *err);
 
 	/* Fetches one sample; 0 on success, -1 with err set (EM_E_UNAVAILABLE for
-	 * backend trouble). Runs on a poller thread; must honour ctx->timeout_ms. */
+	 * backend trouble). Runs on a poller thread; must honour ctx->timeout_ms.
+	 * Optional with EM_SCALER_BATCH: the core then calls fetch_batch with n = 1. */
 	int (*fetch)(void *inst, const struct em_fetch_ctx *ctx, struct em_sample *out,
 		     struct em_err *err);
 
 	void (*close)(void *inst);          /* NULL-safe */
 
-	/* Optional batching: instances whose batch_key() strings are equal and that
+	/* With EM_SCALER_BATCH: instances whose batch_key() strings are equal and that
 	 * fall due in the same poll round are handed to fetch_batch together
 	 * (SQS: same queue and identity -> one call; CloudWatch: same window ->
 	 * one GetMetricData). rcs[i] is 0 or -1 with errs[i] set. */
@@ -85,5 +124,13 @@ struct em_scaler {
 /* Registry of compiled-in scalers (scalers/scalers.c, from scalers.def). */
 const struct em_scaler *em_scaler_find(const char *type);
 const struct em_scaler *const *em_scaler_all(size_t *n);
+/* Runs every scaler's global_init once (main, before any thread starts);
+ * 0, or -1 with err prefixed by the scaler's type. A second call does nothing. */
+int em_scalers_init(struct em_err *err);
+/* Runs the global_cleanup hooks, in reverse order (main, at exit). */
+void em_scalers_cleanup(void);
+/* Checks a descriptor against the rules above (hooks present for its flags);
+ * 0, or -1 with err. em_scalers_init checks every compiled-in one. */
+int em_scaler_check(const struct em_scaler *sc, struct em_err *err);
 
 #endif

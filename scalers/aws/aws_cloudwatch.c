@@ -487,22 +487,16 @@ done:
 	free(slots);
 }
 
-static int cw_fetch(void *inst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
-{
-	int rc = -1;
-
-	cw_fetch_batch(&inst, 1, ctx, out, err, &rc);
-	return rc;
-}
-
 const struct em_scaler em_scaler_aws_cloudwatch = {
 	.type = "aws-cloudwatch",
 	.options = cw_options,
 	.config_size = sizeof(struct cw_cfg),
 	.summary = "newest CloudWatch data point (GetMetricData); metrics sharing a window go in one call of up to 500",
+	.flags = EM_SCALER_BATCH,
+	.global_init = em_aws_global_init,
+	.global_cleanup = em_aws_global_cleanup,
 	.validate = cw_validate,
 	.open = cw_open,
-	.fetch = cw_fetch,
 	.close = cw_close,
 	.batch_key = cw_batch_key,
 	.fetch_batch = cw_fetch_batch,

@@ -23,14 +23,34 @@
  * DNS answers are reused across poller threads, so a poll round does not
  * pay a TLS handshake per call. */
 
-static pthread_once_t client_once = PTHREAD_ONCE_INIT;
 static struct em_http_client *client;
 static struct em_sigv4_cache *key_cache;
 
-static void client_init(void)
+static void throttled_free_all(void);
+
+int em_aws_global_init(struct em_err *err)
 {
+	em_aws_creds_global_init();
 	key_cache = em_sigv4_cache_new(32);
 	client = em_http_client_new(EM_HTTP_SHARED);
+	if (!key_cache || !client) {
+		em_aws_global_cleanup();
+		return em_err_set(err, EM_E_INTERNAL, "aws: out of memory");
+	}
+	return 0;
+}
+
+void em_aws_global_cleanup(void)
+{
+	/* An identity still open means an instance is (a fetch stuck at
+	 * shutdown): it may still use the client. */
+	if (!em_aws_creds_global_cleanup())
+		return;
+	em_http_client_free(client);
+	client = NULL;
+	em_sigv4_cache_free(key_cache);
+	key_cache = NULL;
+	throttled_free_all();
 }
 
 void em_aws_resp_free(struct em_aws_resp *r)
@@ -66,10 +86,9 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 	const char *op = r->operation ? r->operation : "";
 
 	memset(resp, 0, sizeof(*resp));
-	pthread_once(&client_once, client_init);
 	if (!client) {
 		count_call(svc, op, "network");
-		return em_err_set(err, EM_E_INTERNAL, "%s:%s: out of memory", svc, op);
+		return em_err_set(err, EM_E_INTERNAL, "%s:%s: the AWS client is not set up (em_scalers_init)", svc, op);
 	}
 	if (r->timeout_ms <= 0) {
 		count_call(svc, op, "timeout");
@@ -145,6 +164,17 @@ struct throttled {
 
 static pthread_mutex_t throttled_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct throttled *throttled_list;
+
+static void throttled_free_all(void)
+{
+	pthread_mutex_lock(&throttled_mu);
+	while (throttled_list) {
+		struct throttled *t = throttled_list;
+		throttled_list = t->next;
+		free(t);
+	}
+	pthread_mutex_unlock(&throttled_mu);
+}
 
 /* throttled_mu held */
 static struct throttled **throttled_find(const char *key)

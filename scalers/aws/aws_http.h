@@ -20,6 +20,13 @@ struct em_aws_resp {
 
 void em_aws_resp_free(struct em_aws_resp *r); /* NULL-safe */
 
+/* The AWS scalers' global_init and global_cleanup (struct em_scaler): the
+ * one HTTP client and signing-key cache every AWS call shares, and the
+ * credential registry. Cleanup leaves everything as it is while an
+ * identity is still open. */
+int em_aws_global_init(struct em_err *err);
+void em_aws_global_cleanup(void);
+
 struct em_aws_http_req {
 	const char *method;                   /* GET, POST, PUT */
 	const char *url;

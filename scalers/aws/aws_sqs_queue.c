@@ -233,22 +233,16 @@ done:
 	em_aws_resp_free(&resp);
 }
 
-static int sqs_fetch(void *inst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
-{
-	int rc = -1;
-
-	sqs_fetch_batch(&inst, 1, ctx, out, err, &rc);
-	return rc;
-}
-
 const struct em_scaler em_scaler_aws_sqs_queue = {
 	.type = "aws-sqs-queue",
 	.options = sqs_options,
 	.config_size = sizeof(struct sqs_cfg),
 	.summary = "messages in an SQS queue (visible + in flight [+ delayed]); one GetQueueAttributes per queue per poll",
+	.flags = EM_SCALER_BATCH,
+	.global_init = em_aws_global_init,
+	.global_cleanup = em_aws_global_cleanup,
 	.validate = sqs_validate,
 	.open = sqs_open,
-	.fetch = sqs_fetch,
 	.close = sqs_close,
 	.batch_key = sqs_batch_key,
 	.fetch_batch = sqs_fetch_batch,

@@ -261,16 +261,27 @@ struct em_aws_identity {
 #define EXPIRY_MARGIN_MS 10000     /* credentials this close to expiry count as expired */
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t reg_cv;               /* monotonic waits: made once by reg_init */
-static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
+static pthread_cond_t reg_cv;               /* monotonic waits: made by em_aws_creds_global_init */
 static struct em_aws_identity *reg;
 static bool refresher_running;
 static unsigned refresher_gen;
 static pthread_t refresher;
 
-static void reg_init(void)
+void em_aws_creds_global_init(void)
 {
 	em_cond_init(&reg_cv);
+}
+
+bool em_aws_creds_global_cleanup(void)
+{
+	bool idle;
+
+	pthread_mutex_lock(&reg_mu);
+	idle = !reg && !refresher_running;
+	pthread_mutex_unlock(&reg_mu);
+	if (idle)
+		pthread_cond_destroy(&reg_cv);
+	return idle;
 }
 
 static void identity_destroy(struct em_aws_identity *id)
@@ -583,7 +594,6 @@ static struct em_aws_identity *open_key(const struct em_aws_auth_cfg *a, const c
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	pthread_once(&reg_once, reg_init);
 	pthread_mutex_lock(&reg_mu);
 	for (found = reg; found; found = found->next)
 		if (strcmp(found->key, key) == 0)

@@ -107,6 +107,11 @@ int em_aws_parse_sts_creds(const char *xml, size_t len, struct em_aws_creds *out
 #define EM_AWS_REFRESH_AHEAD_MS (5 * 60 * 1000)
 #define EM_AWS_FORCED_REFRESH_MIN_MS (15 * 1000)
 
+/* The registry's set-up, from em_aws_global_init (before any identity is
+ * opened), and tear-down: false, doing nothing, while an identity is open. */
+void em_aws_creds_global_init(void);
+bool em_aws_creds_global_cleanup(void);
+
 /* Finds or creates the identity for a (validated) auth config; region is
  * the metric's, used for STS when AWS_REGION / AWS_DEFAULT_REGION are
  * unset. NULL with err (no credentials source, out of memory). */

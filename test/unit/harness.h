@@ -62,6 +62,9 @@ extern int th_failed_checks;
 	} while (0)
 
 #ifdef TH_MAIN
+#include "adapter/util/http.h"
+#include "scalers/scaler.h"
+
 struct th_case th_cases[TH_MAX_CASES];
 int th_ncases;
 int th_failed_checks;
@@ -69,7 +72,13 @@ int th_failed_checks;
 int main(void)
 {
 	int passed = 0, failed = 0;
+	struct em_err err = {0};
 
+	/* The process set-up main.c does, so scalers run as in the binary. */
+	if (em_http_global_init() != 0 || em_scalers_init(&err) != 0) {
+		printf("Bail out! set-up: %s\n", err.msg);
+		return 1;
+	}
 	printf("1..%d\n", th_ncases);
 	for (int i = 0; i < th_ncases; i++) {
 		int before = th_failed_checks;
@@ -83,6 +92,8 @@ int main(void)
 		}
 	}
 	printf("%d passed, %d failed\n", passed, failed);
+	em_scalers_cleanup();
+	em_http_global_cleanup();
 	return failed ? 1 : 0;
 }
 #endif
