@@ -1,4 +1,4 @@
-/* routes.c - the external.metrics.k8s.io routes: discovery, version, metric values, errors. */
+/* routes.c - the external.metrics.k8s.io routes and their table: discovery, version, metric values, errors. */
 #include "api.h"
 
 #include <ctype.h>
@@ -57,22 +57,21 @@ static const char resource_list[] =
 	"\"externalmetrics\",\"singularName\":\"\",\"namespaced\":true,\"kind\":\"ExternalMetricValueList\","
 	"\"verbs\":[\"get\"]}]}\n";
 
-static void set_body(struct em_api_resp *resp, int code, const char *handler, char *body)
+static void set_body(struct em_api_resp *resp, int code, char *body)
 {
 	resp->code = body ? code : 500;
 	resp->body = body;
 	resp->content_type = "application/json";
-	resp->handler = handler;
 }
 
-static void set_error(struct em_api_resp *resp, const char *handler, const struct em_err *err)
+static void set_error(struct em_api_resp *resp, const struct em_err *err)
 {
-	set_body(resp, em_status_code(err->kind), handler, em_status_json(err));
+	set_body(resp, em_status_code(err->kind), em_status_json(err));
 }
 
-static void set_static(struct em_api_resp *resp, const char *handler, const char *text)
+static void set_static(struct em_api_resp *resp, const char *text)
 {
-	set_body(resp, 200, handler, strdup(text));
+	set_body(resp, 200, strdup(text));
 }
 
 /* JSON is acceptable unless the client lists types and none of them is JSON
@@ -99,29 +98,6 @@ static bool accepts_json(const char *accept)
 		p += strcspn(p, ",");
 	}
 	return false;
-}
-
-bool em_api_metric_path(const char *path, char **ns, char **metric)
-{
-	const char *rest, *slash;
-
-	*ns = *metric = NULL;
-	if (strncmp(path, PREFIX, strlen(PREFIX)) != 0)
-		return false;
-	rest = path + strlen(PREFIX);
-	slash = strchr(rest, '/');
-	if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/'))
-		return false;
-	/* The HTTP layer has percent-decoded the path once already. */
-	*ns = strndup(rest, (size_t)(slash - rest));
-	*metric = strdup(slash + 1);
-	if (!*ns || !*metric) {
-		free(*ns);
-		free(*metric);
-		*ns = *metric = NULL;
-		return false;
-	}
-	return true;
 }
 
 static void rfc3339(int64_t ms, char *out, size_t cap)
@@ -213,7 +189,6 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 		break;
 	case EM_REG_WAIT:
 		resp->suspend = true;
-		resp->handler = "external_metric";
 		goto out;
 	default:
 		goto fail;
@@ -253,10 +228,10 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 		em_err_set(&err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s", metric, ns);
 		goto fail;
 	}
-	set_body(resp, 200, "external_metric", em_sb_steal(&sb));
+	set_body(resp, 200, em_sb_steal(&sb));
 	goto out;
 fail:
-	set_error(resp, "external_metric", &err);
+	set_error(resp, &err);
 out:
 	em_sb_free(&sb);
 	em_lookup_release(reg, &lk);
@@ -264,55 +239,184 @@ out:
 	em_selector_free(&sel);
 }
 
-void em_api_handle(struct em_registry *reg, const struct em_api_req *req, struct em_api_resp *resp)
-{
-	struct em_err err = {0};
-	const char *p = req->path;
-	char *ns = NULL, *metric = NULL;
+/* ---- the routes ------------------------------------------------------- */
 
-	memset(resp, 0, sizeof(*resp));
-	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-		em_err_set(&err, EM_E_METHOD, "the server does not allow this method on the requested resource");
-		set_error(resp, "other", &err);
-		return;
-	}
-	if (strcmp(p, "/healthz") == 0 || strcmp(p, "/livez") == 0 || strcmp(p, "/readyz") == 0) {
-		resp->code = 200;
-		resp->body = strdup("ok");
-		resp->content_type = "text/plain; charset=utf-8";
-		resp->handler = "health";
-		return;
-	}
-	if (!accepts_json(req->accept)) {
-		em_err_set(&err, EM_E_NOTACCEPTABLE, "only the following media types are accepted: application/json");
-		set_error(resp, "other", &err);
-		return;
-	}
-	if (strcmp(p, "/apis") == 0 || strcmp(p, "/apis/") == 0) {
-		struct em_strbuf sb;
-		/* Plain APIGroupList even for the aggregated-discovery Accept: the
-		 * aggregator then falls back to the group-version document. */
-		em_sb_init(&sb);
-		em_sb_printf(&sb, "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[%s]}\n", api_group);
-		set_body(resp, 200, "discovery", em_sb_steal(&sb));
-	} else if (strcmp(p, "/apis/" GROUP) == 0 || strcmp(p, "/apis/" GROUP "/") == 0) {
-		struct em_strbuf sb;
-		em_sb_init(&sb);
-		em_sb_printf(&sb, "%s\n", api_group);
-		set_body(resp, 200, "discovery", em_sb_steal(&sb));
-	} else if (strcmp(p, "/apis/" GV) == 0 || strcmp(p, "/apis/" GV "/") == 0) {
-		set_static(resp, "discovery", resource_list);
-	} else if (strcmp(p, "/version") == 0 || strcmp(p, "/version/") == 0) {
-		set_static(resp, "version",
-			   "{\"major\":\"1\",\"minor\":\"30\",\"gitVersion\":\"v1.30.0-extmetrics-" EM_VERSION "\","
-			   "\"gitCommit\":\"\",\"gitTreeState\":\"clean\",\"buildDate\":\"\",\"goVersion\":\"\","
-			   "\"compiler\":\"gc\",\"platform\":\"" GOOS "/" GOARCH "\"}\n");
-	} else if (em_api_metric_path(p, &ns, &metric)) {
+static void serve_health(struct em_registry *reg, const struct em_api_req *req, const struct em_route_params *params,
+			 struct em_api_resp *resp)
+{
+	resp->code = 200;
+	resp->body = strdup("ok");
+	resp->content_type = "text/plain; charset=utf-8";
+}
+
+static void serve_group_list(struct em_registry *reg, const struct em_api_req *req,
+			     const struct em_route_params *params, struct em_api_resp *resp)
+{
+	struct em_strbuf sb;
+
+	/* Plain APIGroupList even for the aggregated-discovery Accept: the
+	 * aggregator then falls back to the group-version document. */
+	em_sb_init(&sb);
+	em_sb_printf(&sb, "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[%s]}\n", api_group);
+	set_body(resp, 200, em_sb_steal(&sb));
+}
+
+static void serve_group(struct em_registry *reg, const struct em_api_req *req, const struct em_route_params *params,
+			struct em_api_resp *resp)
+{
+	struct em_strbuf sb;
+
+	em_sb_init(&sb);
+	em_sb_printf(&sb, "%s\n", api_group);
+	set_body(resp, 200, em_sb_steal(&sb));
+}
+
+static void serve_resources(struct em_registry *reg, const struct em_api_req *req,
+			    const struct em_route_params *params, struct em_api_resp *resp)
+{
+	set_static(resp, resource_list);
+}
+
+static void serve_version(struct em_registry *reg, const struct em_api_req *req, const struct em_route_params *params,
+			  struct em_api_resp *resp)
+{
+	set_static(resp, "{\"major\":\"1\",\"minor\":\"30\",\"gitVersion\":\"v1.30.0-extmetrics-" EM_VERSION "\","
+			 "\"gitCommit\":\"\",\"gitTreeState\":\"clean\",\"buildDate\":\"\",\"goVersion\":\"\","
+			 "\"compiler\":\"gc\",\"platform\":\"" GOOS "/" GOARCH "\"}\n");
+}
+
+static void serve_metric(struct em_registry *reg, const struct em_api_req *req, const struct em_route_params *params,
+			 struct em_api_resp *resp)
+{
+	/* The HTTP layer has percent-decoded the path once already. */
+	char *ns = strndup(params->v[0], params->len[0]), *metric = strndup(params->v[1], params->len[1]);
+	struct em_err err = {0};
+
+	if (ns && metric) {
 		handle_metric(reg, req, ns, metric, resp);
 	} else {
-		em_err_set(&err, EM_E_NOTFOUND, "the server could not find the requested resource");
-		set_error(resp, strncmp(p, "/openapi/", 9) == 0 ? "openapi" : "other", &err);
+		em_err_set(&err, EM_E_INTERNAL, "out of memory");
+		set_error(resp, &err);
 	}
 	free(ns);
 	free(metric);
+}
+
+/* First match wins. Paths Kubernetes grants every authenticated user
+ * (system:discovery: /api, /apis two levels deep, /openapi, /version) are
+ * EM_PATH_DISCOVERY even where nothing is served here. */
+static const struct em_route routes[] = {
+	/* path                                   match            depth access             label              plain serve */
+	{"/healthz",                              EM_ROUTE_EXACT,  0, EM_PATH_HEALTH,    "health",          true,  serve_health},
+	{"/livez",                                EM_ROUTE_EXACT,  0, EM_PATH_HEALTH,    "health",          true,  serve_health},
+	{"/readyz",                               EM_ROUTE_EXACT,  0, EM_PATH_HEALTH,    "health",          true,  serve_health},
+	{"/apis",                                 EM_ROUTE_DIR,    0, EM_PATH_DISCOVERY, "discovery",       false, serve_group_list},
+	{"/apis/" GROUP,                          EM_ROUTE_DIR,    0, EM_PATH_DISCOVERY, "discovery",       false, serve_group},
+	{"/apis/" GV,                             EM_ROUTE_DIR,    0, EM_PATH_DISCOVERY, "discovery",       false, serve_resources},
+	{PREFIX "{namespace}/{metric}",           EM_ROUTE_PARAMS, 0, EM_PATH_METRIC,    "external_metric", false, serve_metric},
+	{"/version",                              EM_ROUTE_DIR,    0, EM_PATH_DISCOVERY, "version",         false, serve_version},
+	{"/openapi",                              EM_ROUTE_TREE,  -1, EM_PATH_DISCOVERY, "openapi",         false, NULL},
+	{"/apis",                                 EM_ROUTE_TREE,   2, EM_PATH_DISCOVERY, "other",           false, NULL},
+	{"/api",                                  EM_ROUTE_TREE,   1, EM_PATH_DISCOVERY, "other",           false, NULL},
+	{NULL,                                    EM_ROUTE_ANY,    0, EM_PATH_OTHER,     "other",           false, NULL},
+};
+
+/* Segments of path below prefix ("/apis/a/b" below "/apis" -> 2); empty
+ * ones do not count, so a trailing slash adds none. -1 when path is
+ * neither prefix nor below it. */
+static int depth_below(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	int segs = 0;
+	const char *p;
+
+	if (strncmp(path, prefix, n) != 0 || (path[n] != '\0' && path[n] != '/'))
+		return -1;
+	for (p = path + n; *p;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		segs++;
+		p += strcspn(p, "/");
+	}
+	return segs;
+}
+
+static bool match_params(const char *pat, const char *path, struct em_route_params *params)
+{
+	params->n = 0;
+	while (*pat) {
+		if (*pat == '{') {
+			const char *close = strchr(pat, '}');
+			size_t n = strcspn(path, "/");
+			if (!close || n == 0 || params->n == EM_ROUTE_MAX_PARAMS)
+				return false;
+			params->v[params->n] = path;
+			params->len[params->n++] = n;
+			pat = close + 1;
+			path += n;
+			continue;
+		}
+		if (*pat != *path)
+			return false;
+		pat++;
+		path++;
+	}
+	return *path == '\0';
+}
+
+static bool route_matches(const struct em_route *r, const char *path, struct em_route_params *params)
+{
+	size_t n;
+	int d;
+
+	switch (r->match) {
+	case EM_ROUTE_EXACT:
+		return strcmp(path, r->path) == 0;
+	case EM_ROUTE_DIR:
+		n = strlen(r->path);
+		return strncmp(path, r->path, n) == 0 && (path[n] == '\0' || (path[n] == '/' && path[n + 1] == '\0'));
+	case EM_ROUTE_TREE:
+		d = depth_below(path, r->path);
+		return d >= 0 && (r->depth < 0 || d <= r->depth);
+	case EM_ROUTE_PARAMS:
+		return match_params(r->path, path, params);
+	case EM_ROUTE_ANY:
+		return true;
+	}
+	return false;
+}
+
+const struct em_route *em_route_find(const char *path, struct em_route_params *params)
+{
+	struct em_route_params scratch;
+	const struct em_route *r = routes;
+
+	if (!params)
+		params = &scratch;
+	memset(params, 0, sizeof(*params));
+	while (!route_matches(r, path, params))
+		r++;
+	return r;
+}
+
+void em_api_handle(struct em_registry *reg, const struct em_api_req *req, struct em_api_resp *resp)
+{
+	struct em_route_params params;
+	const struct em_route *rt = em_route_find(req->path, &params);
+	struct em_err err = {0};
+
+	memset(resp, 0, sizeof(*resp));
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+		em_err_set(&err, EM_E_METHOD, "the server does not allow this method on the requested resource");
+	else if (!rt->plain && !accepts_json(req->accept))
+		em_err_set(&err, EM_E_NOTACCEPTABLE, "only the following media types are accepted: application/json");
+	else if (!rt->serve)
+		em_err_set(&err, EM_E_NOTFOUND, "the server could not find the requested resource");
+	else
+		rt->serve(reg, req, &params, resp);
+	if (err.kind != EM_OK)
+		set_error(resp, &err);
+	resp->handler = rt->label;
 }

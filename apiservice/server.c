@@ -116,8 +116,6 @@ static void account(const char *handler, int code, double secs)
 
 /* ---- authentication hooks ------------------------------------------------ */
 
-#define METRIC_PREFIX "/apis/external.metrics.k8s.io/v1beta1/namespaces/"
-
 struct hdrs {
 	struct em_header *v;
 	size_t n, cap;
@@ -308,7 +306,7 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 			resp.body = ar.body;
 			ar.body = NULL;
 			resp.content_type = "application/json";
-			resp.handler = strncmp(url, METRIC_PREFIX, strlen(METRIC_PREFIX)) == 0 ? "external_metric" : "other";
+			resp.handler = em_route_find(url, NULL)->label;
 		} else {
 			st->authed = true;
 			st->user = ar.user ? strdup(ar.user) : NULL;

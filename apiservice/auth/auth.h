@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "adapter/config.h"
+#include "apiservice/api.h"
 #include "adapter/util/err.h"
 #include "authn_x509.h"
 
@@ -67,16 +68,9 @@ char *em_bearer_token(const char *authorization);
 
 /* ---- authorization attributes ------------------------------------------------- */
 
-enum em_path_kind {
-	EM_PATH_HEALTH,      /* /healthz /livez /readyz: no authentication */
-	EM_PATH_DISCOVERY,   /* /apis, /apis/G, /apis/G/V, /api, /version, /openapi...: any authenticated user */
-	EM_PATH_METRIC,      /* /apis/external.metrics.k8s.io/v1beta1/namespaces/NS/METRIC */
-	EM_PATH_OTHER,       /* anything else: a non-resource request */
-};
-
 /* What is asked, as Kubernetes' RequestInfo would describe it. */
 struct em_authz_attrs {
-	enum em_path_kind kind;
+	enum em_path_kind kind;   /* its route's access (apiservice/api.h) */
 	bool resource;       /* a resource request (EM_PATH_METRIC) */
 	char verb[24];       /* list for GET/HEAD of a metric; lowercased method otherwise */
 	char *ns, *metric;   /* resource requests, decoded (malloc'd) */

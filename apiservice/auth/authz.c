@@ -13,55 +13,19 @@
 
 #define GROUP "external.metrics.k8s.io"
 
-/* Segments of path after prefix ("/apis/a/b" after "/apis" -> 2); a trailing
- * slash adds no segment. */
-static int segments_after(const char *path, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	int segs = 0;
-	const char *p;
-
-	if (strncmp(path, prefix, n) != 0 || (path[n] != '\0' && path[n] != '/'))
-		return -1;
-	for (p = path + n; *p;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		segs++;
-		p += strcspn(p, "/");
-	}
-	return segs;
-}
-
-static enum em_path_kind classify(const char *path)
-{
-	int s;
-
-	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0)
-		return EM_PATH_HEALTH;
-	/* system:discovery's non-resource URLs: /api and below, /apis and
-	 * below (the group and version documents; deeper /apis paths are
-	 * resource requests), /openapi and below, /version, /version/. */
-	if ((s = segments_after(path, "/apis")) >= 0 && s <= 2)
-		return EM_PATH_DISCOVERY;
-	if ((s = segments_after(path, "/api")) >= 0 && s <= 1)
-		return EM_PATH_DISCOVERY;
-	if (segments_after(path, "/openapi") >= 0 || strcmp(path, "/version") == 0 || strcmp(path, "/version/") == 0)
-		return EM_PATH_DISCOVERY;
-	return EM_PATH_OTHER;
-}
-
 int em_authz_attrs_from(const char *method, const char *path, struct em_authz_attrs *a)
 {
+	struct em_route_params params;
 	size_t i;
 
 	memset(a, 0, sizeof(*a));
 	a->path = path;
-	a->kind = classify(path);
-	if (a->kind == EM_PATH_OTHER && em_api_metric_path(path, &a->ns, &a->metric)) {
-		a->kind = EM_PATH_METRIC;
+	/* Who may call it is the route table's (apiservice/routes.c) to say. */
+	a->kind = em_route_find(path, &params)->access;
+	if (a->kind == EM_PATH_METRIC) {
 		a->resource = true;
+		a->ns = strndup(params.v[0], params.len[0]);
+		a->metric = strndup(params.v[1], params.len[1]);
 	}
 	/* RequestInfo: a collection (no object name) read is "list"; other
 	 * methods map to their verbs; non-resource verbs are the method. */
