@@ -143,7 +143,7 @@ bool em_metric_allows_ns(const struct em_metric_def *m, const char *ns)
 
 /* ---- YAML walking ---------------------------------------------------- */
 
-struct loader {
+struct em_loader {
 	const char *file;
 	yaml_document_t *doc;
 	struct em_errlist *errs;
@@ -153,9 +153,9 @@ struct loader {
 #define LINE(n) ((int)(n)->start_mark.line + 1)
 #define COL(n) ((int)(n)->start_mark.column + 1)
 
-static void lerr(struct loader *L, yaml_node_t *n, const char *key, const char *fmt, ...)
+static void lerr(struct em_loader *L, yaml_node_t *n, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static void lerr(struct loader *L, yaml_node_t *n, const char *key, const char *fmt, ...)
+static void lerr(struct em_loader *L, yaml_node_t *n, const char *key, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -171,13 +171,13 @@ static const char *scalar(yaml_node_t *n)
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
-static yaml_node_t *node(struct loader *L, int id)
+static yaml_node_t *node(struct em_loader *L, int id)
 {
 	return yaml_document_get_node(L->doc, id);
 }
 
 /* Checks that map's keys are all in allowed (NULL-terminated) and unique. */
-static void check_keys(struct loader *L, yaml_node_t *map, const char *where, const char *const *allowed)
+static void check_keys(struct em_loader *L, yaml_node_t *map, const char *where, const char *const *allowed)
 {
 	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node(L, p->key);
@@ -201,7 +201,7 @@ static void check_keys(struct loader *L, yaml_node_t *map, const char *where, co
 	}
 }
 
-static yaml_node_t *get(struct loader *L, yaml_node_t *map, const char *key)
+static yaml_node_t *get(struct em_loader *L, yaml_node_t *map, const char *key)
 {
 	if (!map || map->type != YAML_MAPPING_NODE)
 		return NULL;
@@ -213,7 +213,7 @@ static yaml_node_t *get(struct loader *L, yaml_node_t *map, const char *key)
 	return NULL;
 }
 
-static int want_map(struct loader *L, yaml_node_t *n, const char *key)
+static int want_map(struct em_loader *L, yaml_node_t *n, const char *key)
 {
 	if (n && n->type != YAML_MAPPING_NODE) {
 		lerr(L, n, key, "must be a mapping");
@@ -222,7 +222,7 @@ static int want_map(struct loader *L, yaml_node_t *n, const char *key)
 	return 0;
 }
 
-static char *get_str(struct loader *L, yaml_node_t *map, const char *key, bool required, yaml_node_t *parent)
+static char *get_str(struct em_loader *L, yaml_node_t *map, const char *key, bool required, yaml_node_t *parent)
 {
 	yaml_node_t *n = get(L, map, key);
 	const char *s;
@@ -244,7 +244,7 @@ static char *get_str(struct loader *L, yaml_node_t *map, const char *key, bool r
 	return strdup(s);
 }
 
-static void get_duration(struct loader *L, yaml_node_t *map, const char *key, int64_t *out)
+static void get_duration(struct em_loader *L, yaml_node_t *map, const char *key, int64_t *out)
 {
 	yaml_node_t *n = get(L, map, key);
 	const char *s = scalar(n);
@@ -261,7 +261,7 @@ static void get_duration(struct loader *L, yaml_node_t *map, const char *key, in
 		lerr(L, n, key, "must be greater than zero");
 }
 
-static void get_int(struct loader *L, yaml_node_t *map, const char *key, int64_t min, int64_t max, int64_t *out)
+static void get_int(struct em_loader *L, yaml_node_t *map, const char *key, int64_t min, int64_t max, int64_t *out)
 {
 	yaml_node_t *n = get(L, map, key);
 	const char *s = scalar(n);
@@ -372,7 +372,7 @@ void em_auth_conf_free(struct em_auth_conf *a)
 
 /* A list of non-empty strings; a bare scalar is not accepted (a typo such as
  * `allowedNames: front-proxy-client` would otherwise silently mean one name). */
-static void get_strlist(struct loader *L, yaml_node_t *map, const char *key, struct em_strlist *out)
+static void get_strlist(struct em_loader *L, yaml_node_t *map, const char *key, struct em_strlist *out)
 {
 	yaml_node_t *n = get(L, map, key);
 	size_t cnt;
@@ -398,7 +398,7 @@ static void get_strlist(struct loader *L, yaml_node_t *map, const char *key, str
 	}
 }
 
-static void get_bool(struct loader *L, yaml_node_t *map, const char *key, bool *out)
+static void get_bool(struct em_loader *L, yaml_node_t *map, const char *key, bool *out)
 {
 	yaml_node_t *n = get(L, map, key);
 	const char *s = scalar(n);
@@ -414,7 +414,7 @@ static void get_bool(struct loader *L, yaml_node_t *map, const char *key, bool *
 }
 
 /* A file the server will read at start: catch typos at load time. */
-static char *get_file(struct loader *L, yaml_node_t *map, const char *key, bool required, yaml_node_t *parent)
+static char *get_file(struct em_loader *L, yaml_node_t *map, const char *key, bool required, yaml_node_t *parent)
 {
 	char *path = get_str(L, map, key, required, parent);
 	FILE *f;
@@ -431,7 +431,7 @@ static char *get_file(struct loader *L, yaml_node_t *map, const char *key, bool 
 }
 
 /* HTTP header names as RFC 9110 tokens. */
-static void check_header_names(struct loader *L, yaml_node_t *map, const char *key, const struct em_strlist *l)
+static void check_header_names(struct em_loader *L, yaml_node_t *map, const char *key, const struct em_strlist *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		for (const char *p = l->v[i]; *p; p++) {
@@ -444,7 +444,7 @@ static void check_header_names(struct loader *L, yaml_node_t *map, const char *k
 }
 
 /* clientCAFile, then the lists of em_rh_fields. */
-static void load_request_header(struct loader *L, yaml_node_t *rh, struct em_auth_conf *a)
+static void load_request_header(struct em_loader *L, yaml_node_t *rh, struct em_auth_conf *a)
 {
 	const char *keys[EM_RH_NLISTS + 2] = {"clientCAFile"};
 
@@ -463,7 +463,7 @@ static void load_request_header(struct loader *L, yaml_node_t *rh, struct em_aut
 		lerr(L, get(L, rh, "usernameHeaders"), "usernameHeaders", "must name at least one header");
 }
 
-static void load_rule(struct loader *L, yaml_node_t *r, struct em_authz_rule *out)
+static void load_rule(struct em_loader *L, yaml_node_t *r, struct em_authz_rule *out)
 {
 	static const char *const keys[] = {"users", "groups", "namespaces", "metrics", NULL};
 
@@ -504,7 +504,7 @@ static int strlist_star(struct em_strlist *l)
 	return 0;
 }
 
-static void load_authorization(struct loader *L, yaml_node_t *z, struct em_auth_conf *a)
+static void load_authorization(struct em_loader *L, yaml_node_t *z, struct em_auth_conf *a)
 {
 	static const char *const keys[] = {"mode", "users", "groups", "rules", NULL};
 	yaml_node_t *mode, *rules;
@@ -555,7 +555,7 @@ static void load_authorization(struct loader *L, yaml_node_t *z, struct em_auth_
 		lerr(L, z, "authorization", "mode static needs users, groups or rules (otherwise it denies everything)");
 }
 
-static void load_kube_api(struct loader *L, yaml_node_t *k, struct em_auth_conf *a)
+static void load_kube_api(struct em_loader *L, yaml_node_t *k, struct em_auth_conf *a)
 {
 	static const char *const keys[] = {"url", "caFile", "tokenFile", "timeout", NULL};
 
@@ -570,7 +570,7 @@ static void load_kube_api(struct loader *L, yaml_node_t *k, struct em_auth_conf 
 	get_duration(L, k, "timeout", &a->kube_timeout_ms);
 }
 
-static void load_auth(struct loader *L, yaml_node_t *auth, struct em_auth_conf *a)
+static void load_auth(struct em_loader *L, yaml_node_t *auth, struct em_auth_conf *a)
 {
 	static const char *const keys[] = {"mode", "clientCAFile", "requestHeader", "fromCluster", "fromClusterRefresh",
 					   "tokenReview", "cacheTTL", "authorization", "kubernetesAPI", NULL};
@@ -627,7 +627,7 @@ static void load_auth(struct loader *L, yaml_node_t *auth, struct em_auth_conf *
 				      "(or mode: none for local development)");
 }
 
-static void load_server(struct loader *L, yaml_node_t *srv, struct em_server_conf *s)
+static void load_server(struct em_loader *L, yaml_node_t *srv, struct em_server_conf *s)
 {
 	static const char *const keys[] = {"listen", "metricsListen", "tls", "auth", "threads", NULL};
 	static const char *const tlskeys[] = {"certFile", "keyFile", NULL};
@@ -657,7 +657,7 @@ static void load_server(struct loader *L, yaml_node_t *srv, struct em_server_con
 /* ---- metrics: ------------------------------------------------------- */
 
 /* A value source: a scalar, or {value: X} / {fromEnv: NAME} / {fromFile: PATH}. */
-static void load_value_source(struct loader *L, const char *name, yaml_node_t *v, struct em_rawopts *raw)
+static void load_value_source(struct em_loader *L, const char *name, yaml_node_t *v, struct em_rawopts *raw)
 {
 	static const char *const keys[] = {"value", "fromEnv", "fromFile", NULL};
 	yaml_node_t *src;
@@ -703,7 +703,7 @@ static bool raw_has(const struct em_rawopts *r, const char *name)
 	return false;
 }
 
-static void load_metadata(struct loader *L, yaml_node_t *md, struct em_metric_def *m)
+static void load_metadata(struct em_loader *L, yaml_node_t *md, struct em_metric_def *m)
 {
 	if (!md)
 		return;
@@ -748,7 +748,7 @@ static void load_metadata(struct loader *L, yaml_node_t *md, struct em_metric_de
 	}
 }
 
-static void load_metric_auth(struct loader *L, yaml_node_t *auth, struct em_metric_def *m)
+static void load_metric_auth(struct em_loader *L, yaml_node_t *auth, struct em_metric_def *m)
 {
 	static const char *const keys[] = {"podIdentity", "roleArn", "externalID", "params", NULL};
 	static const char *const direct[] = {"podIdentity", "roleArn", "externalID"};
@@ -870,7 +870,7 @@ static bool valid_label_value(const char *v)
 }
 
 /* Secrets belong in the environment or in mounted files, not in a ConfigMap. */
-static void warn_literal_secrets(struct loader *L, const struct em_metric_def *m)
+static void warn_literal_secrets(struct em_loader *L, const struct em_metric_def *m)
 {
 	for (const struct em_option *o = m->scaler->options; o->name; o++) {
 		if (!(o->flags & EM_OPT_SECRET))
@@ -896,7 +896,7 @@ static bool raw_templated(const struct em_metric_def *m, const char *key)
 
 /* Checks a templated or plain entry against its scaler's table by parsing
  * and validating (templated ones with sample values). */
-static void check_scaler_options(struct loader *L, struct em_metric_def *m, yaml_node_t *entry)
+static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, yaml_node_t *entry)
 {
 	struct em_rawopts filled = {0};
 	struct em_kvlist sample = {0};
@@ -971,7 +971,7 @@ out:
 	em_rawopts_free(&filled);
 }
 
-static void load_metric(struct loader *L, yaml_node_t *e, struct em_config *c, struct em_metric_def *m)
+static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c, struct em_metric_def *m)
 {
 	static const char *const keys[] = {"name", "namespaces", "type", "metadata", "auth", "labels",
 					   "pollingInterval", "timeout", "staleAfter", "fallback",
@@ -1135,7 +1135,7 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 }
 
 /* Appends a canonical text of the YAML subtree n (for change detection). */
-static void node_text(struct loader *L, yaml_node_t *n, struct em_strbuf *sb)
+static void node_text(struct em_loader *L, yaml_node_t *n, struct em_strbuf *sb)
 {
 	if (!n)
 		return;
@@ -1166,7 +1166,7 @@ static void node_text(struct loader *L, yaml_node_t *n, struct em_strbuf *sb)
 	}
 }
 
-static char *server_fingerprint(struct loader *L, yaml_node_t *srv)
+static char *server_fingerprint(struct em_loader *L, yaml_node_t *srv)
 {
 	struct em_strbuf sb;
 	unsigned char md[SHA256_DIGEST_LENGTH];
@@ -1183,7 +1183,7 @@ static char *server_fingerprint(struct loader *L, yaml_node_t *srv)
 	return out;
 }
 
-static struct em_config *load_doc(struct loader *L, yaml_document_t *doc)
+static struct em_config *load_doc(struct em_loader *L, yaml_document_t *doc)
 {
 	static const char *const keys[] = {"server", "defaults", "metrics", NULL};
 	static const char *const defkeys[] = {"pollingInterval", "timeout", NULL};
@@ -1251,7 +1251,7 @@ struct em_config *em_config_load_mem_ex(const char *name, const char *text, size
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct loader L = {.file = name, .doc = &doc, .errs = errs, .flags = flags};
+	struct em_loader L = {.file = name, .doc = &doc, .errs = errs, .flags = flags};
 	struct em_config *c = NULL;
 	size_t before = errs->n;
 
