@@ -1,4 +1,4 @@
-/* config.c - loading and validating the YAML configuration with file:line:col errors. */
+/* config.c - loading and validating the YAML configuration with file:line:col errors; the settings table's loader. */
 #include "config.h"
 
 #include <ctype.h>
@@ -16,8 +16,6 @@
 #include "adapter/util/secret.h"
 #include "adapter/util/text.h"
 
-#define DEFAULT_POLLING_MS 30000
-#define DEFAULT_TIMEOUT_MS 3000
 #define DEFAULT_MAX_INSTANCES 100
 #define MAX_SECRET_FILE (1 << 20)
 #define MAX_CONFIG_FILE (16 << 20)
@@ -113,7 +111,6 @@ void em_config_free(struct em_config *c)
 	if (!c)
 		return;
 	free(c->path);
-	free(c->server_fingerprint);
 	free(c->server.listen);
 	free(c->server.metrics_listen);
 	free(c->server.cert_file);
@@ -274,13 +271,7 @@ static void get_int(struct em_loader *L, yaml_node_t *map, const char *key, int6
 		lerr(L, n, key, "must be between %lld and %lld", (long long)min, (long long)max);
 }
 
-/* ---- server: -------------------------------------------------------- */
-
-/* ---- server.auth: --------------------------------------------------- */
-
-#define DEFAULT_AUTH_CACHE_TTL_MS 10000
-#define DEFAULT_FROM_CLUSTER_REFRESH_MS 60000
-#define DEFAULT_KUBE_TIMEOUT_MS 5000
+/* ---- server.auth: lists, front-proxy fields, rules ------------------- */
 
 void em_strlist_free(struct em_strlist *l)
 {
@@ -322,17 +313,12 @@ bool em_strlist_equal(const struct em_strlist *a, const struct em_strlist *b)
 	return true;
 }
 
-#define RH(f) offsetof(struct em_rh_lists, f)
-
 const struct em_rh_field em_rh_fields[EM_RH_NLISTS] = {
-	{"allowedNames", "requestheader-allowed-names", NULL, false, RH(allowed_names)},
-	{"usernameHeaders", "requestheader-username-headers", "X-Remote-User", true, RH(username_headers)},
-	{"uidHeaders", "requestheader-uid-headers", NULL, true, RH(uid_headers)},
-	{"groupHeaders", "requestheader-group-headers", "X-Remote-Group", true, RH(group_headers)},
-	{"extraHeadersPrefixes", "requestheader-extra-headers-prefix", "X-Remote-Extra-", true, RH(extra_prefixes)},
+#define EM_RH_ROW(key, cm, def, flags, field, help) \
+	{key, cm, def, ((flags) & EM_SET_HEADERS) != 0, offsetof(struct em_rh_lists, field)},
+	EM_RH_LISTS(EM_RH_ROW)
+#undef EM_RH_ROW
 };
-
-#undef RH
 
 struct em_strlist *em_rh_list(struct em_rh_lists *l, size_t i)
 {
@@ -357,6 +343,8 @@ void em_auth_conf_free(struct em_auth_conf *a)
 	free(a->client_ca_file);
 	free(a->rh_ca_file);
 	em_rh_lists_free(&a->rh);
+	em_strlist_free(&a->users);
+	em_strlist_free(&a->groups);
 	for (size_t i = 0; i < a->n_rules; i++) {
 		em_strlist_free(&a->rules[i].users);
 		em_strlist_free(&a->rules[i].groups);
@@ -443,26 +431,6 @@ static void check_header_names(struct em_loader *L, yaml_node_t *map, const char
 	}
 }
 
-/* clientCAFile, then the lists of em_rh_fields. */
-static void load_request_header(struct em_loader *L, yaml_node_t *rh, struct em_auth_conf *a)
-{
-	const char *keys[EM_RH_NLISTS + 2] = {"clientCAFile"};
-
-	if (!rh || want_map(L, rh, "requestHeader") != 0)
-		return;
-	for (size_t i = 0; i < EM_RH_NLISTS; i++)
-		keys[i + 1] = em_rh_fields[i].conf_key;
-	check_keys(L, rh, "server.auth.requestHeader", keys);
-	a->rh_ca_file = get_file(L, rh, "clientCAFile", !a->from_cluster, rh);
-	for (size_t i = 0; i < EM_RH_NLISTS; i++)
-		get_strlist(L, rh, em_rh_fields[i].conf_key, em_rh_list(&a->rh, i));
-	for (size_t i = 0; i < EM_RH_NLISTS; i++)
-		if (em_rh_fields[i].header_names)
-			check_header_names(L, rh, em_rh_fields[i].conf_key, em_rh_list(&a->rh, i));
-	if (a->rh.username_headers.set && a->rh.username_headers.n == 0)
-		lerr(L, get(L, rh, "usernameHeaders"), "usernameHeaders", "must name at least one header");
-}
-
 static void load_rule(struct em_loader *L, yaml_node_t *r, struct em_authz_rule *out)
 {
 	static const char *const keys[] = {"users", "groups", "namespaces", "metrics", NULL};
@@ -504,154 +472,262 @@ static int strlist_star(struct em_strlist *l)
 	return 0;
 }
 
-static void load_authorization(struct em_loader *L, yaml_node_t *z, struct em_auth_conf *a)
+/* ---- the settings table's loader (the rows are in settings.c) ------------ */
+
+/* The key node of key in map (errors about a key that should not be there
+ * point at it), or NULL. */
+static yaml_node_t *get_key_node(struct em_loader *L, yaml_node_t *map, const char *key)
 {
-	static const char *const keys[] = {"mode", "users", "groups", "rules", NULL};
-	yaml_node_t *mode, *rules;
-	const char *ms;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(L, p->key);
+		if (scalar(k) && strcmp(scalar(k), key) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* 1 when cond holds in c, 0 when not (*failed: the part that does not),
+ * -1 when an enum it reads is 0: unset, or invalid and already reported. */
+static int cond_state(const struct em_set_cond *cond, const struct em_config *c, const struct em_set_cond **failed)
+{
+	const void *p = (const char *)c + cond->offset;
+	int v, st;
+
+	if (cond->also && (st = cond_state(cond->also, c, failed)) != 1)
+		return st;
+	v = cond->is_bool ? (int)*(const bool *)p : *(const int *)p;
+	if (!cond->is_bool && v == 0)
+		return -1;
+	if (cond->values & (1u << v))
+		return 1;
+	if (failed)
+		*failed = cond;
+	return 0;
+}
+
+static bool is_required(const struct em_setting *s, const struct em_config *c, unsigned flags)
+{
+	if (s->flags & EM_SET_REQUIRED)
+		return !((s->flags & EM_SET_SERVING) && (flags & EM_CFG_METRICS_ONLY));
+	return s->required_if && cond_state(s->required_if, c, NULL) == 1;
+}
+
+/* The default (settings hold nothing secret: a plain free will do). */
+static void set_default(const struct em_setting *s, struct em_config *c)
+{
+	void *p = (char *)c + s->offset;
+	const char *def = s->def;
+
+	if (def && s->def_if && cond_state(s->def_if, c, NULL) != 1)
+		def = NULL;
+	switch (s->type) {
+	case EM_SET_STRING:
+	case EM_SET_FILE:
+		free(*(char **)p);
+		*(char **)p = def ? strdup(def) : NULL;
+		break;
+	case EM_SET_INT:
+		*(int64_t *)p = 0;
+		if (def)
+			em_parse_int(def, p);
+		break;
+	case EM_SET_DURATION:
+		*(int64_t *)p = 0;
+		if (def)
+			em_parse_duration_ms(def, p);
+		break;
+	case EM_SET_BOOL:
+		*(bool *)p = def && strcmp(def, "true") == 0;
+		break;
+	case EM_SET_ENUM:
+		*(int *)p = 0;
+		for (const struct em_set_choice *ch = s->choices; def && ch->name; ch++)
+			if (strcmp(ch->name, def) == 0)
+				*(int *)p = ch->value;
+		break;
+	default:
+		/* lists: a default list is the authenticator's (em_rh_fields), used
+		 * when neither the config nor the cluster sets one */
+		break;
+	}
+}
+
+/* One of choices; an invalid value leaves 0 (what depends on it is then skipped). */
+static void get_enum(struct em_loader *L, yaml_node_t *map, const char *key, const struct em_set_choice *choices,
+		     int *out)
+{
+	yaml_node_t *n = get(L, map, key);
+	const char *s = scalar(n);
+	struct em_strbuf list;
+
+	for (const struct em_set_choice *ch = choices; s && ch->name; ch++) {
+		if (strcmp(ch->name, s) == 0) {
+			*out = ch->value;
+			return;
+		}
+	}
+	*out = 0;
+	em_sb_init(&list);
+	for (const struct em_set_choice *ch = choices; ch->name; ch++)
+		em_sb_printf(&list, "%s%s", ch == choices ? "" : ", ", ch->name);
+	lerr(L, n, key, "invalid value \"%s\", must be one of: %s", s ? s : "", list.buf ? list.buf : "");
+	em_sb_free(&list);
+}
+
+/* "missing required key", or the row's own words; an enum lists its values. */
+static void missing(struct em_loader *L, const struct em_setting *s, yaml_node_t *map)
+{
+	struct em_strbuf msg;
+
+	em_sb_init(&msg);
+	em_sb_puts(&msg, s->missing ? s->missing : "missing required key");
+	for (const struct em_set_choice *ch = s->choices; !s->missing && ch && ch->name; ch++)
+		em_sb_printf(&msg, "%s%s", ch == s->choices ? " (" : ch[1].name ? ", " : " or ", ch->name);
+	em_sb_puts(&msg, s->choices && !s->missing ? ")" : "");
+	lerr(L, map, em_setting_key(s), "%s", msg.buf ? msg.buf : "");
+	em_sb_free(&msg);
+}
+
+static void load_rules(struct em_loader *L, yaml_node_t *rules, const char *key, struct em_auth_conf *a)
+{
 	struct em_authz_rule *r;
 
-	if (!z || want_map(L, z, "authorization") != 0)
-		return;
-	check_keys(L, z, "server.auth.authorization", keys);
-	mode = get(L, z, "mode");
-	ms = scalar(mode);
-	if (!mode)
-		lerr(L, z, "mode", "missing required key (subjectAccessReview, allowAuthenticated or static)");
-	else if (ms && strcmp(ms, "subjectAccessReview") == 0)
-		a->authz_mode = EM_AUTHZ_SAR;
-	else if (ms && strcmp(ms, "allowAuthenticated") == 0)
-		a->authz_mode = EM_AUTHZ_ALLOW_AUTHENTICATED;
-	else if (ms && strcmp(ms, "static") == 0)
-		a->authz_mode = EM_AUTHZ_STATIC;
-	else
-		lerr(L, mode, "mode", "invalid value \"%s\", must be one of: subjectAccessReview, allowAuthenticated, static",
-		     ms ? ms : "");
-	if (a->authz_mode != EM_AUTHZ_STATIC) {
-		static const char *const st[] = {"users", "groups", "rules"};
-		for (size_t i = 0; i < 3; i++)
-			if (get(L, z, st[i]))
-				lerr(L, get(L, z, st[i]), st[i], "only with authorization mode static");
+	if (rules->type != YAML_SEQUENCE_NODE) {
+		lerr(L, rules, key, "must be a list");
 		return;
 	}
-	/* Top-level users/groups: everything, everywhere. */
-	if (get(L, z, "users") || get(L, z, "groups")) {
-		if (add_rule(a, &r) != 0)
-			return;
-		get_strlist(L, z, "users", &r->users);
-		get_strlist(L, z, "groups", &r->groups);
-		if (strlist_star(&r->namespaces) != 0 || strlist_star(&r->metrics) != 0)
-			return;
-	}
-	rules = get(L, z, "rules");
-	if (rules && rules->type != YAML_SEQUENCE_NODE) {
-		lerr(L, rules, "rules", "must be a list");
-	} else if (rules) {
-		for (yaml_node_item_t *it = rules->data.sequence.items.start; it < rules->data.sequence.items.top; it++)
-			if (add_rule(a, &r) == 0)
-				load_rule(L, node(L, *it), r);
-	}
-	if (a->n_rules == 0)
-		lerr(L, z, "authorization", "mode static needs users, groups or rules (otherwise it denies everything)");
+	for (yaml_node_item_t *it = rules->data.sequence.items.start; it < rules->data.sequence.items.top; it++)
+		if (add_rule(a, &r) == 0)
+			load_rule(L, node(L, *it), r);
 }
 
-static void load_kube_api(struct em_loader *L, yaml_node_t *k, struct em_auth_conf *a)
+/* A row given in map: parsed into its field. */
+static void load_value(struct em_loader *L, const struct em_setting *s, yaml_node_t *map, struct em_config *c)
 {
-	static const char *const keys[] = {"url", "caFile", "tokenFile", "timeout", NULL};
+	const char *key = em_setting_key(s);
+	bool required = is_required(s, c, L->flags);
+	void *p = (char *)c + s->offset;
+	char **str = p;
+	struct em_strlist *list = p;
 
-	if (!k || want_map(L, k, "kubernetesAPI") != 0)
-		return;
-	check_keys(L, k, "server.auth.kubernetesAPI", keys);
-	a->kube_url = get_str(L, k, "url", false, k);
-	if (a->kube_url && strncmp(a->kube_url, "https://", 8) != 0)
-		lerr(L, get(L, k, "url"), "url", "must be an https:// URL");
-	a->kube_ca_file = get_file(L, k, "caFile", false, k);
-	a->kube_token_file = get_file(L, k, "tokenFile", false, k);
-	get_duration(L, k, "timeout", &a->kube_timeout_ms);
+	switch (s->type) {
+	case EM_SET_STRING:
+		free(*str);
+		*str = get_str(L, map, key, required, map);
+		if (*str && (s->flags & EM_SET_HTTPS) && strncmp(*str, "https://", 8) != 0)
+			lerr(L, get(L, map, key), key, "must be an https:// URL");
+		break;
+	case EM_SET_FILE:
+		free(*str);
+		*str = get_file(L, map, key, required, map);
+		break;
+	case EM_SET_INT:
+		get_int(L, map, key, s->min, s->max, p);
+		break;
+	case EM_SET_DURATION:
+		get_duration(L, map, key, p);
+		break;
+	case EM_SET_BOOL:
+		get_bool(L, map, key, p);
+		break;
+	case EM_SET_ENUM:
+		get_enum(L, map, key, s->choices, p);
+		break;
+	case EM_SET_STRLIST:
+		get_strlist(L, map, key, list);
+		if (s->flags & EM_SET_HEADERS)
+			check_header_names(L, map, key, list);
+		if ((s->flags & EM_SET_NEED_ONE) && list->set && list->n == 0)
+			lerr(L, get(L, map, key), key, "must name at least one header");
+		break;
+	case EM_SET_RULES:
+		load_rules(L, get(L, map, key), key, &c->server.auth);
+		break;
+	default:
+		break;
+	}
 }
 
-static void load_auth(struct em_loader *L, yaml_node_t *auth, struct em_auth_conf *a)
+/* Reads the rows of section sec (NULL: the top level) from map, in table
+ * order: each gets its default, then its value when given. A NULL map (an
+ * absent section) sets the defaults only. */
+static void load_section(struct em_loader *L, const struct em_setting *sec, yaml_node_t *map, struct em_config *c)
 {
-	static const char *const keys[] = {"mode", "clientCAFile", "requestHeader", "fromCluster", "fromClusterRefresh",
-					   "tokenReview", "cacheTTL", "authorization", "kubernetesAPI", NULL};
-	static const char *const delegated_only[] = {"requestHeader", "fromCluster", "fromClusterRefresh",
-						     "tokenReview"};
-	yaml_node_t *mode;
-	const char *ms;
+	const char *keys[48];
+	size_t nk = 0;
 
-	if (!auth)
-		return;
-	if (want_map(L, auth, "auth") != 0)
-		return;
-	check_keys(L, auth, "server.auth", keys);
-	a->cache_ttl_ms = DEFAULT_AUTH_CACHE_TTL_MS;
-	a->from_cluster_refresh_ms = DEFAULT_FROM_CLUSTER_REFRESH_MS;
-	a->kube_timeout_ms = DEFAULT_KUBE_TIMEOUT_MS;
-	mode = get(L, auth, "mode");
-	ms = scalar(mode);
-	if (!mode || (ms && strcmp(ms, "delegated") == 0)) {
-		a->mode = EM_AUTH_DELEGATED;
-	} else if (ms && strcmp(ms, "none") == 0) {
-		a->mode = EM_AUTH_NONE;
-		/* Nothing else means anything without authentication: say so. */
-		for (yaml_node_pair_t *p = auth->data.mapping.pairs.start; p < auth->data.mapping.pairs.top; p++) {
-			const char *k = scalar(node(L, p->key));
-			if (k && strcmp(k, "mode") != 0)
-				lerr(L, node(L, p->key), k, "not used with mode none");
+	for (const struct em_setting *s = em_settings; s->name && nk + 2 < sizeof(keys) / sizeof(keys[0]); s++)
+		if (em_setting_in(s, sec))
+			keys[nk++] = em_setting_key(s);
+	if (!sec)
+		keys[nk++] = "metrics";   /* the metric definitions: load_doc's */
+	keys[nk] = NULL;
+	if (map)
+		check_keys(L, map, sec ? sec->name : "the top level", keys);
+	for (const struct em_setting *s = em_settings; s->name; s++) {
+		const char *key = em_setting_key(s);
+		const struct em_set_cond *failed = NULL;
+		yaml_node_t *n;
+
+		if (!em_setting_in(s, sec))
+			continue;
+		set_default(s, c);
+		n = map ? get(L, map, key) : NULL;
+		if (map && !n && is_required(s, c, L->flags))
+			missing(L, s, map);
+		if (n && s->only && cond_state(s->only, c, &failed) != 1) {
+			/* not used here: said (unless what decides was invalid), then skipped */
+			if (failed)
+				lerr(L, failed->at_key ? get_key_node(L, map, key) : n, key, "%s", failed->msg);
+			n = NULL;
 		}
-		return;
-	} else if (ms && strcmp(ms, "clientCert") == 0) {
-		a->mode = EM_AUTH_CLIENTCERT;
-		for (size_t i = 0; i < sizeof(delegated_only) / sizeof(delegated_only[0]); i++)
-			if (get(L, auth, delegated_only[i]))
-				lerr(L, get(L, auth, delegated_only[i]), delegated_only[i],
-				     "only with mode delegated (mode clientCert accepts client certificates of clientCAFile only)");
-	} else {
-		lerr(L, mode, "mode", "invalid value \"%s\", must be one of: delegated, clientCert, none", ms ? ms : "");
-		return;
+		if (s->type == EM_SET_SECTION) {
+			if (n && want_map(L, n, key) != 0)
+				n = NULL;
+			load_section(L, s, n, c);
+		} else if (n) {
+			load_value(L, s, map, c);
+		}
 	}
-	get_bool(L, auth, "fromCluster", &a->from_cluster);
-	get_duration(L, auth, "fromClusterRefresh", &a->from_cluster_refresh_ms);
-	get_duration(L, auth, "cacheTTL", &a->cache_ttl_ms);
-	a->client_ca_file = get_file(L, auth, "clientCAFile", a->mode == EM_AUTH_CLIENTCERT, auth);
-	load_request_header(L, get(L, auth, "requestHeader"), a);
-	a->token_review = a->mode == EM_AUTH_DELEGATED;
-	get_bool(L, auth, "tokenReview", &a->token_review);
-	load_authorization(L, get(L, auth, "authorization"), a);
+	if (map && sec && sec->check)
+		sec->check(L, map, c);
+}
+
+void em_settings_check_auth(struct em_loader *L, yaml_node_t *auth, struct em_config *c)
+{
+	struct em_auth_conf *a = &c->server.auth;
+
+	if (a->mode != EM_AUTH_DELEGATED && a->mode != EM_AUTH_CLIENTCERT)
+		return; /* none, or an invalid mode (reported) */
 	if (a->authz_mode == EM_AUTHZ_UNSET)
 		a->authz_mode = a->mode == EM_AUTH_DELEGATED ? EM_AUTHZ_SAR : EM_AUTHZ_ALLOW_AUTHENTICATED;
-	load_kube_api(L, get(L, auth, "kubernetesAPI"), a);
 	if (a->mode == EM_AUTH_DELEGATED && !a->from_cluster && !a->client_ca_file && !a->rh_ca_file &&
 	    !a->token_review)
 		lerr(L, auth, "auth", "no way to authenticate: set fromCluster, clientCAFile, requestHeader or tokenReview "
 				      "(or mode: none for local development)");
 }
 
-static void load_server(struct em_loader *L, yaml_node_t *srv, struct em_server_conf *s)
+void em_settings_check_authorization(struct em_loader *L, yaml_node_t *z, struct em_config *c)
 {
-	static const char *const keys[] = {"listen", "metricsListen", "tls", "auth", "threads", NULL};
-	static const char *const tlskeys[] = {"certFile", "keyFile", NULL};
-	yaml_node_t *tls;
+	struct em_auth_conf *a = &c->server.auth;
+	struct em_authz_rule *r;
 
-	if (!srv)
+	if (a->authz_mode != EM_AUTHZ_STATIC)
 		return;
-	if (want_map(L, srv, "server") != 0)
-		return;
-	check_keys(L, srv, "server", keys);
-	free(s->listen);
-	s->listen = get_str(L, srv, "listen", false, srv);
-	s->metrics_listen = get_str(L, srv, "metricsListen", false, srv);
-	get_int(L, srv, "threads", 1, 256, &s->threads);
-	tls = get(L, srv, "tls");
-	if (tls && want_map(L, tls, "tls") == 0) {
-		check_keys(L, tls, "server.tls", tlskeys);
-		s->cert_file = get_str(L, tls, "certFile", true, tls);
-		s->key_file = get_str(L, tls, "keyFile", true, tls);
+	/* users and groups: everything, everywhere; the first rule. */
+	if (a->users.set || a->groups.set) {
+		if (add_rule(a, &r) != 0)
+			return;
+		memmove(&a->rules[1], &a->rules[0], (a->n_rules - 1) * sizeof(*r));
+		r = &a->rules[0];
+		memset(r, 0, sizeof(*r));
+		if ((a->users.set && em_strlist_copy(&r->users, &a->users) != 0) ||
+		    (a->groups.set && em_strlist_copy(&r->groups, &a->groups) != 0) || strlist_star(&r->namespaces) != 0 ||
+		    strlist_star(&r->metrics) != 0)
+			return;
 	}
-	load_auth(L, get(L, srv, "auth"), &s->auth);
-	if (s->auth.mode == EM_AUTH_UNSET && !get(L, srv, "auth"))
-		lerr(L, srv, "auth", "missing: set server.auth (write `auth: {mode: none}` explicitly to "
-				     "serve without authentication)");
+	if (a->n_rules == 0)
+		lerr(L, z, "authorization", "mode static needs users, groups or rules (otherwise it denies everything)");
 }
 
 /* ---- metrics: ------------------------------------------------------- */
@@ -1134,85 +1210,22 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 	return 0;
 }
 
-/* Appends a canonical text of the YAML subtree n (for change detection). */
-static void node_text(struct em_loader *L, yaml_node_t *n, struct em_strbuf *sb)
-{
-	if (!n)
-		return;
-	switch (n->type) {
-	case YAML_SCALAR_NODE:
-		em_sb_json_str(sb, scalar(n));
-		break;
-	case YAML_SEQUENCE_NODE:
-		em_sb_puts(sb, "[");
-		for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
-			node_text(L, node(L, *i), sb);
-			em_sb_puts(sb, ",");
-		}
-		em_sb_puts(sb, "]");
-		break;
-	case YAML_MAPPING_NODE:
-		em_sb_puts(sb, "{");
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-			node_text(L, node(L, p->key), sb);
-			em_sb_puts(sb, ":");
-			node_text(L, node(L, p->value), sb);
-			em_sb_puts(sb, ",");
-		}
-		em_sb_puts(sb, "}");
-		break;
-	default:
-		break;
-	}
-}
-
-static char *server_fingerprint(struct em_loader *L, yaml_node_t *srv)
-{
-	struct em_strbuf sb;
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char *out = malloc(2 * sizeof(md) + 1);
-
-	if (!out)
-		return NULL;
-	em_sb_init(&sb);
-	node_text(L, srv, &sb);
-	SHA256((const unsigned char *)(sb.buf ? sb.buf : ""), sb.len, md);
-	em_sb_free(&sb);
-	for (size_t i = 0; i < sizeof(md); i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return out;
-}
-
 static struct em_config *load_doc(struct em_loader *L, yaml_document_t *doc)
 {
-	static const char *const keys[] = {"server", "defaults", "metrics", NULL};
-	static const char *const defkeys[] = {"pollingInterval", "timeout", NULL};
 	struct em_config *c = calloc(1, sizeof(*c));
-	yaml_node_t *root = yaml_document_get_root_node(doc), *defs, *metrics;
+	yaml_node_t *root = yaml_document_get_root_node(doc), *metrics;
 	size_t n;
 
 	if (!c)
 		return NULL;
 	c->path = strdup(L->file);
-	c->def_polling_ms = DEFAULT_POLLING_MS;
-	c->def_timeout_ms = DEFAULT_TIMEOUT_MS;
-	c->server.threads = 4;
 	if (!root || root->type != YAML_MAPPING_NODE) {
+		load_section(L, NULL, NULL, c); /* the defaults */
 		lerr(L, root, "-", "the config must be a mapping with server, defaults and metrics");
 		return c;
 	}
-	check_keys(L, root, "the top level", keys);
-	c->server_fingerprint = server_fingerprint(L, get(L, root, "server"));
-	if (get(L, root, "server"))
-		load_server(L, get(L, root, "server"), &c->server);
-	else if (!(L->flags & EM_CFG_METRICS_ONLY))
-		lerr(L, root, "server", "missing required section (at least server.auth)");
-	defs = get(L, root, "defaults");
-	if (defs && want_map(L, defs, "defaults") == 0) {
-		check_keys(L, defs, "defaults", defkeys);
-		get_duration(L, defs, "pollingInterval", &c->def_polling_ms);
-		get_duration(L, defs, "timeout", &c->def_timeout_ms);
-	}
+	/* server: and defaults: (and the top level's keys) from the settings table */
+	load_section(L, NULL, root, c);
 	metrics = get(L, root, "metrics");
 	if (!metrics) {
 		lerr(L, root, "metrics", "missing required key");

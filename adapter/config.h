@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "options.h"
+#include "settings.h"
 #include "scalers/scaler.h"
 
 /* Config errors, each "FILE:LINE:COL: KEY: message". */
@@ -47,10 +48,25 @@ bool em_strlist_equal(const struct em_strlist *a, const struct em_strlist *b);
 /* The front proxy's lists (Kubernetes' requestheader settings), modelled
  * once: the config (server.auth.requestHeader), the cluster's
  * extension-apiserver-authentication ConfigMap and the authenticator's
- * state each hold one struct em_rh_lists, and em_rh_fields names every list
- * in each place, with its default. */
+ * state each hold one struct em_rh_lists. EM_RH_LISTS declares each list
+ * once: X(config key, ConfigMap key, default, EM_SET_* flags, field, help);
+ * em_rh_fields and the settings table (settings.c) are made from it. */
+#define EM_RH_LISTS(X)                                                                                       \
+	X("allowedNames", "requestheader-allowed-names", NULL, 0, allowed_names,                             \
+	  "CNs the front proxy's certificate may have; empty or absent: any certificate of its CA")          \
+	X("usernameHeaders", "requestheader-username-headers", "X-Remote-User", EM_SET_HEADERS | EM_SET_NEED_ONE, \
+	  username_headers, "headers naming the user (the first one with a value)")                          \
+	X("uidHeaders", "requestheader-uid-headers", NULL, EM_SET_HEADERS, uid_headers,                     \
+	  "headers carrying the user's UID")                                                                 \
+	X("groupHeaders", "requestheader-group-headers", "X-Remote-Group", EM_SET_HEADERS, group_headers,   \
+	  "headers naming the user's groups (every value of each)")                                          \
+	X("extraHeadersPrefixes", "requestheader-extra-headers-prefix", "X-Remote-Extra-", EM_SET_HEADERS,  \
+	  extra_prefixes, "prefixes of headers carrying extra user attributes")
+
 struct em_rh_lists {
-	struct em_strlist allowed_names, username_headers, uid_headers, group_headers, extra_prefixes;
+#define EM_RH_FIELD(key, cm, def, flags, field, help) struct em_strlist field;
+	EM_RH_LISTS(EM_RH_FIELD)
+#undef EM_RH_FIELD
 };
 
 #define EM_RH_NLISTS 5
@@ -87,6 +103,7 @@ struct em_auth_conf {
 	bool token_review;
 	int64_t cache_ttl_ms;          /* TokenReview and SubjectAccessReview results */
 	enum em_authz_mode authz_mode;
+	struct em_strlist users, groups;   /* static: allowed everything (rules[0] grants it) */
 	struct em_authz_rule *rules;
 	size_t n_rules;
 	/* kubernetesAPI; NULL = in-cluster defaults (KUBERNETES_SERVICE_HOST/PORT,
@@ -126,9 +143,10 @@ struct em_metric_def {
 	char *fingerprint;             /* equal fingerprints = unchanged across reloads */
 };
 
+/* The fields of server: and defaults: are filled from the settings table
+ * (settings.c), defaults included. */
 struct em_config {
 	char *path;
-	char *server_fingerprint;      /* changes when anything under server: changes */
 	struct em_server_conf server;
 	int64_t def_polling_ms, def_timeout_ms;
 	struct em_metric_def *metrics;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""readme-tables.py - rewrites (or with --check, verifies) the scaler option tables in README.md
-from `extmetrics scalers TYPE`, between <!-- BEGIN OPTIONS TYPE --> and <!-- END OPTIONS TYPE -->.
+"""readme-tables.py - rewrites (or with --check, verifies) the generated tables in README.md: the scaler
+option tables from `extmetrics scalers TYPE`, between <!-- BEGIN OPTIONS TYPE --> and <!-- END OPTIONS TYPE -->,
+and the settings table from `extmetrics settings`, between <!-- BEGIN SETTINGS --> and <!-- END SETTINGS -->.
 A marker may name several types (variants of one scaler: `redis redis-cluster redis-sentinel`):
 their option tables must be the same, and the section shows it once, without the summary line."""
 import re
@@ -33,6 +34,14 @@ for m in re.finditer(r"<!-- BEGIN OPTIONS (\S+(?: \S+)*) -->\n(.*?)<!-- END OPTI
     if current != tables[0]:
         bad.append(f"{m.group(1)}: table differs from `extmetrics scalers {types[0]}`")
     out = out.replace(m.group(0), f"<!-- BEGIN OPTIONS {m.group(1)} -->\n{tables[0]}<!-- END OPTIONS {m.group(1)} -->")
+m = re.search(r"<!-- BEGIN SETTINGS -->\n(.*?)<!-- END SETTINGS -->", readme, re.S)
+if not m:
+    bad.append("no <!-- BEGIN SETTINGS --> ... <!-- END SETTINGS --> in README.md")
+else:
+    settings = subprocess.run([BIN, "settings"], capture_output=True, text=True, check=True).stdout
+    if m.group(1) != settings:
+        bad.append("settings: table differs from `extmetrics settings`")
+    out = out.replace(m.group(0), f"<!-- BEGIN SETTINGS -->\n{settings}<!-- END SETTINGS -->")
 if check:
     for b in bad:
         print(b)

@@ -28,6 +28,7 @@ int em_cmd_check_config(int argc, char **argv);
 int em_cmd_gen_certs(int argc, char **argv);
 int em_cmd_import_keda(int argc, char **argv);
 int em_cmd_scalers(int argc, char **argv);
+int em_cmd_settings(int argc, char **argv);
 int em_cmd_version(int argc, char **argv);
 
 /* ---- shared by serve, get and check-config (flags.c) ---- */

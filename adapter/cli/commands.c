@@ -10,6 +10,7 @@ const struct em_command em_commands[] = {
 	{"gen-certs", "make a CA and a serving certificate for the APIService", em_cmd_gen_certs},
 	{"import-keda", "translate KEDA ScaledObjects into extmetrics config and HPA manifests", em_cmd_import_keda},
 	{"scalers", "print every scaler's options (Markdown)", em_cmd_scalers},
+	{"settings", "print the server: and defaults: settings (Markdown)", em_cmd_settings},
 	{"version", "print the version", em_cmd_version},
 	{NULL, NULL, NULL},
 };

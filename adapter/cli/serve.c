@@ -30,10 +30,13 @@ static const char *const usage_serve =
 	"SIGHUP or a change of the config file reloads it; an invalid new config is rejected and the old one\n"
 	"keeps serving. SIGTERM stops accepting, lets in-flight requests finish (5 s at most) and exits 0.\n";
 
-static void reload(struct em_registry *reg, const char *path, const char *why, char *server_fp, size_t cap)
+/* running: the settings as last loaded (em_settings_values), replaced when
+ * a reload changes one that needs a restart, so that is said once. */
+static void reload(struct em_registry *reg, const char *path, const char *why, char ***running)
 {
 	struct em_errlist errs = {0};
 	struct em_config *c = em_config_load(path, &errs);
+	struct em_strbuf names;
 
 	if (!c) {
 		em_error("config reload (%s) rejected; the old config keeps serving:", why);
@@ -44,12 +47,16 @@ static void reload(struct em_registry *reg, const char *path, const char *why, c
 		return;
 	}
 	em_errlist_free(&errs);
-	/* Listeners, TLS and auth are set up once: say so rather than pretend. */
-	if (c->server_fingerprint && strcmp(c->server_fingerprint, server_fp) != 0) {
-		em_warn("config reload (%s): the server section changed; listen addresses, TLS and auth settings take "
-			"effect only after a restart (metrics are reloaded now)", why);
-		snprintf(server_fp, cap, "%s", c->server_fingerprint);
+	/* Listeners, TLS and auth are set up once (the settings table says
+	 * which settings a reload applies): say so rather than pretend. */
+	em_sb_init(&names);
+	if (em_settings_restart_needed(*running, c, &names) > 0) {
+		em_warn("config reload (%s): the server section changed (%s); these settings take effect only after a "
+			"restart (metrics are reloaded now)", why, names.buf ? names.buf : "");
+		em_settings_values_free(*running);
+		*running = em_settings_values(c);
 	}
+	em_sb_free(&names);
 	em_registry_reload(reg, c);
 	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 1);
 }
@@ -62,7 +69,7 @@ int em_cmd_serve(int argc, char **argv)
 	struct em_server *srv = NULL;
 	struct em_server_opts so = {0};
 	struct em_err err = {0};
-	char *cert = NULL, *key = NULL, sig[128] = "", nsig[128], server_fp[80] = "";
+	char *cert = NULL, *key = NULL, sig[128] = "", nsig[128], **running = NULL;
 	const char *certf, *keyf;
 	sigset_t set;
 	int rc = 1, used;
@@ -86,9 +93,9 @@ int em_cmd_serve(int argc, char **argv)
 	if (c->server.auth.mode == EM_AUTH_NONE)
 		em_warn("server.auth.mode is none: every client that reaches the port can read every metric "
 			"(use only for local development)");
-	so.listen = f.listen ? f.listen : c->server.listen ? c->server.listen : "127.0.0.1:6443";
-	so.metrics_listen = f.metrics_listen ? f.metrics_listen
-			  : c->server.metrics_listen ? c->server.metrics_listen : "127.0.0.1:9022";
+	/* flags, else the config (its defaults: the settings table's) */
+	so.listen = f.listen ? f.listen : c->server.listen;
+	so.metrics_listen = f.metrics_listen ? f.metrics_listen : c->server.metrics_listen;
 	so.threads = (int)c->server.threads;
 	so.conf = &c->server;
 	certf = f.cert ? f.cert : c->server.cert_file;
@@ -121,7 +128,7 @@ int em_cmd_serve(int argc, char **argv)
 	em_gauge_set("extmetrics_build_info", "Build information; always 1.", labels, 1);
 	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 0);
 	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"failure\"", 0);
-	snprintf(server_fp, sizeof(server_fp), "%s", c->server_fingerprint ? c->server_fingerprint : "");
+	running = em_settings_values(c);
 	c_owned = false; /* em_registry_new takes it, even when it fails */
 	reg = em_registry_new(c, true, &err);
 	if (!reg) {
@@ -153,14 +160,14 @@ int em_cmd_serve(int argc, char **argv)
 		if (!f.config)
 			continue;
 		if (s == SIGHUP) {
-			reload(reg, f.config, "SIGHUP", server_fp, sizeof(server_fp));
+			reload(reg, f.config, "SIGHUP", &running);
 			em_file_sig(f.config, sig, sizeof(sig));
 			continue;
 		}
 		/* ConfigMap volumes swap a symlink: stat() follows it, so a new inode shows. */
 		if (em_file_sig(f.config, nsig, sizeof(nsig)) == 0 && strcmp(nsig, sig) != 0) {
 			snprintf(sig, sizeof(sig), "%s", nsig);
-			reload(reg, f.config, "file changed", server_fp, sizeof(server_fp));
+			reload(reg, f.config, "file changed", &running);
 		}
 	}
 	rc = 0;
@@ -175,5 +182,6 @@ out:
 		em_config_free(c);
 	free(cert);
 	em_free_secret(key);
+	em_settings_values_free(running);
 	return rc;
 }

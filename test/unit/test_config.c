@@ -294,3 +294,102 @@ TEST(scrub_replaces_every_secret)
 	em_scrub(msg, sizeof(msg), secrets, 2);
 	EXPECT_STR(msg, "auth failed for ***: token *** rejected (key ***)");
 }
+
+/* ---- the settings table (adapter/settings.c) ---- */
+
+TEST(settings_rows_are_well_formed)
+{
+	for (const struct em_setting *s = em_settings; s->name; s++) {
+		const char *dot = strrchr(s->name, '.');
+		const struct em_setting *sec = NULL;
+		int64_t v;
+		bool b;
+
+		/* its section is a SECTION row listed before it */
+		for (const struct em_setting *t = em_settings; dot && t < s; t++)
+			if (strlen(t->name) == (size_t)(dot - s->name) && strncmp(t->name, s->name, (size_t)(dot - s->name)) == 0)
+				sec = t;
+		if (dot && (!sec || sec->type != EM_SET_SECTION))
+			TH_FAIL("%s: its section is not listed before it", s->name);
+		for (const struct em_setting *t = em_settings; t < s; t++)
+			if (strcmp(t->name, s->name) == 0)
+				TH_FAIL("%s: twice", s->name);
+		/* every default parses as its type */
+		if (!s->def)
+			continue;
+		if (s->type == EM_SET_DURATION && (em_parse_duration_ms(s->def, &v) != 0 || v <= 0))
+			TH_FAIL("%s: default %s", s->name, s->def);
+		if (s->type == EM_SET_INT && (em_parse_int(s->def, &v) != 0 || v < s->min || v > s->max))
+			TH_FAIL("%s: default %s", s->name, s->def);
+		if (s->type == EM_SET_BOOL && em_parse_bool(s->def, &b) != 0)
+			TH_FAIL("%s: default %s", s->name, s->def);
+		if (s->type == EM_SET_ENUM) {
+			bool found = false;
+			for (const struct em_set_choice *ch = s->choices; ch->name; ch++)
+				found |= strcmp(ch->name, s->def) == 0;
+			if (!found)
+				TH_FAIL("%s: default %s is not a choice", s->name, s->def);
+		}
+	}
+}
+
+TEST(settings_defaults_come_from_the_table)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "metrics: []\n", &errs);
+
+	EXPECT(c != NULL);
+	if (!c)
+		return;
+	EXPECT_STR(c->server.listen, "127.0.0.1:6443");
+	EXPECT_STR(c->server.metrics_listen, "127.0.0.1:9022");
+	EXPECT_INT(c->server.threads, 4);
+	EXPECT_INT(c->def_polling_ms, 30000);
+	EXPECT_INT(c->def_timeout_ms, 3000);
+	EXPECT(c->server.cert_file == NULL);
+	em_config_free(c);
+}
+
+/* What a reload of text after base would say needs a restart. */
+static size_t restart_needed(const char *base, const char *text, char *names, size_t cap)
+{
+	struct em_errlist errs = {0};
+	struct em_config *a = load(base, &errs), *b = load(text, &errs);
+	char **old = a ? em_settings_values(a) : NULL;
+	struct em_strbuf sb;
+	size_t n = 0;
+
+	EXPECT(a && b && old && errs.n == 0);
+	em_sb_init(&sb);
+	if (a && b && old)
+		n = em_settings_restart_needed(old, b, &sb);
+	snprintf(names, cap, "%s", sb.buf ? sb.buf : "");
+	em_sb_free(&sb);
+	em_settings_values_free(old);
+	em_config_free(a);
+	em_config_free(b);
+	em_errlist_free(&errs);
+	return n;
+}
+
+TEST(reload_names_the_settings_that_need_a_restart)
+{
+	char names[512];
+
+	EXPECT_INT(restart_needed(HEAD "metrics: []\n", HEAD "metrics: []\n", names, sizeof(names)), 0);
+	/* writing a default out changes nothing */
+	EXPECT_INT(restart_needed(HEAD "metrics: []\n", HEAD "  threads: 4\nmetrics: []\n", names, sizeof(names)), 0);
+	/* defaults: a reload applies them (through each metric) */
+	EXPECT_INT(restart_needed(HEAD "metrics: []\n", HEAD "defaults: {pollingInterval: 5s}\nmetrics: []\n", names,
+				  sizeof(names)), 0);
+	EXPECT_INT(restart_needed(HEAD "metrics: []\n",
+				  "server:\n  threads: 2\n  listen: \"127.0.0.1:1\"\n  auth: {mode: none}\nmetrics: []\n",
+				  names, sizeof(names)), 2);
+	EXPECT_STR(names, "server.listen, server.threads");
+	EXPECT_INT(restart_needed("server:\n  auth: {mode: clientCert, clientCAFile: /dev/null}\nmetrics: []\n",
+				  "server:\n  auth:\n    mode: clientCert\n    clientCAFile: /dev/null\n"
+				  "    authorization: {mode: static, users: [a]}\nmetrics: []\n",
+				  names, sizeof(names)), 3);
+	EXPECT_STR(names, "server.auth.authorization.mode, server.auth.authorization.users, "
+			  "server.auth.authorization.rules");
+}
