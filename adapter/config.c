@@ -979,7 +979,7 @@ static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, y
 	struct em_kv kv[64];
 	struct em_err err = {0};
 	const char *bad = NULL;
-	void *cfg;
+	void *cfg = NULL;
 	size_t nk = 0;
 
 	/* Sample values for ${selector.KEY}: every key referenced gets "x". */
@@ -1006,7 +1006,7 @@ static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, y
 		goto out;
 	if (em_options_parse(m->scaler->options, &filled, cfg, &bad, &err) != 0) {
 		if (raw_templated(m, bad))
-			goto done; /* sample values can be wrong where real ones will not be */
+			goto out; /* sample values can be wrong where real ones will not be */
 		int line = LINE(entry), col = COL(entry);
 		for (size_t i = 0; bad && i < m->raw.n; i++) {
 			if (strcmp(m->raw.items[i].name, bad) == 0) {
@@ -1025,7 +1025,7 @@ static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, y
 			snprintf(key, sizeof(key), "%.*s", (int)(colon - err.msg), err.msg);
 			msg = colon + 2;
 			if (raw_templated(m, key))
-				goto done;
+				goto out;
 			for (size_t i = 0; i < m->raw.n; i++) {
 				if (strcmp(m->raw.items[i].name, key) == 0) {
 					line = m->raw.items[i].line;
@@ -1035,11 +1035,12 @@ static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, y
 		}
 		em_errlist_add(L->errs, L->file, line, col, key, "%s", msg);
 	}
-done:
-	warn_literal_secrets(L, m);
-	em_options_free(m->scaler->options, cfg);
-	free(cfg);
 out:
+	if (cfg) {
+		warn_literal_secrets(L, m);
+		em_options_free(m->scaler->options, cfg);
+		free(cfg);
+	}
 	for (size_t i = 0; i < nk; i++) {
 		free(kv[i].key);
 		free(kv[i].value);

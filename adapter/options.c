@@ -125,7 +125,7 @@ int em_parse_map(const char *s, struct em_kvlist *out)
 			continue;
 		}
 		if (!eq)
-			goto fail;
+			goto out;
 		k = trimdup(p, (size_t)(eq - p));
 		v = trimdup(eq + 1, n - (size_t)(eq - p) - 1);
 		ni = realloc(out->items, (out->n + 1) * sizeof(*ni));
@@ -134,7 +134,7 @@ int em_parse_map(const char *s, struct em_kvlist *out)
 			free(v);
 			if (ni)
 				out->items = ni;
-			goto fail;
+			goto out;
 		}
 		out->items = ni;
 		out->items[out->n].key = k;
@@ -143,7 +143,7 @@ int em_parse_map(const char *s, struct em_kvlist *out)
 		p += n + (comma ? 1 : 0);
 	}
 	return 0;
-fail:
+out:
 	em_kvlist_free(out);
 	return -1;
 }

@@ -56,7 +56,7 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 	in->cfg = calloc(1, def->scaler->config_size ? def->scaler->config_size : 1);
 	if (!in->metric_name || !in->key || !in->cfg) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	in->polling_ms = def->polling_ms;
 	in->timeout_ms = def->timeout_ms;
@@ -70,7 +70,7 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 	if (em_options_parse(def->scaler->options, filled, in->cfg, &bad, err) != 0 ||
 	    (def->scaler->validate && def->scaler->validate(in->cfg, err) != 0)) {
 		err->kind = def->templated ? EM_E_BADREQUEST : EM_E_INTERNAL;
-		goto fail;
+		goto out;
 	}
 	in->nsecrets = em_options_secrets(def->scaler->options, in->cfg, in->secrets, EM_REG_MAX_SECRETS);
 	in->inst = def->scaler->open(in->cfg, err);
@@ -78,7 +78,7 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 		em_scrub(err->msg, sizeof(err->msg), in->secrets, in->nsecrets);
 		if (err->kind == EM_OK || err->kind == EM_E_CONFIG)
 			err->kind = EM_E_UNAVAILABLE;
-		goto fail;
+		goto out;
 	}
 	em_label_escape(ns_label, e1, sizeof(e1));
 	em_label_escape(def->name, e2, sizeof(e2));
@@ -97,7 +97,7 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 		in->prom_labels = em_sb_steal(&sb);
 	}
 	return in;
-fail:
+out:
 	instance_free(in);
 	return NULL;
 }

@@ -172,17 +172,17 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 		em_err_set(&err, EM_E_BADREQUEST,
 			   "invalid namespace: a lowercase RFC 1123 label must consist of lower case alphanumeric "
 			   "characters or '-', and must start and end with an alphanumeric character");
-		goto fail;
+		goto out;
 	}
 	if (req->label_selector && strlen(req->label_selector) > MAX_SELECTOR) {
 		em_err_set(&err, EM_E_BADREQUEST, "labelSelector is longer than %d bytes", MAX_SELECTOR);
-		goto fail;
+		goto out;
 	}
 	if (em_selector_parse(req->label_selector, &sel, &err) != 0)
-		goto fail;
+		goto out;
 	if (em_selector_equalities(&sel, &eq) != 0) {
 		em_err_set(&err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	switch (em_registry_get(reg, ns, metric, &eq, req->waiter, &lk, &err)) {
 	case 0:
@@ -191,7 +191,7 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 		resp->suspend = true;
 		goto out;
 	default:
-		goto fail;
+		goto out;
 	}
 	s = &lk.served.sample;
 	rfc3339(lk.served.time_ms, ts, sizeof(ts));
@@ -226,13 +226,12 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 	em_sb_puts(&sb, "]}\n");
 	if (matched == 0) {
 		em_err_set(&err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s", metric, ns);
-		goto fail;
+		goto out;
 	}
 	set_body(resp, 200, em_sb_steal(&sb));
-	goto out;
-fail:
-	set_error(resp, &err);
 out:
+	if (err.kind != EM_OK)   /* every failure above set err */
+		set_error(resp, &err);
 	em_sb_free(&sb);
 	em_lookup_release(reg, &lk);
 	em_kvlist_free(&eq);

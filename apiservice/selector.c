@@ -300,16 +300,16 @@ static int set_insert(struct parser *p, struct strset *set, const char *s, size_
 		size_t cap = set->cap ? set->cap * 2 : 4;
 		char **v = realloc(set->v, cap * sizeof(*v));
 		if (!v)
-			goto oom;
+			goto out;
 		set->v = v;
 		set->cap = cap;
 	}
 	dup = strndup(s, n);
 	if (!dup)
-		goto oom;
+		goto out;
 	set->v[set->n++] = dup;
 	return 0;
-oom:
+out:
 	p->oom = true;
 	return -1;
 }
@@ -524,28 +524,28 @@ static int parse_requirement(struct parser *p, struct em_sel_req *req)
 	enum em_sel_op op = EM_SEL_EXISTS;
 
 	if (parse_key(p, &key, &iop) < 0)
-		goto fail;
+		goto out;
 	if (iop >= 0) {
 		op = (enum em_sel_op)iop;
 	} else {
 		if (parse_operator(p, &op) < 0)
-			goto fail;
+			goto out;
 		if (op == EM_SEL_IN || op == EM_SEL_NOTIN) {
 			if (parse_values(p, &set) < 0)
-				goto fail;
+				goto out;
 		} else if (parse_exact_value(p, &set) < 0) {
-			goto fail;
+			goto out;
 		}
 		set_sort_unique(&set);
 		if (check_requirement(p, key, op, &set) < 0)
-			goto fail;
+			goto out;
 	}
 	req->key = key;
 	req->op = op;
 	req->values = set.v;
 	req->nvalues = set.n;
 	return 0;
-fail:
+out:
 	free(key);
 	set_free(&set);
 	return -1;
@@ -646,20 +646,23 @@ static int sort_by_key(struct em_selector *sel)
 	return 0;
 }
 
-int em_selector_parse(const char *s, struct em_selector *out, struct em_err *err)
+int em_selector_parse(const char *s, struct em_selector *sel, struct em_err *err)
 {
 	struct parser p = {.s = s ? s : ""};
 	size_t cap = 0, pos = 0;
+	int rc = -1;
 
-	out->reqs = NULL;
-	out->n = 0;
+	sel->reqs = NULL;
+	sel->n = 0;
 	/* Go scans every token before parsing; so do we (the literals are offsets). */
 	for (;;) {
 		if (p.nitems == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
 			struct item *v = realloc(p.items, ncap * sizeof(*v));
-			if (!v)
-				goto oom;
+			if (!v) {
+				p.oom = true;
+				goto out;
+			}
 			p.items = v;
 			cap = ncap;
 		}
@@ -667,24 +670,23 @@ int em_selector_parse(const char *s, struct em_selector *out, struct em_err *err
 		if (p.items[p.nitems++].tok == T_EOS)
 			break;
 	}
-	if (parse_selector(&p, out) < 0) {
-		if (p.oom || p.msg.oom)
-			goto oom;
-		em_err_set(err, EM_E_BADREQUEST, "%s", p.msg.buf ? p.msg.buf : "");
-		goto fail;
+	if (parse_selector(&p, sel) < 0)
+		goto out;
+	if (sort_by_key(sel) < 0) {
+		p.oom = true;
+		goto out;
 	}
-	if (sort_by_key(out) < 0)
-		goto oom;
+	rc = 0;
+out:
+	if (rc != 0 && (p.oom || p.msg.oom))
+		em_err_set(err, EM_E_INTERNAL, "out of memory parsing the label selector");
+	else if (rc != 0)
+		em_err_set(err, EM_E_BADREQUEST, "%s", p.msg.buf ? p.msg.buf : "");
 	free(p.items);
 	free(p.msg.buf);
-	return 0;
-oom:
-	em_err_set(err, EM_E_INTERNAL, "out of memory parsing the label selector");
-fail:
-	free(p.items);
-	free(p.msg.buf);
-	em_selector_free(out);
-	return -1;
+	if (rc != 0)
+		em_selector_free(sel);
+	return rc;
 }
 
 void em_selector_free(struct em_selector *sel)
@@ -783,10 +785,10 @@ int em_selector_equalities(const struct em_selector *sel, struct em_kvlist *out)
 		kv->key = strdup(r->key);
 		kv->value = strdup(r->values[0]);
 		if (!kv->key || !kv->value)
-			goto fail;
+			goto out;
 	}
 	return 0;
-fail:
+out:
 	em_kvlist_free(out);
 	out->items = NULL;
 	out->n = 0;

@@ -385,15 +385,15 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	}
 	s->reg = reg;
 	if (em_parse_listen(o->listen, &ss, &len, err) != 0)
-		goto fail;
+		goto out;
 	if (o->conf && o->conf->auth.mode != EM_AUTH_NONE && o->conf->auth.mode != EM_AUTH_UNSET) {
 		s->auth = em_auth_new(&o->conf->auth, err);
 		if (!s->auth)
-			goto fail;
+			goto out;
 	}
 	s->tls = em_tlscreds_new(o->cert_file, o->key_file, o->cert_pem, o->key_pem, err);
 	if (!s->tls)
-		goto fail;
+		goto out;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->api = MHD_start_daemon(flags, 0, NULL, NULL, api_handler, s,
@@ -415,12 +415,12 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	if (!s->api) {
 		em_err_set(err, EM_E_INTERNAL, "cannot listen on %s (HTTPS): address in use, or bad certificate/key",
 			   o->listen);
-		goto fail;
+		goto out;
 	}
 	if (o->metrics_listen && *o->metrics_listen) {
 		unsigned mflags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 		if (em_parse_listen(o->metrics_listen, &ss, &len, err) != 0)
-			goto fail;
+			goto out;
 		if (ss.ss_family == AF_INET6)
 			mflags |= MHD_USE_IPv6;
 		s->metrics = MHD_start_daemon(mflags, 0, NULL, NULL, metrics_handler, s,
@@ -431,12 +431,12 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 					      MHD_OPTION_END);
 		if (!s->metrics) {
 			em_err_set(err, EM_E_INTERNAL, "cannot listen on %s (metrics)", o->metrics_listen);
-			goto fail;
+			goto out;
 		}
 	}
 	(void)len;
 	return s;
-fail:
+out:
 	em_server_stop(s, 0);
 	return NULL;
 }

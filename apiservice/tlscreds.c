@@ -109,7 +109,7 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 	}
 	if (!t->cert_pem || !t->key_pem || (cert_file && key_file && (!t->cert_file || !t->key_file))) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	t->cur = cred_new(t->cert_pem, t->key_pem, NULL, why, sizeof(why));
 	if (!t->cur && (strcmp(t->cert_pem, cert_pem) != 0 || strcmp(t->key_pem, key_pem) != 0)) {
@@ -125,11 +125,11 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 	}
 	if (!t->cur) {
 		em_err_set(err, EM_E_CONFIG, "TLS %s", why);
-		goto fail;
+		goto out;
 	}
 	t->next_check_ms = em_mono_ms() + CHECK_EVERY_MS;
 	return t;
-fail:
+out:
 	em_tlscreds_free(t);
 	return NULL;
 }

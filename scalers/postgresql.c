@@ -429,7 +429,7 @@ static PGconn *pg_connect(struct em_pool *pool, int64_t deadline, struct em_err 
 		int w = wait_socket(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline);
 		if (w == 0) {
 			snprintf(msg, sizeof(msg), "timed out connecting to the server");
-			goto fail;
+			goto out;
 		}
 		if (w < 0)
 			break;
@@ -439,16 +439,16 @@ static PGconn *pg_connect(struct em_pool *pool, int64_t deadline, struct em_err 
 		em_pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
 		if (!msg[0])
 			snprintf(msg, sizeof(msg), "connection failed");
-		goto fail;
+		goto out;
 	}
 	if (PQsetnonblocking(conn, 1) != 0) {
 		em_pg_one_line(PQerrorMessage(conn), msg, sizeof(msg));
-		goto fail;
+		goto out;
 	}
 	em_pool_connect_result(pool, NULL);
 	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "ok");
 	return conn;
-fail:
+out:
 	PQfinish(conn);
 	scrub(t, msg, sizeof(msg));
 	em_pool_connect_result(pool, msg);
@@ -498,7 +498,7 @@ static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadl
 		while (!PQisBusy(conn)) {
 			r = PQgetResult(conn);
 			if (!r)
-				goto done;
+				goto out;
 			switch (PQresultStatus(r)) {
 			case PGRES_FATAL_ERROR: {
 				const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY);
@@ -532,7 +532,7 @@ static enum run_rc run(PGconn *conn, const char *sql, bool single, int64_t deadl
 			return RUN_CONN_LOST;
 		}
 	}
-done:
+out:
 	if (PQstatus(conn) == CONNECTION_BAD) {
 		if (!msg[0])
 			em_pg_one_line(PQerrorMessage(conn), msg, cap);
@@ -640,14 +640,14 @@ static void *pg_open(const void *vcfg, struct em_err *err)
 	char *conninfo = em_pg_build_conninfo(c);
 
 	if (!in || !conninfo)
-		goto oom;
+		goto out;
 	in->cfg = c;
 	in->pool = em_pool_get(&pg_pool_ops, conninfo, conninfo);
 	if (!in->pool)
-		goto oom;
+		goto out;
 	em_free_secret(conninfo);
 	return in;
-oom:
+out:
 	em_free_secret(conninfo);
 	pg_close(in);
 	em_err_set(err, EM_E_INTERNAL, "out of memory");

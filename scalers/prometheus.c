@@ -302,14 +302,14 @@ int em_prom_build_request(const struct em_prom_cfg *c, int64_t now_ms, size_t ma
 	em_sb_puts(&b, "&time=");
 	em_prom_query_escape(&b, ts);
 	if (b.oom || base.oom)
-		goto fail;
+		goto out;
 
 	em_sb_add(&u, base.buf, base.len);
 	em_sb_puts(&u, "?");
 	em_sb_add(&u, b.buf, b.len);
 	add_extra_params(&u, c, false);
 	if (u.oom)
-		goto fail;
+		goto out;
 	if (u.len <= max_url) {
 		*url = em_sb_steal(&u);
 		em_sb_free(&b);
@@ -325,12 +325,12 @@ int em_prom_build_request(const struct em_prom_cfg *c, int64_t now_ms, size_t ma
 		add_extra_params(&u, c, true);
 	}
 	if (u.oom)
-		goto fail;
+		goto out;
 	*url = em_sb_steal(&u);
 	*body = em_sb_steal(&b);
 	em_sb_free(&base);
 	return 0;
-fail:
+out:
 	em_sb_free(&u);
 	em_sb_free(&b);
 	em_sb_free(&base);
@@ -681,11 +681,11 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 
 	in = calloc(1, sizeof(*in));
 	if (!in)
-		goto oom;
+		goto out;
 	in->cfg = c;
 	in->pool = em_keyed_get(&pools, c->serverAddress, sizeof(*in->pool), pool_init);
 	if (!in->pool)
-		goto oom;
+		goto out;
 	em_http_header_add(&in->headers, "Accept", "application/json");
 	for (size_t i = 0; i < c->customHeaders.n; i++)
 		em_http_header_add(&in->headers, c->customHeaders.items[i].key, c->customHeaders.items[i].value);
@@ -706,9 +706,9 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 	if (c->auth & EM_PROM_AUTH_CUSTOM)
 		em_http_header_add(&in->headers, c->customAuthHeader, c->customAuthValue);
 	if (in->headers.oom)
-		goto oom;
+		goto out;
 	return in;
-oom:
+out:
 	prom_close(in);
 	em_err_set(err, EM_E_INTERNAL, "out of memory");
 	return NULL;

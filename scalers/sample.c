@@ -46,10 +46,10 @@ int em_sample_copy(struct em_sample *dst, const struct em_sample *src)
 		dst->n_series = i + 1;
 		dst->series[i].value = src->series[i].value;
 		if (kvlist_copy(&dst->series[i].labels, &src->series[i].labels) != 0)
-			goto fail;
+			goto out;
 	}
 	return 0;
-fail:
+out:
 	em_sample_free(dst);
 	return -1;
 }

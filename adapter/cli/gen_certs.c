@@ -92,26 +92,26 @@ static int write_file(const char *dir, const char *name, const char *text, mode_
 	if (fd < 0)
 		return em_err_set(err, EM_E_INTERNAL, "%s: %s", tmp, strerror(errno));
 	if (fchmod(fd, mode) != 0)
-		goto fail;
+		goto out;
 	while (off < len) {
 		ssize_t w = write(fd, text + off, len - off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			goto fail;
+			goto out;
 		off += (size_t)w;
 	}
 	if (fsync(fd) != 0)
-		goto fail;
+		goto out;
 	if (close(fd) != 0) {
 		fd = -1;
-		goto fail;
+		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, path) != 0)
-		goto fail;
+		goto out;
 	return 0;
-fail:
+out:
 	em_err_set(err, EM_E_INTERNAL, "%s: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
@@ -216,22 +216,22 @@ int em_cmd_gen_certs(int argc, char **argv)
 		return 1;
 	}
 	if (em_certs_generate(service, ns, days, kt, &certs, &err) != 0)
-		goto fail;
+		goto out;
 	secret_yaml = em_certs_secret_yaml(&certs, secret, ns);
 	patch = em_certs_apiservice_patch(&certs);
 	if (!secret_yaml || !patch) {
 		em_err_set(&err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	if (write_file(dir, "tls.key", certs.tls_key, 0600, &err) || write_file(dir, "tls.crt", certs.tls_crt, 0644, &err) ||
 	    write_file(dir, "ca.crt", certs.ca_crt, 0644, &err) ||
 	    write_file(dir, "secret.yaml", secret_yaml, 0600, &err) ||
 	    write_file(dir, "apiservice-patch.yaml", patch, 0644, &err))
-		goto fail;
+		goto out;
 	printf("wrote %s/{tls.crt,tls.key,ca.crt,secret.yaml,apiservice-patch.yaml} for %s.%s.svc, valid %d days\n", dir,
 	       service, ns, days);
 	rc = 0;
-fail:
+out:
 	if (rc != 0)
 		fprintf(stderr, "gen-certs: %s\n", err.msg);
 	em_free_secret(secret_yaml);

@@ -1198,12 +1198,12 @@ int em_keda_translate(const struct em_keda_src *srcs, size_t n, const struct em_
 	c.hpa = open_memstream(&hpa_buf, &hpa_len);
 	if (!c.diag || !c.cfg || !c.hpa) {
 		rc = EM_KEDA_EINPUT;
-		goto done;
+		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (load_docs(&c, &srcs[i]) != 0) {
 			rc = EM_KEDA_EINPUT;
-			goto done;
+			goto out;
 		}
 	}
 	/* Objects, with `kind: List` (kubectl get -o yaml) unrolled. */
@@ -1237,15 +1237,15 @@ int em_keda_translate(const struct em_keda_src *srcs, size_t n, const struct em_
 	if (c.oom) {
 		fputs("import-keda: out of memory\n", c.diag);
 		rc = EM_KEDA_EINPUT;
-		goto done;
+		goto out;
 	}
 	if (c.n_so == 0) {
 		fputs("import-keda: no ScaledObject in the input\n", c.diag);
 		rc = EM_KEDA_NONE;
-		goto done;
+		goto out;
 	}
 	rc = c.n_problems ? EM_KEDA_PARTIAL : EM_KEDA_OK;
-done:
+out:
 	close_stream(&c.cfg, &cfg_buf);
 	close_stream(&c.hpa, &hpa_buf);
 	if (rc == EM_KEDA_OK || rc == EM_KEDA_PARTIAL) {
@@ -1418,7 +1418,7 @@ int em_cmd_import_keda(int argc, char **argv)
 		char *text = read_all(argv[i], &len);
 		if (!text) {
 			fprintf(stderr, "import-keda: %s: %s\n", argv[i], strerror(errno ? errno : EIO));
-			goto done;
+			goto out;
 		}
 		srcs[n] = (struct em_keda_src){.name = strcmp(argv[i], "-") == 0 ? "<stdin>" : argv[i], .text = text, .len = len};
 	}
@@ -1429,12 +1429,12 @@ int em_cmd_import_keda(int argc, char **argv)
 		if (out_cfg && write_out(out_cfg, out.config) != 0) {
 			fprintf(stderr, "import-keda: %s: %s\n", out_cfg, strerror(errno));
 			rc = EM_KEDA_EINPUT;
-			goto done;
+			goto out;
 		}
 		if (out_hpa && write_out(out_hpa, out.hpa) != 0) {
 			fprintf(stderr, "import-keda: %s: %s\n", out_hpa, strerror(errno));
 			rc = EM_KEDA_EINPUT;
-			goto done;
+			goto out;
 		}
 		if (!out_cfg)
 			fputs(out.config, stdout);
@@ -1443,7 +1443,7 @@ int em_cmd_import_keda(int argc, char **argv)
 		fprintf(stderr, "import-keda: %d ScaledObject(s): %d metric(s), %d HPA(s), %d thing(s) not translated\n",
 			out.n_scaledobjects, out.n_metrics, out.n_hpas, out.n_problems);
 	}
-done:
+out:
 	for (size_t i = 0; i < n; i++)
 		free((char *)srcs[i].text);
 	free(srcs);

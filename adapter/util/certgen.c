@@ -69,10 +69,10 @@ static int set_serial(X509 *x, struct em_err *err)
 	bn = BN_bin2bn(raw, sizeof(raw), NULL);
 	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x))) {
 		ossl_fail(err, "serial number");
-		goto fail;
+		goto out;
 	}
 	rc = 0;
-fail:
+out:
 	BN_free(bn);
 	return rc;
 }
@@ -91,22 +91,22 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 		return NULL;
 	}
 	if (!X509_set_version(x, 2) || set_serial(x, err) != 0)
-		goto fail;
+		goto out;
 	/* An hour of slack for clocks that lag behind this machine's. */
 	if (!X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), days, 0, NULL)) {
 		ossl_fail(err, "validity");
-		goto fail;
+		goto out;
 	}
 	name = X509_get_subject_name(x);
 	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0)) {
 		ossl_fail(err, "subject");
-		goto fail;
+		goto out;
 	}
 	if (!X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name) ||
 	    !X509_set_pubkey(x, key)) {
 		ossl_fail(err, "issuer/public key");
-		goto fail;
+		goto out;
 	}
 
 	X509V3_set_ctx_nodb(&ctx);
@@ -118,21 +118,21 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 								    : "critical,digitalSignature"),
 		    err) ||
 	    add_ext(x, &ctx, NID_subject_key_identifier, "hash", err))
-		goto fail;
+		goto out;
 	/* The subject key id must exist before a self-signed AKID can copy it. */
 	if (add_ext(x, &ctx, NID_authority_key_identifier, "keyid:always", err))
-		goto fail;
+		goto out;
 	if (!ca && add_ext(x, &ctx, NID_ext_key_usage, "serverAuth", err))
-		goto fail;
+		goto out;
 	if (san && add_ext(x, &ctx, NID_subject_alt_name, san, err))
-		goto fail;
+		goto out;
 
 	if (!X509_sign(x, issuer_key, EVP_sha256())) {
 		ossl_fail(err, "X509_sign");
-		goto fail;
+		goto out;
 	}
 	return x;
-fail:
+out:
 	X509_free(x);
 	return NULL;
 }
@@ -208,20 +208,20 @@ int em_certs_generate(const char *service, const char *ns, int days, enum em_key
 		 service, ns, service, ns, service);
 
 	if (!(ca_key = gen_key(kt, err)) || !(key = gen_key(kt, err)))
-		goto fail;
+		goto out;
 	if (!(ca = make_cert(ca_key, ca_cn, NULL, ca_key, days, true, NULL, err)))
-		goto fail;
+		goto out;
 	if (!(crt = make_cert(key, cn, ca, ca_key, days, false, san, err)))
-		goto fail;
+		goto out;
 	out->ca_crt = cert_pem(ca);
 	out->tls_crt = cert_pem(crt);
 	out->tls_key = key_pem(key);
 	if (!out->ca_crt || !out->tls_crt || !out->tls_key) {
 		ossl_fail(err, "PEM encoding");
-		goto fail;
+		goto out;
 	}
 	rc = 0;
-fail:
+out:
 	X509_free(ca);
 	X509_free(crt);
 	EVP_PKEY_free(ca_key);
@@ -243,15 +243,15 @@ int em_certs_selfsigned(char **cert, char **key, struct em_err *err)
 		snprintf(host, sizeof(host), "localhost");
 	snprintf(san, sizeof(san), "DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1", host);
 	if (!(k = gen_key(EM_KEY_ECDSA_P256, err)) || !(x = make_cert(k, "extmetrics", NULL, k, 365, false, san, err)))
-		goto fail;
+		goto out;
 	*cert = cert_pem(x);
 	*key = key_pem(k);
 	if (!*cert || !*key) {
 		ossl_fail(err, "PEM encoding");
-		goto fail;
+		goto out;
 	}
 	rc = 0;
-fail:
+out:
 	if (rc != 0) {
 		free(*cert);
 		em_free_secret(*key);

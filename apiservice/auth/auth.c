@@ -140,22 +140,22 @@ static struct state *state_build(struct em_auth *a, const struct em_authcm *cm, 
 	}
 	atomic_init(&s->refs, 1);
 	if (c->client_ca_file && !(client_pem = read_file(c->client_ca_file, client_sig, 128, err)))
-		goto fail;
+		goto out;
 	if (c->mode == EM_AUTH_DELEGATED && c->rh_ca_file &&
 	    !(rh_pem = read_file(c->rh_ca_file, rh_sig, 128, err)))
-		goto fail;
+		goto out;
 	cpem = client_pem ? client_pem : (cm && cm->client_ca && *cm->client_ca ? cm->client_ca : NULL);
 	rpem = rh_pem ? rh_pem : (cm && cm->rh_ca && *cm->rh_ca ? cm->rh_ca : NULL);
 	if (c->mode != EM_AUTH_DELEGATED)
 		rpem = NULL;
 	if (cpem && !(s->client_pool = em_x509_pool_new(cpem, strlen(cpem), err))) {
 		em_err_prefix(err, "client CA (%s)", client_pem ? c->client_ca_file : "ConfigMap client-ca-file");
-		goto fail;
+		goto out;
 	}
 	if (rpem && !(s->rh_pool = em_x509_pool_new(rpem, strlen(rpem), err))) {
 		em_err_prefix(err, "requestheader CA (%s)",
 			      rh_pem ? c->rh_ca_file : "ConfigMap requestheader-client-ca-file");
-		goto fail;
+		goto out;
 	}
 	if (cpem) {
 		em_sb_puts(&all, cpem);
@@ -168,14 +168,14 @@ static struct state *state_build(struct em_auth *a, const struct em_authcm *cm, 
 		if (pick_list(em_rh_list(&s->rh, i), em_rh_list_c(&c->rh, i), cm ? em_rh_list_c(&cm->rh, i) : NULL,
 			      em_rh_fields[i].def) != 0) {
 			em_err_set(err, EM_E_INTERNAL, "out of memory");
-			goto fail;
+			goto out;
 		}
 	}
 	s->gen = atomic_fetch_add(&a->gen, 1) + 1;
 	free(client_pem);
 	free(rh_pem);
 	return s;
-fail:
+out:
 	em_sb_free(&all);
 	free(client_pem);
 	free(rh_pem);
@@ -364,7 +364,7 @@ struct em_auth *em_auth_new(const struct em_auth_conf *conf, struct em_err *err)
 	a->now_ms = em_mono_ms;
 	if (copy_conf(&a->conf, conf) != 0) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	if (a->conf.mode != EM_AUTH_DELEGATED) {
 		a->conf.from_cluster = false;
@@ -374,14 +374,14 @@ struct em_auth *em_auth_new(const struct em_auth_conf *conf, struct em_err *err)
 	a->sars = em_authcache_new(CACHE_CAPACITY);
 	if (!a->tokens || !a->sars) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	need_kube = a->conf.from_cluster || a->conf.token_review || a->conf.authz_mode == EM_AUTHZ_SAR;
 	if (need_kube) {
 		a->kube = em_kube_new(a->conf.kube_url, a->conf.kube_ca_file, a->conf.kube_token_file,
 				      a->conf.kube_timeout_ms, err);
 		if (!a->kube)
-			goto fail;
+			goto out;
 	}
 	if (a->conf.from_cluster) {
 		struct em_err cmerr = {0};
@@ -395,11 +395,11 @@ struct em_auth *em_auth_new(const struct em_auth_conf *conf, struct em_err *err)
 				    CM_RETRY_MS / 1000, cmerr.msg);
 	}
 	if (rebuild(a, err) != 0)
-		goto fail;
+		goto out;
 	if (a->conf.from_cluster || a->conf.client_ca_file || a->conf.rh_ca_file) {
 		if (pthread_create(&a->thread, NULL, maintain, a) != 0) {
 			em_err_set(err, EM_E_INTERNAL, "cannot start the auth maintenance thread");
-			goto fail;
+			goto out;
 		}
 		a->thread_started = true;
 	}
@@ -409,7 +409,7 @@ struct em_auth *em_auth_new(const struct em_auth_conf *conf, struct em_err *err)
 							: "allowAuthenticated",
 		a->kube ? "; Kubernetes API " : "", a->kube ? em_kube_url(a->kube) : "");
 	return a;
-fail:
+out:
 	em_auth_free(a);
 	return NULL;
 }

@@ -138,15 +138,15 @@ int em_reqheader_user(const struct em_rh_lists *names, const struct em_header *h
 	if (!name)
 		return 0;
 	if (em_user_set_name(&nu, name) != 0)
-		goto oom;
+		goto out;
 	uid = first_nonempty(&names->uid_headers, h, n);
 	if (uid && em_user_set_uid(&nu, uid) != 0)
-		goto oom;
+		goto out;
 	for (size_t g = 0; g < groups->n; g++)
 		for (size_t i = 0; i < n; i++)
 			if (strcasecmp(h[i].name, groups->v[g]) == 0 && h[i].value && *h[i].value &&
 			    em_user_add_group(&nu, h[i].value) != 0)
-				goto oom;
+				goto out;
 	for (size_t p = 0; p < prefixes->n; p++) {
 		const char *pre = prefixes->v[p];
 		size_t pl = strlen(pre);
@@ -156,17 +156,17 @@ int em_reqheader_user(const struct em_rh_lists *names, const struct em_header *h
 			if (strncasecmp(h[i].name, pre, pl) != 0 || !h[i].name[pl])
 				continue;
 			if (!(key = extra_key(h[i].name + pl)))
-				goto oom;
+				goto out;
 			rc = em_user_add_extra(&nu, key, h[i].value ? h[i].value : "");
 			free(key);
 			if (rc != 0)
-				goto oom;
+				goto out;
 		}
 	}
 	em_user_free(u);
 	*u = nu;
 	return 1;
-oom:
+out:
 	em_user_free(&nu);
 	return -1;
 }

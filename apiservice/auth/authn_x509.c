@@ -31,7 +31,7 @@ struct em_x509_pool *em_x509_pool_new(const char *pem, size_t len, struct em_err
 	bio = BIO_new_mem_buf(pem, (int)len);
 	if (!p->store || !bio) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
 		int ok = X509_STORE_add_cert(p->store, x);
@@ -41,7 +41,7 @@ struct em_x509_pool *em_x509_pool_new(const char *pem, size_t len, struct em_err
 			unsigned long e = ERR_peek_last_error();
 			if (ERR_GET_REASON(e) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
 				em_err_set(err, EM_E_CONFIG, "cannot add a CA certificate to the pool");
-				goto fail;
+				goto out;
 			}
 		}
 		n++;
@@ -49,11 +49,11 @@ struct em_x509_pool *em_x509_pool_new(const char *pem, size_t len, struct em_err
 	ERR_clear_error();   /* PEM_read ends with "no start line" */
 	if (n == 0) {
 		em_err_set(err, EM_E_CONFIG, "no PEM certificate found");
-		goto fail;
+		goto out;
 	}
 	BIO_free(bio);
 	return p;
-fail:
+out:
 	ERR_clear_error();
 	BIO_free(bio);
 	X509_STORE_free(p->store);
@@ -114,7 +114,7 @@ static int read_subject(X509 *leaf, struct em_x509_subject *subj)
 		if (nid != NID_commonName && nid != NID_organizationName)
 			continue;
 		if (!(v = entry_utf8(e)))
-			goto fail;
+			goto out;
 		if (nid == NID_commonName) {
 			free(subj->cn);
 			subj->cn = v;
@@ -122,16 +122,16 @@ static int read_subject(X509 *leaf, struct em_x509_subject *subj)
 			char **o = realloc(subj->orgs, (subj->n_orgs + 1) * sizeof(*o));
 			if (!o) {
 				free(v);
-				goto fail;
+				goto out;
 			}
 			subj->orgs = o;
 			o[subj->n_orgs++] = v;
 		}
 	}
 	if (!subj->cn && !(subj->cn = strdup("")))
-		goto fail;
+		goto out;
 	return 0;
-fail:
+out:
 	em_x509_subject_free(subj);
 	return -1;
 }

@@ -71,7 +71,7 @@ struct em_kube *em_kube_new(const char *url, const char *ca_file, const char *to
 			   "the Kubernetes API is needed (fromCluster, tokenReview or subjectAccessReview) but "
 			   "KUBERNETES_SERVICE_HOST/PORT are not set: run in a cluster or set "
 			   "server.auth.kubernetesAPI.url");
-		goto fail;
+		goto out;
 	}
 	/* A trailing slash would double in url + path. */
 	while (k->url && strlen(k->url) > 8 && k->url[strlen(k->url) - 1] == '/')
@@ -87,10 +87,10 @@ struct em_kube *em_kube_new(const char *url, const char *ca_file, const char *to
 	k->http = em_http_client_new(EM_HTTP_SHARED);
 	if (!k->url || (ca_file && !k->ca_file) || (token_file && !k->token_file) || !k->http) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	return k;
-fail:
+out:
 	em_kube_free(k);
 	return NULL;
 }

@@ -258,27 +258,27 @@ static void *cw_open(const void *p, struct em_err *err)
 	c->cfg = cfg;
 	if (em_aws_endpoint(&em_aws_cloudwatch, cfg->region, cfg->endpoint, NULL, c->endpoint, sizeof(c->endpoint),
 			    err) != 0)
-		goto fail;
+		goto out;
 	q = build_query(cfg);
 	c->query = q ? json_dumps(q, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(q);
 	if (!c->query) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	c->id = em_aws_identity_open(&cfg->auth, cfg->region, err);
 	if (!c->id)
-		goto fail;
+		goto out;
 	kl = strlen(em_aws_identity_key(c->id)) + strlen(c->endpoint) + strlen(cfg->region) + 80;
 	c->key = malloc(kl);
 	if (!c->key) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	snprintf(c->key, kl, "%s|%s|%s|%lld/%lld/%lld", em_aws_identity_key(c->id), c->endpoint, cfg->region,
 		 (long long)cfg->collection_time, (long long)cfg->stat_period, (long long)cfg->end_offset);
 	return c;
-fail:
+out:
 	cw_close(c);
 	return NULL;
 }
@@ -327,7 +327,7 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 		json_decref(req);
 		if (!body) {
 			em_err_set(err, EM_E_INTERNAL, "out of memory");
-			goto done;
+			goto out;
 		}
 		struct em_aws_api_req r = {
 			.svc = &em_aws_cloudwatch, .region = first->cfg->region, .endpoint = first->endpoint,
@@ -339,7 +339,7 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 		free(body);
 		if (crc != 0) {
 			em_aws_resp_free(&resp);
-			goto done;
+			goto out;
 		}
 		ans = json_loadb(resp.body, resp.len, 0, NULL);
 		em_aws_resp_free(&resp);
@@ -347,7 +347,7 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 		if (!json_is_array(results)) {
 			json_decref(ans);
 			em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: answer without MetricDataResults");
-			goto done;
+			goto out;
 		}
 		size_t i;
 		json_t *res;
@@ -389,11 +389,11 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 		json_decref(ans);
 		if (!next) {
 			rc = 0;
-			goto done;
+			goto out;
 		}
 	}
 	rc = 0; /* more pages than we follow: what we have is the newest data */
-done:
+out:
 	free(next);
 	return rc;
 }
@@ -411,7 +411,7 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 	if (!slot_of || !slots) {
 		for (size_t i = 0; i < n; i++)
 			rcs[i] = em_err_set(&errs[i], EM_E_INTERNAL, "out of memory");
-		goto done;
+		goto out;
 	}
 	em_cw_window(ctx->now_ms, cfg->stat_period, cfg->end_offset, cfg->collection_time, &start, &end);
 
@@ -482,7 +482,7 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 		outs[i].active = outs[i].value > c->cfg->activation;
 		rcs[i] = 0;
 	}
-done:
+out:
 	free(slot_of);
 	free(slots);
 }

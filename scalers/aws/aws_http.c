@@ -127,7 +127,7 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 			em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s", svc, op,
 				   hr.fail == EM_HTTP_TOO_BIG ? "answer too large" : hr.error);
 		}
-		goto done;
+		goto out;
 	}
 	resp->status = hr.status;
 	resp->body = hr.body;
@@ -143,7 +143,7 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 		count_call(svc, op, resp->code);
 	}
 	rc = 0;
-done:
+out:
 	em_http_headers_free(&hl);
 	em_sigv4_out_free(&sig);
 	em_http_resp_free(&hr);
@@ -304,10 +304,10 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 		hr.timeout_ms = deadline - em_mono_ms();
 		em_aws_resp_free(resp);
 		if (em_aws_http(&hr, resp, err) != 0)
-			goto done;
+			goto out;
 		if (resp->status >= 200 && resp->status < 300) {
 			rc = 0;
-			goto done;
+			goto out;
 		}
 		if (!refreshed && em_aws_code_is_expired_creds(resp->code) &&
 		    em_aws_identity_refresh_after_auth_error(id, creds.access_key_id, deadline - em_mono_ms())) {
@@ -326,7 +326,7 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 	}
 	em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s%s%s%s", r->svc->label, r->operation, resp->code,
 		   resp->message[0] ? ": " : "", resp->message, em_aws_code_is_throttling(resp->code) ? retried : "");
-done:
+out:
 	if (resp->status != 0)
 		backoff_note(r, resp);
 	scrub_creds(err, &creds);

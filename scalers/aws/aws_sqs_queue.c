@@ -114,21 +114,21 @@ static void *sqs_open(const void *p, struct em_err *err)
 	}
 	s->cfg = cfg;
 	if (em_aws_endpoint(&em_aws_sqs, cfg->region, cfg->endpoint, NULL, s->endpoint, sizeof(s->endpoint), err) != 0)
-		goto fail;
+		goto out;
 	s->id = em_aws_identity_open(&cfg->auth, cfg->region, err);
 	if (!s->id)
-		goto fail;
+		goto out;
 	/* Every attribute is asked for, so metrics on one queue with different
 	 * scaleOn* settings still share the request. */
 	kl = strlen(em_aws_identity_key(s->id)) + strlen(s->endpoint) + strlen(cfg->region) + strlen(cfg->queue_url) + 8;
 	s->key = malloc(kl);
 	if (!s->key) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	snprintf(s->key, kl, "%s|%s|%s|%s", em_aws_identity_key(s->id), s->endpoint, cfg->region, cfg->queue_url);
 	return s;
-fail:
+out:
 	sqs_close(s);
 	return NULL;
 }
@@ -198,7 +198,7 @@ static void sqs_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *c
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	if (!body) {
 		em_err_set(&err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	struct em_aws_api_req r = {
 		.svc = &em_aws_sqs, .region = cfg->region, .endpoint = first->endpoint,
@@ -207,26 +207,26 @@ static void sqs_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *c
 		.timeout_ms = ctx->timeout_ms, .backoff_key = first->key,
 	};
 	if (em_aws_api_call(first->id, &r, &resp, &err) != 0)
-		goto fail;
+		goto out;
 	ans = json_loadb(resp.body, resp.len, 0, NULL);
 	attrs = ans ? json_object_get(ans, "Attributes") : NULL;
 	if (!json_is_object(attrs)) {
 		em_err_set(&err, EM_E_UNAVAILABLE, "sqs:GetQueueAttributes: answer without Attributes");
-		goto fail;
+		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct sqs_inst *s = insts[i];
 		rcs[i] = sqs_value(s->cfg, attrs, &outs[i], &errs[i]);
 	}
-	goto done;
-fail:
-	if (queue_name(cfg->queue_url, name, sizeof(name)) == 0)
-		em_err_prefix(&err, "queue %s", name);
-	for (size_t i = 0; i < n; i++) {
-		errs[i] = err;
-		rcs[i] = -1;
+out:
+	if (err.kind != EM_OK) {   /* the whole batch failed: every instance says why */
+		if (queue_name(cfg->queue_url, name, sizeof(name)) == 0)
+			em_err_prefix(&err, "queue %s", name);
+		for (size_t i = 0; i < n; i++) {
+			errs[i] = err;
+			rcs[i] = -1;
+		}
 	}
-done:
 	json_decref(ans);
 	json_decref(req);
 	free(body);

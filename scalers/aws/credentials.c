@@ -81,13 +81,13 @@ int em_aws_parse_creds_json(const char *body, size_t len, struct em_aws_creds *o
 	memset(out, 0, sizeof(*out));
 	if (!j || !json_is_object(j)) {
 		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer is not a JSON object");
-		goto done;
+		goto out;
 	}
 	code = json_string_value(json_object_get(j, "Code"));
 	if (code && strcmp(code, "Success") != 0) {
 		const char *m = json_string_value(json_object_get(j, "Message"));
 		em_err_set(err, EM_E_UNAVAILABLE, "%.64s: %.200s", code, m ? m : "");
-		goto done;
+		goto out;
 	}
 	akid = json_string_value(json_object_get(j, "AccessKeyId"));
 	secret = json_string_value(json_object_get(j, "SecretAccessKey"));
@@ -95,19 +95,19 @@ int em_aws_parse_creds_json(const char *body, size_t len, struct em_aws_creds *o
 	exp = json_string_value(json_object_get(j, "Expiration"));
 	if (!nz(akid) || !nz(secret)) {
 		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer lacks AccessKeyId or SecretAccessKey");
-		goto done;
+		goto out;
 	}
 	if (exp && em_aws_parse_time(exp, &out->expires_ms) != 0) {
 		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer has an unreadable Expiration \"%.40s\"", exp);
-		goto done;
+		goto out;
 	}
 	if (set_str(&out->access_key_id, akid) || set_str(&out->secret_access_key, secret) ||
 	    set_str(&out->session_token, nz(token))) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	if (rc)
 		em_aws_creds_wipe(out);
 	if (j) {
@@ -139,14 +139,14 @@ int em_aws_parse_sts_creds(const char *xml, size_t len, struct em_aws_creds *out
 	exp = em_aws_xml_dup(block, strlen(block), "Expiration");
 	if (!nz(out->access_key_id) || !nz(out->secret_access_key) || !nz(out->session_token)) {
 		em_err_set(err, EM_E_UNAVAILABLE, "STS answer lacks AccessKeyId, SecretAccessKey or SessionToken");
-		goto done;
+		goto out;
 	}
 	if (!exp || em_aws_parse_time(exp, &out->expires_ms) != 0) {
 		em_err_set(err, EM_E_UNAVAILABLE, "STS answer has no readable Expiration");
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	if (rc)
 		em_aws_creds_wipe(out);
 	em_free_secret(block);
@@ -610,28 +610,28 @@ static struct em_aws_identity *open_key(const struct em_aws_auth_cfg *a, const c
 	if (role) {
 		struct em_aws_identity *base = open_key(a, region, false, err);
 		if (!base)
-			goto fail;
+			goto out;
 		prov = em_aws_provider_assume_role(base, role, nz(a->external_id), sts_region_for(region));
 		if (!prov) {
 			em_aws_identity_close(base);
 			em_err_set(err, EM_E_INTERNAL, "out of memory");
-			goto fail;
+			goto out;
 		}
 	} else if (cfg_akid(a)) {
 		prov = em_aws_provider_static(cfg_akid(a), a->secret_access_key, a->session_token);
 		if (!prov) {
 			em_err_set(err, EM_E_INTERNAL, "out of memory");
-			goto fail;
+			goto out;
 		}
 	} else {
 		prov = em_aws_provider_chain(NULL, sts_region_for(region), err);
 		if (!prov)
-			goto fail;
+			goto out;
 	}
 	id = calloc(1, sizeof(*id));
 	if (!id) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	id->key = key;
 	id->prov = prov;
@@ -655,7 +655,7 @@ static struct em_aws_identity *open_key(const struct em_aws_auth_cfg *a, const c
 	pthread_mutex_unlock(&reg_mu);
 	em_debug("aws: identity %s uses %s credentials", id->key, prov->name);
 	return id;
-fail:
+out:
 	em_aws_provider_free(prov);
 	free(key);
 	return NULL;

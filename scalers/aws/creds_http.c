@@ -101,14 +101,14 @@ static int http_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 	};
 	if (em_aws_http(&hr, &resp, err) != 0) {
 		em_err_prefix(err, "pod identity");
-		goto done;
+		goto out;
 	}
 	if (resp.status != 200)
 		em_err_set(err, EM_E_UNAVAILABLE, "pod identity: %s answered HTTP %ld: %.200s", hp->url, resp.status,
 			   resp.message[0] ? resp.message : resp.code);
 	else if ((rc = em_aws_parse_creds_json(resp.body, resp.len, out, err)) != 0)
 		em_err_prefix(err, "pod identity");
-done:
+out:
 	em_aws_resp_free(&resp);
 	em_free_secret(token);
 	return rc;

@@ -56,12 +56,12 @@ static int imds_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 		em_err_set(err, EM_E_UNAVAILABLE,
 			   "no AWS credentials: env, web identity, pod identity, IMDS all absent (IMDS at %s: %s)",
 			   ip->base, detail);
-		goto done;
+		goto out;
 	}
 	if (resp.status != 200 || resp.len == 0) {
 		em_err_set(err, EM_E_UNAVAILABLE, "IMDS: token request (PUT /latest/api/token) answered HTTP %ld",
 			   resp.status);
-		goto done;
+		goto out;
 	}
 	token = resp.body;
 	resp.body = NULL;
@@ -71,39 +71,39 @@ static int imds_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_a
 	if (imds_req(ip, "GET", "/latest/meta-data/iam/security-credentials/", &h, "GetRole", deadline, &resp,
 		     err) != 0) {
 		em_err_prefix(err, "IMDS");
-		goto done;
+		goto out;
 	}
 	if (resp.status == 404) {
 		em_err_set(err, EM_E_UNAVAILABLE, "IMDS: no IAM role is attached to this instance");
-		goto done;
+		goto out;
 	}
 	rl = strcspn(resp.body, "\r\n");
 	if (resp.status != 200 || rl == 0 || rl >= sizeof(role)) {
 		em_err_set(err, EM_E_UNAVAILABLE, "IMDS: role name request answered HTTP %ld", resp.status);
-		goto done;
+		goto out;
 	}
 	memcpy(role, resp.body, rl);
 	role[rl] = '\0';
 	if (strchr(role, '/') || strchr(role, '?')) {
 		em_err_set(err, EM_E_UNAVAILABLE, "IMDS: odd role name");
-		goto done;
+		goto out;
 	}
 	em_aws_resp_free(&resp);
 	snprintf(path, sizeof(path), "/latest/meta-data/iam/security-credentials/%s", role);
 	if (imds_req(ip, "GET", path, &h, "GetCredentials", deadline, &resp, err) != 0) {
 		em_err_prefix(err, "IMDS");
-		goto done;
+		goto out;
 	}
 	if (resp.status != 200) {
 		em_err_set(err, EM_E_UNAVAILABLE, "IMDS: credentials of role %s answered HTTP %ld", role, resp.status);
-		goto done;
+		goto out;
 	}
 	if (em_aws_parse_creds_json(resp.body, resp.len, out, err) != 0) {
 		em_err_prefix(err, "IMDS: role %s", role);
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	em_aws_resp_free(&resp);
 	em_free_secret(token);
 	return rc;

@@ -36,11 +36,11 @@ static int web_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aw
 		return em_err_set(err, EM_E_UNAVAILABLE, "web identity: AWS_WEB_IDENTITY_TOKEN_FILE: %s", why);
 	if (!token[0]) {
 		em_err_set(err, EM_E_UNAVAILABLE, "web identity: token file %s is empty", w->token_file);
-		goto done;
+		goto out;
 	}
 	if (em_aws_endpoint(&em_aws_sts, w->region, NULL, w->env, endpoint, sizeof(endpoint), err) != 0) {
 		em_err_prefix(err, "sts:AssumeRoleWithWebIdentity");
-		goto done;
+		goto out;
 	}
 	snprintf(session, sizeof(session), "extmetrics-%lld", (long long)em_now_ms());
 	const char *kv[] = {
@@ -50,7 +50,7 @@ static int web_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aw
 	body = em_aws_form(kv, sizeof(kv) / sizeof(kv[0]) / 2);
 	if (!body) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto done;
+		goto out;
 	}
 	snprintf(url, sizeof(url), "%s/", endpoint);
 	struct em_aws_http_req hr = {
@@ -58,18 +58,18 @@ static int web_fetch(struct em_aws_provider *p, int64_t timeout_ms, struct em_aw
 		.timeout_ms = timeout_ms, .service_label = "sts", .operation = "AssumeRoleWithWebIdentity",
 	};
 	if (em_aws_http(&hr, &resp, err) != 0)
-		goto done;
+		goto out;
 	if (resp.status < 200 || resp.status >= 300) {
 		em_err_set(err, EM_E_UNAVAILABLE, "sts:AssumeRoleWithWebIdentity: %s%s%s", resp.code,
 			   resp.message[0] ? ": " : "", resp.message);
-		goto done;
+		goto out;
 	}
 	if (em_aws_parse_sts_creds(resp.body, resp.len, out, err) != 0) {
 		em_err_prefix(err, "sts:AssumeRoleWithWebIdentity");
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	em_aws_resp_free(&resp);
 	em_free_secret(body);
 	em_free_secret(token);

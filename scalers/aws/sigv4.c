@@ -47,13 +47,13 @@ int em_aws_creds_copy(struct em_aws_creds *dst, const struct em_aws_creds *src)
 	memset(dst, 0, sizeof(*dst));
 	dst->expires_ms = src->expires_ms;
 	if (src->access_key_id && !(dst->access_key_id = strdup(src->access_key_id)))
-		goto fail;
+		goto out;
 	if (src->secret_access_key && !(dst->secret_access_key = strdup(src->secret_access_key)))
-		goto fail;
+		goto out;
 	if (src->session_token && !(dst->session_token = strdup(src->session_token)))
-		goto fail;
+		goto out;
 	return 0;
-fail:
+out:
 	em_aws_creds_wipe(dst);
 	return -1;
 }
@@ -334,7 +334,7 @@ char *em_sigv4_canonical_path(const char *raw, size_t len)
 	seg = calloc(len / 2 + 2, sizeof(*seg));
 	seglen = calloc(len / 2 + 2, sizeof(*seglen));
 	if (!seg || !seglen)
-		goto done;
+		goto out;
 	for (size_t i = 0; i <= len;) {
 		size_t j = i;
 		while (j < len && raw[j] != '/')
@@ -362,7 +362,7 @@ char *em_sigv4_canonical_path(const char *raw, size_t len)
 		b_putc(&b, '/');
 	out = em_sb_steal(&b);
 	b.buf = NULL;
-done:
+out:
 	free(b.buf);
 	free(seg);
 	free(seglen);
@@ -412,7 +412,7 @@ char *em_sigv4_canonical_query(const char *raw, size_t len)
 				size_t nc = cap ? cap * 2 : 8;
 				struct qpair *np = realloc(pairs, nc * sizeof(*np));
 				if (!np)
-					goto done;
+					goto out;
 				pairs = np;
 				cap = nc;
 			}
@@ -423,7 +423,7 @@ char *em_sigv4_canonical_query(const char *raw, size_t len)
 			pairs[n].v = eq < j ? reencode(raw + eq + 1, j - eq - 1) : strdup("");
 			n++;
 			if (!pairs[n - 1].k || !pairs[n - 1].v)
-				goto done;
+				goto out;
 		}
 		i = j + 1;
 	}
@@ -438,7 +438,7 @@ char *em_sigv4_canonical_query(const char *raw, size_t len)
 	}
 	out = em_sb_steal(&b);
 	b.buf = NULL;
-done:
+out:
 	free(b.buf);
 	for (size_t i = 0; i < n; i++) {
 		free(pairs[i].k);
@@ -591,19 +591,19 @@ static int build_headers(const struct em_sigv4_req *req, const struct em_aws_cre
 		    (req->content_sha256 && strcasecmp(n, "x-amz-content-sha256") == 0))
 			continue;
 		if (hset_add(hs, n, req->headers[i].value ? req->headers[i].value : "") != 0)
-			goto oom;
+			goto out;
 	}
 	if (!hset_find(hs, "host") && hset_add(hs, "host", u->host) != 0)
-		goto oom;
+		goto out;
 	if (hset_add(hs, "x-amz-date", date) != 0)
-		goto oom;
+		goto out;
 	if (has_token && hset_add(hs, "x-amz-security-token", creds->session_token) != 0)
-		goto oom;
+		goto out;
 	if (req->content_sha256 && hset_add(hs, "x-amz-content-sha256", payload_hash) != 0)
-		goto oom;
+		goto out;
 	qsort(hs->h, hs->n, sizeof(*hs->h), shdr_cmp);
 	return 0;
-oom:
+out:
 	return em_err_set(err, EM_E_INTERNAL, "sigv4: out of memory");
 }
 
@@ -616,14 +616,16 @@ static char *canonical_request(const struct em_sigv4_req *req, const struct em_a
 {
 	struct hset hs = {0};
 	struct em_strbuf b = {0}, sh = {0};
-	char *path = NULL, *query = NULL, *out = NULL;
+	char *path = NULL, *query = NULL, *text = NULL;
+	bool headers = false;
 
 	if (build_headers(req, creds, u, date, payload_hash, &hs, err) != 0)
-		goto fail;
+		goto out;
+	headers = true;
 	path = em_sigv4_canonical_path(u->path, u->path_len);
 	query = em_sigv4_canonical_query(u->query ? u->query : "", u->query_len);
 	if (!path || !query)
-		goto oom;
+		goto out;
 	for (const char *m = req->method; *m; m++)
 		b_putc(&b, (char)toupper((unsigned char)*m));
 	b_putc(&b, '\n');
@@ -645,18 +647,16 @@ static char *canonical_request(const struct em_sigv4_req *req, const struct em_a
 	b_putc(&b, '\n');
 	em_sb_puts(&b, payload_hash);
 	if (b.oom || sh.oom)
-		goto oom;
-	out = b.buf;
+		goto out;
+	text = b.buf;
 	b.buf = NULL;
 	if (signed_headers) {
 		*signed_headers = sh.buf;
 		sh.buf = NULL;
 	}
-	goto done;
-oom:
-	em_err_set(err, EM_E_INTERNAL, "sigv4: out of memory");
-fail:
-done:
+out:
+	if (!text && headers)   /* past the headers only memory can run out */
+		em_err_set(err, EM_E_INTERNAL, "sigv4: out of memory");
 	if (b.buf)
 		em_wipe(b.buf, b.len);
 	free(b.buf);
@@ -664,7 +664,7 @@ done:
 	free(path);
 	free(query);
 	hset_free(&hs);
-	return out;
+	return text;
 }
 
 static int check_req(const struct em_sigv4_req *req, const struct em_aws_creds *creds, struct url *u,
@@ -706,7 +706,7 @@ static int out_add(struct em_sigv4_out *out, const char *name, const char *value
 }
 
 int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *creds,
-		  struct em_sigv4_cache *cache, struct em_sigv4_out *out, struct em_err *err)
+		  struct em_sigv4_cache *cache, struct em_sigv4_out *res, struct em_err *err)
 {
 	struct url u;
 	char date[17], day[9], hash[65], crhash[65], sig[65];
@@ -716,7 +716,7 @@ int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *cre
 	const char *host = NULL;
 	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
+	memset(res, 0, sizeof(*res));
 	if (check_req(req, creds, &u, err) != 0)
 		return -1;
 	amz_date(req->now_s, date);
@@ -725,7 +725,7 @@ int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *cre
 	em_sha256_hex(req->payload, req->payload_len, hash);
 	cr = canonical_request(req, creds, &u, date, hash, &sh, err);
 	if (!cr)
-		goto fail;
+		goto out;
 	em_sha256_hex(cr, strlen(cr), crhash);
 
 	em_sb_puts(&sts, "AWS4-HMAC-SHA256\n");
@@ -739,9 +739,9 @@ int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *cre
 	em_sb_puts(&sts, "/aws4_request\n");
 	em_sb_puts(&sts, crhash);
 	if (sts.oom)
-		goto oom;
+		goto out;
 	if (signing_key(cache, creds->secret_access_key, day, req->region, req->service, key) != 0)
-		goto oom;
+		goto out;
 	hmac(key, sizeof(key), sts.buf, sts.len, mac);
 	em_wipe(key, sizeof(key));
 	for (size_t i = 0; i < 32; i++)
@@ -760,31 +760,30 @@ int em_sigv4_sign(const struct em_sigv4_req *req, const struct em_aws_creds *cre
 	em_sb_puts(&ab, ", Signature=");
 	em_sb_puts(&ab, sig);
 	if (ab.oom)
-		goto oom;
+		goto out;
 	auth = ab.buf;
 	ab.buf = NULL;
 
 	for (size_t i = 0; i < req->n_headers; i++)
 		if (strcasecmp(req->headers[i].name, "host") == 0)
 			host = req->headers[i].value;
-	if (!host && out_add(out, "Host", u.host) != 0)
-		goto oom;
-	if (out_add(out, "X-Amz-Date", date) != 0)
-		goto oom;
+	if (!host && out_add(res, "Host", u.host) != 0)
+		goto out;
+	if (out_add(res, "X-Amz-Date", date) != 0)
+		goto out;
 	if (creds->session_token && creds->session_token[0] &&
-	    out_add(out, "X-Amz-Security-Token", creds->session_token) != 0)
-		goto oom;
-	if (req->content_sha256 && out_add(out, "X-Amz-Content-Sha256", hash) != 0)
-		goto oom;
-	if (out_add(out, "Authorization", auth) != 0)
-		goto oom;
+	    out_add(res, "X-Amz-Security-Token", creds->session_token) != 0)
+		goto out;
+	if (req->content_sha256 && out_add(res, "X-Amz-Content-Sha256", hash) != 0)
+		goto out;
+	if (out_add(res, "Authorization", auth) != 0)
+		goto out;
 	rc = 0;
-	goto done;
-oom:
-	em_err_set(err, EM_E_INTERNAL, "sigv4: out of memory");
-fail:
-	em_sigv4_out_free(out);
-done:
+out:
+	if (rc != 0 && cr)   /* past the canonical request only memory can run out */
+		em_err_set(err, EM_E_INTERNAL, "sigv4: out of memory");
+	if (rc != 0)
+		em_sigv4_out_free(res);
 	em_wipe(mac, sizeof(mac));
 	if (cr)
 		em_wipe(cr, strlen(cr));

@@ -42,23 +42,23 @@ static int go_atoi(const char *s, int64_t *out, char *msg, size_t cap)
 		p++;
 	}
 	if (!*p)
-		goto fail;
+		goto out;
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')
-			goto fail;
+			goto out;
 		if (v > (UINT64_MAX - 9) / 10) {
 			why = "value out of range";
-			goto fail;
+			goto out;
 		}
 		v = v * 10 + (uint64_t)(*p - '0');
 		if (v > (uint64_t)INT64_MAX + (neg ? 1 : 0)) {
 			why = "value out of range";
-			goto fail;
+			goto out;
 		}
 	}
 	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
 	return 0;
-fail:
+out:
 	em_go_quote_to(q, sizeof(q), s);
 	snprintf(msg, cap, "strconv.Atoi: parsing %s: %s", q, why);
 	return -1;
@@ -279,14 +279,15 @@ void em_cron_free(struct em_cron *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int em_cron_parse(const char *spec, unsigned flags, struct em_cron *out, struct em_err *err)
+int em_cron_parse(const char *spec, unsigned flags, struct em_cron *cron, struct em_err *err)
 {
 	static const struct bounds *const order[5] = {&b_minutes, &b_hours, &b_dom, &b_months, &b_dow};
 	char *copy = NULL, *s, *fields[MAX_FIELDS];
 	uint64_t *dst[5];
 	size_t nf = 0;
+	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
+	memset(cron, 0, sizeof(*cron));
 	if (!spec || !spec[0])
 		return em_err_set(err, EM_E_CONFIG, "empty spec string");
 	copy = strdup(spec);
@@ -301,9 +302,9 @@ int em_cron_parse(const char *spec, unsigned flags, struct em_cron *out, struct 
 
 		if (sp)
 			*sp = '\0';
-		if (em_tz_load(eq + 1, &out->zone, &zerr) != 0) {
+		if (em_tz_load(eq + 1, &cron->zone, &zerr) != 0) {
 			em_err_set(err, EM_E_CONFIG, "provided bad location %s: %s", eq + 1, zerr.msg);
-			goto fail;
+			goto out;
 		}
 		s = sp ? sp + 1 : s + strlen(s);
 		while (is_space(*s))
@@ -315,11 +316,10 @@ int em_cron_parse(const char *spec, unsigned flags, struct em_cron *out, struct 
 	if (s[0] == '@') {
 		if (!(flags & EM_CRON_DESCRIPTORS)) {
 			em_err_set(err, EM_E_CONFIG, "parser does not accept descriptors: %s", s);
-			goto fail;
+			goto out;
 		}
-		if (parse_descriptor(s, out, err) != 0)
-			goto fail;
-		goto done;
+		rc = parse_descriptor(s, cron, err);
+		goto out;
 	}
 
 	/* strings.Fields */
@@ -349,25 +349,25 @@ int em_cron_parse(const char *spec, unsigned flags, struct em_cron *out, struct 
 			n += (size_t)k;
 		}
 		em_err_set(err, EM_E_CONFIG, "expected exactly 5 fields, found %zu: [%s]", nf, list);
-		goto fail;
+		goto out;
 	}
-	out->second = 1;    /* the standard parser has no seconds field: "0" */
-	dst[0] = &out->minute;
-	dst[1] = &out->hour;
-	dst[2] = &out->dom;
-	dst[3] = &out->month;
-	dst[4] = &out->dow;
+	cron->second = 1;    /* the standard parser has no seconds field: "0" */
+	dst[0] = &cron->minute;
+	dst[1] = &cron->hour;
+	dst[2] = &cron->dom;
+	dst[3] = &cron->month;
+	dst[4] = &cron->dow;
 	for (int i = 0; i < 5; i++)
 		if (get_field(fields[i], order[i], dst[i], err) != 0)
-			goto fail;
-done:
-	out->never = never_matches(out);
+			goto out;
+	rc = 0;
+out:
 	free(copy);
-	return 0;
-fail:
-	free(copy);
-	em_cron_free(out);
-	return -1;
+	if (rc == 0)
+		cron->never = never_matches(cron);
+	else
+		em_cron_free(cron);
+	return rc;
 }
 
 /* ---------------------------------------------------------------------------

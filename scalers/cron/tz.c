@@ -544,11 +544,11 @@ int em_tz_from_tzif(const char *name, const unsigned char *data, size_t len, str
 
 	*out = NULL;
 	if (!data || !tzif_header(&r, &h))
-		goto bad;
+		goto out;
 	if (h.version >= 2) {
 		/* Skip the 32-bit block; the second header describes 64-bit data. */
 		if (!rd_skip(&r, tzif_block_len(&h, 4)) || !tzif_header(&r, &h))
-			goto bad;
+			goto out;
 		tsize = 8;
 	}
 	times = r.p + r.off;
@@ -556,7 +556,7 @@ int em_tz_from_tzif(const char *name, const unsigned char *data, size_t len, str
 	types = idxs + h.timecnt;
 	chars = types + (size_t)h.typecnt * 6;
 	if (!rd_skip(&r, tzif_block_len(&h, tsize)))
-		goto bad;
+		goto out;
 
 	tz = tz_alloc(name, h.timecnt, h.typecnt);
 	if (!tz)
@@ -568,10 +568,10 @@ int em_tz_from_tzif(const char *name, const unsigned char *data, size_t len, str
 		size_t n = 0;
 
 		if (t[4] > 1 || desig >= h.charcnt)
-			goto bad;
+			goto out;
 		tz->types[i].off = (int32_t)off;
 		if (tz->types[i].off < -25 * 3600 || tz->types[i].off > 26 * 3600)
-			goto bad;
+			goto out;
 		tz->types[i].isdst = t[4] == 1;
 		while (desig + n < h.charcnt && chars[desig + n] && n < EM_TZ_ABBR_MAX - 1)
 			n++;
@@ -584,7 +584,7 @@ int em_tz_from_tzif(const char *name, const unsigned char *data, size_t len, str
 		tz->when[i] = tsize == 8 ? be64(t) : (int64_t)(int32_t)be32(t);
 		tz->idx[i] = idxs[i];
 		if (idxs[i] >= h.typecnt || (i > 0 && tz->when[i] <= tz->when[i - 1]))
-			goto bad;
+			goto out;
 	}
 	tz->first = first_type(tz, h.timecnt);
 	if (h.timecnt == 0)
@@ -606,7 +606,7 @@ int em_tz_from_tzif(const char *name, const unsigned char *data, size_t len, str
 	}
 	*out = tz;
 	return 0;
-bad:
+out:
 	em_tz_free(tz);
 	return em_err_set(err, EM_E_CONFIG, "malformed time zone information for %s", name ? name : "");
 }
@@ -624,14 +624,14 @@ static int read_small_file(const char *path, unsigned char **buf, size_t *len)
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) != 0)
-		goto fail;
+		goto out;
 	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)TZIF_MAX_FILE) {
 		errno = S_ISDIR(st.st_mode) ? EISDIR : EFBIG;
-		goto fail;
+		goto out;
 	}
 	b = malloc((size_t)st.st_size + 1);
 	if (!b)
-		goto fail;
+		goto out;
 	while (n < (size_t)st.st_size) {
 		ssize_t k = read(fd, b + n, (size_t)st.st_size - n);
 
@@ -645,7 +645,7 @@ static int read_small_file(const char *path, unsigned char **buf, size_t *len)
 	*buf = b;
 	*len = n;
 	return 0;
-fail:
+out:
 	free(b);
 	close(fd);
 	return -1;

@@ -372,17 +372,17 @@ static struct my_conn *my_connect(const struct my_target *t, int64_t deadline, c
 		else
 			snprintf(msg, cap, strchr(t->host, ':') ? "dial tcp [%s]:%u: i/o timeout (no answer in time)"
 								: "dial tcp %s:%u: i/o timeout (no answer in time)", t->host, t->port);
-		goto fail;
+		goto out;
 	}
 	if (!op.cret) {
 		server_error(c->m, msg, cap);
-		goto fail;
+		goto out;
 	}
 	/* libmariadb 3.3 connects in plain text when the server has no TLS,
 	 * unless it verifies the certificate: tls=skip-verify must not. */
 	if ((t->tls == MY_TLS_VERIFY || t->tls == MY_TLS_SKIP_VERIFY) && !mysql_get_ssl_cipher(c->m)) {
 		snprintf(msg, cap, "TLS requested but server does not support TLS");
-		goto fail;
+		goto out;
 	}
 	c->mariadb = strstr(mysql_get_server_info(c->m), "MariaDB") != NULL;
 	if (t->set_vars) {
@@ -390,19 +390,19 @@ static struct my_conn *my_connect(const struct my_target *t, int64_t deadline, c
 		int rc;
 		if (!sql) {
 			snprintf(msg, cap, "out of memory");
-			goto fail;
+			goto out;
 		}
 		snprintf(sql, strlen(t->set_vars) + 16, "SET SESSION %s", t->set_vars);
 		rc = run_plain(c, sql, deadline, msg, cap);
 		em_free_secret(sql);
 		if (rc != 0)
-			goto fail;
+			goto out;
 	}
 	/* every transaction of this session, implicit ones included, read-only */
 	if (run_plain(c, "SET SESSION TRANSACTION READ ONLY", deadline, msg, cap) != 0)
-		goto fail;
+		goto out;
 	return c;
-fail:
+out:
 	conn_close(c);
 	return NULL;
 }

@@ -297,9 +297,9 @@ int my_parse_dsn(const char *dsn, struct my_target *out, struct em_err *err)
 		const char *colon = memchr(dsn, ':', (size_t)(at - dsn));
 		size_t ul = colon ? (size_t)(colon - dsn) : (size_t)(at - dsn);
 		if (ul > 0 && !(out->user = strndup(dsn, ul)))
-			goto oom;
+			goto out;
 		if (colon && at > colon + 1 && !(out->password = strndup(colon + 1, (size_t)(at - colon - 1))))
-			goto oom;
+			goto out;
 	}
 	net = at ? at + 1 : dsn;
 	netlen = (size_t)(slash - net);
@@ -320,7 +320,7 @@ int my_parse_dsn(const char *dsn, struct my_target *out, struct em_err *err)
 	if (netlen == 0 || (netlen == 3 && strncmp(net, "tcp", 3) == 0)) {
 		if (addrlen == 0) {
 			if (!(out->host = strdup("127.0.0.1")))
-				goto oom;
+				goto out;
 			out->port = 3306;
 		} else if (dsn_addr(out, addr, addrlen) != 0) {
 			my_target_free(out);
@@ -328,7 +328,7 @@ int my_parse_dsn(const char *dsn, struct my_target *out, struct em_err *err)
 		}
 	} else if (netlen == 4 && strncmp(net, "unix", 4) == 0) {
 		if (!(out->socket = addrlen ? strndup(addr, addrlen) : strdup("/tmp/mysql.sock")))
-			goto oom;
+			goto out;
 	} else {
 		my_target_free(out);
 		return dsn_err(err, "the network is not tcp or unix (a '@' or '/' of the password out of place?)");
@@ -348,7 +348,7 @@ int my_parse_dsn(const char *dsn, struct my_target *out, struct em_err *err)
 		return -1;
 	}
 	return 0;
-oom:
+out:
 	my_target_free(out);
 	return em_err_set(err, EM_E_CONFIG, "out of memory");
 }

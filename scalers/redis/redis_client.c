@@ -435,13 +435,13 @@ static struct rds_conn *conn_open(const struct rds_node *nd, int64_t deadline, c
 	}
 	c->fd = tcp_connect(nd, deadline, msg, cap);
 	if (c->fd < 0)
-		goto fail;
+		goto out;
 	if (nd->ctx && tls_handshake(c, nd, deadline, msg, cap) != 0)
-		goto fail;
+		goto out;
 	c->rd = rds_reader_new();
 	if (!c->rd) {
 		snprintf(msg, cap, "out of memory");
-		goto fail;
+		goto out;
 	}
 	if (!empty(nd->username))
 		hs[n++] = (struct rds_cmd){3, {"AUTH", nd->username, nd->password ? nd->password : ""}};
@@ -454,16 +454,16 @@ static struct rds_conn *conn_open(const struct rds_node *nd, int64_t deadline, c
 	if (n == 0)
 		return c;
 	if (conn_roundtrip(c, nd->name, n, hs, deadline, rep, msg, cap) != RT_OK)
-		goto fail;
+		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (rep[i]->type == RDS_ERROR) {
 			snprintf(msg, cap, "%.300s", rep[i]->str);
-			goto fail;
+			goto out;
 		}
 	for (size_t i = 0; i < n; i++)
 		rds_reply_free(rep[i]);
 	return c;
-fail:
+out:
 	for (size_t i = 0; i < n; i++)
 		rds_reply_free(rep[i]);
 	conn_close(c);
@@ -588,21 +588,21 @@ struct rds_client *rds_client_new(const struct rds_conn_cfg *c, enum rds_mode mo
 	cl->mode = mode;
 	cl->db = c->databaseIndex;
 	if (rds_parse_addrs(c, &cl->addrs, err) != 0 || rds_tls_enabled(c, &on, err) != 0)
-		goto fail;
+		goto out;
 	if ((!empty(c->username) && !(cl->username = dup_or_null(c->username))) ||
 	    (!empty(c->password) && !(cl->password = dup_or_null(c->password))) ||
 	    (!empty(c->sentinelUsername) && !(cl->s_username = dup_or_null(c->sentinelUsername))) ||
 	    (!empty(c->sentinelPassword) && !(cl->s_password = dup_or_null(c->sentinelPassword))) ||
 	    (!empty(c->sentinelMaster) && !(cl->master = dup_or_null(c->sentinelMaster)))) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto fail;
+		goto out;
 	}
 	if (on && !(cl->ctx = rds_tls_ctx_new(c, err)))
-		goto fail;
+		goto out;
 	cl->verify = on && !c->unsafeSsl;
 	rds_tls_id(c, on, cl->tls_id, sizeof(cl->tls_id));
 	return cl;
-fail:
+out:
 	rds_client_free(cl);
 	return NULL;
 }

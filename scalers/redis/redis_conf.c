@@ -270,7 +270,7 @@ SSL_CTX *rds_tls_ctx_new(const struct rds_conn_cfg *c, struct em_err *err)
 		ERR_clear_error();
 		if (n == 0) {
 			em_err_set(err, EM_E_CONFIG, "ca: error appending CA certs (no PEM certificate in it)");
-			goto fail;
+			goto out;
 		}
 	}
 	if (!empty(cert)) {
@@ -279,7 +279,7 @@ SSL_CTX *rds_tls_ctx_new(const struct rds_conn_cfg *c, struct em_err *err)
 		if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
 			rds_ssl_reason(why, sizeof(why));
 			em_err_set(err, EM_E_CONFIG, "cert: error parse X509KeyPair: %s", why);
-			goto fail;
+			goto out;
 		}
 		/* the rest of the PEM: intermediate certificates */
 		X509 *extra;
@@ -295,19 +295,19 @@ SSL_CTX *rds_tls_ctx_new(const struct rds_conn_cfg *c, struct em_err *err)
 			rds_ssl_reason(why, sizeof(why));
 			em_err_set(err, EM_E_CONFIG, "key: error decrypt X509Key or parse it: %s%s", why,
 				   empty(c->keyPassword) ? " (an encrypted key needs keyPassword)" : "");
-			goto fail;
+			goto out;
 		}
 		if (SSL_CTX_use_PrivateKey(ctx, k) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 			rds_ssl_reason(why, sizeof(why));
 			em_err_set(err, EM_E_CONFIG, "key: error parse X509KeyPair: %s", why);
-			goto fail;
+			goto out;
 		}
 	}
 	X509_free(x);
 	EVP_PKEY_free(k);
 	BIO_free(b);
 	return ctx;
-fail:
+out:
 	X509_free(x);
 	EVP_PKEY_free(k);
 	BIO_free(b);

@@ -55,12 +55,12 @@ static int sign_line(char *line)
 		if (!f[i]) {
 			nf = i;
 			printf("ERROR bad hex\n");
-			goto done;
+			goto out;
 		}
 	}
 	if (nf < 9 || (nf - 9) % 2) {
 		printf("ERROR expected 9 fields and header pairs, got %zu\n", nf);
-		goto done;
+		goto out;
 	}
 	for (size_t i = 9; i + 1 < nf; i += 2)
 		h[(i - 9) / 2] = (struct em_sigv4_hdr){f[i], f[i + 1]};
@@ -74,7 +74,7 @@ static int sign_line(char *line)
 				     .session_token = f[7][0] ? f[7] : NULL};
 	if (em_sigv4_sign(&req, &creds, NULL, &out, &err) != 0) {
 		printf("ERROR %s\n", err.msg);
-		goto done;
+		goto out;
 	}
 	const char *tokh = em_sigv4_out_get(&out, "X-Amz-Security-Token");
 	const char *host = em_sigv4_out_get(&out, "Host");
@@ -82,7 +82,7 @@ static int sign_line(char *line)
 	       tokh ? tokh : "-", host ? host : "-");
 	em_sigv4_out_free(&out);
 	rc = 0;
-done:
+out:
 	for (size_t i = 0; i < nf; i++)
 		free(f[i]);
 	return rc;
