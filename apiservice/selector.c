@@ -20,8 +20,14 @@
 #define LABEL_NAME_RE "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 #define LABEL_KEY_MSG "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 #define LABEL_KEY_HINT " (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '" LABEL_NAME_RE "')"
-#define LABEL_VALUE_MSG "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(" LABEL_NAME_RE ")?')"
-#define DNS1123_SUBDOMAIN_MSG "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+#define LABEL_VALUE_MSG                                                                                          \
+	"a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must " \
+	"start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used "  \
+	"for validation is '(" LABEL_NAME_RE ")?')"
+#define DNS1123_SUBDOMAIN_MSG                                                                                      \
+	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must " \
+	"start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "          \
+	"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 #define EMPTY_MSG "must be non-empty"
 #define NAME_MAX_LEN 63
 #define SUBDOMAIN_MAX_LEN 253

@@ -515,7 +515,8 @@ TEST(parse_error_bodies)
 	struct em_sample s;
 	struct em_err e;
 
-	EXPECT_INT(parse(&c, 400, "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"1:5: parse error: unexpected end of input\"}",
+	EXPECT_INT(parse(&c, 400,
+			 "{\"status\":\"error\",\"errorType\":\"bad_data\",\"error\":\"1:5: parse error: unexpected end of input\"}",
 			 &s, &e), -1);
 	EXPECT_STR(e.msg, "prometheus query api returned error. status: 400, errorType: bad_data, "
 			  "error: 1:5: parse error: unexpected end of input");

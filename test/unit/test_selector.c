@@ -140,7 +140,8 @@ static const struct pcase invalid[] = {
 	{"x=_", NULL, REQ "values[0][x]: Invalid value: \"_\": " VALUE_HINT},
 	{"x notin (a,-b,c)", NULL, REQ "values[0][x]: Invalid value: \"-b\": " VALUE_HINT},
 	{"x in (z,-b)", NULL, REQ "values[0][x]: Invalid value: \"-b\": " VALUE_HINT},
-	{"x in (-a,-b)", NULL, REQ "[values[0][x]: Invalid value: \"-a\": " VALUE_HINT ", values[1][x]: Invalid value: \"-b\": " VALUE_HINT "]"},
+	{"x in (-a,-b)", NULL,
+	 REQ "[values[0][x]: Invalid value: \"-a\": " VALUE_HINT ", values[1][x]: Invalid value: \"-b\": " VALUE_HINT "]"},
 	/* Go's %q of the bad text */
 	{"x=a\"b", NULL, REQ "values[0][x]: Invalid value: \"a\\\"b\": " VALUE_HINT},
 	{"x=a\\b", NULL, REQ "values[0][x]: Invalid value: \"a\\\\b\": " VALUE_HINT},
