@@ -12,6 +12,48 @@ struct em_registry;
 struct em_snapshot;
 struct em_instance;
 
+/* The concurrency contract (registry.c, poller.c; scalers/scaler.h has the
+ * scaler's side).
+ *
+ * Threads. The main thread calls em_registry_new, em_registry_reload (one
+ * at a time), em_registry_stop and em_registry_free. HTTP threads call
+ * em_registry_get, em_registry_wait_arm and em_lookup_release, any number
+ * at once and while a reload runs. The poller has one scheduler thread and
+ * a pool of worker threads that run the fetches. em_registry_free comes
+ * last: after em_registry_stop and after the HTTP server has stopped, so no
+ * other call is running or to come.
+ *
+ * One lock, the registry's mu (registry_int.h), guards the current
+ * snapshot, every instance's cache and scheduling fields and reference
+ * count, the job queue and the parked requests. It is held only for
+ * bookkeeping: never during a scaler's fetch or close, nor while a parked
+ * request's wake() runs. It is held while the scheduler calls a scaler's
+ * batch_key, while the instances of non-templated metrics are opened (at
+ * start-up and on reload: validate and open), while fetch results are
+ * published as own metrics, and for a few log lines.
+ *
+ * Lock order: registry mu -> selfmetrics -> log. Neither selfmetrics nor
+ * log calls back into the registry; a scaler's own locks come after the
+ * registry's (open and batch_key may run under it) and a scaler never calls
+ * the registry. Code holding mu calls nothing else that takes a lock held
+ * while calling into the registry (the HTTP server's, auth's).
+ *
+ * Ownership. A snapshot (a config and its metrics' instances) lives while
+ * referenced: the registry holds the current one, and each em_lookup holds
+ * the one it answered from, so its def stays valid until
+ * em_lookup_release. An instance is referenced by each fetch in flight,
+ * each parked request and each request reading its cache; a reload that
+ * drops or changes its metric marks it dead (once no request still reads
+ * the old config), and whoever drops the last reference closes it, after
+ * releasing mu. While a fetch is in flight the
+ * instance belongs to the worker running it: it is not fetched again (in
+ * flight) nor closed (referenced) until that fetch returns.
+ *
+ * Shutdown. em_registry_stop answers every parked request (503) and
+ * refuses new waits; em_registry_free joins the scheduler, waits up to a
+ * second for busy workers, and when one is still inside a fetch leaves the
+ * registry and its instances alive for it (the process is exiting). */
+
 /* Creates the registry for cfg (taking ownership) and, when poll is true,
  * starts the poller (non-templated metrics are polled from start-up). */
 struct em_registry *em_registry_new(struct em_config *cfg, bool poll, struct em_err *err);

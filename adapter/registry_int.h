@@ -6,9 +6,15 @@
 
 #include "registry.h"
 
-/* Everything below is guarded by em_registry.mu unless said otherwise.
- * Instances to close are collected on a list while mu is held and closed
- * (em_reg_close_list) after it is released: a scaler's close may block. */
+/* Everything below is guarded by em_registry.mu unless said otherwise
+ * (registry.h has the whole contract). Instances to close are collected on
+ * a list while mu is held and closed (em_reg_close_list) after it is
+ * released, and parked requests to wake likewise (em_reg_wake_list): a
+ * scaler's close may block, and wake() takes the HTTP library's locks.
+ * A worker drops mu for the fetch itself (run_fetch) and takes it again to
+ * store the results; the fields an instance's fetch reads (inst, cfg,
+ * secrets, timeout_ms, metric_name) are set before it is published and
+ * never change, so the fetch reads them without mu. */
 
 #define EM_REG_MAX_WORKERS 256
 #define EM_REG_MAX_SECRETS 16

@@ -63,14 +63,17 @@ struct em_fetch_ctx {
  *   before any thread starts; global_cleanup once at exit, after the
  *   commands return. A hook shared by several scalers (the same function)
  *   runs once.
- * - validate and open run on whichever thread creates the instance: the
- *   main thread (start-up, reloads) or an HTTP thread (the first request
- *   of a templated instance), possibly with the registry lock held, so they
- *   must not block for long and must not call back into the registry.
+ * - validate runs when a config is loaded (main thread, no lock) and before
+ *   open. validate and open run on whichever thread creates the instance:
+ *   the main thread (start-up, reloads: with the registry lock held) or an
+ *   HTTP thread (a templated instance's first request, or `extmetrics get`:
+ *   without it). So they must not block for long, and must not call back
+ *   into the registry.
  *   Different instances are opened, fetched and closed at the same time
  *   on different threads: anything a scaler shares between instances (a
  *   connection pool, a client, a credential cache) is its own to lock.
- * - fetch / fetch_batch run on a poller worker thread without any core lock.
+ * - fetch / fetch_batch run on a poller worker thread (the main thread for
+ *   `extmetrics get`) without any core lock.
  *   One instance is in at most one fetch at a time (the poller marks it in
  *   flight), and the core owns it meanwhile: it is neither fetched again
  *   nor closed until the fetch returns, even when its metric is removed by
