@@ -27,7 +27,7 @@ UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run image test unit integration asan asan-test fuzz fuzz-build bench deps clean
+.PHONY: all run image test checksrc unit integration asan asan-test fuzz fuzz-build bench deps clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/extmetrics
@@ -74,9 +74,13 @@ unit: $(UNIT_BIN)
 integration: all
 	@EXTMETRICS=$(BUILD)/extmetrics scripts/run-integration.sh
 
-# The README's test command: install, build, unit tests, fuzz smoke, integration.
+# CODE_STYLE.md's mechanical rules on every source file.
+checksrc:
+	@python3 scripts/checksrc.py && echo "checksrc: ok"
+
+# The README's test command: install, style check, build, unit tests, fuzz smoke, integration.
 test: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory checksrc all unit
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-10}
 	@$(MAKE) --no-print-directory integration
 

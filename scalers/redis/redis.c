@@ -1,4 +1,4 @@
-/* redis.c - the "redis", "redis-cluster" and "redis-sentinel" scalers: the length of a list (or set, sorted set, hash), as KEDA counts it. */
+/* redis.c - the "redis", "redis-cluster" and "redis-sentinel" scalers: a list's (set's, hash's...) length, as KEDA counts it. */
 #include <string.h>
 
 #include "redis_client.h"

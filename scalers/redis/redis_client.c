@@ -1,4 +1,4 @@
-/* redis_client.c - Redis connections for the redis scalers: pooled per server and identity, TCP or TLS, every step under the fetch deadline; cluster redirects and sentinel lookups. */
+/* redis_client.c - Redis connections: pooled per server and identity, TCP or TLS, under the fetch deadline; cluster, sentinel. */
 #include "redis_client.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-/* redis_client.h - Redis for the redis scalers: connection keys (redis_conf.c), bounded replies (redis_reply.c), pooled connections, cluster and sentinel (redis_client.c). */
+/* redis_client.h - Redis for the redis scalers: connection keys, bounded replies, pooled connections, cluster and sentinel. */
 #ifndef EM_REDIS_CLIENT_H
 #define EM_REDIS_CLIENT_H
 

@@ -1,4 +1,4 @@
-/* redis_streams.c - the "redis-streams" scalers (plain, cluster, sentinel): pending entries, stream length or consumer group lag, as KEDA picks and computes them. */
+/* redis_streams.c - the "redis-streams" scalers: pending entries, stream length or consumer group lag, as KEDA picks them. */
 #include <string.h>
 
 #include "redis_client.h"

@@ -1,4 +1,4 @@
-/* fuzz_redis.c - libFuzzer target: Redis replies (a server's bytes) through the bounded reader and every value read from them; addresses. */
+/* fuzz_redis.c - libFuzzer target: Redis replies through the bounded reader and every value read from them; addresses. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
