@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -512,6 +513,24 @@ struct my_inst {
 	struct em_pool *pool;
 };
 
+static atomic_int open_insts;   /* while any is open, libmariadb stays set up */
+
+/* libmariadb's set-up, which mysql_init would otherwise do on the first
+ * connect, on a poller thread: it must not race (libmariadb asks for it
+ * before any thread starts). */
+static int my_global_init(struct em_err *err)
+{
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		return em_err_set(err, EM_E_INTERNAL, "libmariadb could not be initialised");
+	return 0;
+}
+
+static void my_global_cleanup(void)
+{
+	if (atomic_load(&open_insts) == 0)   /* a fetch stuck at shutdown may still use it */
+		mysql_library_end();
+}
+
 static void my_close(void *vinst)
 {
 	struct my_inst *in = vinst;
@@ -520,6 +539,7 @@ static void my_close(void *vinst)
 		return;
 	em_pool_put(in->pool);
 	free(in);
+	atomic_fetch_sub(&open_insts, 1);
 }
 
 static void *my_open(const void *vcfg, struct em_err *err)
@@ -548,6 +568,7 @@ static void *my_open(const void *vcfg, struct em_err *err)
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	atomic_fetch_add(&open_insts, 1);
 	return in;
 }
 
@@ -643,6 +664,8 @@ const struct em_scaler em_scaler_mysql = {
 	.options = my_options,
 	.config_size = sizeof(struct my_cfg),
 	.summary = "SQL query on MySQL or MariaDB, read-only and time-limited by the server, on shared connections",
+	.global_init = my_global_init,
+	.global_cleanup = my_global_cleanup,
 	.validate = my_validate,
 	.open = my_open,
 	.fetch = my_fetch,
