@@ -258,6 +258,25 @@ static void get_duration(struct em_loader *L, yaml_node_t *map, const char *key,
 		lerr(L, n, key, "must be greater than zero");
 }
 
+/* polling: demand | eager; *given tells whether the key is there. */
+static void get_polling(struct em_loader *L, yaml_node_t *map, enum em_polling *out, bool *given)
+{
+	yaml_node_t *n = get(L, map, "polling");
+	const char *s = scalar(n);
+
+	if (given)
+		*given = n != NULL;
+	if (!n)
+		return;
+	if (s && strcmp(s, "demand") == 0)
+		*out = EM_POLL_DEMAND;
+	else if (s && strcmp(s, "eager") == 0)
+		*out = EM_POLL_EAGER;
+	else
+		lerr(L, n, "polling", "must be demand (poll while requested) or eager (poll always), got \"%s\"",
+		     s ? s : "");
+}
+
 static void get_int(struct em_loader *L, yaml_node_t *map, const char *key, int64_t min, int64_t max, int64_t *out)
 {
 	yaml_node_t *n = get(L, map, key);
@@ -915,10 +934,10 @@ static char *fingerprint(const struct em_metric_def *m)
 	char *rk = em_rawopts_key(&m->raw);
 
 	em_sb_init(&sb);
-	em_sb_printf(&sb, "%s|%s|%lld|%lld|%lld|%lld|%d|%lld|%.17g|%lld|", m->name, m->type,
+	em_sb_printf(&sb, "%s|%s|%lld|%lld|%lld|%lld|%d|%lld|%.17g|%lld|%d|", m->name, m->type,
 		     (long long)m->polling_ms, (long long)m->timeout_ms, (long long)m->stale_ms,
 		     (long long)m->idle_ms, m->has_fallback, (long long)m->fallback_threshold, m->fallback_value,
-		     (long long)m->max_instances);
+		     (long long)m->max_instances, (int)m->polling);
 	for (size_t i = 0; i < m->n_namespaces; i++)
 		em_sb_printf(&sb, "ns=%s,", m->namespaces[i]);
 	for (size_t i = 0; i < m->labels.n; i++)
@@ -1052,10 +1071,11 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 {
 	static const char *const keys[] = {"name", "namespaces", "type", "metadata", "auth", "labels",
 					   "pollingInterval", "timeout", "staleAfter", "fallback",
-					   "maxInstances", NULL};
+					   "maxInstances", "polling", NULL};
 	static const char *const fbkeys[] = {"failureThreshold", "value", NULL};
 	yaml_node_t *ns, *labels, *fb;
 	size_t nerr = L->errs->n;
+	bool polling_given = false;
 
 	m->line = LINE(e);
 	m->col = COL(e);
@@ -1126,6 +1146,8 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 	get_duration(L, e, "timeout", &m->timeout_ms);
 	get_duration(L, e, "staleAfter", &m->stale_ms);
 	get_int(L, e, "maxInstances", 1, 100000, &m->max_instances);
+	m->polling = c->def_polling;
+	get_polling(L, e, &m->polling, &polling_given);
 	if (!m->stale_ms)
 		m->stale_ms = 3 * m->polling_ms;
 	m->idle_ms = 10 * m->polling_ms;
@@ -1144,6 +1166,9 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 	for (size_t i = 0; i < m->raw.n; i++)
 		if (m->raw.items[i].value && strstr(m->raw.items[i].value, "${"))
 			m->templated = true;
+	if (m->templated && polling_given && m->polling == EM_POLL_EAGER)
+		lerr(L, get(L, e, "polling"), "polling",
+		     "a templated metric cannot be polled eagerly: its instances exist only once requests name them");
 	if (m->scaler && L->errs->n == nerr)
 		check_scaler_options(L, m, e);
 	m->fingerprint = fingerprint(m);

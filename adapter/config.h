@@ -122,6 +122,11 @@ struct em_server_conf {
 	int64_t threads;               /* HTTP worker threads */
 };
 
+/* polling: demand (the default) polls a metric while requests ask for it
+ * and stops after 10 x pollingInterval without one; eager polls it from
+ * start-up, always. Templated instances always follow demand. */
+enum em_polling { EM_POLL_DEMAND, EM_POLL_EAGER };
+
 /* One entry of `metrics:`. raw holds metadata, <name>FromEnv (resolved), and
  * auth fields/params (resolved value sources); values may hold ${...}
  * placeholders when templated. */
@@ -138,6 +143,7 @@ struct em_metric_def {
 	int64_t fallback_threshold;
 	double fallback_value;
 	int64_t max_instances;
+	enum em_polling polling;
 	bool templated;
 	int line, col;
 	char *fingerprint;             /* equal fingerprints = unchanged across reloads */
@@ -149,6 +155,7 @@ struct em_config {
 	char *path;
 	struct em_server_conf server;
 	int64_t def_polling_ms, def_timeout_ms;
+	enum em_polling def_polling;
 	struct em_metric_def *metrics;
 	size_t n_metrics;
 };

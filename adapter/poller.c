@@ -1,4 +1,4 @@
-/* poller.c - the poller: a scheduler thread that finds due instances, batches them, and a worker pool that grows when fetches hang. */
+/* poller.c - the poller: a scheduler thread with a heap of due times, batching, and a worker pool that grows when fetches hang. */
 #include "registry_int.h"
 
 #include <stdio.h>
@@ -6,8 +6,101 @@
 #include <string.h>
 
 #include "log.h"
-#include "selfmetrics.h"
 #include "adapter/util/clock.h"
+
+/* ---- the schedule: a binary min-heap of instances by due time ------------ */
+
+static bool earlier(const struct em_instance *a, const struct em_instance *b)
+{
+	return a->due_ms < b->due_ms;
+}
+
+static void heap_set(struct em_registry *r, size_t i, struct em_instance *in)
+{
+	r->heap[i] = in;
+	in->heap_idx = i;
+}
+
+static void sift_up(struct em_registry *r, size_t i)
+{
+	struct em_instance *in = r->heap[i];
+
+	while (i > 0 && earlier(in, r->heap[(i - 1) / 2])) {
+		heap_set(r, i, r->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	heap_set(r, i, in);
+}
+
+static void sift_down(struct em_registry *r, size_t i)
+{
+	struct em_instance *in = r->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= r->heap_n)
+			break;
+		if (c + 1 < r->heap_n && earlier(r->heap[c + 1], r->heap[c]))
+			c++;
+		if (!earlier(r->heap[c], in))
+			break;
+		heap_set(r, i, r->heap[c]);
+		i = c;
+	}
+	heap_set(r, i, in);
+}
+
+void em_poller_unschedule(struct em_registry *r, struct em_instance *in)
+{
+	size_t i = in->heap_idx;
+
+	if (i == EM_REG_UNSCHEDULED)
+		return;
+	in->heap_idx = EM_REG_UNSCHEDULED;
+	if (--r->heap_n == i)
+		return;
+	/* The last entry fills the hole, then moves up or down to its place. */
+	struct em_instance *last = r->heap[r->heap_n];
+	heap_set(r, i, last);
+	sift_up(r, i);
+	sift_down(r, last->heap_idx);
+}
+
+void em_poller_schedule(struct em_registry *r, struct em_instance *in, int64_t due_ms)
+{
+	if (r->mode == EM_REG_ON_GET || in->dead)
+		return;
+	in->due_ms = due_ms;
+	if (in->heap_idx != EM_REG_UNSCHEDULED) {
+		sift_up(r, in->heap_idx);
+		sift_down(r, in->heap_idx);
+		return;
+	}
+	if (in->in_flight)
+		return;   /* rescheduled when its fetch ends */
+	if (r->heap_n == r->heap_cap) {
+		size_t cap = r->heap_cap ? r->heap_cap * 2 : 64;
+		struct em_instance **h = realloc(r->heap, cap * sizeof(*h));
+		if (!h) {
+			em_error("poller: out of memory; metric %s is not polled", in->metric_name);
+			return;
+		}
+		r->heap = h;
+		r->heap_cap = cap;
+	}
+	heap_set(r, r->heap_n++, in);
+	sift_up(r, in->heap_idx);
+}
+
+static struct em_instance *heap_pop(struct em_registry *r)
+{
+	struct em_instance *in = r->heap[0];
+
+	em_poller_unschedule(r, in);
+	return in;
+}
+
+/* ---- fetching ------------------------------------------------------------- */
 
 static bool waiter_of_job(const struct em_waiter *w, const void *arg)
 {
@@ -24,18 +117,15 @@ static bool waiter_expired(const struct em_waiter *w, const void *arg)
 	return w->deadline_ms <= *(const int64_t *)arg;
 }
 
+/* Own series: handles the instance holds, updated without any lock. */
 static void publish(struct em_instance *in, const struct em_sample *s, bool ok, int64_t now_ms)
 {
 	if (ok) {
-		double v = s->active ? s->value : 0;
-		em_gauge_set("extmetrics_metric_value", "The value served for the metric (0 while not active).",
-			     in->prom_labels, v);
-		em_gauge_set("extmetrics_metric_active", "1 when the scaler is active (value above activation).",
-			     in->prom_labels, s->active ? 1 : 0);
-		em_gauge_set("extmetrics_scaler_last_success_timestamp_seconds",
-			     "Unix time of the last successful fetch.", in->prom_labels, (double)now_ms / 1000.0);
+		em_sm_set(in->sm.value, s->active ? s->value : 0);
+		em_sm_set(in->sm.active, s->active ? 1 : 0);
+		em_sm_set(in->sm.last_success, (double)now_ms / 1000.0);
 	} else {
-		em_counter_add("extmetrics_scaler_fetch_errors_total", "Failed scaler fetches.", in->prom_labels, 1);
+		em_sm_add(in->sm.errors, 1);
 	}
 }
 
@@ -51,7 +141,6 @@ static void run_fetch(struct em_registry *r, struct job *j)
 	int64_t t0 = em_mono_ms(), now;
 	struct em_instance *to_close = NULL;
 	struct em_waiter *woken = NULL;
-	char hl[160], ty[64];
 
 	if (!outs || !errs || !rcs) {
 		for (size_t i = 0; rcs && errs && i < j->n; i++)
@@ -68,10 +157,7 @@ static void run_fetch(struct em_registry *r, struct job *j)
 		}
 	}
 	now = em_mono_ms();
-	em_label_escape(sc->type, ty, sizeof(ty));
-	snprintf(hl, sizeof(hl), "scaler=\"%s\"", ty);
-	em_histogram_observe("extmetrics_scaler_fetch_duration_seconds", "Time a scaler fetch (or batch) took.", hl,
-			     (double)(now - t0) / 1000.0);
+	em_sm_observe(j->insts[0]->sm.fetch_seconds, (double)(now - t0) / 1000.0);
 
 	pthread_mutex_lock(&r->mu);
 	/* One random offset per batch keeps its members due together. */
@@ -96,13 +182,17 @@ static void run_fetch(struct em_registry *r, struct job *j)
 			em_debug("metric %s: fetch failed: %s", in->metric_name, errs[i].msg);
 		}
 		in->in_flight = false;
-		in->due_ms = now + in->polling_ms + (jitter ? (int64_t)(rnd % (unsigned)(2 * jitter + 1)) - jitter : 0);
+		em_poller_schedule(r, in,
+				   now + in->polling_ms + (jitter ? (int64_t)(rnd % (unsigned)(2 * jitter + 1)) - jitter : 0));
 	}
 	em_reg_take_waiters(r, waiter_of_job, j, &woken, &to_close);
 	for (size_t i = 0; i < j->n; i++)
-		em_reg_instance_unref(r, j->insts[i], &to_close);
+		em_reg_instance_unref(j->insts[i], &to_close);
 	pthread_cond_broadcast(&r->results);
-	pthread_cond_signal(&r->wake);
+	/* The scheduler sleeps until its next due time; it needs waking only
+	 * when a rescheduled instance comes before that. */
+	if (r->heap_n && r->heap[0]->due_ms < r->sched_next_ms)
+		pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->mu);
 	em_reg_wake_list(woken);
 	for (size_t i = 0; outs && i < j->n; i++)
@@ -113,13 +203,27 @@ static void run_fetch(struct em_registry *r, struct job *j)
 	em_reg_close_list(to_close);
 }
 
+/* mu held (released meanwhile): takes the oldest queued job and runs it. */
+static void run_next(struct em_registry *r)
+{
+	struct job *j = r->jobs;
+
+	r->jobs = j->next;
+	r->queued--;
+	if (!r->jobs)
+		r->jobs_tail = &r->jobs;
+	pthread_mutex_unlock(&r->mu);
+	run_fetch(r, j);
+	free(j);
+	pthread_mutex_lock(&r->mu);
+}
+
 static void *worker_main(void *arg)
 {
 	struct em_registry *r = arg;
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		struct job *j;
 		while (!r->jobs && !r->stopping) {
 			int rc;
 			r->idle++;
@@ -130,15 +234,7 @@ static void *worker_main(void *arg)
 		}
 		if (!r->jobs)
 			goto out;
-		j = r->jobs;
-		r->jobs = j->next;
-		r->queued--;
-		if (!r->jobs)
-			r->jobs_tail = &r->jobs;
-		pthread_mutex_unlock(&r->mu);
-		run_fetch(r, j);
-		free(j);
-		pthread_mutex_lock(&r->mu);
+		run_next(r);
 	}
 out:
 	r->workers--;
@@ -147,93 +243,136 @@ out:
 	return NULL;
 }
 
-/* mu held. Queues j and makes sure an idle or new worker will take it. */
-static void enqueue(struct em_registry *r, struct job *j)
+/* mu held. One more worker. */
+static void spawn_worker(struct em_registry *r)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (r->workers >= EM_REG_MAX_WORKERS)
+		return;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 256 * 1024);
+	if (pthread_create(&t, &a, worker_main, r) == 0)
+		r->workers++;
+	else
+		em_error("cannot start a poller worker thread");
+	pthread_attr_destroy(&a);
+}
+
+/* mu held. Queues j for the workers. The pool starts with two; it grows
+ * only when the oldest queued job has waited EM_REG_STALL_MS with no worker
+ * free (fetches hang: see grow_if_stalled), not with every burst of due
+ * metrics, so polling thousands of quick metrics stays on a few threads. */
+static void enqueue(struct em_registry *r, struct job *j, int64_t now)
 {
 	j->next = NULL;
+	j->queued_ms = now;
 	*r->jobs_tail = j;
 	r->jobs_tail = &j->next;
 	r->queued++;
-	/* Idle workers wake up only later: count jobs, not signals, so every
-	 * queued job has a worker even when many fall due at once. */
-	if (r->idle >= r->queued) {
+	if (r->mode == EM_REG_MANUAL)
+		return;   /* em_registry_step runs it */
+	if (r->idle > 0)
 		pthread_cond_signal(&r->jobs_cv);
-		return;
+	else if (r->workers < EM_REG_MIN_WORKERS)
+		spawn_worker(r);
+}
+
+/* mu held: a worker more when the queue has not moved for EM_REG_STALL_MS
+ * (every worker is stuck in a slow fetch); returns when to look again. */
+static int64_t grow_if_stalled(struct em_registry *r, int64_t now, int64_t next)
+{
+	if (!r->jobs || r->idle > 0 || r->mode == EM_REG_MANUAL)
+		return next;
+	if (now - r->jobs->queued_ms >= EM_REG_STALL_MS) {
+		spawn_worker(r);
+		r->jobs->queued_ms = now;   /* give the new worker its chance first */
 	}
-	if (r->workers < EM_REG_MAX_WORKERS) {
-		pthread_t t;
-		pthread_attr_t a;
-		pthread_attr_init(&a);
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&a, 256 * 1024);
-		if (pthread_create(&t, &a, worker_main, r) == 0)
-			r->workers++;
-		else
-			em_error("cannot start a poller worker thread");
-		pthread_attr_destroy(&a);
+	return r->jobs->queued_ms + EM_REG_STALL_MS < next ? r->jobs->queued_ms + EM_REG_STALL_MS : next;
+}
+
+static struct job *job_new(struct em_instance *in, size_t cap)
+{
+	struct job *j = calloc(1, sizeof(*j) + cap * sizeof(j->insts[0]));
+
+	if (!j)
+		return NULL;
+	j->cap = cap;
+	j->insts[j->n++] = in;
+	in->in_flight = true;
+	in->refs++;
+	return j;
+}
+
+/* mu held. Adds to j every other scheduled instance with in's scaler and
+ * batch key that falls due within half an interval: jitter spreads due
+ * times, and a batch is worth pulling a poll a little forward. One pass
+ * over the schedule per batch, only for scalers that batch. */
+static void gather_batch(struct em_registry *r, struct job *j, struct em_instance *in, const char *key, int64_t now)
+{
+	size_t i = 0;
+
+	while (i < r->heap_n && j->n < j->cap) {
+		struct em_instance *o = r->heap[i];
+		const char *ok;
+		if (o->due_ms > now + in->polling_ms / 2 || o->scaler != in->scaler ||
+		    !(ok = o->scaler->batch_key(o->inst)) || strcmp(ok, key) != 0) {
+			i++;
+			continue;
+		}
+		em_poller_unschedule(r, o);   /* moves another entry to i: look at i again */
+		j->insts[j->n++] = o;
+		o->in_flight = true;
+		o->refs++;
 	}
 }
 
-/* mu held. Starts fetches for every due instance of the current snapshot,
- * grouping batchable ones; returns the next due time. Idle templated
- * instances are unlinked into *to_close. */
+/* mu held. Starts a fetch for every instance due by now; returns the next
+ * due time. Instances polled on demand that nobody asked for within their
+ * idle time stop here: templated ones are dropped (unlinked into *to_close),
+ * the others sleep until the next request. */
 static int64_t schedule(struct em_registry *r, int64_t now, struct em_instance **to_close)
 {
-	int64_t next = now + 1000;
-	struct em_snapshot *s = r->snap;
+	while (r->heap_n && r->heap[0]->due_ms <= now) {
+		struct em_instance *in = heap_pop(r);
+		const char *key;
+		struct job *j;
 
-	for (size_t mi = 0; mi < s->n; mi++) {
-		struct em_metric *m = &s->metrics[mi];
-		struct em_instance **pp = &m->instances;
-
-		while (*pp) {
-			struct em_instance *in = *pp;
-			if (in->templated && !in->in_flight && in->refs == 0 && now - in->last_used_ms > in->idle_ms) {
-				*pp = in->next;
-				m->n_instances--;
-				em_reg_to_close_push(r, in, to_close);
-				continue;
+		if (in->demand && in->refs == 0 && now - in->last_used_ms > in->idle_ms) {
+			if (in->templated) {
+				em_reg_unlink(r, in);
+				in->dead = true;
+				em_reg_to_close_push(in, to_close);
+			} else {
+				in->sleeping = true;
+				em_sm_set(in->sm.idle, 1);
 			}
-			pp = &in->next;
+			continue;
 		}
-		for (struct em_instance *in = m->instances; in; in = in->next) {
-			struct job *j;
-			const char *key;
-
-			if (in->in_flight)
-				continue;
-			if (in->due_ms > now) {
-				if (in->due_ms < next)
-					next = in->due_ms;
-				continue;
-			}
-			j = calloc(1, sizeof(*j));
-			if (!j)
-				continue;
-			j->insts[j->n++] = in;
-			in->in_flight = true;
-			in->refs++;
-			key = (in->scaler->flags & EM_SCALER_BATCH) ? in->scaler->batch_key(in->inst) : NULL;
-			/* Gather every other instance with the same scaler and key that
-			 * falls due within half an interval: jitter spreads due times,
-			 * and a batch is worth pulling a poll a little forward. */
-			for (size_t mj = 0; key && mj < s->n; mj++) {
-				for (struct em_instance *o = s->metrics[mj].instances; o && j->n < EM_REG_MAX_BATCH; o = o->next) {
-					const char *ok;
-					if (o == in || o->in_flight || o->due_ms > now + in->polling_ms / 2 ||
-					    o->scaler != in->scaler)
-						continue;
-					ok = o->scaler->batch_key(o->inst);
-					if (!ok || strcmp(ok, key) != 0)
-						continue;
-					o->in_flight = true;
-					o->refs++;
-					j->insts[j->n++] = o;
-				}
-			}
-			enqueue(r, j);
+		key = (in->scaler->flags & EM_SCALER_BATCH) ? in->scaler->batch_key(in->inst) : NULL;
+		j = job_new(in, key ? EM_REG_MAX_BATCH : 1);
+		if (!j) {
+			em_poller_schedule(r, in, now + 1000);
+			continue;
 		}
+		if (key)
+			gather_batch(r, j, in, key, now);
+		enqueue(r, j, now);
 	}
+	return r->heap_n && r->heap[0]->due_ms < now + 1000 ? r->heap[0]->due_ms : now + 1000;
+}
+
+/* mu held: parked requests whose sample did not come in time answer 503;
+ * returns the earlier of next and the next deadline. */
+static int64_t expire_waiters(struct em_registry *r, int64_t now, int64_t next, struct em_waiter **woken,
+			      struct em_instance **to_close)
+{
+	em_reg_take_waiters(r, waiter_expired, &now, woken, to_close);
+	for (struct em_waiter *w = r->waiters; w; w = w->next)
+		if (w->deadline_ms < next)
+			next = w->deadline_ms;
 	return next;
 }
 
@@ -247,11 +386,8 @@ static void *sched_main(void *arg)
 		struct em_waiter *woken = NULL;
 		int64_t now = em_mono_ms(), next = schedule(r, now, &to_close);
 
-		/* Parked requests whose first sample did not come in time answer 503. */
-		em_reg_take_waiters(r, waiter_expired, &now, &woken, &to_close);
-		for (struct em_waiter *w = r->waiters; w; w = w->next)
-			if (w->deadline_ms < next)
-				next = w->deadline_ms;
+		next = expire_waiters(r, now, next, &woken, &to_close);
+		next = grow_if_stalled(r, now, next);
 		if (to_close || woken) {
 			pthread_mutex_unlock(&r->mu);
 			em_reg_wake_list(woken);
@@ -259,12 +395,34 @@ static void *sched_main(void *arg)
 			pthread_mutex_lock(&r->mu);
 			continue;
 		}
-		if (next < now + 1)
-			next = now + 1;
+		/* Due times are coalesced: one wake-up per EM_REG_TICK_MS at most
+		 * polls everything due by then (a request waking a sleeping metric
+		 * signals r->wake and is served at once). */
+		if (next < now + EM_REG_TICK_MS)
+			next = now + EM_REG_TICK_MS;
+		r->sched_next_ms = next;
 		em_cond_wait_until(&r->wake, &r->mu, next);
 	}
 	pthread_mutex_unlock(&r->mu);
 	return NULL;
+}
+
+size_t em_registry_step(struct em_registry *r)
+{
+	struct em_instance *to_close = NULL;
+	struct em_waiter *woken = NULL;
+	size_t ran = 0;
+	int64_t now = em_mono_ms();
+
+	pthread_mutex_lock(&r->mu);
+	schedule(r, now, &to_close);
+	for (; r->jobs; ran++)
+		run_next(r);
+	expire_waiters(r, now, now, &woken, &to_close);
+	pthread_mutex_unlock(&r->mu);
+	em_reg_wake_list(woken);
+	em_reg_close_list(to_close);
+	return ran;
 }
 
 int em_poller_start(struct em_registry *r)
@@ -298,8 +456,10 @@ int em_poller_stop(struct em_registry *r, struct em_instance **to_close)
 	while (r->jobs) {
 		struct job *j = r->jobs;
 		r->jobs = j->next;
-		for (size_t i = 0; i < j->n; i++)
-			em_reg_instance_unref(r, j->insts[i], to_close);
+		for (size_t i = 0; i < j->n; i++) {
+			j->insts[i]->in_flight = false;
+			em_reg_instance_unref(j->insts[i], to_close);
+		}
 		free(j);
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -308,12 +468,13 @@ int em_poller_stop(struct em_registry *r, struct em_instance **to_close)
 
 void em_poller_fetch_now(struct em_registry *r, struct em_instance *in)
 {
-	struct job j = {.n = 1};
+	struct job *j;
 
-	j.insts[0] = in;
 	pthread_mutex_lock(&r->mu);
-	in->in_flight = true;
-	in->refs++;
+	j = job_new(in, 1);
 	pthread_mutex_unlock(&r->mu);
-	run_fetch(r, &j);
+	if (j) {
+		run_fetch(r, j);
+		free(j);
+	}
 }

@@ -10,30 +10,62 @@
 #include "selfmetrics.h"
 #include "adapter/util/clock.h"
 #include "adapter/util/strbuf.h"
+#include "adapter/util/text.h"
 
 /* ---- instances --------------------------------------------------------- */
 
+static struct em_sm_family fam_value =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_value", "The value served for the metric (0 while not active).");
+static struct em_sm_family fam_active =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_active", "1 when the scaler is active (value above activation).");
+static struct em_sm_family fam_last_success =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_scaler_last_success_timestamp_seconds", "Unix time of the last successful fetch.");
+static struct em_sm_family fam_errors =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_scaler_fetch_errors_total", "Failed scaler fetches.");
+static struct em_sm_family fam_idle =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_idle",
+		     "1 while the metric is not polled because no request asked for it lately (polling: demand).");
+static struct em_sm_family fam_fetch_seconds =
+	EM_SM_FAMILY(EM_SM_HISTOGRAM, "extmetrics_scaler_fetch_duration_seconds", "Time a scaler fetch (or batch) took.");
+
+/* The instance's own series, held from here until instance_free. */
+static void series_acquire(struct em_inst_series *sm, const char *labels, const char *scaler_type)
+{
+	char ty[64], hl[80];
+
+	sm->value = em_sm_acquire(&fam_value, labels);
+	sm->active = em_sm_acquire(&fam_active, labels);
+	sm->last_success = em_sm_acquire(&fam_last_success, labels);
+	sm->errors = em_sm_acquire(&fam_errors, labels);
+	sm->idle = em_sm_acquire(&fam_idle, labels);
+	em_label_escape(scaler_type, ty, sizeof(ty));
+	snprintf(hl, sizeof(hl), "scaler=\"%s\"", ty);
+	sm->fetch_seconds = em_sm_series(&fam_fetch_seconds, hl);
+}
+
+static void series_release(struct em_inst_series *sm)
+{
+	em_sm_release(sm->value);
+	em_sm_release(sm->active);
+	em_sm_release(sm->last_success);
+	em_sm_release(sm->errors);
+	em_sm_release(sm->idle);
+	memset(sm, 0, sizeof(*sm));
+}
+
 static void instance_free(struct em_instance *in)
 {
-	char labels[512];
-
 	if (!in)
 		return;
 	if (in->scaler && in->inst)
 		in->scaler->close(in->inst);
 	if (in->scaler && in->cfg)
 		em_options_free(in->scaler->options, in->cfg);
-	if (in->prom_labels && !in->keep_series) {
-		snprintf(labels, sizeof(labels), "%s", in->prom_labels);
-		em_gauge_del("extmetrics_metric_value", labels);
-		em_gauge_del("extmetrics_metric_active", labels);
-		em_gauge_del("extmetrics_scaler_last_success_timestamp_seconds", labels);
-		em_gauge_del("extmetrics_scaler_fetch_errors_total", labels);
-	}
+	series_release(&in->sm);
 	free(in->cfg);
+	free(in->secrets);
 	free(in->metric_name);
 	free(in->key);
-	free(in->prom_labels);
 	em_cache_free(&in->cache);
 	free(in);
 }
@@ -42,7 +74,7 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 					const char *ns_label, struct em_err *err)
 {
 	struct em_instance *in = calloc(1, sizeof(*in));
-	const char *bad = NULL;
+	const char *bad = NULL, *secrets[EM_REG_MAX_SECRETS];
 	char e1[256], e2[256], e3[128];
 
 	if (!in) {
@@ -51,6 +83,9 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 	}
 	in->scaler = def->scaler;
 	in->templated = def->templated;
+	in->demand = def->templated || def->polling == EM_POLL_DEMAND;
+	in->heap_idx = EM_REG_UNSCHEDULED;
+	in->wait_attempts = 1;
 	in->metric_name = strdup(def->name);
 	in->key = def->templated ? em_rawopts_key(filled) : strdup("");
 	in->cfg = calloc(1, def->scaler->config_size ? def->scaler->config_size : 1);
@@ -72,7 +107,15 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 		err->kind = def->templated ? EM_E_BADREQUEST : EM_E_INTERNAL;
 		goto out;
 	}
-	in->nsecrets = em_options_secrets(def->scaler->options, in->cfg, in->secrets, EM_REG_MAX_SECRETS);
+	in->nsecrets = em_options_secrets(def->scaler->options, in->cfg, secrets, EM_REG_MAX_SECRETS);
+	if (in->nsecrets) {
+		in->secrets = calloc(in->nsecrets, sizeof(*in->secrets));
+		if (!in->secrets) {
+			em_err_set(err, EM_E_INTERNAL, "out of memory");
+			goto out;
+		}
+		memcpy(in->secrets, secrets, in->nsecrets * sizeof(*secrets));
+	}
 	in->inst = def->scaler->open(in->cfg, err);
 	if (!in->inst) {
 		em_scrub(err->msg, sizeof(err->msg), in->secrets, in->nsecrets);
@@ -94,7 +137,8 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 				h = h * 33 + (unsigned char)*p;
 			em_sb_printf(&sb, ",instance=\"%08lx\"", h & 0xffffffffUL);
 		}
-		in->prom_labels = em_sb_steal(&sb);
+		series_acquire(&in->sm, sb.buf ? sb.buf : "", def->scaler->type);
+		em_sb_free(&sb);
 	}
 	return in;
 out:
@@ -104,7 +148,51 @@ out:
 
 /* ---- snapshots --------------------------------------------------------- */
 
-void em_reg_to_close_push(struct em_registry *r, struct em_instance *in, struct em_instance **to_close);
+/* An open-addressing index of n strings (name(i)), 1 + i per slot. */
+static uint32_t *index_build(size_t n, size_t *nslots, const char *(*name)(const void *, size_t), const void *arg)
+{
+	size_t cap = 16;
+	uint32_t *ix;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	ix = calloc(cap, sizeof(*ix));
+	if (!ix)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = name(arg, i);
+		size_t at;
+		if (!k)
+			continue;
+		for (at = em_hash_str(k) & (cap - 1); ix[at]; at = (at + 1) & (cap - 1))
+			;
+		ix[at] = (uint32_t)(i + 1);
+	}
+	*nslots = cap;
+	return ix;
+}
+
+/* The first index entry from hash(key) for which eq(i) holds, or -1. */
+static long index_find(const uint32_t *ix, size_t cap, const char *key, bool (*eq)(const void *, size_t, const char *),
+		       const void *arg)
+{
+	for (size_t at = em_hash_str(key) & (cap - 1); ix[at]; at = (at + 1) & (cap - 1))
+		if (eq(arg, ix[at] - 1, key))
+			return (long)ix[at] - 1;
+	return -1;
+}
+
+static const char *metric_name_of(const void *arg, size_t i)
+{
+	return ((const struct em_snapshot *)arg)->metrics[i].def->name;
+}
+
+static bool metric_name_is(const void *arg, size_t i, const char *key)
+{
+	const char *n = metric_name_of(arg, i);
+
+	return n && strcmp(n, key) == 0;
+}
 
 static struct em_snapshot *snapshot_new(struct em_config *cfg)
 {
@@ -122,7 +210,22 @@ static struct em_snapshot *snapshot_new(struct em_config *cfg)
 	}
 	for (size_t i = 0; i < s->n; i++)
 		s->metrics[i].def = &cfg->metrics[i];
+	s->index = index_build(s->n, &s->nindex, metric_name_of, s);
+	if (!s->index) {
+		free(s->metrics);
+		free(s);
+		return NULL;
+	}
 	return s;
+}
+
+/* mu held: in leaves the schedule and may be closed once its references are gone. */
+static void instance_kill(struct em_registry *r, struct em_instance *in, struct em_instance **to_close)
+{
+	in->dead = true;
+	em_poller_unschedule(r, in);
+	if (in->refs == 0)
+		em_reg_to_close_push(in, to_close);
 }
 
 /* Called with mu held; instances without references are closed. */
@@ -134,31 +237,18 @@ static void snapshot_unref(struct em_registry *r, struct em_snapshot *s, struct 
 		struct em_instance *in = s->metrics[i].instances, *next;
 		for (; in; in = next) {
 			next = in->next;
-			in->dead = true;
-			if (in->refs == 0)
-				em_reg_to_close_push(r, in, to_close);
+			instance_kill(r, in, to_close);
 		}
 	}
+	free(s->index);
 	free(s->metrics);
 	em_config_free(s->cfg);
 	free(s);
 }
 
-/* mu held. True when another instance of the current snapshot publishes
- * under in's labels: closing in must then leave the series alone. */
-static bool labels_live(struct em_registry *r, const struct em_instance *in)
-{
-	for (size_t i = 0; r->snap && in->prom_labels && i < r->snap->n; i++)
-		for (struct em_instance *o = r->snap->metrics[i].instances; o; o = o->next)
-			if (o != in && o->prom_labels && strcmp(o->prom_labels, in->prom_labels) == 0)
-				return true;
-	return false;
-}
-
 /* mu held: in goes onto the list of instances to close once mu is released. */
-void em_reg_to_close_push(struct em_registry *r, struct em_instance *in, struct em_instance **to_close)
+void em_reg_to_close_push(struct em_instance *in, struct em_instance **to_close)
 {
-	in->keep_series = labels_live(r, in);
 	in->next = *to_close;
 	*to_close = in;
 }
@@ -172,10 +262,25 @@ void em_reg_close_list(struct em_instance *list)
 	}
 }
 
-void em_reg_instance_unref(struct em_registry *r, struct em_instance *in, struct em_instance **to_close)
+void em_reg_instance_unref(struct em_instance *in, struct em_instance **to_close)
 {
 	if (--in->refs == 0 && in->dead)
-		em_reg_to_close_push(r, in, to_close);
+		em_reg_to_close_push(in, to_close);
+}
+
+void em_reg_unlink(struct em_registry *r, struct em_instance *in)
+{
+	long i = index_find(r->snap->index, r->snap->nindex, in->metric_name, metric_name_is, r->snap);
+	struct em_metric *m = i >= 0 ? &r->snap->metrics[i] : NULL;
+
+	for (struct em_instance **pp = m ? &m->instances : NULL; pp && *pp; pp = &(*pp)->next) {
+		if (*pp == in) {
+			*pp = in->next;
+			m->n_instances--;
+			break;
+		}
+	}
+	in->next = NULL;
 }
 
 /* mu held: unlinks the waiters that wake_if() picks onto *woken. */
@@ -191,7 +296,7 @@ void em_reg_take_waiters(struct em_registry *r, bool (*wake_if)(const struct em_
 			continue;
 		}
 		*pp = w->next;
-		em_reg_instance_unref(r, w->inst, to_close);
+		em_reg_instance_unref(w->inst, to_close);
 		w->inst = NULL;
 		w->next = *woken;
 		*woken = w;
@@ -218,28 +323,56 @@ static bool waiter_any(const struct em_waiter *w, const void *arg)
 
 /* ---- public -------------------------------------------------------------- */
 
-/* mu held: creates the instances of non-templated metrics. */
-static void create_static_instances(struct em_snapshot *s)
+/* mu held (or the registry not yet shared). A new instance of a
+ * non-templated metric: an eager one is due now, a demand one sleeps until
+ * it is asked for. */
+static void instance_start(struct em_registry *r, struct em_instance *in, int64_t now)
+{
+	if (in->demand) {
+		in->sleeping = true;
+		em_sm_set(in->sm.idle, 1);
+		return;
+	}
+	em_sm_set(in->sm.idle, 0);
+	em_poller_schedule(r, in, now);
+}
+
+/* mu held: a request asks for in. A sleeping instance is polled again, and
+ * the request waits for that fetch (as for a first sample). */
+static void instance_touch(struct em_registry *r, struct em_instance *in, int64_t now)
+{
+	in->last_used_ms = now;
+	if (!in->sleeping)
+		return;
+	in->sleeping = false;
+	in->wait_attempts = in->cache.attempts + 1;
+	em_sm_set(in->sm.idle, 0);
+	em_poller_schedule(r, in, now);
+	pthread_cond_signal(&r->wake);
+}
+
+/* Creates the instance of every non-templated metric i of s with need[i]
+ * (NULL: all), without the registry's lock (opening a scaler may block). */
+static void create_static_instances(struct em_snapshot *s, const bool *need)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		struct em_metric *m = &s->metrics[i];
 		struct em_err err = {0};
 		struct em_instance *in;
 
-		if (m->def->templated || m->instances)
+		if (m->def->templated || m->instances || (need && !need[i]))
 			continue;
 		in = instance_new(m->def, &m->def->raw, "", &err);
 		if (!in) {
 			em_error("metric %s: cannot start its scaler: %s", m->def->name, err.msg);
 			continue;
 		}
-		in->due_ms = em_mono_ms();
 		m->instances = in;
 		m->n_instances = 1;
 	}
 }
 
-struct em_registry *em_registry_new(struct em_config *cfg, bool poll, struct em_err *err)
+struct em_registry *em_registry_new(struct em_config *cfg, enum em_reg_mode mode, struct em_err *err)
 {
 	struct em_registry *r = calloc(1, sizeof(*r));
 
@@ -249,24 +382,31 @@ struct em_registry *em_registry_new(struct em_config *cfg, bool poll, struct em_
 		return NULL;
 	}
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->reload_mu, NULL);
 	em_cond_init(&r->results);
 	em_cond_init(&r->wake);
 	em_cond_init(&r->jobs_cv);
 	r->jobs_tail = &r->jobs;
-	r->poll = poll;
+	r->mode = mode;
 	r->rng = (unsigned)em_now_ms();
 	r->snap = snapshot_new(cfg);
 	if (!r->snap) {
 		em_config_free(cfg);
+		pthread_mutex_destroy(&r->reload_mu);
+		pthread_mutex_destroy(&r->mu);
 		free(r);
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		return NULL;
 	}
-	if (poll) {
+	if (mode != EM_REG_ON_GET) {
+		int64_t now = em_mono_ms();
+		create_static_instances(r->snap, NULL);
 		pthread_mutex_lock(&r->mu);
-		create_static_instances(r->snap);
+		for (size_t i = 0; i < r->snap->n; i++)
+			if (r->snap->metrics[i].instances)
+				instance_start(r, r->snap->metrics[i].instances, now);
 		pthread_mutex_unlock(&r->mu);
-		if (em_poller_start(r) != 0) {
+		if (mode == EM_REG_POLL && em_poller_start(r) != 0) {
 			em_registry_free(r);
 			em_err_set(err, EM_E_INTERNAL, "cannot start the poller");
 			return NULL;
@@ -292,44 +432,112 @@ void em_registry_free(struct em_registry *r)
 	snapshot_unref(r, last, &to_close);
 	pthread_mutex_unlock(&r->mu);
 	em_reg_close_list(to_close);
+	free(r->heap);
 	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->reload_mu);
 	pthread_cond_destroy(&r->results);
 	pthread_cond_destroy(&r->wake);
 	pthread_cond_destroy(&r->jobs_cv);
 	free(r);
 }
 
+static const char *fingerprint_of(const void *arg, size_t i)
+{
+	return ((const struct em_snapshot *)arg)->metrics[i].def->fingerprint;
+}
+
+/* Matches only an entry not yet taken by an earlier new metric (taken[]). */
+struct fp_match {
+	const struct em_snapshot *old;
+	const bool *taken;
+};
+
+static bool fingerprint_free_is(const void *arg, size_t i, const char *key)
+{
+	const struct fp_match *fm = arg;
+	const char *f = fm->old->metrics[i].def->fingerprint;
+
+	return !fm->taken[i] && f && strcmp(f, key) == 0;
+}
+
+/* Reloads run one at a time (reload_mu). What may block or takes time
+ * (matching 10,000 definitions, opening new scalers) happens without mu;
+ * under mu only pointers move, so requests never wait on a reload. */
 void em_registry_reload(struct em_registry *r, struct em_config *cfg)
 {
 	struct em_snapshot *ns = snapshot_new(cfg), *old;
 	struct em_instance *to_close = NULL;
 	struct em_waiter *woken = NULL;
-	size_t kept = 0;
+	uint32_t *fpix = NULL;
+	size_t nfp = 0, kept = 0;
+	long *match = NULL;
+	bool *taken = NULL, *need = NULL;
+	int64_t now;
 
 	if (!ns) {
 		em_error("reload: out of memory; keeping the old config");
 		em_config_free(cfg);
 		return;
 	}
+	pthread_mutex_lock(&r->reload_mu);
 	pthread_mutex_lock(&r->mu);
 	old = r->snap;
+	old->refs++;
+	pthread_mutex_unlock(&r->mu);
+	/* Only reloads replace the snapshot or a non-templated metric's
+	 * instance: both are stable here, without mu. */
+	match = calloc(ns->n ? ns->n : 1, sizeof(*match));
+	taken = calloc(old->n ? old->n : 1, sizeof(*taken));
+	need = calloc(ns->n ? ns->n : 1, sizeof(*need));
+	fpix = index_build(old->n, &nfp, fingerprint_of, old);
+	if (!match || !taken || !need || !fpix) {
+		em_error("reload: out of memory; keeping the old config");
+		pthread_mutex_lock(&r->mu);
+		snapshot_unref(r, old, &to_close);
+		snapshot_unref(r, ns, &to_close);
+		pthread_mutex_unlock(&r->mu);
+		em_reg_close_list(to_close);
+		goto out;
+	}
 	/* Unchanged definitions keep their instances, and so their cached values. */
 	for (size_t i = 0; i < ns->n; i++) {
-		for (size_t j = 0; j < old->n; j++) {
-			if (!old->metrics[j].instances || strcmp(old->metrics[j].def->fingerprint, ns->metrics[i].def->fingerprint) != 0)
-				continue;
-			ns->metrics[i].instances = old->metrics[j].instances;
-			ns->metrics[i].n_instances = old->metrics[j].n_instances;
-			old->metrics[j].instances = NULL;
-			old->metrics[j].n_instances = 0;
+		struct fp_match fm = {old, taken};
+		const char *fp = ns->metrics[i].def->fingerprint;
+		match[i] = fp ? index_find(fpix, nfp, fp, fingerprint_free_is, &fm) : -1;
+		if (match[i] >= 0)
+			taken[match[i]] = true;
+		need[i] = match[i] < 0 || (!ns->metrics[i].def->templated && !old->metrics[match[i]].instances);
+	}
+	if (r->mode != EM_REG_ON_GET)
+		create_static_instances(ns, need);
+	now = em_mono_ms();
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < ns->n; i++) {
+		struct em_metric *om = match[i] >= 0 ? &old->metrics[match[i]] : NULL;
+		if (!need[i] && om && om->instances) {
+			ns->metrics[i].instances = om->instances;
+			ns->metrics[i].n_instances = om->n_instances;
+			om->instances = NULL;
+			om->n_instances = 0;
 			kept++;
-			break;
+		} else if (ns->metrics[i].instances) {
+			instance_start(r, ns->metrics[i].instances, now);
 		}
 	}
-	if (r->poll)
-		create_static_instances(ns);
 	r->snap = ns;
-	snapshot_unref(r, old, &to_close);
+	/* What was not carried over stops now, even while a request still
+	 * holds the old snapshot: only the current one is ever polled. */
+	for (size_t j = 0; j < old->n; j++) {
+		struct em_instance *in = old->metrics[j].instances, *next;
+		old->metrics[j].instances = NULL;
+		old->metrics[j].n_instances = 0;
+		for (; in; in = next) {
+			next = in->next;
+			instance_kill(r, in, &to_close);
+		}
+	}
+	snapshot_unref(r, old, &to_close);   /* ours */
+	snapshot_unref(r, old, &to_close);   /* the registry's */
 	/* Parked requests look again: their instance may be gone (no longer
 	 * polled) or replaced; the others simply park again. */
 	em_reg_take_waiters(r, waiter_any, NULL, &woken, &to_close);
@@ -338,14 +546,19 @@ void em_registry_reload(struct em_registry *r, struct em_config *cfg)
 	em_reg_wake_list(woken);
 	em_reg_close_list(to_close);
 	em_info("config reloaded: %zu metrics, %zu unchanged kept their cache", ns->n, kept);
+out:
+	pthread_mutex_unlock(&r->reload_mu);
+	free(fpix);
+	free(match);
+	free(taken);
+	free(need);
 }
 
 static struct em_metric *find_metric(struct em_snapshot *s, const char *name)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->metrics[i].def->name, name) == 0)
-			return &s->metrics[i];
-	return NULL;
+	long i = index_find(s->index, s->nindex, name, metric_name_is, s);
+
+	return i >= 0 ? &s->metrics[i] : NULL;
 }
 
 /* mu held. Finds or creates the instance serving ns/metric in out->snap and
@@ -362,7 +575,7 @@ static int find_instance(struct em_registry *r, struct em_metric *m, const char 
 
 	if (!m->def->templated) {
 		in = m->instances;
-		if (!in && !r->poll) {
+		if (!in && r->mode == EM_REG_ON_GET) {
 			pthread_mutex_unlock(&r->mu);
 			in = instance_new(m->def, &m->def->raw, "", err);
 			pthread_mutex_lock(&r->mu);
@@ -404,30 +617,29 @@ static int find_instance(struct em_registry *r, struct em_metric *m, const char 
 		goto out;
 	if (r->snap != out->snap) {
 		/* A reload happened meanwhile: this instance would never be polled. */
-		em_reg_to_close_push(r, in, to_close);
+		em_reg_to_close_push(in, to_close);
 		rc = 1;
 		goto out;
 	}
 	/* Another request may have created the same instance meanwhile. */
 	for (struct em_instance *o = m->instances; o; o = o->next) {
 		if (strcmp(o->key, in->key) == 0) {
-			em_reg_to_close_push(r, in, to_close);
+			em_reg_to_close_push(in, to_close);
 			in = o;
 			goto found;
 		}
 	}
 	if ((int64_t)m->n_instances >= m->def->max_instances) {
-		em_reg_to_close_push(r, in, to_close);
+		em_reg_to_close_push(in, to_close);
 		goto too_many;
 	}
-	in->due_ms = em_mono_ms();
 	in->next = m->instances;
 	m->instances = in;
 	m->n_instances++;
-	pthread_cond_signal(&r->wake);
+	in->sleeping = r->mode != EM_REG_ON_GET;   /* woken just below: polled from now on */
 found:
 	in->refs++;
-	in->last_used_ms = em_mono_ms();
+	instance_touch(r, in, em_mono_ms());
 	*inp = in;
 	rc = 0;
 	goto out;
@@ -438,6 +650,12 @@ out:
 	em_rawopts_free(&filled);
 	free(key);
 	return rc;
+}
+
+/* mu held: the sample a request for in waits for is not there yet. */
+static bool must_wait(const struct em_instance *in)
+{
+	return in->cache.attempts < in->wait_attempts;
 }
 
 int em_registry_get(struct em_registry *r, const char *ns, const char *metric, const struct em_kvlist *sel_eq,
@@ -473,14 +691,14 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 			goto out_locked;
 		}
 	}
-	if (!r->poll) {
+	if (r->mode == EM_REG_ON_GET) {
 		pthread_mutex_unlock(&r->mu);
 		em_poller_fetch_now(r, in);
 		pthread_mutex_lock(&r->mu);
-	} else if (in->cache.attempts == 0 && w) {
-		/* The very first sample: park the request, without a thread, until
-		 * the one in-flight fetch (shared by all waiting requests) ends or
-		 * the metric's timeout passes. */
+	} else if (must_wait(in) && w) {
+		/* A first sample (or the first after idling): park the request,
+		 * without a thread, until the one in-flight fetch (shared by all
+		 * waiting requests) ends or the metric's timeout passes. */
 		int64_t now = em_mono_ms();
 		if (!w->deadline_ms)
 			w->deadline_ms = now + in->timeout_ms;
@@ -495,25 +713,25 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 				   metric, (long long)in->timeout_ms);
 		}
 		if (in)
-			em_reg_instance_unref(r, in, &to_close);
+			em_reg_instance_unref(in, &to_close);
 		goto out_locked;
-	} else if (in->cache.attempts == 0) {
+	} else if (must_wait(in)) {
 		/* No waiter: block this thread instead (same bounds). */
 		int64_t deadline = em_mono_ms() + in->timeout_ms;
-		while (in->cache.attempts == 0 && !r->stopping && !in->dead)
+		while (must_wait(in) && !r->stopping && !in->dead)
 			if (em_cond_wait_until(&r->results, &r->mu, deadline) != 0)
 				break;
-		if (in->cache.attempts == 0) {
+		if (must_wait(in)) {
 			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: no sample yet (first fetch still running after %lldms)",
 				   metric, (long long)in->timeout_ms);
-			em_reg_instance_unref(r, in, &to_close);
+			em_reg_instance_unref(in, &to_close);
 			goto out_locked;
 		}
 	}
 	rc = em_cache_read(&in->cache, &in->policy, em_now_ms(), &out->served, err);
 	if (rc != 0)
 		em_err_prefix(err, "metric %s", metric);
-	em_reg_instance_unref(r, in, &to_close);
+	em_reg_instance_unref(in, &to_close);
 out_locked:
 	if (rc != 0 && out->snap) {
 		snapshot_unref(r, out->snap, &to_close);
@@ -532,9 +750,9 @@ void em_registry_wait_arm(struct em_registry *r, struct em_waiter *w)
 
 	pthread_mutex_lock(&r->mu);
 	/* The fetch may have ended between em_registry_get() and now. */
-	now_ready = r->stopping || w->inst->cache.attempts > 0 || w->inst->dead || em_mono_ms() >= w->deadline_ms;
+	now_ready = r->stopping || !must_wait(w->inst) || w->inst->dead || em_mono_ms() >= w->deadline_ms;
 	if (now_ready) {
-		em_reg_instance_unref(r, w->inst, &to_close);
+		em_reg_instance_unref(w->inst, &to_close);
 		w->inst = NULL;
 	} else {
 		w->next = r->waiters;

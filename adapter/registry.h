@@ -19,20 +19,22 @@ struct em_instance;
  * at a time), em_registry_stop and em_registry_free. HTTP threads call
  * em_registry_get, em_registry_wait_arm and em_lookup_release, any number
  * at once and while a reload runs. The poller has one scheduler thread and
- * a pool of worker threads that run the fetches. em_registry_free comes
+ * a pool of worker threads that run the fetches (EM_REG_MANUAL: none; the
+ * thread calling em_registry_step runs them). em_registry_free comes
  * last: after em_registry_stop and after the HTTP server has stopped, so no
  * other call is running or to come.
  *
  * One lock, the registry's mu (registry_int.h), guards the current
  * snapshot, every instance's cache and scheduling fields and reference
  * count, the job queue and the parked requests. It is held only for
- * bookkeeping: never during a scaler's fetch or close, nor while a parked
- * request's wake() runs. It is held while the scheduler calls a scaler's
- * batch_key, while the instances of non-templated metrics are opened (at
- * start-up and on reload: validate and open), while fetch results are
- * published as own metrics, and for a few log lines.
+ * bookkeeping: never during a scaler's fetch, open or close, nor while a
+ * parked request's wake() runs (a reload opens its new instances before
+ * taking it, so requests never wait on a reload). It is held while the
+ * scheduler calls a scaler's batch_key, while fetch results are published
+ * as own metrics (lock-free updates of handles), and for a few log lines.
  *
- * Lock order: registry mu -> selfmetrics -> log. Neither selfmetrics nor
+ * Lock order: registry mu -> selfmetrics (a family's lock, taken to look up
+ * or create a series; updates take none) -> log. Neither selfmetrics nor
  * log calls back into the registry; a scaler's own locks come after the
  * registry's (open and batch_key may run under it) and a scaler never calls
  * the registry. Code holding mu calls nothing else that takes a lock held
@@ -43,8 +45,8 @@ struct em_instance;
  * the one it answered from, so its def stays valid until
  * em_lookup_release. An instance is referenced by each fetch in flight,
  * each parked request and each request reading its cache; a reload that
- * drops or changes its metric marks it dead (once no request still reads
- * the old config), and whoever drops the last reference closes it, after
+ * drops or changes its metric marks it dead at once (it leaves the
+ * schedule), and whoever drops the last reference closes it, after
  * releasing mu. While a fetch is in flight the
  * instance belongs to the worker running it: it is not fetched again (in
  * flight) nor closed (referenced) until that fetch returns.
@@ -54,9 +56,20 @@ struct em_instance;
  * second for busy workers, and when one is still inside a fetch leaves the
  * registry and its instances alive for it (the process is exiting). */
 
-/* Creates the registry for cfg (taking ownership) and, when poll is true,
- * starts the poller (non-templated metrics are polled from start-up). */
-struct em_registry *em_registry_new(struct em_config *cfg, bool poll, struct em_err *err);
+/* How metrics are fetched. */
+enum em_reg_mode {
+	EM_REG_ON_GET,     /* no poller: each request fetches (the `get` command) */
+	EM_REG_POLL,       /* a scheduler thread and a pool of workers */
+	EM_REG_MANUAL,     /* tests: polls run only inside em_registry_step() */
+};
+
+/* Creates the registry for cfg (taking ownership) and, unless mode is
+ * EM_REG_ON_GET, schedules the non-templated metrics: polling: eager ones
+ * from start-up, polling: demand ones from their first request on. */
+struct em_registry *em_registry_new(struct em_config *cfg, enum em_reg_mode mode, struct em_err *err);
+/* EM_REG_MANUAL: starts every fetch due at em_mono_ms() and runs them in the
+ * calling thread, then expires parked requests; returns the fetches run. */
+size_t em_registry_step(struct em_registry *r);
 /* Stops polling and frees everything. In-flight fetches are abandoned after
  * their timeout. NULL-safe. */
 void em_registry_free(struct em_registry *r);
@@ -65,8 +78,8 @@ void em_registry_free(struct em_registry *r);
  * change keep their instances and cached values. */
 void em_registry_reload(struct em_registry *r, struct em_config *cfg);
 
-/* A request waiting for a metric's very first sample without holding a
- * thread: em_registry_get() returns EM_REG_WAIT, the caller parks the request
+/* A request waiting for a metric's first sample (or, for a metric polled on
+ * demand, the first sample after it was idle) without holding a thread: em_registry_get() returns EM_REG_WAIT, the caller parks the request
  * (libmicrohttpd: suspends the connection) and calls em_registry_wait_arm();
  * wake(arg) is then called exactly once, from another thread, when the
  * sample arrives, the deadline passes or the server stops, and the caller
@@ -92,14 +105,15 @@ struct em_lookup {
 /* Serves ns/metric for a request whose labelSelector has the equality
  * requirements sel_eq: finds the metric (EM_E_NOTFOUND when unknown or the
  * namespace is not allowed), finds or creates the instance for templated
- * metrics (EM_E_TOOMANY past maxInstances), and reads its cache. A very
- * first sample is waited for up to the metric's timeout: with w, by
- * returning EM_REG_WAIT (see struct em_waiter); without, by blocking.
+ * metrics (EM_E_TOOMANY past maxInstances), and reads its cache. A first
+ * sample (or one after an idle metric wakes up) is waited for up to the
+ * metric's timeout: with w, by returning EM_REG_WAIT (see struct em_waiter);
+ * without, by blocking.
  * Without a poller (the `get` command) it fetches synchronously. On 0,
  * release with em_lookup_release(). */
 int em_registry_get(struct em_registry *r, const char *ns, const char *metric, const struct em_kvlist *sel_eq,
 		    struct em_waiter *w, struct em_lookup *out, struct em_err *err);
-/* Parks w until its instance has a first sample (see struct em_waiter). */
+/* Parks w until its instance has the sample waited for (see struct em_waiter). */
 void em_registry_wait_arm(struct em_registry *r, struct em_waiter *w);
 /* Wakes every waiting request (they answer 503) and refuses new waits:
  * the first step of a shutdown. */

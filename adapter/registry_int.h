@@ -5,6 +5,7 @@
 #include <pthread.h>
 
 #include "registry.h"
+#include "selfmetrics.h"
 
 /* Everything below is guarded by em_registry.mu unless said otherwise
  * (registry.h has the whole contract). Instances to close are collected on
@@ -16,9 +17,20 @@
  * secrets, timeout_ms, metric_name) are set before it is published and
  * never change, so the fetch reads them without mu. */
 
+#define EM_REG_MIN_WORKERS 2
 #define EM_REG_MAX_WORKERS 256
+#define EM_REG_STALL_MS 100     /* a queued job waiting this long with no free worker adds one */
+#define EM_REG_TICK_MS 10       /* the scheduler wakes at most this often for due times */
 #define EM_REG_MAX_SECRETS 16
 #define EM_REG_MAX_BATCH 500
+#define EM_REG_UNSCHEDULED ((size_t)-1)
+
+/* An instance's own series, acquired when it is made and released when it
+ * is freed (an instance replacing another with the same labels shares them). */
+struct em_inst_series {
+	struct em_sm_series *value, *active, *last_success, *errors, *idle;
+	struct em_sm_series *fetch_seconds;    /* the scaler's, shared by every instance of it */
+};
 
 struct em_instance {
 	struct em_instance *next;
@@ -26,21 +38,24 @@ struct em_instance {
 	char *metric_name;
 	char *key;                 /* filled-in options; "" when not templated */
 	bool templated;
+	bool demand;               /* polled only while requested (polling: demand, and every templated one) */
 	void *cfg;                 /* parsed scaler options */
 	void *inst;                /* scaler instance */
-	const char *secrets[EM_REG_MAX_SECRETS];
+	const char **secrets;      /* nsecrets pointers into cfg */
 	size_t nsecrets;
 	int64_t polling_ms, timeout_ms, idle_ms;
 	struct em_cache_policy policy;
-	char *prom_labels;         /* namespace="..",metric="..",scaler=".." */
+	struct em_inst_series sm;
 	/* under registry mu */
 	struct em_cache cache;
+	size_t heap_idx;           /* in the poller's heap, or EM_REG_UNSCHEDULED */
 	bool in_flight;
+	bool sleeping;             /* demand-polled and not asked for lately: not polled */
 	int64_t due_ms;            /* monotonic */
 	int64_t last_used_ms;      /* monotonic */
+	int64_t wait_attempts;     /* requests wait while cache.attempts is below this */
 	int refs;
 	bool dead;
-	bool keep_series;          /* a live instance publishes under the same labels */
 };
 
 struct em_metric {
@@ -54,43 +69,52 @@ struct em_snapshot {
 	struct em_config *cfg;
 	struct em_metric *metrics;
 	size_t n;
+	uint32_t *index;           /* metric by name: open addressing, 1 + metric index, 0 = empty */
+	size_t nindex;             /* a power of two, at least 2 n */
 };
 
 struct job {
 	struct job *next;
-	struct em_instance *insts[EM_REG_MAX_BATCH];
-	size_t n;
+	int64_t queued_ms;
+	size_t n, cap;
+	struct em_instance *insts[];
 };
 
 struct em_registry {
 	pthread_mutex_t mu;
+	pthread_mutex_t reload_mu; /* one reload at a time; taken before mu */
 	pthread_cond_t results;    /* a fetch finished */
 	pthread_cond_t wake;       /* the scheduler should look again */
 	pthread_cond_t jobs_cv;
 	struct em_snapshot *snap;
-	bool poll;
+	enum em_reg_mode mode;
 	bool stopping;
 	pthread_t sched;           /* the poller's scheduler thread */
+	int64_t sched_next_ms;     /* when it wakes up next */
 	bool sched_started;
+	struct em_instance **heap; /* instances waiting for their due time, earliest first */
+	size_t heap_n, heap_cap;
 	struct job *jobs, **jobs_tail;
 	int workers, idle, queued;  /* queued: jobs not yet taken by a worker */
-	struct em_waiter *waiters;  /* requests parked for a first sample */
+	struct em_waiter *waiters;  /* requests parked for a sample */
 	unsigned rng;
 };
 
 /* ---- registry.c, for the poller ---- */
 
 /* mu held: in goes onto *to_close, to be closed once mu is released. */
-void em_reg_to_close_push(struct em_registry *r, struct em_instance *in, struct em_instance **to_close);
+void em_reg_to_close_push(struct em_instance *in, struct em_instance **to_close);
 /* Closes and frees every instance of the list; mu not held. */
 void em_reg_close_list(struct em_instance *list);
 /* mu held: drops a reference; a dead instance without references goes onto *to_close. */
-void em_reg_instance_unref(struct em_registry *r, struct em_instance *in, struct em_instance **to_close);
+void em_reg_instance_unref(struct em_instance *in, struct em_instance **to_close);
 /* mu held: unlinks the parked requests wake_if() picks onto *woken. */
 void em_reg_take_waiters(struct em_registry *r, bool (*wake_if)(const struct em_waiter *, const void *),
 			 const void *arg, struct em_waiter **woken, struct em_instance **to_close);
 /* Wakes each parked request of the list; mu not held. */
 void em_reg_wake_list(struct em_waiter *w);
+/* mu held: unlinks templated instance in from its metric of the current snapshot. */
+void em_reg_unlink(struct em_registry *r, struct em_instance *in);
 
 /* ---- poller.c, for the registry ---- */
 
@@ -102,5 +126,9 @@ int em_poller_start(struct em_registry *r);
 int em_poller_stop(struct em_registry *r, struct em_instance **to_close);
 /* One synchronous fetch of in, for `get` (no poller); mu not held. */
 void em_poller_fetch_now(struct em_registry *r, struct em_instance *in);
+/* mu held: (re)schedules in for due_ms; a no-op without a poller. */
+void em_poller_schedule(struct em_registry *r, struct em_instance *in, int64_t due_ms);
+/* mu held: takes in off the schedule (it is going away). */
+void em_poller_unschedule(struct em_registry *r, struct em_instance *in);
 
 #endif

@@ -1,148 +1,232 @@
-/* selfmetrics.c - the server's own Prometheus metrics: counters, gauges, histograms, process_*. */
+/* selfmetrics.c - the server's own Prometheus metrics: families declared once, series as lock-free handles, process_*. */
 #include "selfmetrics.h"
 
 #include <dirent.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-enum fam_type { FAM_COUNTER, FAM_GAUGE, FAM_HISTOGRAM };
+#include "adapter/util/text.h"
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
-struct series {
-	struct series *next;
+struct em_sm_series {
+	struct em_sm_series *hnext;        /* in the family's index */
+	struct em_sm_series *prev, *next;  /* the family's list, in creation order (the rendering order) */
+	struct em_sm_family *fam;
+	uint32_t hash;
+	int refs;                          /* em_sm_acquire holders; under fam->lock */
+	bool pinned;                       /* em_sm_series: kept for the life of the process */
+	atomic_bool touched;               /* updated at least once: rendered */
+	_Atomic uint64_t bits;             /* the value as a double; histograms: the sum */
+	_Atomic uint64_t *counts;          /* histograms: NBUCKETS + 1 (above the last), non-cumulative */
 	char *labels;
-	double value;              /* counter/gauge; histogram: sum */
-	uint64_t count;            /* histogram */
-	uint64_t bucket[NBUCKETS]; /* histogram, non-cumulative */
 };
 
-struct family {
-	struct family *next;
-	char *name;
-	char *help;
-	enum fam_type type;
-	struct series *series;
-	struct series **tail;
-};
+/* Families that have a series, in the order of their first one. Taken once
+ * per family (when its first series appears) and by renders; never on an
+ * update. */
+static pthread_mutex_t families_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct em_sm_family *families, **families_tail = &families;
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct family *families;
-static struct family **fam_tail = &families;
-
-static struct family *family_get(const char *name, const char *help, enum fam_type type)
+static double from_bits(uint64_t b)
 {
-	struct family *f;
+	double d;
 
-	for (f = families; f; f = f->next)
-		if (strcmp(f->name, name) == 0)
-			return f;
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return NULL;
-	f->name = strdup(name);
-	f->help = strdup(help ? help : name);
-	if (!f->name || !f->help) {
-		free(f->name);
-		free(f->help);
-		free(f);
-		return NULL;
-	}
-	f->type = type;
-	f->tail = &f->series;
-	*fam_tail = f;
-	fam_tail = &f->next;
-	return f;
+	memcpy(&d, &b, sizeof(d));
+	return d;
 }
 
-static struct series *series_get(struct family *f, const char *labels)
+static uint64_t to_bits(double d)
 {
-	struct series *s;
+	uint64_t b;
 
-	for (s = f->series; s; s = s->next)
-		if (strcmp(s->labels, labels) == 0)
+	memcpy(&b, &d, sizeof(b));
+	return b;
+}
+
+/* fam->lock held (either mode). */
+static struct em_sm_series *find(const struct em_sm_family *f, const char *labels, uint32_t h)
+{
+	if (!f->nindex)
+		return NULL;
+	for (struct em_sm_series *s = f->index[h & (f->nindex - 1)]; s; s = s->hnext)
+		if (s->hash == h && strcmp(s->labels, labels) == 0)
 			return s;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	s->labels = strdup(labels);
-	if (!s->labels) {
-		free(s);
-		return NULL;
+	return NULL;
+}
+
+/* fam->lock held for writing: doubles the index once it is full. */
+static int grow(struct em_sm_family *f)
+{
+	size_t n = f->nindex ? f->nindex * 2 : 16;
+	struct em_sm_series **ix;
+
+	if (f->nseries < f->nindex)
+		return 0;
+	ix = calloc(n, sizeof(*ix));
+	if (!ix)
+		return f->nindex ? 0 : -1;   /* a full index still works, only slower */
+	for (struct em_sm_series *s = f->head; s; s = s->next) {
+		s->hnext = ix[s->hash & (n - 1)];
+		ix[s->hash & (n - 1)] = s;
 	}
-	*f->tail = s;
-	f->tail = &s->next;
+	free(f->index);
+	f->index = ix;
+	f->nindex = n;
+	return 0;
+}
+
+static void link_family(struct em_sm_family *f)
+{
+	if (atomic_load_explicit(&f->linked, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&families_mu);
+	if (!atomic_load_explicit(&f->linked, memory_order_relaxed)) {
+		*families_tail = f;
+		families_tail = &f->next;
+		atomic_store_explicit(&f->linked, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&families_mu);
+}
+
+static struct em_sm_series *get(struct em_sm_family *f, const char *labels, bool counted)
+{
+	uint32_t h;
+	struct em_sm_series *s;
+	size_t ln, extra;
+
+	if (!f)
+		return NULL;
+	labels = labels ? labels : "";
+	h = em_hash_str(labels);
+	if (!counted) {
+		pthread_rwlock_rdlock(&f->lock);
+		s = find(f, labels, h);
+		pthread_rwlock_unlock(&f->lock);
+		if (s && s->pinned)
+			return s;
+	}
+	pthread_rwlock_wrlock(&f->lock);
+	s = find(f, labels, h);
+	if (!s && grow(f) == 0) {
+		ln = strlen(labels) + 1;
+		extra = f->type == EM_SM_HISTOGRAM ? (NBUCKETS + 1) * sizeof(uint64_t) : 0;
+		s = calloc(1, sizeof(*s) + extra + ln);
+		if (s) {
+			s->fam = f;
+			s->hash = h;
+			if (extra)
+				s->counts = (_Atomic uint64_t *)(void *)(s + 1);
+			s->labels = (char *)(s + 1) + extra;
+			memcpy(s->labels, labels, ln);
+			s->hnext = f->index[h & (f->nindex - 1)];
+			f->index[h & (f->nindex - 1)] = s;
+			s->prev = f->tail;
+			if (f->tail)
+				f->tail->next = s;
+			else
+				f->head = s;
+			f->tail = s;
+			f->nseries++;
+		}
+	}
+	if (s) {
+		if (counted)
+			s->refs++;
+		else
+			s->pinned = true;
+	}
+	pthread_rwlock_unlock(&f->lock);
+	if (s)
+		link_family(f);
 	return s;
 }
 
-void em_counter_add(const char *name, const char *help, const char *labels, double delta)
+struct em_sm_series *em_sm_series(struct em_sm_family *f, const char *labels)
 {
-	struct family *f;
-	struct series *s;
-
-	pthread_mutex_lock(&lock);
-	if ((f = family_get(name, help, FAM_COUNTER)) && (s = series_get(f, labels ? labels : "")))
-		s->value += delta;
-	pthread_mutex_unlock(&lock);
+	return get(f, labels, false);
 }
 
-void em_gauge_set(const char *name, const char *help, const char *labels, double value)
+struct em_sm_series *em_sm_acquire(struct em_sm_family *f, const char *labels)
 {
-	struct family *f;
-	struct series *s;
-
-	pthread_mutex_lock(&lock);
-	if ((f = family_get(name, help, FAM_GAUGE)) && (s = series_get(f, labels ? labels : "")))
-		s->value = value;
-	pthread_mutex_unlock(&lock);
+	return get(f, labels, true);
 }
 
-void em_gauge_del(const char *name, const char *labels)
+void em_sm_release(struct em_sm_series *s)
 {
-	pthread_mutex_lock(&lock);
-	for (struct family *f = families; f; f = f->next) {
-		struct series **pp;
-		if (strcmp(f->name, name) != 0)
-			continue;
-		for (pp = &f->series; *pp; pp = &(*pp)->next) {
-			struct series *s = *pp;
-			if (strcmp(s->labels, labels) != 0)
-				continue;
-			*pp = s->next;
-			if (f->tail == &s->next)
-				f->tail = pp;
-			free(s->labels);
-			free(s);
-			break;
-		}
-		break;
+	struct em_sm_family *f;
+	struct em_sm_series **pp;
+
+	if (!s)
+		return;
+	f = s->fam;
+	pthread_rwlock_wrlock(&f->lock);
+	if (--s->refs > 0 || s->pinned) {
+		pthread_rwlock_unlock(&f->lock);
+		return;
 	}
-	pthread_mutex_unlock(&lock);
+	for (pp = &f->index[s->hash & (f->nindex - 1)]; *pp != s; pp = &(*pp)->hnext)
+		;
+	*pp = s->hnext;
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		f->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		f->tail = s->prev;
+	f->nseries--;
+	pthread_rwlock_unlock(&f->lock);
+	free(s);
 }
 
-void em_histogram_observe(const char *name, const char *help, const char *labels, double value)
+static void add_double(_Atomic uint64_t *a, double d)
 {
-	struct family *f;
-	struct series *s;
+	uint64_t old = atomic_load_explicit(a, memory_order_relaxed);
 
-	pthread_mutex_lock(&lock);
-	if ((f = family_get(name, help, FAM_HISTOGRAM)) && (s = series_get(f, labels ? labels : ""))) {
-		size_t i;
-		for (i = 0; i < NBUCKETS && value > buckets[i]; i++)
-			;
-		if (i < NBUCKETS)
-			s->bucket[i]++;
-		s->count++;
-		s->value += value;
-	}
-	pthread_mutex_unlock(&lock);
+	while (!atomic_compare_exchange_weak_explicit(a, &old, to_bits(from_bits(old) + d), memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+void em_sm_add(struct em_sm_series *s, double delta)
+{
+	if (!s)
+		return;
+	add_double(&s->bits, delta);
+	atomic_store_explicit(&s->touched, true, memory_order_release);
+}
+
+void em_sm_set(struct em_sm_series *s, double value)
+{
+	if (!s)
+		return;
+	atomic_store_explicit(&s->bits, to_bits(value), memory_order_relaxed);
+	atomic_store_explicit(&s->touched, true, memory_order_release);
+}
+
+void em_sm_observe(struct em_sm_series *s, double value)
+{
+	size_t i;
+
+	if (!s || !s->counts)
+		return;
+	for (i = 0; i < NBUCKETS && value > buckets[i]; i++)
+		;
+	atomic_fetch_add_explicit(&s->counts[i], 1, memory_order_relaxed);
+	add_double(&s->bits, value);
+	atomic_store_explicit(&s->touched, true, memory_order_release);
+}
+
+double em_sm_value(const struct em_sm_series *s)
+{
+	return s ? from_bits(atomic_load_explicit(&s->bits, memory_order_relaxed)) : 0;
 }
 
 void em_label_escape(const char *in, char *out, size_t cap)
@@ -248,49 +332,57 @@ static void render_process(struct em_strbuf *out)
 void em_selfmetrics_render(struct em_strbuf *out)
 {
 	static const char *const tnames[] = {"counter", "gauge", "histogram"};
+	struct em_sm_family *f;
 
-	pthread_mutex_lock(&lock);
-	for (struct family *f = families; f; f = f->next) {
-		if (!f->series)
-			continue;
-		em_sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, tnames[f->type]);
-		for (struct series *s = f->series; s; s = s->next) {
-			if (f->type != FAM_HISTOGRAM) {
-				render_series(out, f->name, "", s->labels, NULL, s->value);
+	/* families_mu is never taken under a family's lock: this order is safe. */
+	pthread_mutex_lock(&families_mu);
+	for (f = families; f; f = f->next) {
+		bool header = false;
+		pthread_rwlock_rdlock(&f->lock);
+		for (struct em_sm_series *s = f->head; s; s = s->next) {
+			if (!atomic_load_explicit(&s->touched, memory_order_acquire))
+				continue;
+			if (!header) {
+				em_sb_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, tnames[f->type]);
+				header = true;
+			}
+			if (f->type != EM_SM_HISTOGRAM) {
+				render_series(out, f->name, "", s->labels, NULL, em_sm_value(s));
 				continue;
 			}
 			uint64_t cum = 0;
 			char le[32];
 			for (size_t i = 0; i < NBUCKETS; i++) {
-				cum += s->bucket[i];
+				cum += atomic_load_explicit(&s->counts[i], memory_order_relaxed);
 				snprintf(le, sizeof(le), "le=\"%g\"", buckets[i]);
 				render_series(out, f->name, "_bucket", s->labels, le, (double)cum);
 			}
-			render_series(out, f->name, "_bucket", s->labels, "le=\"+Inf\"", (double)s->count);
-			render_series(out, f->name, "_sum", s->labels, NULL, s->value);
-			render_series(out, f->name, "_count", s->labels, NULL, (double)s->count);
+			/* count = every bucket read once: +Inf and _count always agree */
+			cum += atomic_load_explicit(&s->counts[NBUCKETS], memory_order_relaxed);
+			render_series(out, f->name, "_bucket", s->labels, "le=\"+Inf\"", (double)cum);
+			render_series(out, f->name, "_sum", s->labels, NULL, em_sm_value(s));
+			render_series(out, f->name, "_count", s->labels, NULL, (double)cum);
 		}
+		pthread_rwlock_unlock(&f->lock);
 	}
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&families_mu);
 	render_process(out);
 }
 
 void em_selfmetrics_reset(void)
 {
-	pthread_mutex_lock(&lock);
-	while (families) {
-		struct family *f = families;
-		families = f->next;
-		while (f->series) {
-			struct series *s = f->series;
-			f->series = s->next;
-			free(s->labels);
-			free(s);
+	struct em_sm_family *f;
+
+	pthread_mutex_lock(&families_mu);
+	for (f = families; f; f = f->next) {
+		pthread_rwlock_rdlock(&f->lock);
+		for (struct em_sm_series *s = f->head; s; s = s->next) {
+			atomic_store(&s->touched, false);
+			atomic_store(&s->bits, to_bits(0));
+			for (size_t i = 0; s->counts && i <= NBUCKETS; i++)
+				atomic_store(&s->counts[i], 0);
 		}
-		free(f->name);
-		free(f->help);
-		free(f);
+		pthread_rwlock_unlock(&f->lock);
 	}
-	fam_tail = &families;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&families_mu);
 }

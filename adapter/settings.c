@@ -54,6 +54,12 @@ static const struct em_set_choice auth_modes[] = {
 	{NULL, 0},
 };
 
+static const struct em_set_choice polling_modes[] = {
+	{"demand", EM_POLL_DEMAND},
+	{"eager", EM_POLL_EAGER},
+	{NULL, 0},
+};
+
 static const struct em_set_choice authz_modes[] = {
 	{"subjectAccessReview", EM_AUTHZ_SAR},
 	{"allowAuthenticated", EM_AUTHZ_ALLOW_AUTHENTICATED},
@@ -146,6 +152,10 @@ const struct em_setting em_settings[] = {
 		 "counts seconds while metadata durations count milliseconds"},
 	{.name = "defaults.timeout", .type = EM_SET_DURATION, .def = "3s", .flags = EM_SET_RELOAD,
 	 OFF(def_timeout_ms), .help = "bound on one fetch"},
+	{.name = "defaults.polling", .type = EM_SET_ENUM, .def = "demand", .flags = EM_SET_RELOAD,
+	 .choices = polling_modes, OFF(def_polling),
+	 .help = "`demand`: a metric is polled while requests ask for it and idles after 10 x `pollingInterval` "
+		 "without one (see [Polling on demand](#polling-on-demand)); `eager`: polled from start-up, always"},
 	{.name = NULL, .type = EM_SET_END},
 };
 

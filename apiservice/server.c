@@ -103,15 +103,19 @@ static enum MHD_Result queue(struct MHD_Connection *c, int code, const char *cty
 	return ret;
 }
 
+static struct em_sm_family fam_requests =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_http_requests_total", "HTTP requests served by the API, by code and handler.");
+static struct em_sm_family fam_duration =
+	EM_SM_FAMILY(EM_SM_HISTOGRAM, "extmetrics_http_request_duration_seconds", "Time to answer an API request.");
+
 static void account(const char *handler, int code, double secs)
 {
 	char labels[96];
 
 	snprintf(labels, sizeof(labels), "code=\"%d\",handler=\"%s\"", code, handler);
-	em_counter_add("extmetrics_http_requests_total", "HTTP requests served by the API, by code and handler.",
-		       labels, 1);
+	em_sm_add(em_sm_series(&fam_requests, labels), 1);
 	snprintf(labels, sizeof(labels), "handler=\"%s\"", handler);
-	em_histogram_observe("extmetrics_http_request_duration_seconds", "Time to answer an API request.", labels, secs);
+	em_sm_observe(em_sm_series(&fam_duration, labels), secs);
 }
 
 /* ---- authentication hooks ------------------------------------------------ */

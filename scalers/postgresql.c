@@ -390,12 +390,17 @@ static void scrub(const struct pg_target *t, char *msg, size_t cap)
 		em_scrub(msg, cap, secrets, 1);
 }
 
-static void count(const char *name, const char *help, const char *result)
+static struct em_sm_family fam_connects =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.");
+static struct em_sm_family fam_queries =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_postgresql_queries_total", "Scaler queries run on PostgreSQL by result.");
+
+static void count(struct em_sm_family *f, const char *result)
 {
 	char labels[48];
 
 	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_counter_add(name, help, labels, 1);
+	em_sm_add(em_sm_series(f, labels), 1);
 }
 
 /* Opens a connection without blocking past the deadline (libpq's async
@@ -446,13 +451,13 @@ static PGconn *pg_connect(struct em_pool *pool, int64_t deadline, struct em_err 
 		goto out;
 	}
 	em_pool_connect_result(pool, NULL);
-	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "ok");
+	count(&fam_connects, "ok");
 	return conn;
 out:
 	PQfinish(conn);
 	scrub(t, msg, sizeof(msg));
 	em_pool_connect_result(pool, msg);
-	count("extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.", "error");
+	count(&fam_connects, "error");
 	em_err_set(err, EM_E_UNAVAILABLE, "error establishing postgreSQL connection: %s", msg);
 	return NULL;
 }
@@ -710,8 +715,7 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 		if (fresh || em_mono_ms() >= deadline)
 			break;
 	}
-	count("extmetrics_postgresql_queries_total", "Scaler queries run on PostgreSQL by result.",
-	      rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
+	count(&fam_queries, rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
 	em_pool_release(in->pool, slot, conn);
 	if (rc != RUN_OK) {
 		scrub(t, err->msg, sizeof(err->msg));

@@ -714,13 +714,19 @@ out:
 	return NULL;
 }
 
+static struct em_sm_family fam_requests =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_prometheus_requests_total",
+		     "Prometheus query API requests by HTTP status (\"error\": no response).");
+static struct em_sm_family fam_connections =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_prometheus_connections_total",
+		     "New TCP connections opened to Prometheus (keep-alive reuses them).");
+
 static void count_request(const char *code)
 {
 	char labels[64];
 
 	snprintf(labels, sizeof(labels), "code=\"%s\"", code);
-	em_counter_add("extmetrics_prometheus_requests_total",
-		       "Prometheus query API requests by HTTP status (\"error\": no response).", labels, 1);
+	em_sm_add(em_sm_series(&fam_requests, labels), 1);
 }
 
 static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
@@ -754,8 +760,7 @@ static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sam
 		goto out;
 	}
 	if (resp.connects > 0)
-		em_counter_add("extmetrics_prometheus_connections_total",
-			       "New TCP connections opened to Prometheus (keep-alive reuses them).", "", (double)resp.connects);
+		em_sm_add(em_sm_series(&fam_connections, ""), (double)resp.connects);
 	if (resp.fail != EM_HTTP_OK) {
 		count_request("error");
 		if (resp.fail == EM_HTTP_TIMEOUT)

@@ -10,7 +10,7 @@
  * of adapter/. */
 #include "adapter/log.h"              /* em_debug .. em_error, em_complain */
 #include "adapter/options.h"          /* option tables; em_parse_*, em_kvlist, em_scrub */
-#include "adapter/selfmetrics.h"      /* em_counter_add, em_gauge_set, em_histogram_observe */
+#include "adapter/selfmetrics.h"      /* EM_SM_FAMILY, em_sm_series, em_sm_add */
 #include "adapter/util/clock.h"       /* em_mono_ms, em_now_ms, em_cond_*, em_sleep_ms */
 #include "adapter/util/duration.h"    /* Go's time.ParseDuration */
 #include "adapter/util/err.h"         /* struct em_err */

@@ -35,7 +35,7 @@ int em_cmd_get(int argc, char **argv)
 	c = em_cli_load(&f, true);
 	if (!c)
 		return 1;
-	reg = em_registry_new(c, false, &err);
+	reg = em_registry_new(c, EM_REG_ON_GET, &err);
 	if (!reg) {
 		fprintf(stderr, "%s\n", err.msg);
 		return 1;

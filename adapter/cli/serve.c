@@ -30,6 +30,11 @@ static const char *const usage_serve =
 	"SIGHUP or a change of the config file reloads it; an invalid new config is rejected and the old one\n"
 	"keeps serving. SIGTERM stops accepting, lets in-flight requests finish (5 s at most) and exits 0.\n";
 
+static struct em_sm_family fam_reloads =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_config_reloads_total", "Config reloads by result.");
+static struct em_sm_family fam_build =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_build_info", "Build information; always 1.");
+
 /* running: the settings as last loaded (em_settings_values), replaced when
  * a reload changes one that needs a restart, so that is said once. */
 static void reload(struct em_registry *reg, const char *path, const char *why, char ***running)
@@ -42,7 +47,7 @@ static void reload(struct em_registry *reg, const char *path, const char *why, c
 		em_error("config reload (%s) rejected; the old config keeps serving:", why);
 		for (size_t i = 0; i < errs.n; i++)
 			em_error("  %s", errs.msgs[i]);
-		em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"failure\"", 1);
+		em_sm_add(em_sm_series(&fam_reloads, "result=\"failure\""), 1);
 		em_errlist_free(&errs);
 		return;
 	}
@@ -58,7 +63,7 @@ static void reload(struct em_registry *reg, const char *path, const char *why, c
 	}
 	em_sb_free(&names);
 	em_registry_reload(reg, c);
-	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 1);
+	em_sm_add(em_sm_series(&fam_reloads, "result=\"success\""), 1);
 }
 
 int em_cmd_serve(int argc, char **argv)
@@ -125,12 +130,12 @@ int em_cmd_serve(int argc, char **argv)
 	so.key_file = keyf;
 
 	snprintf(labels, sizeof(labels), "version=\"%s\"", EM_VERSION);
-	em_gauge_set("extmetrics_build_info", "Build information; always 1.", labels, 1);
-	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"success\"", 0);
-	em_counter_add("extmetrics_config_reloads_total", "Config reloads by result.", "result=\"failure\"", 0);
+	em_sm_set(em_sm_series(&fam_build, labels), 1);
+	em_sm_add(em_sm_series(&fam_reloads, "result=\"success\""), 0);
+	em_sm_add(em_sm_series(&fam_reloads, "result=\"failure\""), 0);
 	running = em_settings_values(c);
 	c_owned = false; /* em_registry_new takes it, even when it fails */
-	reg = em_registry_new(c, true, &err);
+	reg = em_registry_new(c, EM_REG_POLL, &err);
 	if (!reg) {
 		em_error("%s", err.msg);
 		goto out;

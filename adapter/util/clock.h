@@ -20,6 +20,16 @@ void em_cond_init(pthread_cond_t *cv);
  * Returns what pthread_cond_timedwait returns (ETIMEDOUT once it passed). */
 int em_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms);
 
+/* The one clock, mockable (as collectd's cdtime): tests install their own
+ * em_mono_ms/em_now_ms with em_clock_use and every decision (due times,
+ * idle times, deadlines, cache ages) follows it; NULL restores the
+ * system's. Waits (em_cond_wait_until, em_sleep_ms) still take real time. */
+struct em_clock {
+	int64_t (*mono_ms)(void);
+	int64_t (*now_ms)(void);
+};
+void em_clock_use(const struct em_clock *c);
+
 /* Sleeps ms milliseconds (monotonic; a signal does not cut it short). */
 void em_sleep_ms(int64_t ms);
 

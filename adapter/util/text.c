@@ -77,3 +77,12 @@ int em_strv_push(char ***v, size_t *n, const char *s)
 	nv[(*n)++] = copy;
 	return 0;
 }
+
+uint32_t em_hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The value of hex digit c (either case), or -1. */
 int em_hexval(int c);
@@ -18,6 +19,10 @@ size_t em_percent_decode(const char *s, size_t n, char *out, bool keep_nul, size
 /* True when s is a DNS-1123 label: 1-63 of [a-z0-9-], alphanumeric at both
  * ends (Kubernetes namespaces, Service names). */
 bool em_dns1123_label(const char *s);
+
+/* FNV-1a of a string: for in-memory hash tables (not for anything an
+ * attacker could flood: label sets and metric names come from us). */
+uint32_t em_hash_str(const char *s);
 
 /* Appends a copy of s to the vector *v of *n strings. 0, or -1 out of memory
  * (the vector is then unchanged). */

@@ -473,13 +473,18 @@ char *em_auth_ca_pem(struct em_auth *a, uint64_t *gen)
 
 enum outcome { AUTHN_OK, AUTHN_NONE, AUTHN_ERROR };
 
+static struct em_sm_family fam_authn =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_authn_total",
+		     "Authentication attempts by method (requestheader, x509, token, none) and result.");
+static struct em_sm_family fam_authz =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_authz_total", "Authorization decisions by result (allowed, denied, error).");
+
 static void count_authn(const char *method, const char *result)
 {
 	char labels[96];
 
 	snprintf(labels, sizeof(labels), "method=\"%s\",result=\"%s\"", method, result);
-	em_counter_add("extmetrics_authn_total",
-		       "Authentication attempts by method (requestheader, x509, token, none) and result.", labels, 1);
+	em_sm_add(em_sm_series(&fam_authn, labels), 1);
 }
 
 static void count_authz(const char *result)
@@ -487,8 +492,7 @@ static void count_authz(const char *result)
 	char labels[64];
 
 	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_counter_add("extmetrics_authz_total", "Authorization decisions by result (allowed, denied, error).", labels,
-		       1);
+	em_sm_add(em_sm_series(&fam_authz, labels), 1);
 }
 
 static int token_review(struct em_auth *a, const char *token, struct em_user *u, bool *api_error)

@@ -63,6 +63,10 @@ void em_aws_resp_free(struct em_aws_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
+static struct em_sm_family fam_calls =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_aws_api_calls_total",
+		     "AWS API calls made, by service, operation and result (HTTP status or AWS error code).");
+
 static void count_call(const char *service, const char *operation, const char *code)
 {
 	char s[64], o[96], c[128], labels[320];
@@ -71,9 +75,7 @@ static void count_call(const char *service, const char *operation, const char *c
 	em_label_escape(operation ? operation : "", o, sizeof(o));
 	em_label_escape(code, c, sizeof(c));
 	snprintf(labels, sizeof(labels), "service=\"%s\",operation=\"%s\",code=\"%s\"", s, o, c);
-	em_counter_add("extmetrics_aws_api_calls_total",
-		       "AWS API calls made, by service, operation and result (HTTP status or AWS error code).",
-		       labels, 1);
+	em_sm_add(em_sm_series(&fam_calls, labels), 1);
 }
 
 int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struct em_err *err)

@@ -308,12 +308,17 @@ static void server_error(MYSQL *m, char *out, size_t cap)
 	snprintf(out, cap, "Error %u (%s): %s", mysql_errno(m), mysql_sqlstate(m), mysql_error(m));
 }
 
-static void count(const char *name, const char *help, const char *result)
+static struct em_sm_family fam_connects =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_mysql_connects_total", "Connection attempts to MySQL/MariaDB by result.");
+static struct em_sm_family fam_queries =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_mysql_queries_total", "Scaler queries run on MySQL/MariaDB by result.");
+
+static void count(struct em_sm_family *f, const char *result)
 {
 	char labels[48];
 
 	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_counter_add(name, help, labels, 1);
+	em_sm_add(em_sm_series(f, labels), 1);
 }
 
 /* Runs a statement that returns no rows; drains a result it does return. */
@@ -622,8 +627,7 @@ static int my_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 			em_pool_connected(in->pool, slot);
 			scrub(t, msg, sizeof(msg));
 			em_pool_connect_result(in->pool, c ? NULL : msg);
-			count("extmetrics_mysql_connects_total", "Connection attempts to MySQL/MariaDB by result.",
-			      c ? "ok" : "error");
+			count(&fam_connects, c ? "ok" : "error");
 			if (!c) {
 				em_err_set(err, EM_E_UNAVAILABLE, "error establishing MySQL connection: %s", msg);
 				break;
@@ -647,8 +651,7 @@ static int my_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 		if (fresh || em_mono_ms() >= deadline)
 			break;
 	}
-	count("extmetrics_mysql_queries_total", "Scaler queries run on MySQL/MariaDB by result.",
-	      rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
+	count(&fam_queries, rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
 	em_pool_release(in->pool, slot, c);
 	if (rc != RUN_OK) {
 		scrub(t, err->msg, sizeof(err->msg));

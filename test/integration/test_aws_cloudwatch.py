@@ -157,9 +157,11 @@ def twenty_metrics_one_get_metric_data_per_poll():
     n = 20
     for i in range(n):
         put([("Shard", f"s{i}")], i + 1, metric_name="Depth", ns="Batch")
-    ms = [metric(f"shard-{i}", [("Shard", f"s{i}")], metric_name="Depth", ns="Batch") for i in range(n)]
+    # polled before any request asks (polling: eager): the batch is what is counted
+    ms = [dict(metric(f"shard-{i}", [("Shard", f"s{i}")], metric_name="Depth", ns="Batch"), polling="eager")
+          for i in range(n)]
     # the same CloudWatch metric twice: asked for once, served to both
-    ms.append(metric("shard-0-again", [("Shard", "s0")], metric_name="Depth", ns="Batch"))
+    ms.append(dict(metric("shard-0-again", [("Shard", "s0")], metric_name="Depth", ns="Batch"), polling="eager"))
     s = Server(config(*ms), env=env())
     T.at_exit(s.stop)
 

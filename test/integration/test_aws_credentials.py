@@ -34,10 +34,12 @@ def open_sts():
     return M["b"]
 
 
-def config(queue_url, auth=None, polling="1s"):
+def config(queue_url, auth=None, polling="1s", eager=False):
     m = {"name": "work", "namespaces": ["*"], "type": "aws-sqs-queue",
          "metadata": {"queueURL": queue_url, "awsRegion": "us-east-1", "queueLength": "10"},
          "pollingInterval": polling, "timeout": "5s"}
+    if eager:   # polled before any request asks
+        m["polling"] = "eager"
     if auth is not None:
         m["auth"] = auth
     return json.dumps({"server": {"auth": {"mode": "none"}}, "metrics": [m]})
@@ -141,7 +143,7 @@ def irsa_token_file_is_reread_on_refresh_and_forced_refreshes_are_rate_limited()
     before = len(sts_calls(b, "AssumeRoleWithWebIdentity"))
     e = clean_aws_env({"AWS_ROLE_ARN": IRSA_ROLE, "AWS_WEB_IDENTITY_TOKEN_FILE": token_file,
                        "AWS_ENDPOINT_URL_STS": b.url, "AWS_ENDPOINT_URL_SQS": a.url})
-    s = Server(config(M["a_queue"], {"podIdentity": "aws"}), env=e)
+    s = Server(config(M["a_queue"], {"podIdentity": "aws"}, eager=True), env=e)
     T.at_exit(s.stop)
 
     def calls():

@@ -297,6 +297,7 @@ def throttled_polls_back_off_then_recover():
     T.at_exit(aws.stop)
     m = metric("q", url, {"awsEndpoint": aws.url})
     m["timeout"] = "1s"
+    m["polling"] = "eager"   # polled before any request asks
     s = Server(config(m), env=env())
     T.at_exit(s.stop)
     # the 5th poll sent and retried; 4 skipped polls (~4 s) follow it
@@ -403,8 +404,10 @@ def sts_endpoint_precedence():
 def metrics_on_one_queue_share_one_request_per_poll():
     url = new_queue("shared", visible=15)
     receive(url, 5)
-    cfg = config(metric("all", url), metric("visible", url, {"scaleOnInFlight": "false"}),
-                 metric("all-again", url, {"activationQueueLength": "3"}))
+    # polled before any request asks (polling: eager): the batching is what is counted
+    cfg = config(dict(metric("all", url), polling="eager"),
+                 dict(metric("visible", url, {"scaleOnInFlight": "false"}), polling="eager"),
+                 dict(metric("all-again", url, {"activationQueueLength": "3"}), polling="eager"))
     s = Server(cfg, env=env())
     T.at_exit(s.stop)
 

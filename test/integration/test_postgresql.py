@@ -279,8 +279,8 @@ def second_connection_only_while_a_query_is_running():
     """A slow metric (0.7 s query every 200 ms) keeps one connection busy most
     of the time: its quick neighbours then open one more, and only one, and
     keep updating."""
-    slow = dict(metric("slow", "SELECT 1 FROM pg_sleep(0.7)"), pollingInterval="200ms", timeout="3s")
-    fast = [dict(metric(f"f{i}", PENDING), pollingInterval="200ms", timeout="3s") for i in range(4)]
+    slow = dict(metric("slow", "SELECT 1 FROM pg_sleep(0.7)"), pollingInterval="200ms", timeout="3s", polling="eager")
+    fast = [dict(metric(f"f{i}", PENDING), pollingInterval="200ms", timeout="3s", polling="eager") for i in range(4)]
     srv = Server(config([slow] + fast), env=ENV)
     try:
         wait_for(lambda: served_value(srv, "slow") == "1", timeout=8, what="slow metric")

@@ -26,13 +26,14 @@ metrics:
 """
 
 
-def pg_metric(name, query, timeout="3s", polling="30s"):
+def pg_metric(name, query, timeout="3s", polling="30s", mode="demand"):
     return f"""
   - name: {name}
     namespaces: ["*"]
     type: postgresql
     timeout: {timeout}
     pollingInterval: {polling}
+    polling: {mode}
     metadata:
       host: 127.0.0.1
       port: "{pg.port}"
@@ -181,7 +182,7 @@ def reload_storm_never_strands_a_request():
 
 @T.case
 def metric_series_survive_reloads():
-    cfg = HEAD + pg_metric("g", "SELECT 42", polling="30s")
+    cfg = HEAD + pg_metric("g", "SELECT 42", polling="30s", mode="eager")   # polled before any request
     srv = Server(cfg, env=ENV)
     try:
         wait_for(lambda: 'extmetrics_metric_value{namespace="",metric="g",scaler="postgresql"} 42' in srv.metrics(),
