@@ -147,6 +147,13 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
+/* What a TLS connection holds from its start to its close: the credentials
+ * it was given, and what auth has already verified about its client. */
+struct conn_ctx {
+	struct em_tlscred *cred;
+	struct em_auth_conn *auth;   /* NULL without auth */
+};
+
 /* Hands the request's headers and the peer's certificate chain to auth.
  * Identity headers (X-Remote-User...) are read there and nowhere else: the
  * routes never see request headers beyond Accept. */
@@ -157,6 +164,8 @@ static void authenticate(struct em_server *s, struct MHD_Connection *c, const ch
 	struct em_cert_der chain[MAX_PEER_CERTS];
 	struct em_auth_request r = {.method = method, .path = url, .chain = chain};
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *sc = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct conn_ctx *cc = sc ? sc->socket_context : NULL;
 
 	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &h);
 	if (h.oom) {
@@ -170,6 +179,7 @@ static void authenticate(struct em_server *s, struct MHD_Connection *c, const ch
 	}
 	r.headers = h.v;
 	r.n_headers = h.n;
+	r.conn = cc ? cc->auth : NULL;
 	if (ci && ci->tls_session) {
 		unsigned n = 0;
 		const gnutls_datum_t *peers = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
@@ -190,25 +200,33 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	struct em_server *s = cls;
+	struct conn_ctx *cc;
 
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-		struct em_tlscred *cred;
 		gnutls_session_t sess;
 
-		if (!ci || !ci->tls_session || !s->tls)
+		if (!ci || !ci->tls_session || !s->tls || !(cc = calloc(1, sizeof(*cc))))
 			return;
 		sess = (gnutls_session_t)ci->tls_session;
-		cred = em_tlscreds_acquire(s->tls, s->auth);
-		if (gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, em_tlscred_gnutls(cred)) < 0) {
-			em_tlscred_release(cred);   /* MHD's start-up credentials stay */
+		cc->cred = em_tlscreds_acquire(s->tls, s->auth);
+		if (gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, em_tlscred_gnutls(cc->cred)) < 0) {
+			em_tlscred_release(cc->cred);   /* MHD's start-up credentials stay */
+			free(cc);
 			return;
 		}
 		if (em_auth_wants_client_certs(s->auth))
 			gnutls_certificate_server_set_request(sess, GNUTLS_CERT_REQUEST);
-		*socket_context = cred;
+		if (s->auth)
+			cc->auth = em_auth_conn_new();
+		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		em_tlscred_release(*socket_context);
+		cc = *socket_context;
+		if (cc) {
+			em_tlscred_release(cc->cred);
+			em_auth_conn_free(cc->auth);
+			free(cc);
+		}
 		*socket_context = NULL;
 	}
 }

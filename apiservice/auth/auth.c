@@ -26,6 +26,7 @@
 #define FILE_CHECK_MS 5000
 #define CM_RETRY_MS 10000
 #define MAX_CA_FILE (4 << 20)
+#define FAILED_CHAIN_RECHECK_S 10
 
 /* First value of header name (case-insensitive), or NULL. */
 static const char *first_value(const struct em_header *h, size_t n, const char *name)
@@ -471,6 +472,136 @@ char *em_auth_ca_pem(struct em_auth *a, uint64_t *gen)
 
 /* ======================== one request ======================== */
 
+/* ---- verdicts kept per connection ---- */
+
+static struct em_sm_family fam_chains =
+	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_authn_chain_verifications_total",
+		     "Client certificate chains verified, by CA (once per connection and CA state, not per request).");
+
+enum { POOL_RH, POOL_CLIENT, NPOOLS };
+
+struct verdict {
+	uint64_t gen;                  /* the CA state it was made under; 0: none */
+	int rc;                        /* em_x509_verify's */
+	int64_t until_s;               /* kept until then (success: the chain's earliest notAfter) */
+	struct em_x509_subject subj;   /* success */
+	char *why;                     /* failure: the message (for debug logs) */
+};
+
+struct em_auth_conn {
+	unsigned char *chain;          /* the DER certificates the verdicts are about, back to back */
+	size_t chain_len;
+	struct verdict v[NPOOLS];
+};
+
+struct em_auth_conn *em_auth_conn_new(void)
+{
+	return calloc(1, sizeof(struct em_auth_conn));
+}
+
+static void verdict_clear(struct verdict *v)
+{
+	em_x509_subject_free(&v->subj);
+	free(v->why);
+	memset(v, 0, sizeof(*v));
+}
+
+void em_auth_conn_free(struct em_auth_conn *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < NPOOLS; i++)
+		verdict_clear(&c->v[i]);
+	free(c->chain);
+	free(c);
+}
+
+static int subject_copy(struct em_x509_subject *d, const struct em_x509_subject *s)
+{
+	memset(d, 0, sizeof(*d));
+	if (!(d->cn = strdup(s->cn ? s->cn : "")))
+		return -1;
+	if (s->n_orgs && !(d->orgs = calloc(s->n_orgs, sizeof(*d->orgs))))
+		goto out;
+	for (; d->n_orgs < s->n_orgs; d->n_orgs++)
+		if (!(d->orgs[d->n_orgs] = strdup(s->orgs[d->n_orgs])))
+			goto out;
+	return 0;
+out:
+	em_x509_subject_free(d);
+	return -1;
+}
+
+/* Whether c's verdicts are about this chain; if not, forgets them and
+ * remembers the chain (false when out of memory: nothing is kept). */
+static bool conn_same_chain(struct em_auth_conn *c, const struct em_cert_der *chain, size_t n)
+{
+	size_t len = 0, off = 0;
+	unsigned char *p;
+
+	for (size_t i = 0; i < n; i++)
+		len += chain[i].len;
+	if (c->chain && len == c->chain_len) {
+		bool same = true;
+		for (size_t i = 0; same && i < n; off += chain[i].len, i++)
+			same = memcmp(c->chain + off, chain[i].data, chain[i].len) == 0;
+		if (same)
+			return true;
+	}
+	for (int i = 0; i < NPOOLS; i++)
+		verdict_clear(&c->v[i]);
+	free(c->chain);
+	c->chain = NULL;
+	c->chain_len = 0;
+	if (!(p = malloc(len ? len : 1)))
+		return false;
+	for (size_t i = 0, o = 0; i < n; o += chain[i].len, i++)
+		memcpy(p + o, chain[i].data, chain[i].len);
+	c->chain = p;
+	c->chain_len = len;
+	return true;
+}
+
+/* em_x509_verify of the request's chain against pool `which` of st, or the
+ * connection's earlier answer for the same chain and CA state while the
+ * chain is still valid. */
+static int verify_chain(struct state *st, int which, const struct em_auth_request *r, struct em_x509_subject *subj,
+			struct em_err *err)
+{
+	const struct em_x509_pool *pool = which == POOL_RH ? st->rh_pool : st->client_pool;
+	struct em_auth_conn *c = r->conn;
+	struct verdict *v = c ? &c->v[which] : NULL;
+	int64_t now_s = em_now_ms() / 1000, until = 0;
+	int rc;
+
+	if (c && !conn_same_chain(c, r->chain, r->n_chain))
+		v = NULL;
+	if (v && v->gen == st->gen && now_s < v->until_s) {
+		if (v->rc != 0)
+			return em_err_set(err, EM_E_UNAUTHORIZED, "%s", v->why ? v->why : "x509: not verified");
+		if (subject_copy(subj, &v->subj) == 0)
+			return 0;
+	}
+	rc = em_x509_verify_until(pool, r->chain, r->n_chain, now_s, subj, &until, err);
+	em_sm_add(em_sm_series(&fam_chains, which == POOL_RH ? "ca=\"requestheader\"" : "ca=\"client\""), 1);
+	if (!v)
+		return rc;
+	verdict_clear(v);
+	/* Out of memory and other internal trouble is not a verdict. */
+	if (rc != 0 && err->kind != EM_E_UNAUTHORIZED)
+		return rc;
+	if ((rc == 0 && subject_copy(&v->subj, subj) != 0) || (rc != 0 && !(v->why = strdup(err->msg)))) {
+		verdict_clear(v);
+		return rc;
+	}
+	v->gen = st->gen;
+	v->rc = rc;
+	/* A refused chain is tried again now and then (a certificate not yet
+	 * valid may become so), never on every request of the connection. */
+	v->until_s = rc == 0 ? until : now_s + FAILED_CHAIN_RECHECK_S;
+	return rc;
+}
+
 enum outcome { AUTHN_OK, AUTHN_NONE, AUTHN_ERROR };
 
 static struct em_sm_family fam_authn =
@@ -558,7 +689,7 @@ static enum outcome authenticate(struct em_auth *a, struct state *st, const stru
 	*method = "none";
 	if (r->n_chain && st->rh_pool) {
 		*method = "x509";
-		if (em_x509_verify(st->rh_pool, r->chain, r->n_chain, 0, &subj, &err) != 0) {
+		if (verify_chain(st, POOL_RH, r, &subj, &err) != 0) {
 			em_debug("auth: front proxy: %s", err.msg);
 		} else if (st->rh.allowed_names.n && !em_strlist_has(&st->rh.allowed_names, subj.cn)) {
 			em_debug("auth: front proxy: x509: subject with cn=%s is not in the allowed list", subj.cn);
@@ -576,7 +707,7 @@ static enum outcome authenticate(struct em_auth *a, struct state *st, const stru
 	}
 	if (r->n_chain && st->client_pool) {
 		*method = "x509";
-		if (em_x509_verify(st->client_pool, r->chain, r->n_chain, 0, &subj, &err) != 0) {
+		if (verify_chain(st, POOL_CLIENT, r, &subj, &err) != 0) {
 			em_debug("auth: client certificate: %s", err.msg);
 		} else if (*subj.cn) {
 			int rc = em_user_set_name(u, subj.cn);

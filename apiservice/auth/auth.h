@@ -109,6 +109,14 @@ bool em_auth_wants_client_certs(const struct em_auth *a);
 uint64_t em_auth_ca_generation(struct em_auth *a);
 char *em_auth_ca_pem(struct em_auth *a, uint64_t *gen);
 
+/* What one TLS connection has already proven: its client chain is verified
+ * once per CA state, not on every request (the chain cannot change within a
+ * connection without a new handshake, and a changed chain is verified
+ * again). Requests of one connection come one at a time: no lock. */
+struct em_auth_conn;
+struct em_auth_conn *em_auth_conn_new(void);        /* NULL when out of memory: no caching then */
+void em_auth_conn_free(struct em_auth_conn *c);     /* NULL-safe */
+
 struct em_auth_request {
 	const char *method;
 	const char *path;
@@ -116,6 +124,7 @@ struct em_auth_request {
 	size_t n_headers;
 	const struct em_cert_der *chain;   /* the peer's certificates, leaf first */
 	size_t n_chain;
+	struct em_auth_conn *conn;         /* the connection's verdicts; NULL: verify every time */
 };
 
 struct em_auth_result {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter/util/clock.h"
+
 struct em_x509_pool {
 	atomic_int refs;
 	X509_STORE *store;
@@ -157,8 +159,34 @@ static const char *verify_text(int code)
 	}
 }
 
+/* The earliest notAfter of the verified chain, as Unix seconds from now_s. */
+static int64_t chain_until(X509_STORE_CTX *ctx, int64_t now_s)
+{
+	STACK_OF(X509) *ch = X509_STORE_CTX_get0_chain(ctx);
+	int64_t until = INT64_MAX;
+
+	for (int i = 0; ch && i < sk_X509_num(ch); i++) {
+		int days = 0, secs = 0;
+		ASN1_TIME *from = ASN1_TIME_set(NULL, (time_t)now_s);
+		int ok = from && ASN1_TIME_diff(&days, &secs, from, X509_get0_notAfter(sk_X509_value(ch, i)));
+		int64_t t = now_s + (int64_t)days * 86400 + secs;
+		ASN1_TIME_free(from);
+		if (!ok)
+			return now_s;   /* unknown: do not keep the answer */
+		if (t < until)
+			until = t;
+	}
+	return until;
+}
+
 int em_x509_verify(const struct em_x509_pool *pool, const struct em_cert_der *chain, size_t n, int64_t now_s,
 		   struct em_x509_subject *subj, struct em_err *err)
+{
+	return em_x509_verify_until(pool, chain, n, now_s, subj, NULL, err);
+}
+
+int em_x509_verify_until(const struct em_x509_pool *pool, const struct em_cert_der *chain, size_t n, int64_t now_s,
+			 struct em_x509_subject *subj, int64_t *until_s, struct em_err *err)
 {
 	X509 *leaf = NULL;
 	STACK_OF(X509) *rest = NULL;
@@ -210,6 +238,8 @@ int em_x509_verify(const struct em_x509_pool *pool, const struct em_cert_der *ch
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto out;
 	}
+	if (until_s)
+		*until_s = chain_until(ctx, now_s ? now_s : em_now_ms() / 1000);
 	rc = 0;
 out:
 	ERR_clear_error();

@@ -38,5 +38,10 @@ void em_x509_subject_free(struct em_x509_subject *s);   /* NULL-safe, leaves s z
  * returns 0; otherwise -1 with err (EM_E_UNAUTHORIZED) in Go's words. */
 int em_x509_verify(const struct em_x509_pool *pool, const struct em_cert_der *chain, size_t n, int64_t now_s,
 		   struct em_x509_subject *subj, struct em_err *err);
+/* The same; on success also *until_s, the Unix time at which the verified
+ * chain stops being valid (its earliest notAfter), for callers that keep
+ * the answer for a connection. */
+int em_x509_verify_until(const struct em_x509_pool *pool, const struct em_cert_der *chain, size_t n, int64_t now_s,
+			 struct em_x509_subject *subj, int64_t *until_s, struct em_err *err);
 
 #endif

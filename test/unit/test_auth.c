@@ -14,6 +14,7 @@
 #include "adapter/config.h"
 #include "adapter/log.h"
 #include "adapter/selfmetrics.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/strbuf.h"
 #include "apiservice/auth/auth.h"
 #include "apiservice/auth/authcache.h"
@@ -1037,8 +1038,27 @@ static int metric_value(const char *text, const char *series)
 	return p ? (int)strtol(p + strlen(series) + 1, NULL, 10) : 0;
 }
 
-TEST(chain_static_authorization_end_to_end)
+/* Front-proxy chains verified so far (the own counter). */
+static double verifications(void)
 {
+	struct em_strbuf sb;
+	const char *k = "extmetrics_authn_chain_verifications_total{ca=\"requestheader\"} ", *p;
+	double v;
+
+	em_sb_init(&sb);
+	em_selfmetrics_render(&sb);
+	p = strstr(sb.buf, k);
+	v = p ? strtod(p + strlen(k), NULL) : 0;
+	em_sb_free(&sb);
+	return v;
+}
+
+/* The whole chain; with per_conn, every request as if on one connection
+ * (verdicts kept across requests, reset when the chain changes): the
+ * answers must be the same. */
+static void end_to_end(bool per_conn)
+{
+	struct em_auth_conn *conn = per_conn ? em_auth_conn_new() : NULL;
 	struct pki fpca = mkcert("CN=fp-ca", NULL, true, NULL, -3600, 86400);
 	struct pki cca = mkcert("CN=client-ca", NULL, true, NULL, -3600, 86400);
 	struct pki fp = mkcert("CN=front-proxy-client", &fpca, false, "clientAuth", -60, 3600);
@@ -1087,7 +1107,7 @@ TEST(chain_static_authorization_end_to_end)
 
 #define CHECK(method, path, hdrs, nh, chainp, nc, want_code, want_user)                                     \
 	do {                                                                                                  \
-		struct em_auth_request r = {method, path, hdrs, nh, chainp, nc};                              \
+		struct em_auth_request r = {method, path, hdrs, nh, chainp, nc, conn};                              \
 		em_auth_check(a, &r, &res);                                                                   \
 		if (res.code != (want_code))                                                                  \
 			TH_FAIL("%s %s: code %d, want %d (%s)", method, path, res.code, want_code,            \
@@ -1154,6 +1174,85 @@ TEST(chain_static_authorization_end_to_end)
 	pki_free(&fp);
 	pki_free(&other);
 	pki_free(&alice);
+	em_auth_conn_free(conn);
+}
+
+TEST(chain_static_authorization_end_to_end)
+{
+	end_to_end(false);
+}
+
+TEST(chain_same_answers_with_verdicts_kept_per_connection)
+{
+	end_to_end(true);
+}
+
+static int64_t wall_ms;
+static int64_t wall_clock(void)
+{
+	return wall_ms;
+}
+
+TEST(chain_verified_once_per_connection_until_it_changes_or_expires)
+{
+	struct pki fpca = mkcert("CN=fp-ca", NULL, true, NULL, -3600, 86400);
+	struct pki fp = mkcert("CN=front-proxy-client", &fpca, false, "clientAuth", -60, 3600);
+	struct pki other = mkcert("CN=not-allowed", &fpca, false, "clientAuth", -60, 3600);
+	char *fp_pem = pem_of(fpca.crt), *fp_file = tmpfile_with(fp_pem);
+	char *allowed_v[] = {"front-proxy-client"};
+	struct em_auth_conf conf = {.mode = EM_AUTH_DELEGATED,
+				    .rh_ca_file = fp_file,
+				    .rh = {.allowed_names = {allowed_v, 1, true}},
+				    .authz_mode = EM_AUTHZ_ALLOW_AUTHENTICATED};
+	struct der d_fp = der_of(fp.crt), d_other = der_of(other.crt);
+	struct em_header bob[] = {{"X-Remote-User", "bob"}};
+	const char *A = "/apis/external.metrics.k8s.io/v1beta1/namespaces/team-a/m";
+	const struct em_clock clk = {em_mono_ms, wall_clock};
+	struct em_auth_conn *conn = em_auth_conn_new();
+	struct em_err err = {0};
+	struct em_auth_result res;
+	struct em_auth *a;
+	double v0;
+
+	em_log_setup(EM_LOG_ERROR, false);
+	a = em_auth_new(&conf, &err);
+	EXPECT(a != NULL && conn != NULL);
+	if (!a || !conn)
+		return;
+#define ASK(chainp, want_code)                                                                                     \
+	do {                                                                                                       \
+		struct em_auth_request r = {"GET", A, bob, 1, chainp, 1, conn};                                    \
+		em_auth_check(a, &r, &res);                                                                        \
+		EXPECT_INT(res.code, want_code);                                                                   \
+		em_auth_result_free(&res);                                                                         \
+	} while (0)
+	v0 = verifications();
+	for (int i = 0; i < 10; i++)
+		ASK(&d_fp.d, 0);
+	EXPECT_DBL(verifications() - v0, 1, 0);   /* ten requests, one verification */
+	/* another chain on the connection (a renegotiation): verified, refused, and refused again without verifying */
+	ASK(&d_other.d, 401);
+	ASK(&d_other.d, 401);
+	EXPECT_DBL(verifications() - v0, 2, 0);
+	ASK(&d_fp.d, 0);
+	EXPECT_DBL(verifications() - v0, 3, 0);
+	/* the kept answer ends with the certificate: two hours on, it has expired */
+	wall_ms = em_now_ms() + 2 * 3600 * 1000;
+	em_clock_use(&clk);
+	ASK(&d_fp.d, 401);
+	em_clock_use(NULL);
+	EXPECT_DBL(verifications() - v0, 4, 0);
+#undef ASK
+	em_auth_conn_free(conn);
+	em_auth_free(a);
+	free(d_fp.buf);
+	free(d_other.buf);
+	unlink(fp_file);
+	free(fp_file);
+	free(fp_pem);
+	pki_free(&fpca);
+	pki_free(&fp);
+	pki_free(&other);
 }
 
 TEST(chain_without_kubernetes_api_fails_to_start)
