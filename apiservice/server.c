@@ -425,7 +425,7 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 				  MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)16384,   /* idle keep-alive connections cost little */
 				  /* one client cannot hold every slot (slowloris) */
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)1024,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
