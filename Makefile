@@ -115,8 +115,16 @@ build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
 fuzz: deps fuzz-build
 	@scripts/run-fuzz.sh $${FUZZ_SECONDS:-60} $(FUZZ_BIN)
 
-bench: deps all
+$(BUILD)/bench/loadgen: test/bench/loadgen.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	@$(CC) $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -o $@ $< -lssl -lcrypto
+
+# Ratios against nginx and per-unit costs, printed (never asserted).
+bench: deps all $(BUILD)/bench/loadgen
 	@test/bench/serve.sh
+	@LOADGEN=$(BUILD)/bench/loadgen python3 test/bench/auth.py
+	@python3 test/bench/scale.py
 	@test/bench/cloudwatch.sh
 
 clean:
