@@ -37,9 +37,32 @@ static const struct em_option cron_options[] = {
 	EM_OPTIONS_END,
 };
 
+/* A zone read once and shared by every instance naming it: thousands of
+ * cron metrics in one zone hold one copy of its transitions. */
+struct shared_zone {
+	struct em_keyed k;       /* key: the zone name */
+	struct em_tz *tz;
+};
+
+static struct em_keyed_set zones = EM_KEYED_SET_INIT;
+
+static int zone_init(void *obj)
+{
+	struct shared_zone *z = obj;
+	struct em_err err;
+
+	return em_tz_load(z->k.key, &z->tz, &err);
+}
+
+static void zone_fini(void *obj)
+{
+	em_tz_free(((struct shared_zone *)obj)->tz);
+}
+
 struct cron_inst {
 	struct em_cron start, end;
-	struct em_tz *zone;
+	struct em_tz *zone;             /* shared->tz, or owned when shared is NULL */
+	struct shared_zone *shared;
 	double desired;
 };
 
@@ -51,7 +74,10 @@ static void cron_close(void *p)
 		return;
 	em_cron_free(&c->start);
 	em_cron_free(&c->end);
-	em_tz_free(c->zone);
+	if (c->shared)
+		em_keyed_put(&zones, c->shared, zone_fini);
+	else
+		em_tz_free(c->zone);
 	free(c);
 }
 
@@ -79,7 +105,7 @@ static int cron_build(const struct cron_cfg *cfg, struct cron_inst *c, struct em
 	if (cfg->desired_replicas < 0 || cfg->desired_replicas > INT32_MAX)
 		return em_err_set(err, EM_E_CONFIG, "desiredReplicas: must be between 1 and %d, got %lld",
 				  INT32_MAX, (long long)cfg->desired_replicas);
-	if (em_tz_load(cfg->timezone, &c->zone, err) != 0) {
+	if (!c->zone && em_tz_load(cfg->timezone, &c->zone, err) != 0) {
 		em_err_prefix(err, "timezone: unable to load timezone");
 		return -1;
 	}
@@ -106,6 +132,11 @@ static void *cron_open(const void *p, struct em_err *err)
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	/* A zone that does not load is left to cron_build, which says why. */
+	c->shared = em_keyed_get(&zones, ((const struct cron_cfg *)p)->timezone ? ((const struct cron_cfg *)p)->timezone : "",
+				 sizeof(struct shared_zone), zone_init);
+	if (c->shared)
+		c->zone = c->shared->tz;
 	if (cron_build(p, c, err) != 0) {
 		cron_close(c);
 		return NULL;
