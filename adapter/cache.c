@@ -1,6 +1,7 @@
 /* cache.c - the per-instance sample cache and its stale/fallback state machine. */
 #include "cache.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void em_cache_success(struct em_cache *c, struct em_sample *s, int64_t now_ms)
@@ -12,7 +13,8 @@ void em_cache_success(struct em_cache *c, struct em_sample *s, int64_t now_ms)
 	c->sample_ms = now_ms;
 	c->failures = 0;
 	c->attempts++;
-	em_err_clear(&c->last_err);
+	free(c->last_err);
+	c->last_err = NULL;
 }
 
 void em_cache_failure(struct em_cache *c, const struct em_err *err, int64_t now_ms)
@@ -20,9 +22,14 @@ void em_cache_failure(struct em_cache *c, const struct em_err *err, int64_t now_
 	c->failures++;
 	c->fail_ms = now_ms;
 	c->attempts++;
-	c->last_err = *err;
-	if (c->last_err.kind == EM_OK)
-		c->last_err.kind = EM_E_UNAVAILABLE;
+	/* Every read of a failure answers 503 whatever the kind: only the text is kept. */
+	if (!c->last_err || strcmp(c->last_err, err->msg) != 0) {
+		char *m = strdup(err->msg);
+		if (m) {
+			free(c->last_err);
+			c->last_err = m;
+		}
+	}
 }
 
 int em_cache_read(const struct em_cache *c, const struct em_cache_policy *p, int64_t now_ms,
@@ -46,9 +53,10 @@ int em_cache_read(const struct em_cache *c, const struct em_cache_policy *p, int
 	}
 	if (c->failures > 0) {
 		if (c->has_value)
-			return em_err_set(err, EM_E_UNAVAILABLE, "%s (last good value is %llds old)", c->last_err.msg,
+			return em_err_set(err, EM_E_UNAVAILABLE, "%s (last good value is %llds old)",
+					  c->last_err ? c->last_err : "fetch failed",
 					  (long long)((now_ms - c->sample_ms) / 1000));
-		return em_err_set(err, EM_E_UNAVAILABLE, "%s", c->last_err.msg);
+		return em_err_set(err, EM_E_UNAVAILABLE, "%s", c->last_err ? c->last_err : "fetch failed");
 	}
 	if (c->has_value)
 		return em_err_set(err, EM_E_UNAVAILABLE, "value is stale (%llds old) and no new sample arrived",
@@ -61,5 +69,6 @@ void em_cache_free(struct em_cache *c)
 	if (!c)
 		return;
 	em_sample_free(&c->sample);
+	free(c->last_err);
 	memset(c, 0, sizeof(*c));
 }
