@@ -83,6 +83,7 @@ def reload_check(n):
     s, _ = start(config(n))
     try:
         wait_for(lambda: polls(s) >= n, timeout=60, interval=0.2, what="first poll round")
+        time.sleep(2 * INTERVAL_S)   # polls spread by jitter: steady state
         ctx = ssl._create_unverified_context()
         conn = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=10)
 
