@@ -265,8 +265,10 @@ def quick_metrics_on_one_target_share_one_connection():
 
 @T.case
 def second_connection_only_while_a_query_is_running():
-    slow = dict(metric("slow", "SELECT 1 FROM (SELECT SLEEP(0.7)) AS s"), pollingInterval="200ms", timeout="3s")
-    fast = [dict(metric(f"f{i}", PENDING), pollingInterval="200ms", timeout="3s") for i in range(4)]
+    # polled whether or not asked (polling: eager): the connections of steady polling are counted
+    slow = dict(metric("slow", "SELECT 1 FROM (SELECT SLEEP(0.7)) AS s"), pollingInterval="200ms", timeout="3s",
+                polling="eager")
+    fast = [dict(metric(f"f{i}", PENDING), pollingInterval="200ms", timeout="3s", polling="eager") for i in range(4)]
     srv = Server(metrics_config([slow] + fast), env=ENV)
     try:
         wait_for(lambda: served_value(srv, "slow") == "1", timeout=8, what="slow metric")

@@ -301,8 +301,10 @@ def client_count(server):
 def metrics_on_one_server_share_one_connection():
     other = Redis()
     try:
-        ms = [dict(metric(f"a{i}", "jobs"), pollingInterval="200ms") for i in range(6)]
-        ms += [dict(metric(f"b{i}", "q", server=other, passwordFromEnv="-"), pollingInterval="200ms") for i in range(3)]
+        # polled whether or not asked (polling: eager): the b metrics are never asked for
+        ms = [dict(metric(f"a{i}", "jobs"), pollingInterval="200ms", polling="eager") for i in range(6)]
+        ms += [dict(metric(f"b{i}", "q", server=other, passwordFromEnv="-"), pollingInterval="200ms", polling="eager")
+               for i in range(3)]
         other.cli("RPUSH", "q", "1")
         srv = Server(metrics_config(ms), env=ENV)
         try:
