@@ -125,6 +125,7 @@ bench: deps all $(BUILD)/bench/loadgen
 	@test/bench/serve.sh
 	@LOADGEN=$(BUILD)/bench/loadgen python3 test/bench/auth.py
 	@python3 test/bench/scale.py
+	@python3 test/bench/churn.py
 	@test/bench/cloudwatch.sh
 
 clean:
