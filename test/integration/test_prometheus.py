@@ -490,6 +490,9 @@ def connections_are_kept_alive_across_polls():
     srv = Server(config([dict(metric("ka", "vector(1)", server=proxy.url), polling="eager")], polling="300ms"))
     try:
         wait_for(lambda: len(proxy.requests) >= 6, timeout=10, what="6 polls")
+        # the proxy sees a request before extmetrics has counted its answer: wait for the 6th answer too
+        wait_for(lambda: re.search(r'^extmetrics_prometheus_requests_total\{code="200"\} ([6-9]|\d\d+)',
+                                   srv.metrics(), re.M), timeout=10, what="6 answers counted")
         assert proxy.connections == 1, (proxy.connections, len(proxy.requests))
         text = srv.metrics()
         m = re.search(r"^extmetrics_prometheus_connections_total(?:\{\})? (\S+)$", text, re.M)
