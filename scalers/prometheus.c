@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #ifndef EM_VERSION
 #define EM_VERSION "dev"
@@ -139,25 +138,6 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
-/* An HTTP header name is a token (RFC 9110); values must not break the line. */
-static bool header_name_ok(const char *s)
-{
-	if (empty(s))
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
-			return false;
-	return true;
-}
-
-static bool header_value_ok(const char *s)
-{
-	for (; s && *s; s++)
-		if (*s == '\r' || *s == '\n' || *s == '\0')
-			return false;
-	return true;
-}
-
 int em_prom_validate(void *vcfg, struct em_err *err)
 {
 	struct em_prom_cfg *c = vcfg;
@@ -181,10 +161,10 @@ int em_prom_validate(void *vcfg, struct em_err *err)
 	}
 
 	for (size_t i = 0; i < c->customHeaders.n; i++) {
-		if (!header_name_ok(c->customHeaders.items[i].key))
+		if (!em_http_header_name_ok(c->customHeaders.items[i].key))
 			return em_err_set(err, EM_E_CONFIG, "customHeaders: invalid header name \"%s\"",
 					  c->customHeaders.items[i].key);
-		if (!header_value_ok(c->customHeaders.items[i].value))
+		if (!em_http_header_value_ok(c->customHeaders.items[i].value))
 			return em_err_set(err, EM_E_CONFIG, "customHeaders: header %s has a line break in its value",
 					  c->customHeaders.items[i].key);
 	}
@@ -199,7 +179,7 @@ int em_prom_validate(void *vcfg, struct em_err *err)
 	c->bearer = !empty(c->bearerToken) ? c->bearerToken : c->token;
 	if ((c->auth & EM_PROM_AUTH_BEARER) && empty(c->bearer))
 		return em_err_set(err, EM_E_CONFIG, "bearerToken: bearer token is required when bearer auth is enabled");
-	if ((c->auth & EM_PROM_AUTH_BEARER) && !header_value_ok(c->bearer))
+	if ((c->auth & EM_PROM_AUTH_BEARER) && !em_http_header_value_ok(c->bearer))
 		return em_err_set(err, EM_E_CONFIG, "bearerToken: must not contain a line break");
 	if ((c->auth & EM_PROM_AUTH_BASIC) && empty(c->username))
 		return em_err_set(err, EM_E_CONFIG, "username: username is required when basic auth is enabled");
@@ -208,9 +188,9 @@ int em_prom_validate(void *vcfg, struct em_err *err)
 	if ((c->auth & EM_PROM_AUTH_CUSTOM) && (empty(c->customAuthHeader) || empty(c->customAuthValue)))
 		return em_err_set(err, EM_E_CONFIG,
 				  "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
-	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !header_name_ok(c->customAuthHeader))
+	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !em_http_header_name_ok(c->customAuthHeader))
 		return em_err_set(err, EM_E_CONFIG, "customAuthHeader: invalid header name \"%s\"", c->customAuthHeader);
-	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !header_value_ok(c->customAuthValue))
+	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !em_http_header_value_ok(c->customAuthValue))
 		return em_err_set(err, EM_E_CONFIG, "customAuthValue: must not contain a line break");
 	/* KEDA takes PEM contents, not paths; say so rather than fail in the TLS layer. */
 	if ((c->auth & EM_PROM_AUTH_TLS) && !strstr(c->cert, "-----BEGIN"))
@@ -223,22 +203,6 @@ int em_prom_validate(void *vcfg, struct em_err *err)
 }
 
 /* ---------------------------------------------------------- request building */
-
-void em_prom_query_escape(struct em_strbuf *sb, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
-			em_sb_add(sb, (const char *)p, 1);
-		} else if (*p == ' ') {
-			em_sb_add(sb, "+", 1);
-		} else {
-			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-			em_sb_add(sb, e, 3);
-		}
-	}
-}
 
 int em_prom_format_time(int64_t unix_ms, char *out, size_t cap)
 {
@@ -264,14 +228,14 @@ static void add_extra_params(struct em_strbuf *sb, const struct em_prom_cfg *c, 
 	if (!empty(c->namespace)) {
 		em_sb_puts(sb, first ? "" : "&");
 		em_sb_puts(sb, "namespace=");
-		em_prom_query_escape(sb, c->namespace);
+		em_sb_query_escape(sb, c->namespace);
 		first = false;
 	}
 	for (size_t i = 0; i < c->queryParameters.n; i++) {
 		em_sb_puts(sb, first ? "" : "&");
-		em_prom_query_escape(sb, c->queryParameters.items[i].key);
+		em_sb_query_escape(sb, c->queryParameters.items[i].key);
 		em_sb_puts(sb, "=");
-		em_prom_query_escape(sb, c->queryParameters.items[i].value ? c->queryParameters.items[i].value : "");
+		em_sb_query_escape(sb, c->queryParameters.items[i].value ? c->queryParameters.items[i].value : "");
 		first = false;
 	}
 }
@@ -298,9 +262,9 @@ int em_prom_build_request(const struct em_prom_cfg *c, int64_t now_ms, size_t ma
 	em_sb_puts(&base, "/api/v1/query");
 
 	em_sb_puts(&b, "query=");
-	em_prom_query_escape(&b, c->query);
+	em_sb_query_escape(&b, c->query);
 	em_sb_puts(&b, "&time=");
-	em_prom_query_escape(&b, ts);
+	em_sb_query_escape(&b, ts);
 	if (b.oom || base.oom)
 		goto out;
 
@@ -384,26 +348,6 @@ static int parse_sample_value(json_t *pair, const struct em_prom_cfg *c, double 
 
 /* ------------------------------------------------------------------ secrets */
 
-char *em_prom_basic_credentials(const char *user, const char *password)
-{
-	size_t ul = strlen(user ? user : ""), pl = strlen(password ? password : ""), n = ul + 1 + pl;
-	unsigned char *plain = malloc(n + 1);
-	char *out = malloc(4 * ((n + 2) / 3) + 1);
-
-	if (!plain || !out) {
-		free(plain);
-		free(out);
-		return NULL;
-	}
-	memcpy(plain, user ? user : "", ul);
-	plain[ul] = ':';
-	memcpy(plain + ul + 1, password ? password : "", pl);
-	EVP_EncodeBlock((unsigned char *)out, plain, (int)n);
-	em_wipe(plain, n);
-	free(plain);
-	return out;
-}
-
 void em_prom_scrub(const struct em_prom_cfg *c, char *msg, size_t cap)
 {
 	const char *secrets[5];
@@ -419,7 +363,7 @@ void em_prom_scrub(const struct em_prom_cfg *c, char *msg, size_t cap)
 	if (c->key && *c->key)
 		secrets[n++] = c->key;
 	/* a server may echo the Authorization header it got */
-	if ((c->auth & EM_PROM_AUTH_BASIC) && (basic = em_prom_basic_credentials(c->username, c->password)))
+	if ((c->auth & EM_PROM_AUTH_BASIC) && (basic = em_http_basic_credentials(c->username, c->password)))
 		secrets[n++] = basic;
 	em_scrub(msg, cap, secrets, n);
 	em_free_secret(basic);
@@ -622,36 +566,11 @@ out:
 	return rc;
 }
 
-/* ------------------------------------------------------------- client pool */
-
-/* One HTTP client per serverAddress: its idle handles keep their live
- * connections, so the next poll of any metric on that server reuses one
- * (keep-alive). */
-struct prom_pool {
-	struct em_keyed k;            /* key: serverAddress */
-	struct em_http_client *http;
-};
-
-static struct em_keyed_set pools = EM_KEYED_SET_INIT;
-
-static int pool_init(void *p)
-{
-	struct prom_pool *pool = p;
-
-	pool->http = em_http_client_new(0);
-	return pool->http ? 0 : -1;
-}
-
-static void pool_fini(void *p)
-{
-	em_http_client_free(((struct prom_pool *)p)->http);
-}
-
 /* ------------------------------------------------------------------ instance */
 
 struct prom_inst {
 	const struct em_prom_cfg *cfg;
-	struct prom_pool *pool;
+	struct em_http_client *http;      /* shared per serverAddress: keep-alive across polls */
 	struct em_http_headers headers;   /* custom + auth headers, built once (secret: wiped) */
 };
 
@@ -662,7 +581,7 @@ static void prom_close(void *vinst)
 	if (!in)
 		return;
 	em_http_headers_free(&in->headers);
-	em_keyed_put(&pools, in->pool, pool_fini);
+	em_http_client_put(in->http);
 	free(in);
 }
 
@@ -683,8 +602,8 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 	if (!in)
 		goto out;
 	in->cfg = c;
-	in->pool = em_keyed_get(&pools, c->serverAddress, sizeof(*in->pool), pool_init);
-	if (!in->pool)
+	in->http = em_http_client_get(c->serverAddress);
+	if (!in->http)
 		goto out;
 	em_http_header_add(&in->headers, "Accept", "application/json");
 	for (size_t i = 0; i < c->customHeaders.n; i++)
@@ -696,7 +615,7 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 	 * every poll and free the copies unwiped. A custom Authorization
 	 * header wins, as it did with curl's own basic auth. */
 	if ((c->auth & EM_PROM_AUTH_BASIC) && !has_header(&c->customHeaders, "Authorization")) {
-		char *cred = em_prom_basic_credentials(c->username, c->password);
+		char *cred = em_http_basic_credentials(c->username, c->password);
 		if (cred)
 			em_http_header_auth(&in->headers, "Basic", cred);
 		else
@@ -755,7 +674,7 @@ static int prom_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sam
 		.timeout_ms = tmo, .user_agent = "extmetrics/" EM_VERSION, .max_body = EM_PROM_MAX_BODY, .tls = &tls,
 		.keepalive = true, .compressed = true,
 	};
-	if (em_http_do(in->pool->http, &req, &resp) != 0 && resp.fail == EM_HTTP_SETUP) {
+	if (em_http_do(in->http, &req, &resp) != 0 && resp.fail == EM_HTTP_SETUP) {
 		em_err_set(err, EM_E_INTERNAL, "libcurl: %s (TLS blobs need libcurl >= 7.77)", resp.error);
 		goto out;
 	}

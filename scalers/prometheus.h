@@ -71,9 +71,6 @@ int em_prom_validate(void *cfg, struct em_err *err);
 /* Parses an authModes value ("basic", "tls,bearer", ...) into EM_PROM_AUTH_* bits. */
 int em_prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err);
 
-/* Appends s escaped like Go's url.QueryEscape (space as '+'). */
-void em_prom_query_escape(struct em_strbuf *sb, const char *s);
-
 /* RFC 3339 UTC with milliseconds, e.g. "2026-08-20T12:00:00.250Z". 0 on success. */
 int em_prom_format_time(int64_t unix_ms, char *out, size_t cap);
 
@@ -89,10 +86,6 @@ int em_prom_build_request(const struct em_prom_cfg *c, int64_t now_ms, size_t ma
  * ignoreNullValues), and multiple series without multipleSeries. */
 int em_prom_parse_response(const char *body, size_t len, long http_status, const struct em_prom_cfg *c,
 			struct em_sample *out, struct em_err *err);
-
-/* "Basic" credentials for user and password: base64 of "user:password"
- * (RFC 7617), malloc'd; NULL on allocation failure. Free with em_free_secret. */
-char *em_prom_basic_credentials(const char *user, const char *password);
 
 /* Replaces in msg every secret of c (password, bearer token, custom auth
  * value, client key, and the basic credentials as sent on the wire) with

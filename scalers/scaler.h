@@ -22,6 +22,7 @@
 #include "adapter/util/secret.h"      /* em_free_secret, em_wipe */
 #include "adapter/util/strbuf.h"      /* em_strbuf */
 #include "adapter/util/text.h"        /* em_hexval, em_percent_decode, em_strv_push */
+#include "adapter/util/tlspem.h"      /* PEM CAs, certificate and key into an OpenSSL context */
 
 /* One labelled value, for scalers that return several series (Prometheus
  * multipleSeries: items). */

@@ -1,6 +1,7 @@
 /* http.c - the one libcurl client: a request described as data, a capped body, connections kept between calls. */
 #include "http.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,9 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
+#include "keyed.h"
 #include "secret.h"
 #include "strbuf.h"
 
@@ -48,6 +51,44 @@ static void append(struct em_http_headers *h, const char *prefix, const char *va
 		h->list = n;
 	else
 		h->oom = true;
+}
+
+char *em_http_basic_credentials(const char *user, const char *password)
+{
+	size_t ul = strlen(user ? user : ""), pl = strlen(password ? password : ""), n = ul + 1 + pl;
+	unsigned char *plain = malloc(n + 1);
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+
+	if (!plain || !out) {
+		free(plain);
+		free(out);
+		return NULL;
+	}
+	memcpy(plain, user ? user : "", ul);
+	plain[ul] = ':';
+	memcpy(plain + ul + 1, password ? password : "", pl);
+	EVP_EncodeBlock((unsigned char *)out, plain, (int)n);
+	em_wipe(plain, n);
+	free(plain);
+	return out;
+}
+
+bool em_http_header_name_ok(const char *s)
+{
+	if (!s || !*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+			return false;
+	return true;
+}
+
+bool em_http_header_value_ok(const char *s)
+{
+	for (; s && *s; s++)
+		if (*s == '\r' || *s == '\n')
+			return false;
+	return true;
 }
 
 void em_http_header_add(struct em_http_headers *h, const char *name, const char *value)
@@ -98,6 +139,7 @@ void em_http_headers_free(struct em_http_headers *h)
 /* ---- clients ----------------------------------------------------------------- */
 
 struct em_http_client {
+	struct em_keyed k;                         /* first: em_http_client_get's clients are em_keyed's */
 	CURLSH *share;                             /* NULL without EM_HTTP_SHARED */
 	pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t mu;                        /* guards idle */
@@ -122,15 +164,46 @@ static void share_unlock(CURL *h, curl_lock_data data, void *u)
 	pthread_mutex_unlock(&c->share_mu[data]);
 }
 
+static struct em_keyed_set shared_clients = EM_KEYED_SET_INIT;
+
+static int client_init(void *obj)
+{
+	struct em_http_client *c = obj;
+
+	pthread_mutex_init(&c->mu, NULL);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&c->share_mu[i], NULL);
+	return 0;
+}
+
+static void client_fini(void *obj)
+{
+	struct em_http_client *c = obj;
+
+	for (size_t i = 0; i < c->nidle; i++)
+		curl_easy_cleanup(c->idle[i]);
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_destroy(&c->share_mu[i]);
+	pthread_mutex_destroy(&c->mu);
+}
+
+struct em_http_client *em_http_client_get(const char *key)
+{
+	return em_keyed_get(&shared_clients, key, sizeof(struct em_http_client), client_init);
+}
+
+void em_http_client_put(struct em_http_client *c)
+{
+	em_keyed_put(&shared_clients, c, client_fini);
+}
+
 struct em_http_client *em_http_client_new(unsigned flags)
 {
 	struct em_http_client *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	pthread_mutex_init(&c->mu, NULL);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_init(&c->share_mu[i], NULL);
+	client_init(c);
 	if (flags & EM_HTTP_SHARED) {
 		c->share = curl_share_init();
 		if (!c->share) {
@@ -151,13 +224,12 @@ void em_http_client_free(struct em_http_client *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nidle; i++)
-		curl_easy_cleanup(c->idle[i]);
+	/* the handles first: a share still in use is not freed */
+	for (; c->nidle > 0; c->nidle--)
+		curl_easy_cleanup(c->idle[c->nidle - 1]);
 	if (c->share)
 		curl_share_cleanup(c->share);
-	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-		pthread_mutex_destroy(&c->share_mu[i]);
-	pthread_mutex_destroy(&c->mu);
+	client_fini(c);
 	free(c);
 }
 
@@ -260,6 +332,8 @@ static CURLcode set_tls(CURL *h, const struct em_http_tls *t)
 		rc |= curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
 		rc |= curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
 		rc |= curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+		if (t->key_password && *t->key_password)
+			rc |= curl_easy_setopt(h, CURLOPT_KEYPASSWD, t->key_password);
 	}
 	return rc;
 }
@@ -343,6 +417,27 @@ out:
 		em_wipe(s.sb.buf, s.sb.len);
 	em_sb_free(&s.sb);
 	return rc;
+}
+
+int em_http_fail_err(const struct em_http_resp *r, const struct em_http_req *req, const char *what, const char *where,
+		     struct em_err *err)
+{
+	if (r->fail == EM_HTTP_TIMEOUT)
+		return em_err_set(err, EM_E_UNAVAILABLE, "%s: no answer within %lld ms from %s", what,
+				  (long long)req->timeout_ms, where);
+	if (r->fail == EM_HTTP_TOO_BIG)
+		return em_err_set(err, EM_E_UNAVAILABLE, "%s: the answer from %s is larger than %zu bytes", what, where,
+				  req->max_body ? req->max_body : (size_t)DEFAULT_MAX_BODY);
+	return em_err_set(err, r->fail == EM_HTTP_SETUP ? EM_E_INTERNAL : EM_E_UNAVAILABLE, "%s: %s (%s)", what,
+			  r->error, where);
+}
+
+void em_http_code_label(const struct em_http_resp *r, char *out, size_t cap)
+{
+	if (r->fail != EM_HTTP_OK)
+		snprintf(out, cap, "code=\"error\"");
+	else
+		snprintf(out, cap, "code=\"%ld\"", r->status);
 }
 
 void em_http_resp_free(struct em_http_resp *r)

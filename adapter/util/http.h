@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 /* libcurl's global state: set up once by main at start-up (and by test
  * drivers), before any thread runs; never lazily on a poller thread. */
 int em_http_global_init(void);
@@ -18,6 +20,14 @@ struct em_http_headers {
 	struct curl_slist *list;
 	bool oom;              /* an append failed: requests with it are refused */
 };
+
+/* "Basic" credentials for user and password: base64 of "user:password"
+ * (RFC 7617), malloc'd; NULL on allocation failure. Free with em_free_secret. */
+char *em_http_basic_credentials(const char *user, const char *password);
+
+/* An HTTP header name is a token (RFC 9110); a value must not break the line. */
+bool em_http_header_name_ok(const char *s);
+bool em_http_header_value_ok(const char *s);
 
 /* "Name: value"; an empty or NULL value is sent empty ("Name;" to libcurl). */
 void em_http_header_add(struct em_http_headers *h, const char *name, const char *value);
@@ -36,6 +46,13 @@ struct em_http_client;
 struct em_http_client *em_http_client_new(unsigned flags);
 void em_http_client_free(struct em_http_client *c);   /* NULL-safe */
 
+/* The client shared by every user of key (one per server: its idle handles
+ * keep their connections for the next poll of any metric on it), made on
+ * first use; reference-counted. The key may hold credentials (wiped when
+ * freed). NULL when out of memory. */
+struct em_http_client *em_http_client_get(const char *key);
+void em_http_client_put(struct em_http_client *c);    /* NULL-safe */
+
 /* TLS settings beyond libcurl's defaults (system CAs, verification on). PEM
  * texts are used in place, not copied: they must outlive the request. */
 struct em_http_tls {
@@ -44,6 +61,7 @@ struct em_http_tls {
 	const char *ca_file;          /* CA bundle file */
 	const char *ca_pem;           /* CA bundle, PEM in memory */
 	const char *cert_pem, *key_pem;   /* client certificate and key, PEM in memory */
+	const char *key_password;     /* of an encrypted key_pem */
 };
 
 struct em_http_req {
@@ -78,6 +96,16 @@ struct em_http_resp {
 /* One exchange. 0 when an answer came (any status), else -1 with
  * resp->fail and resp->error. Free resp with em_http_resp_free either way. */
 int em_http_do(struct em_http_client *c, const struct em_http_req *r, struct em_http_resp *resp);
+/* For a failed exchange (-1 from em_http_do): sets err to "<what>: no answer
+ * within T ms from <where>", "... answer from <where> is larger than N
+ * bytes" or "...: <libcurl's words> (<where>)"; EM_E_UNAVAILABLE (set-up
+ * failures: EM_E_INTERNAL). Returns -1. */
+int em_http_fail_err(const struct em_http_resp *r, const struct em_http_req *req, const char *what, const char *where,
+		     struct em_err *err);
+/* The label of an exchange for a requests counter: code="200", or
+ * code="error" when no answer came. */
+void em_http_code_label(const struct em_http_resp *r, char *out, size_t cap);
+
 /* Wipes (bodies may hold credential documents) and frees the body. NULL-safe. */
 void em_http_resp_free(struct em_http_resp *r);
 

@@ -1,6 +1,8 @@
-/* strbuf.c - a growable string buffer with formatted and JSON-escaped appends. */
+/* strbuf.c - a growable string buffer with formatted, JSON-escaped and URL-query-escaped appends. */
 #include "strbuf.h"
+#include "secret.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -189,4 +191,27 @@ char *em_sb_steal(struct em_strbuf *sb)
 	b = sb->buf;
 	memset(sb, 0, sizeof(*sb));
 	return b;
+}
+
+void em_sb_query_escape(struct em_strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			em_sb_add(sb, (const char *)p, 1);
+		} else if (*p == ' ') {
+			em_sb_add(sb, "+", 1);
+		} else {
+			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			em_sb_add(sb, e, 3);
+		}
+	}
+}
+
+void em_sb_free_secret(struct em_strbuf *sb)
+{
+	if (sb->buf)
+		em_wipe(sb->buf, sb->cap);
+	em_sb_free(sb);
 }

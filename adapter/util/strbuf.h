@@ -1,4 +1,4 @@
-/* strbuf.h - a growable string buffer with formatted and JSON-escaped appends. */
+/* strbuf.h - a growable string buffer with formatted, JSON-escaped and URL-query-escaped appends. */
 #ifndef EM_STRBUF_H
 #define EM_STRBUF_H
 
@@ -15,10 +15,13 @@ struct em_strbuf {
 
 void em_sb_init(struct em_strbuf *sb);
 void em_sb_free(struct em_strbuf *sb);
+void em_sb_free_secret(struct em_strbuf *sb);   /* wipes the whole buffer first */
 void em_sb_reset(struct em_strbuf *sb);
 void em_sb_add(struct em_strbuf *sb, const char *s, size_t n);
 void em_sb_puts(struct em_strbuf *sb, const char *s);
 void em_sb_printf(struct em_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s escaped like Go's url.QueryEscape (space as '+'). */
+void em_sb_query_escape(struct em_strbuf *sb, const char *s);
 /* utf8.DecodeRune: the rune at s (n > 0 bytes left) and its width; -1 and
  * width 1 for an invalid byte (overlong forms and surrogates are invalid). */
 int32_t em_utf8_decode(const unsigned char *s, size_t n, size_t *width);

@@ -227,7 +227,7 @@ static int ssl_wait(struct rds_conn *c, int rc, int64_t deadline, char *why, siz
 		return -1;
 	default:
 		if (why)
-			rds_ssl_reason(why, cap);
+			em_ssl_reason(why, cap);
 		ERR_clear_error();
 		return -1;
 	}
@@ -266,7 +266,7 @@ static int tls_handshake(struct rds_conn *c, const struct rds_node *nd, int64_t 
 		} else {
 			long vr = SSL_get_verify_result(c->ssl);
 			char why[160];
-			rds_ssl_reason(why, sizeof(why));
+			em_ssl_reason(why, sizeof(why));
 			if (vr != X509_V_OK)
 				snprintf(msg, cap, "tls: handshake with %s failed: certificate verify failed: %s", nd->name,
 					 X509_verify_cert_error_string(vr));

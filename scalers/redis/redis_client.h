@@ -120,8 +120,6 @@ struct ssl_ctx_st;
 struct ssl_ctx_st *rds_tls_ctx_new(const struct rds_conn_cfg *c, struct em_err *err);
 /* A digest of the TLS settings ("plain" when off): connections differ by it. */
 void rds_tls_id(const struct rds_conn_cfg *c, bool on, char *out, size_t cap);
-/* The first OpenSSL error of this thread as text; the queue is cleared. */
-void rds_ssl_reason(char *out, size_t cap);
 
 /* ------------------------------------------------------------------ replies */
 

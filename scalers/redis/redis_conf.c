@@ -217,37 +217,11 @@ static const char *cert_of(const struct rds_conn_cfg *c)
 	return !empty(c->cert) ? c->cert : c->Cert;
 }
 
-static int pem_password(char *buf, int size, int rwflag, void *u)
-{
-	const char *pw = u;
-	size_t n = pw ? strlen(pw) : 0;
-
-	(void)rwflag;
-	if (n > (size_t)size)
-		return -1;
-	memcpy(buf, pw, n);
-	return (int)n;
-}
-
-void rds_ssl_reason(char *out, size_t cap)
-{
-	unsigned long e = ERR_get_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-
-	snprintf(out, cap, "%s", r ? r : "unknown error");
-	ERR_clear_error();
-}
-
 SSL_CTX *rds_tls_ctx_new(const struct rds_conn_cfg *c, struct em_err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	const char *cert = cert_of(c);
-	char why[160];
-	BIO *b = NULL;
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
+	struct em_tls_pem m = {.ca = c->ca, .cert = cert_of(c), .key = c->key, .key_password = c->keyPassword};
 
-	ERR_clear_error();
 	if (!ctx) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		return NULL;
@@ -255,65 +229,11 @@ SSL_CTX *rds_tls_ctx_new(const struct rds_conn_cfg *c, struct em_err *err)
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(ctx, c->unsafeSsl ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_default_verify_paths(ctx);
-	if (!empty(c->ca)) {
-		X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-		int n = 0;
-		b = BIO_new_mem_buf(c->ca, -1);
-		while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-			X509_STORE_add_cert(st, x);
-			X509_free(x);
-			x = NULL;
-			n++;
-		}
-		BIO_free(b);
-		b = NULL;
-		ERR_clear_error();
-		if (n == 0) {
-			em_err_set(err, EM_E_CONFIG, "ca: error appending CA certs (no PEM certificate in it)");
-			goto out;
-		}
+	if (em_tls_pem_load(ctx, &m, err) != 0) {
+		SSL_CTX_free(ctx);
+		return NULL;
 	}
-	if (!empty(cert)) {
-		b = BIO_new_mem_buf(cert, -1);
-		x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-		if (!x || SSL_CTX_use_certificate(ctx, x) != 1) {
-			rds_ssl_reason(why, sizeof(why));
-			em_err_set(err, EM_E_CONFIG, "cert: error parse X509KeyPair: %s", why);
-			goto out;
-		}
-		/* the rest of the PEM: intermediate certificates */
-		X509 *extra;
-		while ((extra = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-			if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1)
-				X509_free(extra);
-		ERR_clear_error();
-		BIO_free(b);
-		b = BIO_new_mem_buf(c->key, -1);
-		k = b ? PEM_read_bio_PrivateKey(b, NULL, pem_password, c->keyPassword ? c->keyPassword : (char *)"")
-		      : NULL;
-		if (!k) {
-			rds_ssl_reason(why, sizeof(why));
-			em_err_set(err, EM_E_CONFIG, "key: error decrypt X509Key or parse it: %s%s", why,
-				   empty(c->keyPassword) ? " (an encrypted key needs keyPassword)" : "");
-			goto out;
-		}
-		if (SSL_CTX_use_PrivateKey(ctx, k) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-			rds_ssl_reason(why, sizeof(why));
-			em_err_set(err, EM_E_CONFIG, "key: error parse X509KeyPair: %s", why);
-			goto out;
-		}
-	}
-	X509_free(x);
-	EVP_PKEY_free(k);
-	BIO_free(b);
 	return ctx;
-out:
-	X509_free(x);
-	EVP_PKEY_free(k);
-	BIO_free(b);
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	return NULL;
 }
 
 int rds_validate_conn(struct rds_conn_cfg *c, enum rds_mode mode, struct em_err *err)

@@ -38,7 +38,7 @@ static void check_escape(const char *in, const char *want)
 	struct em_strbuf sb;
 
 	em_sb_init(&sb);
-	em_prom_query_escape(&sb, in);
+	em_sb_query_escape(&sb, in);
 	EXPECT_STR(sb.buf ? sb.buf : "", want);
 	em_sb_free(&sb);
 }
@@ -164,7 +164,7 @@ TEST(selector_value_cannot_break_out_of_string)
 	struct em_strbuf sb;
 
 	em_sb_init(&sb);
-	em_prom_query_escape(&sb, allowed);
+	em_sb_query_escape(&sb, allowed);
 	EXPECT_STR(sb.buf, allowed);
 	em_sb_free(&sb);
 	for (const char *p = allowed; *p; p++)
@@ -579,16 +579,16 @@ TEST(basic_credentials_rfc7617)
 {
 	char *b;
 
-	b = em_prom_basic_credentials("Aladdin", "open sesame");   /* RFC 7617 section 2 */
+	b = em_http_basic_credentials("Aladdin", "open sesame");   /* RFC 7617 section 2 */
 	EXPECT_STR(b, "QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
 	em_free_secret(b);
-	b = em_prom_basic_credentials("test", "123\xc2\xa3");        /* RFC 7617 section 2.1, UTF-8 */
+	b = em_http_basic_credentials("test", "123\xc2\xa3");        /* RFC 7617 section 2.1, UTF-8 */
 	EXPECT_STR(b, "dGVzdDoxMjPCow==");
 	em_free_secret(b);
-	b = em_prom_basic_credentials("alice", "");
+	b = em_http_basic_credentials("alice", "");
 	EXPECT_STR(b, "YWxpY2U6");
 	em_free_secret(b);
-	b = em_prom_basic_credentials("alice", NULL);
+	b = em_http_basic_credentials("alice", NULL);
 	EXPECT_STR(b, "YWxpY2U6");
 	em_free_secret(b);
 }
@@ -649,7 +649,7 @@ TEST(echoed_secrets_are_scrubbed_before_the_cut)
 	c.auth = EM_PROM_AUTH_BASIC;
 	c.username = "alice";
 	c.password = "pw-Zq84w";
-	b64 = em_prom_basic_credentials(c.username, c.password);
+	b64 = em_http_basic_credentials(c.username, c.password);
 	snprintf(body, sizeof(body), "denied: Authorization: Basic %s", b64);
 	EXPECT_INT(parse(&c, 403, body, &s, &e), -1);
 	EXPECT_STR(e.msg, "prometheus query api returned error. status: 403: denied: Authorization: Basic ***");
