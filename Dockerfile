@@ -9,7 +9,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config \
       libmicrohttpd-dev libgnutls28-dev libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libpq-dev \
-      libhiredis-dev libmariadb-dev \
+      libhiredis-dev libmariadb-dev librabbitmq-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -35,7 +35,7 @@ LABEL org.opencontainers.image.title="extmetrics" \
 # time zones for cron schedules.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libgnutls30 libssl3 libcurl4 libjansson4 libyaml-0-2 libpq5 libhiredis0.14 libmariadb3 \
+      libmicrohttpd12 libgnutls30 libssl3 libcurl4 libjansson4 libyaml-0-2 libpq5 libhiredis0.14 libmariadb3 librabbitmq4 \
       ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 extmetrics \

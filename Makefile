@@ -1,6 +1,6 @@
 # Makefile - builds build/extmetrics, its tests, fuzzers and benchmarks.
 CC      ?= cc
-PKGS    := libmicrohttpd gnutls openssl libcurl jansson yaml-0.1 libpq hiredis libmariadb
+PKGS    := libmicrohttpd gnutls openssl libcurl jansson yaml-0.1 libpq hiredis libmariadb librabbitmq
 BUILD   ?= build
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 

@@ -5,10 +5,10 @@ set -euo pipefail
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libmicrohttpd-dev libgnutls28-dev libssl-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libpq-dev
-  libhiredis-dev libmariadb-dev
+  libhiredis-dev libmariadb-dev librabbitmq-dev
   openssl curl ca-certificates tzdata
   postgresql prometheus prometheus-pushgateway python3-kubernetes nodejs
-  redis-server redis-sentinel redis-tools mariadb-server mariadb-client
+  redis-server redis-sentinel redis-tools mariadb-server mariadb-client rabbitmq-server
   wrk nginx-light bc
   skopeo umoci   # test_image.py: reads `make image`'s archive and unpacks it as a runtime would
 )
