@@ -193,7 +193,8 @@ char *em_sb_steal(struct em_strbuf *sb)
 	return b;
 }
 
-void em_sb_query_escape(struct em_strbuf *sb, const char *s)
+/* Everything but A-Z a-z 0-9 - _ . ~ as %XX; a space as plus or %20. */
+static void url_escape(struct em_strbuf *sb, const char *s, const char *space)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -201,12 +202,22 @@ void em_sb_query_escape(struct em_strbuf *sb, const char *s)
 		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			em_sb_add(sb, (const char *)p, 1);
 		} else if (*p == ' ') {
-			em_sb_add(sb, "+", 1);
+			em_sb_puts(sb, space);
 		} else {
 			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
 			em_sb_add(sb, e, 3);
 		}
 	}
+}
+
+void em_sb_query_escape(struct em_strbuf *sb, const char *s)
+{
+	url_escape(sb, s, "+");
+}
+
+void em_sb_path_escape(struct em_strbuf *sb, const char *s)
+{
+	url_escape(sb, s, "%20");
 }
 
 void em_sb_free_secret(struct em_strbuf *sb)

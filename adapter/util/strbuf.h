@@ -22,6 +22,8 @@ void em_sb_puts(struct em_strbuf *sb, const char *s);
 void em_sb_printf(struct em_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s escaped like Go's url.QueryEscape (space as '+'). */
 void em_sb_query_escape(struct em_strbuf *sb, const char *s);
+/* Appends s as one URL path segment: '/' and every reserved byte escaped, space as %20. */
+void em_sb_path_escape(struct em_strbuf *sb, const char *s);
 /* utf8.DecodeRune: the rune at s (n > 0 bytes left) and its width; -1 and
  * width 1 for an invalid byte (overlong forms and surrogates are invalid). */
 int32_t em_utf8_decode(const unsigned char *s, size_t n, size_t *width);

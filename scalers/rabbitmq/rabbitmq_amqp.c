@@ -204,16 +204,19 @@ static struct amqp_conn *amqp_connect(const struct amqp_target *t, int64_t deadl
 	tv.tv_usec = (suseconds_t)((left > 0 ? left : 1) % 1000) * 1000;
 	st = amqp_socket_open_noblock(sock, t->uri.host, t->uri.port, &tv);
 	if (st != AMQP_STATUS_OK) {
-		snprintf(msg, cap, "dial %s:%d: %s", t->uri.host, t->uri.port,
+		/* librabbitmq keeps the system's reason (refused, unreachable) to itself */
+		snprintf(msg, cap, "dial %s:%d: could not connect: %s", t->uri.host, t->uri.port,
 			 st == AMQP_STATUS_TIMEOUT ? "i/o timeout" : amqp_error_string2(st));
 		goto fail;
 	}
 	set_timeout(c->st, deadline);
 	/* heartbeat 0: polls are minutes apart at most and the library only
 	 * answers heartbeats inside a call; the server must not expect them */
+	/* EXTERNAL: RabbitMQ ignores the response (the certificate is the
+	 * identity); librabbitmq 0.11 fails to allocate an empty one */
 	if (t->external)
 		r = amqp_login_with_properties(c->st, t->uri.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0, &props,
-					       AMQP_SASL_METHOD_EXTERNAL, "");
+					       AMQP_SASL_METHOD_EXTERNAL, "extmetrics");
 	else
 		r = amqp_login_with_properties(c->st, t->uri.vhost, 0, AMQP_DEFAULT_FRAME_SIZE, 0, &props,
 					       AMQP_SASL_METHOD_PLAIN, t->uri.user, t->uri.password);

@@ -365,8 +365,10 @@ void rmq_vhost_and_path(const char *rawpath, const char *vhostName, char **vhost
 	}
 	free(stack);
 	em_sb_puts(&v, "/");
+	/* KEDA query-escapes it (a space as '+', which RabbitMQ reads as a
+	 * plus): escaped as a path segment instead */
 	if (!empty(vhostName))
-		em_sb_query_escape(&v, vhostName);
+		em_sb_path_escape(&v, vhostName);
 	else
 		em_sb_puts(&v, seg);
 	if (v.len == 1)
@@ -444,7 +446,7 @@ char *rmq_queue_url(const struct rmq_http_target *t, const struct rmq_cfg *c)
 		em_sb_printf(&sb, "&page_size=%lld", (long long)c->pageSize);
 	} else {
 		em_sb_puts(&sb, "/");
-		em_sb_query_escape(&sb, c->queueName);
+		em_sb_path_escape(&sb, c->queueName);
 	}
 	return sb.oom ? (em_sb_free(&sb), NULL) : em_sb_steal(&sb);
 }

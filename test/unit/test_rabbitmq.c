@@ -148,9 +148,9 @@ TEST(keda_vhost_and_path_table)
 		{"sub1/sub2/", "myVhost", "/myVhost", "/sub1/sub2"},
 		{"sub1/sub2//", "", "/%2F", "/sub1/sub2"},
 		{"sub1/sub2/%2F", "", "/%2F", "/sub1/sub2"},
-		/* path.Join cleans; vhostName is query-escaped */
+		/* path.Join cleans; vhostName is a path segment (KEDA: query-escaped, a space as '+') */
 		{"/a/./b/../c/vh", "", "/vh", "/a/c"},
-		{"/api/", "my vhost/x", "/my+vhost%2Fx", "/api"},
+		{"/api/", "my vhost/x", "/my%20vhost%2Fx", "/api"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *v = NULL, *p = NULL;
@@ -172,7 +172,7 @@ TEST(management_urls)
 	} cases[] = {
 		{"http://u:p@rabbit:15672/", "", "evaluate_trials", false,
 		 "http://rabbit:15672/api/queues/%2F/evaluate_trials"},
-		{"http://rabbit:15672/sub/vh", "", "a b/c", false, "http://rabbit:15672/sub/api/queues/vh/a+b%2Fc"},
+		{"http://rabbit:15672/sub/vh", "", "a b/c", false, "http://rabbit:15672/sub/api/queues/vh/a%20b%2Fc"},
 		{"https://[::1]:15671", "v", "q", false, "https://[::1]:15671/api/queues/v/q"},
 		{"http://rabbit:15672/", "", "^evaluate_trials$", true,
 		 "http://rabbit:15672/api/queues/%2F?page=1&use_regex=true&pagination=false&name=%5Eevaluate_trials%24&page_size=100"},
