@@ -3,6 +3,7 @@ serves bodies by path and checks credentials as a metrics endpoint would: basic,
 client certificates."""
 import base64
 import http.server
+import socket
 import ssl
 import threading
 import time
@@ -23,6 +24,7 @@ class ApiServer:
         self.tls_dir = tls_dir
         self.client_certs = client_certs
         self.requests = []          # (path with query, headers dict) of each request
+        self.conns = set()          # open connections: stop() cuts kept-alive ones too
         self.hung = threading.Event()
         self.srv = None
         self.start()
@@ -57,6 +59,10 @@ class ApiServer:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                super().setup()
+                outer.conns.add(self.connection)
 
             def do_GET(self):
                 outer.requests.append((self.path, dict(self.headers)))
@@ -103,6 +109,12 @@ class ApiServer:
             self.release()
             self.srv.shutdown()
             self.srv.server_close()
+            for c in list(self.conns):
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns.clear()
             self.srv = None
 
     def cleanup(self):
