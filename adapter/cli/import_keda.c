@@ -21,28 +21,35 @@
 
 /* Trigger types that extmetrics serves, and the metadata key KEDA uses as the
  * HPA target. def: KEDA's default when the key is absent (NULL: required).
- * streams: the key depends on the scale factor KEDA picks (target_streams). */
+ * pick: when the key depends on other metadata, the function that picks it
+ * and its default (redis-streams: the scale factor; rabbitmq: mode/value or
+ * the deprecated queueLength). */
 struct trig_kind {
 	const char *type;
 	const char *target_key;
 	const char *def;
-	bool streams;
+	const char *(*pick)(yaml_document_t *d, yaml_node_t *md, const char **def);
 };
 
+static const char *streams_target(yaml_document_t *d, yaml_node_t *md, const char **def);
+static const char *rabbitmq_target(yaml_document_t *d, yaml_node_t *md, const char **def);
+
 static const struct trig_kind trig_kinds[] = {
-	{"aws-sqs-queue", "queueLength", "5", false},
-	{"aws-cloudwatch", "targetMetricValue", NULL, false},
-	{"prometheus", "threshold", NULL, false},
-	{"postgresql", "targetQueryValue", NULL, false},
-	{"mysql", "queryValue", NULL, false},
-	{"redis", "listLength", "5", false},
-	{"redis-cluster", "listLength", "5", false},
-	{"redis-sentinel", "listLength", "5", false},
-	{"redis-streams", NULL, NULL, true},
-	{"redis-cluster-streams", NULL, NULL, true},
-	{"redis-sentinel-streams", NULL, NULL, true},
+	{"aws-sqs-queue", "queueLength", "5", NULL},
+	{"aws-cloudwatch", "targetMetricValue", NULL, NULL},
+	{"prometheus", "threshold", NULL, NULL},
+	{"postgresql", "targetQueryValue", NULL, NULL},
+	{"mysql", "queryValue", NULL, NULL},
+	{"redis", "listLength", "5", NULL},
+	{"redis-cluster", "listLength", "5", NULL},
+	{"redis-sentinel", "listLength", "5", NULL},
+	{"redis-streams", NULL, NULL, streams_target},
+	{"redis-cluster-streams", NULL, NULL, streams_target},
+	{"redis-sentinel-streams", NULL, NULL, streams_target},
+	{"rabbitmq", NULL, NULL, rabbitmq_target},
+	{"metrics-api", "targetValue", NULL, NULL},
 	/* cron serves desiredReplicas while active: AverageValue 1 gives that many pods. */
-	{"cron", NULL, "1", false},
+	{"cron", NULL, "1", NULL},
 };
 
 static const struct trig_kind *trig_kind_find(const char *type)
@@ -694,6 +701,21 @@ static const char *streams_target(yaml_document_t *d, yaml_node_t *md, const cha
 	return "pendingEntriesCount";
 }
 
+/* The rabbitmq target key as KEDA's validateTrigger reads the metadata: the
+ * deprecated queueLength alone, else value (required with a mode; without
+ * mode, value and queueLength: QueueLength with 20). */
+static const char *rabbitmq_target(yaml_document_t *d, yaml_node_t *md, const char **def)
+{
+	const char *ql = map_str(d, md, "queueLength"), *mode = map_str(d, md, "mode"), *v = map_str(d, md, "value");
+
+	*def = NULL;
+	if (ql && *ql && strspn(ql, "0. ") != strlen(ql) && (!mode || !*mode) && (!v || !*v))
+		return "queueLength";
+	if ((!mode || !*mode) && (!v || !*v) && (!ql || !*ql))
+		*def = "20";
+	return "value";
+}
+
 /* One External trigger: a config entry in c->cfg and a metric in hm.
  * Returns true when written. */
 static bool translate_trigger(struct ctx *c, const struct so_ref *so, yaml_document_t *d, yaml_node_t *trig, size_t idx,
@@ -745,8 +767,8 @@ static bool translate_trigger(struct ctx *c, const struct so_ref *so, yaml_docum
 		return false;
 	}
 
-	if (tk->streams)
-		target_key = streams_target(d, md, &target_def);
+	if (tk->pick)
+		target_key = tk->pick(d, md, &target_def);
 	target = target_key ? map_str(d, md, target_key) : NULL;
 	if (!target)
 		target = target_def;

@@ -20,6 +20,8 @@ STORIES = {  # examples/ directory -> test/data/keda file
     "6-redis-mail-senders": "redis-mail-senders.yaml",
     "7-redis-streams-billing": "redis-streams-billing.yaml",
     "8-mysql-order-workers": "mysql-order-workers.yaml",
+    "9-rabbitmq-email-senders": "rabbitmq-email-senders.yaml",
+    "10-metrics-api-thumbnailers": "metrics-api-thumbnails.yaml",
 }
 BAD = "untranslatable.yaml"
 
@@ -83,6 +85,8 @@ def targets_follow_the_scaler_keys():
         "redis-mail-senders.yaml": [("mail-senders-outbox", "AverageValue", "25")],
         "redis-streams-billing.yaml": [("billing-workers-invoices-lag", "AverageValue", "50")],
         "mysql-order-workers.yaml": [("order-workers-pending-orders", "AverageValue", "10")],
+        "rabbitmq-email-senders.yaml": [("email-senders-outbox", "AverageValue", "50")],
+        "metrics-api-thumbnails.yaml": [("thumbnailers-pending", "AverageValue", "20")],
     }
     for name, metrics in want.items():
         _, _, hpas = imp(os.path.join(DATA, name))
@@ -118,6 +122,28 @@ def behavior_cooldown_fallback_and_auth_are_carried_over():
                                                      ("tls", "tls"), ("ca", "ca.crt"))}}, cfg
     _, cfg, _ = imp(os.path.join(DATA, "mysql-order-workers.yaml"), extra=["--secrets-dir", "/run/s"])
     assert cfg["metrics"][0]["auth"] == {"params": {"connectionString": {"fromFile": "/run/s/shop-db-scaler/dsn"}}}
+    _, cfg, _ = imp(os.path.join(DATA, "rabbitmq-email-senders.yaml"), extra=["--secrets-dir", "/run/s"])
+    assert cfg["metrics"][0]["auth"] == {"params": {k: {"fromFile": f"/run/s/rabbitmq-emails/{f}"} for k, f in
+                                                    (("host", "host"), ("tls", "tls"), ("ca", "ca.crt"))}}, cfg
+
+
+@T.case
+def rabbitmq_targets_as_keda_validates_the_trigger():
+    """value with a mode, the deprecated queueLength alone, 20 without either, value required with a mode."""
+    base = yaml.safe_load_all(open(os.path.join(DATA, "rabbitmq-email-senders.yaml")))
+    ta, so = list(base)
+    d = tmpdir()
+    for md, want in (({"mode": "QueueLength", "value": "30"}, "30"), ({"queueLength": "40"}, "40"), ({}, "20"),
+                     ({"mode": "MessageRate", "value": "2.5", "protocol": "http"}, "2500m")):
+        so["spec"]["triggers"][0]["metadata"] = dict({"queueName": "emails"}, **md)
+        path = write(os.path.join(d, "so.yaml"), yaml.safe_dump_all([ta, so]))
+        p, _, hpas = imp(path)
+        assert p.returncode == 0, p.stderr
+        assert hpas[0]["spec"]["metrics"][0]["external"]["target"]["averageValue"] == want, (md, hpas)
+    so["spec"]["triggers"][0]["metadata"] = {"queueName": "emails", "mode": "QueueLength"}
+    path = write(os.path.join(d, "so.yaml"), yaml.safe_dump_all([ta, so]))
+    p, _, _ = imp(path)
+    assert p.returncode == 2 and 'missing required parameter "value"' in p.stderr, p.stderr
 
 
 @T.case
@@ -134,7 +160,7 @@ def generated_hpas_validate_against_the_kubernetes_schema():
     for f in data_files():
         _, _, h = imp(f)
         hpas += h
-    assert len(hpas) == 9, len(hpas)
+    assert len(hpas) == 11, len(hpas)
     assert not assert_valid(hpas, "generated HPAs")
 
 
@@ -146,7 +172,8 @@ def generated_config_passes_check_config():
     assert p.returncode == 0, p.stderr
     # The mounted Secrets the generated config points at (values of their kind: checked too).
     ca = make_certs(tmpdir())["ca"]
-    values = {"tls": "enable\n", "ca.crt": ca, "dsn": "scaler:s3cret@tcp(db.shop.svc:3306)/shop\n"}
+    values = {"tls": "enable\n", "ca.crt": ca, "dsn": "scaler:s3cret@tcp(db.shop.svc:3306)/shop\n",
+              "host": "amqps://scaler:s3cret@rabbitmq.shop.svc:5671/\n"}
     for e in cfg["metrics"]:
         for src in (e.get("auth") or {}).get("params", {}).values():
             if "fromFile" in src:

@@ -389,7 +389,7 @@ TEST(untranslatable_things_are_reported)
 		     "spec:\n  scaleTargetRef: {name: app}\n  idleReplicaCount: 0\n  minReplicaCount: 1\n"
 		     "  initialCooldownPeriod: 60\n  surprise: 1\n"
 		     "  advanced:\n    scalingModifiers: {formula: 'a + b', target: '2'}\n"
-		     "  triggers:\n  - type: rabbitmq\n    metadata: {queueName: q}\n"
+		     "  triggers:\n  - type: kafka\n    metadata: {topic: q}\n"
 		     "  - type: aws-sqs-queue\n    useCachedMetrics: true\n    metadata: {queueURL: u, awsRegion: r}\n"
 		     "---\nkind: ScaledJob\nmetadata: {name: j, namespace: ns}\nspec: {}\n"
 		     "---\nkind: ConfigMap\nmetadata: {name: cm}\n",
@@ -402,7 +402,7 @@ TEST(untranslatable_things_are_reported)
 	EXPECT(strstr(o.diag, "ScaledObject ns/m: spec.initialCooldownPeriod: not translated") != NULL);
 	EXPECT(strstr(o.diag, "in.yaml:12:3: ScaledObject ns/m: spec.surprise: not translated") != NULL);
 	EXPECT(strstr(o.diag, "in.yaml:14:23: ScaledObject ns/m: spec.advanced.scalingModifiers: not translated") != NULL);
-	EXPECT(strstr(o.diag, "ScaledObject ns/m: spec.triggers[0]: not translated: trigger type \"rabbitmq\"") != NULL);
+	EXPECT(strstr(o.diag, "ScaledObject ns/m: spec.triggers[0]: not translated: trigger type \"kafka\"") != NULL);
 	EXPECT(strstr(o.diag, "ScaledJob ns/j: not translated") != NULL);
 	EXPECT(strstr(o.diag, "note: ConfigMap cm: ignored") != NULL);
 	EXPECT_INT(o.n_problems, 7);
