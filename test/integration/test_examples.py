@@ -140,9 +140,10 @@ def fetch(d, extra):
 
 @T.case
 def every_example_documents_commands_that_are_run_here():
-    assert DIRS == ["1-sqs-file-processor", "2-cloudwatch-inference", "3-prometheus-workers-cron",
-                    "4-postgresql-read-replicas", "5-sqs-consumer", "6-redis-mail-senders",
-                    "7-redis-streams-billing", "8-mysql-order-workers"], DIRS
+    assert DIRS == ["1-sqs-file-processor", "10-metrics-api-thumbnailers", "2-cloudwatch-inference",
+                    "3-prometheus-workers-cron", "4-postgresql-read-replicas", "5-sqs-consumer",
+                    "6-redis-mail-senders", "7-redis-streams-billing", "8-mysql-order-workers",
+                    "9-rabbitmq-email-senders"], DIRS
     for d in DIRS:
         cfg, _ = example(d)
         block, gets = documented(d)
@@ -524,6 +525,51 @@ def story8_mysql_pending_orders():
     assert fetch(d, env) == {e["name"]: "0"}
 
 
+def story9_rabbitmq_queue_over_amqps():
+    from backends_rabbitmq import RabbitMQ
+    from backends_redis import make_certs
+    d = "9-rabbitmq-email-senders"
+    cfg, hpa = example(d)
+    e = cfg["metrics"][0]
+    mq = RabbitMQ()
+    T.at_exit(mq.cleanup)
+    mq.add_vhost("shop")
+    # the user the example's comment describes: configure on the queue only, nothing else
+    mq.add_user("scaler", "Em@il/Scaler-pw", vhosts=(), tags="")
+    mq.api("PUT", "/api/permissions/shop/scaler", {"configure": "^emails$", "write": "", "read": ""})
+    mq.declare("emails", "shop")
+    secrets = secrets_dir({"rabbitmq-emails/host": f"amqps://scaler:Em%40il%2FScaler-pw@localhost:{mq.tls_port}/",
+                           "rabbitmq-emails/tls": "enable", "rabbitmq-emails/ca.crt": mq.certs["ca"]})
+    env = {"SECRETS_DIR": secrets}
+    # an empty queue is not above activationValue 0: inactive, 0 is served
+    assert fetch(d, env) == {e["name"]: "0"}
+    mq.publish("emails", 120, "shop")
+    assert fetch(d, env) == {e["name"]: "120"}
+    # 120 messages at 50 per pod: 3 pods, within 0-15
+    assert one_pod_proposal(hpa, e["name"], "120") == ("120/50 (avg)", 3)
+    # TLS is verified: a CA that did not sign the broker's certificate is refused
+    write(os.path.join(secrets, "rabbitmq-emails/ca.crt"), make_certs(tmpdir())["ca"])
+    rc, _, err = run_doc(documented(d)[0], env)
+    assert rc == 1 and "error establishing connection to RabbitMQ" in err, err
+
+
+def story10_metrics_api_json_with_a_bearer_token():
+    from backends_http import ApiServer
+    d = "10-metrics-api-thumbnailers"
+    cfg, hpa = example(d)
+    e = cfg["metrics"][0]
+    api = ApiServer(auth=("bearer", "render-token-10"))
+    T.at_exit(api.stop)
+    api.set("/stats", json.dumps({"queues": [{"name": "previews", "pending": 3}, {"name": "thumbnails", "pending": 57}]}))
+    secrets = secrets_dir({"render-api/token": "render-token-10"})
+    env = {"SECRETS_DIR": secrets, "RENDER_API_URL": api.url("").rstrip("/")}
+    assert fetch(d, env) == {e["name"]: "57"}
+    assert one_pod_proposal(hpa, e["name"], "57") == ("57/20 (avg)", 3)
+    write(os.path.join(secrets, "render-api/token"), "wrong")
+    rc, _, err = run_doc(documented(d)[0], env)
+    assert rc == 1 and "/stats: api returned 401" in err, err
+
+
 # ---------------------------------------------------------------- what the HPA makes of a value
 
 DECIMAL_EXP = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -675,7 +721,9 @@ def every_config_in_manifests_and_examples_passes_check_config():
                            "pg-monitor/password": "p", "redis-mail/password": "p", "redis-mail/tls": "enable",
                            "redis-mail/ca.crt": ca, "redis-billing/username": "u", "redis-billing/password": "p",
                            "redis-billing/tls": "enable", "redis-billing/ca.crt": ca,
-                           "shop-db-scaler/dsn": "scaler:p@tcp(mariadb.shop.svc:3306)/shop"})
+                           "shop-db-scaler/dsn": "scaler:p@tcp(mariadb.shop.svc:3306)/shop",
+                           "rabbitmq-emails/host": "amqps://scaler:p@rabbitmq.shop.svc:5671/",
+                           "rabbitmq-emails/tls": "enable", "rabbitmq-emails/ca.crt": ca, "render-api/token": "t"})
     rc, out, err = run_doc(blocks[0], {"SECRETS_DIR": secrets})
     base = len(configs["manifests/base/config.yaml"]["metrics"])
     want = [f"/dev/stdin: ok ({base + len(configs[path]['metrics'])} metrics)" for path in partial]
@@ -693,7 +741,9 @@ STORY = {"1-sqs-file-processor": story1_sqs_file_processor_counts_in_flight_mess
          "5-sqs-consumer": story5_sqs_consumer_as_the_hpa_shows_it,
          "6-redis-mail-senders": story6_redis_list_over_tls,
          "7-redis-streams-billing": story7_redis_stream_lag_as_an_acl_user,
-         "8-mysql-order-workers": story8_mysql_pending_orders}
+         "8-mysql-order-workers": story8_mysql_pending_orders,
+         "9-rabbitmq-email-senders": story9_rabbitmq_queue_over_amqps,
+         "10-metrics-api-thumbnailers": story10_metrics_api_json_with_a_bearer_token}
 for _fn in STORY.values():
     T.case(_fn)
 
