@@ -50,7 +50,7 @@ const struct em_option rmq_options[] = {
 	{.name = "tls", .type = EM_OPT_STRING, .def = "disable", .offset = OFF(tls),
 	 .help = "enable: use ca, cert, key, keyPassword and unsafeSsl (needs an amqps:// or https:// host)"},
 	{.name = "ca", .type = EM_OPT_STRING, .offset = OFF(ca),
-	 .help = "CA certificates (PEM contents) trusted besides the system ones"},
+	 .help = "CA certificates (PEM contents) to verify the broker"},
 	{.name = "cert", .type = EM_OPT_STRING, .offset = OFF(cert),
 	 .help = "client certificate (PEM contents), with key; AMQP without credentials: SASL EXTERNAL"},
 	{.name = "key", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(key),
