@@ -1,4 +1,4 @@
-/* tlspem.c - client TLS material given as PEM texts (extra CAs, a certificate chain, a maybe encrypted key) loaded into an OpenSSL context. */
+/* tlspem.c - client TLS material from PEM texts (extra CAs, a certificate chain, a maybe encrypted key) into OpenSSL. */
 #include "tlspem.h"
 
 #include <stdbool.h>

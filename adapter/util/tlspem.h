@@ -1,4 +1,4 @@
-/* tlspem.h - client TLS material given as PEM texts (extra CAs, a certificate chain, a maybe encrypted key) loaded into an OpenSSL context. */
+/* tlspem.h - client TLS material from PEM texts (extra CAs, a certificate chain, a maybe encrypted key) into OpenSSL. */
 #ifndef EM_TLSPEM_H
 #define EM_TLSPEM_H
 

@@ -1,4 +1,4 @@
-/* ma_value.c - the metrics-api value readers: GJSON paths over JSON, KEDA's dotted paths over YAML, metric selectors over Prometheus text. */
+/* ma_value.c - metrics-api values: GJSON paths over JSON, dotted paths over YAML, selectors over Prometheus text. */
 #include "metrics_api.h"
 
 #include <ctype.h>
@@ -174,7 +174,7 @@ static int parse_query(const char *s, size_t n, struct query *q, const char **wh
 		i++;
 	memcpy(q->op, s + l, i - l);
 	if (!strcmp(q->op, "="))
-		strcpy(q->op, "==");
+		memcpy(q->op, "==", 3);
 	if (strcmp(q->op, "==") && strcmp(q->op, "!=") && strcmp(q->op, "<") && strcmp(q->op, "<=") &&
 	    strcmp(q->op, ">") && strcmp(q->op, ">=") && strcmp(q->op, "%") && strcmp(q->op, "!%")) {
 		*why = "a #(...) query's operator must be ==, !=, <, <=, >, >=, % or !%";
@@ -682,7 +682,7 @@ int ma_selector_parse(const char *str, struct ma_selector *out, struct em_err *e
 		while (p + n < end && name_char((unsigned char)p[n], true))
 			n++;
 		if (n >= sizeof(out->metric))
-			goto bad;
+			goto out;
 		memcpy(out->metric, p, n);
 		p += n;
 	}
@@ -690,7 +690,7 @@ int ma_selector_parse(const char *str, struct ma_selector *out, struct em_err *e
 	if (p < end && *p == '{') {
 		p++;
 		if (parse_labels(&p, end, true, out->m, MA_MAX_MATCHERS, &out->n, &why) != 0)
-			goto bad;
+			goto out;
 		for (size_t i = 0; i < out->n; i++) {
 			struct ma_matcher *m = &out->m[i];
 			if (m->op == '~' || m->op == '^') {
@@ -699,7 +699,7 @@ int ma_selector_parse(const char *str, struct ma_selector *out, struct em_err *e
 				m->re = calloc(1, sizeof(regex_t));
 				if (!re || !m->re) {
 					free(re);
-					goto bad;
+					goto out;
 				}
 				snprintf(re, rl, "^(%s)$", m->value);
 				if (regcomp(m->re, re, REG_EXTENDED | REG_NOSUB) != 0) {
@@ -707,7 +707,7 @@ int ma_selector_parse(const char *str, struct ma_selector *out, struct em_err *e
 					free(m->re);
 					m->re = NULL;
 					why = "a regular expression does not compile (POSIX extended syntax)";
-					goto bad;
+					goto out;
 				}
 				free(re);
 			}
@@ -715,7 +715,7 @@ int ma_selector_parse(const char *str, struct ma_selector *out, struct em_err *e
 				if (m->op != '=' || (out->metric[0] && strcmp(out->metric, m->value)) ||
 				    strlen(m->value) >= sizeof(out->metric)) {
 					why = "__name__ takes = and must agree with the name";
-					goto bad;
+					goto out;
 				}
 				snprintf(out->metric, sizeof(out->metric), "%s", m->value);
 			}
@@ -723,13 +723,13 @@ int ma_selector_parse(const char *str, struct ma_selector *out, struct em_err *e
 	}
 	skip_blank(&p, end);
 	if (p != end)
-		goto bad;
+		goto out;
 	if (!out->metric[0]) {
 		why = "a metric name is needed";
-		goto bad;
+		goto out;
 	}
 	return 0;
-bad:
+out:
 	ma_selector_free(out);
 	return em_err_set(err, EM_E_CONFIG, "valueLocation: not a metric selector: %s", why);
 }
@@ -850,7 +850,7 @@ static int prom_value(const char *body, size_t len, const char *path, const stru
 			if (got == 3 && !strcmp(kw, "TYPE") && !strcmp(tn, sel->metric)) {
 				if (typed) {
 					why = "second TYPE line for the metric";
-					goto bad;
+					goto out;
 				}
 				typed = true;
 				snprintf(type, sizeof(type), "%s", tt);
@@ -859,7 +859,7 @@ static int prom_value(const char *body, size_t len, const char *path, const stru
 		}
 		if (sample_line(s, le, name, sizeof(name), labels, &nl, &v, &why) != 0) {
 			labels_free(labels, nl);
-			goto bad;
+			goto out;
 		}
 		if (!found && !strcmp(name, sel->metric) &&
 		    (!typed || !strcmp(type, "counter") || !strcmp(type, "gauge") || !strcmp(type, "untyped")) &&
@@ -872,7 +872,7 @@ static int prom_value(const char *body, size_t len, const char *path, const stru
 	if (!found)
 		return em_err_set(err, EM_E_UNAVAILABLE, "value %.200s not found", path);
 	return checked(value, path, out, err);
-bad:
+out:
 	return em_err_set(err, EM_E_UNAVAILABLE, "prometheus format parsing error: text format parsing error in line "
 			  "%zu: %s", line, why);
 }

@@ -273,7 +273,7 @@ static void *ma_open(const void *vcfg, struct em_err *err)
 	bool key_in_query;
 
 	if (!in)
-		goto oom;
+		goto out;
 	in->cfg = c;
 	key_in_query = (c->auth & MA_AUTH_APIKEY) && !strcmp(c->method, "query");
 	in->url = key_in_query ? url_with_key(c->url, !empty(c->keyParamName) ? c->keyParamName : "api_key", c->apiKey)
@@ -287,7 +287,7 @@ static void *ma_open(const void *vcfg, struct em_err *err)
 		em_free_secret(k);
 	}
 	if (!in->url || !in->shown_url || !in->http)
-		goto oom;
+		goto out;
 	if (c->fmt == MA_PROMETHEUS && ma_selector_parse(c->valueLocation, &in->sel, err) != 0) {
 		ma_close(in);
 		return NULL;
@@ -309,9 +309,9 @@ static void *ma_open(const void *vcfg, struct em_err *err)
 	if (c->auth & MA_AUTH_CUSTOM)
 		em_http_header_add(&in->headers, c->customAuthHeader, c->customAuthValue);
 	if (in->headers.oom)
-		goto oom;
+		goto out;
 	return in;
-oom:
+out:
 	ma_close(in);
 	em_err_set(err, EM_E_INTERNAL, "out of memory");
 	return NULL;

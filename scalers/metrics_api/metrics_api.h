@@ -1,4 +1,4 @@
-/* metrics_api.h - the metrics-api scaler: config and auth (metrics_api.c), the value readers for JSON (GJSON paths), YAML and Prometheus text (ma_value.c), Kubernetes quantities (ma_quantity.c). */
+/* metrics_api.h - the metrics-api scaler: config and auth, value readers (JSON, YAML, Prometheus text), quantities. */
 #ifndef EM_METRICS_API_H
 #define EM_METRICS_API_H
 

@@ -1,4 +1,4 @@
-/* rabbitmq.c - the "rabbitmq" scaler: a queue's length or message rates from the management API (HTTP) or a passive queue.declare (AMQP), as KEDA reads them. */
+/* rabbitmq.c - the "rabbitmq" scaler: a queue's length or rates from the management API or a passive AMQP declare. */
 #include "rabbitmq.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* rabbitmq.h - the rabbitmq scaler: config and KEDA's rules (rabbitmq_conf.c), management API answers (rabbitmq_http.c), AMQP connections (rabbitmq_amqp.c). */
+/* rabbitmq.h - the rabbitmq scaler: keys and KEDA's rules, management API answers, AMQP connections. */
 #ifndef EM_RABBITMQ_H
 #define EM_RABBITMQ_H
 

@@ -1,4 +1,4 @@
-/* rabbitmq_amqp.c - AMQP 0-9-1 for the rabbitmq scaler (librabbitmq): connections shared per server, vhost and identity; queue.declare passive under the fetch deadline. */
+/* rabbitmq_amqp.c - AMQP for the rabbitmq scaler (librabbitmq): shared connections, passive declares under the deadline. */
 #include "rabbitmq.h"
 
 #include <stdio.h>
@@ -196,10 +196,10 @@ static struct amqp_conn *amqp_connect(const struct amqp_target *t, int64_t deadl
 	sock = t->uri.tls ? amqp_ssl_socket_new(c->st) : amqp_tcp_socket_new(c->st);
 	if (!sock) {
 		snprintf(msg, cap, "out of memory");
-		goto fail;
+		goto out;
 	}
 	if (t->uri.tls && tls_setup(sock, t, msg, cap) != 0)
-		goto fail;
+		goto out;
 	tv.tv_sec = (time_t)((left > 0 ? left : 1) / 1000);
 	tv.tv_usec = (suseconds_t)((left > 0 ? left : 1) % 1000) * 1000;
 	st = amqp_socket_open_noblock(sock, t->uri.host, t->uri.port, &tv);
@@ -207,7 +207,7 @@ static struct amqp_conn *amqp_connect(const struct amqp_target *t, int64_t deadl
 		/* librabbitmq keeps the system's reason (refused, unreachable) to itself */
 		snprintf(msg, cap, "dial %s:%d: could not connect: %s", t->uri.host, t->uri.port,
 			 st == AMQP_STATUS_TIMEOUT ? "i/o timeout" : amqp_error_string2(st));
-		goto fail;
+		goto out;
 	}
 	set_timeout(c->st, deadline);
 	/* heartbeat 0: polls are minutes apart at most and the library only
@@ -228,12 +228,12 @@ static struct amqp_conn *amqp_connect(const struct amqp_target *t, int64_t deadl
 			snprintf(why, sizeof(why), "the server closed the connection during the handshake (wrong "
 				 "credentials or vhost?)");
 		snprintf(msg, cap, "%s:%d: %s", t->uri.host, t->uri.port, why);
-		goto fail;
+		goto out;
 	}
 	if (open_channel(c, deadline, msg, cap) != 0)
-		goto fail;
+		goto out;
 	return c;
-fail:
+out:
 	conn_close(c);
 	return NULL;
 }

@@ -1,4 +1,4 @@
-/* rabbitmq_conf.c - the rabbitmq trigger's keys and KEDA's checks; AMQP URIs as amqp091-go reads them; the management API's location in host. */
+/* rabbitmq_conf.c - the rabbitmq keys and KEDA's checks; AMQP URIs as amqp091-go reads them; management URLs. */
 #include "rabbitmq.h"
 
 #include <ctype.h>
@@ -271,7 +271,7 @@ int rmq_parse_uri(const char *uri, struct rmq_uri *out, struct em_err *err)
 		return em_err_set(err, EM_E_CONFIG, "host: AMQP scheme must be either 'amqp://' or 'amqps://'");
 	out->tls = strcmp(u.scheme, "amqps") == 0;
 	if (u.host_len >= sizeof(out->host))
-		goto bad;
+		goto out;
 	if (u.host_len == 0)
 		snprintf(out->host, sizeof(out->host), "localhost");
 	else
@@ -285,13 +285,13 @@ int rmq_parse_uri(const char *uri, struct rmq_uri *out, struct em_err *err)
 		out->password = colon ? decode(colon + 1, u.user_len - ul - 1) : strdup("guest");
 		out->has_password = colon != NULL;
 		if (!out->user || !out->password)
-			goto bad;
+			goto out;
 	} else if (!(out->user = strdup("guest")) || !(out->password = strdup("guest"))) {
-		goto bad;
+		goto out;
 	}
 	path = decode(u.path, u.path_len);
 	if (!path)
-		goto bad;
+		goto out;
 	if (path[0] == '/') {
 		if (u.host_len == 0 && strncmp(path, "///", 3) == 0)
 			out->vhost = strdup(strlen(path) > 3 ? path + 3 : "/");
@@ -302,13 +302,13 @@ int rmq_parse_uri(const char *uri, struct rmq_uri *out, struct em_err *err)
 	}
 	free(path);
 	if (!out->vhost)
-		goto bad;
+		goto out;
 	if (u.rest && u.rest[0] == '?' && uri_params(u.rest + 1, out, err) != 0) {
 		rmq_uri_free(out);
 		return -1;
 	}
 	return 0;
-bad:
+out:
 	rmq_uri_free(out);
 	return em_err_set(err, EM_E_CONFIG, "host: error parsing RabbitMQ connection string: invalid escape or host "
 			  "name");

@@ -1,4 +1,4 @@
-/* fuzz_metrics_api.c - libFuzzer target: metrics-api answers (JSON with GJSON paths, YAML, Prometheus text), selectors, paths and quantities. */
+/* fuzz_metrics_api.c - libFuzzer target: metrics-api answers (JSON, YAML, Prometheus text), selectors, paths, quantities. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

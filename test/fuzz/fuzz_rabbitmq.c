@@ -1,4 +1,4 @@
-/* fuzz_rabbitmq.c - libFuzzer target: RabbitMQ management API answers (one queue and regex listings), AMQP URIs, management URLs and vhost paths. */
+/* fuzz_rabbitmq.c - libFuzzer target: RabbitMQ management API answers, AMQP URIs, management URLs, vhost paths. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_metrics_api.c - unit tests of the metrics-api scaler's pure parts: KEDA's value table, GJSON paths, YAML, Prometheus text, quantities. */
+/* test_metrics_api.c - unit tests of metrics-api's pure parts: KEDA's value table, GJSON, YAML, Prometheus, quantities. */
 #include "harness.h"
 
 #include "scalers/metrics_api/metrics_api.h"

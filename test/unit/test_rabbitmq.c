@@ -1,4 +1,4 @@
-/* test_rabbitmq.c - unit tests of the rabbitmq scaler's pure parts: KEDA's checks, vhost paths, AMQP URIs, management API answers, modes. */
+/* test_rabbitmq.c - unit tests of the rabbitmq scaler's pure parts: KEDA's checks, vhosts, URIs, answers, modes. */
 #include "harness.h"
 
 #include "scalers/rabbitmq/rabbitmq.h"
