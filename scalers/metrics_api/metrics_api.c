@@ -278,11 +278,16 @@ static void *ma_open(const void *vcfg, struct em_err *err)
 	key_in_query = (c->auth & MA_AUTH_APIKEY) && !strcmp(c->method, "query");
 	in->url = key_in_query ? url_with_key(c->url, !empty(c->keyParamName) ? c->keyParamName : "api_key", c->apiKey)
 			       : strdup(c->url);
-	in->shown_url = strndup(c->url, strcspn(c->url, "?#"));
 	{
-		/* the URL's authority without credentials, as the client's key */
-		const char *a = strstr(c->url, "://") + 3;
+		/* for messages: no userinfo (libcurl sends it as basic auth), no query */
+		const char *a = strstr(c->url, "://") + 3, *at = memchr(a, '@', strcspn(a, "/?#"));
+		struct em_strbuf sb;
 		char *k = strndup(c->url, (size_t)(a - c->url) + strcspn(a, "/?#"));
+		em_sb_init(&sb);
+		em_sb_add(&sb, c->url, (size_t)(a - c->url));
+		em_sb_add(&sb, at ? at + 1 : a, strcspn(at ? at + 1 : a, "?#"));
+		in->shown_url = sb.oom ? (em_sb_free(&sb), NULL) : em_sb_steal(&sb);
+		/* the client is shared per scheme://authority */
 		in->http = k ? em_http_client_get(k) : NULL;
 		em_free_secret(k);
 	}

@@ -117,6 +117,15 @@ def auth_modes_as_keda_sends_them():
             assert msg.endswith("/v: api returned 401"), msg
         finally:
             srv.stop()
+    # credentials in the URL are sent as basic auth (as Go's client does) and never shown
+    srv = ApiServer(auth=("basic", "bob", USER_PW))
+    try:
+        srv.set("/v", json.dumps({"v": 5}))
+        assert value([m("m", srv.url("/v").replace("//", f"//bob:{USER_PW}@"), "v")], "m") == "5"
+        msg = failure([m("m", srv.url("/v").replace("//", "//bob:wrong-" + USER_PW + "@"), "v")], "m")
+        assert msg.endswith(f"127.0.0.1:{srv.port}/v: api returned 401") and "bob" not in msg, msg
+    finally:
+        srv.stop()
 
 
 @T.case
