@@ -205,12 +205,22 @@ static int rmq_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_samp
 	return 0;
 }
 
+/* librabbitmq would set OpenSSL up and tear it down again with its first
+ * and last TLS connection, on poller threads; OpenSSL 3 sets itself up. */
+static int rmq_global_init(struct em_err *err)
+{
+	(void)err;
+	rmq_amqp_global_init();
+	return 0;
+}
+
 const struct em_scaler em_scaler_rabbitmq = {
 	.type = "rabbitmq",
 	.options = rmq_options,
 	.config_size = sizeof(struct rmq_cfg),
 	.summary = "RabbitMQ queue length or message rates, from the management API or AMQP (passive declare on "
 		   "shared connections)",
+	.global_init = rmq_global_init,
 	.validate = rmq_validate,
 	.open = rmq_open,
 	.fetch = rmq_fetch,

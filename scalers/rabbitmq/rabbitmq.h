@@ -121,6 +121,7 @@ void rmq_mode_value(const struct rmq_cfg *c, const struct rmq_queue *q, double *
 /* ------------------------------------------------------------------ AMQP client */
 
 struct rmq_amqp;
+void rmq_amqp_global_init(void);   /* before any thread: librabbitmq leaves OpenSSL alone */
 struct rmq_amqp *rmq_amqp_open(const struct rmq_cfg *c, struct em_err *err);
 void rmq_amqp_close(struct rmq_amqp *a);   /* NULL-safe */
 /* queue.declare passive on a shared connection: the queue's ready messages. */

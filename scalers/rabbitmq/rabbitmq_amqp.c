@@ -240,6 +240,11 @@ out:
 
 /* ------------------------------------------------------------------ public */
 
+void rmq_amqp_global_init(void)
+{
+	amqp_set_initialize_ssl_library(0);
+}
+
 struct rmq_amqp {
 	struct em_pool *pool;
 };
