@@ -257,6 +257,20 @@ def failed(result, code=503):
     return st["message"]
 
 
+def get_value(metrics, name, env=None):
+    """The one value `extmetrics get` serves for one of these metric entries (a success)."""
+    return value_of(get_metric(metrics, name, env))
+
+
+def get_failure(metrics, name, env=None, secrets=()):
+    """The 503 Status message of `extmetrics get` for one of these metric entries, checked to hold
+    none of the secrets."""
+    msg = failed(get_metric(metrics, name, env))
+    for s in secrets:
+        assert s not in msg, (s, msg)
+    return msg
+
+
 def assert_config_errors(cases, env=None):
     """check-config refuses each (metric entry, expected text) alone: rc 1, the text, FILE:LINE:COL."""
     d = tmpdir()

@@ -7,8 +7,8 @@ import time
 
 from backends_http import ApiServer
 from backends_redis import make_certs
-from lib import (GV, Cases, Server, assert_config_errors, failed, get_metric, keeps_updating, kubectl_raw,
-                 metric_entry, metrics_config, served, served_value, tmpdir, value_of, wait_for)
+from lib import (GV, Cases, Server, assert_config_errors, get_failure, get_value, keeps_updating, kubectl_raw,
+                 metric_entry, metrics_config, served, served_value, tmpdir, wait_for)
 
 T = Cases("metrics-api scaler")
 CERTS = tmpdir()
@@ -37,19 +37,12 @@ def m(name, url, loc, **md):
     return metric_entry(name, "metrics-api", {"url": url, "valueLocation": loc, "targetValue": "5"}, **md)
 
 
-def get(metrics, name, env=ENV):
-    return get_metric(metrics, name, env)
-
-
 def value(metrics, name, env=ENV):
-    return value_of(get(metrics, name, env))
+    return get_value(metrics, name, env)
 
 
 def failure(metrics, name, env=ENV):
-    msg = failed(get(metrics, name, env))
-    for s in SECRETS:
-        assert s not in msg, (s, msg)
-    return msg
+    return get_failure(metrics, name, env, SECRETS)
 
 
 @T.case

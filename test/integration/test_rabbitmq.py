@@ -7,8 +7,8 @@ import time
 
 from backends_http import ApiServer
 from backends_rabbitmq import ADMIN, ADMIN_PW, RabbitMQ
-from lib import (GV, Cases, Server, assert_config_errors, counter, failed, get_metric, keeps_updating, kubectl_raw,
-                 metric_entry, metrics_config, served, served_value, tmpdir, value_of, wait_for)
+from lib import (GV, Cases, Server, assert_config_errors, counter, get_failure, get_value, keeps_updating, kubectl_raw,
+                 metric_entry, metrics_config, served, served_value, wait_for)
 
 T = Cases("rabbitmq scaler")
 mq = RabbitMQ()
@@ -52,19 +52,12 @@ def http(name, queue="orders", **md):
                                            "value": "5"}, **md)
 
 
-def get(metrics, name, env=ENV):
-    return get_metric(metrics, name, env)
-
-
 def value(metrics, name, env=ENV):
-    return value_of(get(metrics, name, env))
+    return get_value(metrics, name, env)
 
 
 def failure(metrics, name, env=ENV):
-    msg = failed(get(metrics, name, env))
-    for s in SECRETS:
-        assert s not in msg, (s, msg)
-    return msg
+    return get_failure(metrics, name, env, SECRETS)
 
 
 @T.case
