@@ -8,7 +8,7 @@ PKGS=(
   libhiredis-dev libmariadb-dev librabbitmq-dev
   openssl curl ca-certificates tzdata
   postgresql prometheus prometheus-pushgateway python3-kubernetes nodejs
-  redis-server redis-sentinel redis-tools mariadb-server mariadb-client rabbitmq-server
+  redis-server redis-sentinel redis-tools mariadb-server mariadb-client rabbitmq-server amqp-tools
   wrk nginx-light bc
   skopeo umoci   # test_image.py: reads `make image`'s archive and unpacks it as a runtime would
 )

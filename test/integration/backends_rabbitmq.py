@@ -5,6 +5,7 @@ import base64
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import urllib.error
@@ -90,7 +91,20 @@ management.rates_mode = basic
         })
         return e
 
+    def epmd_up(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.epmd_port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
     def start(self):
+        # the node's own epmd, up before the node: the VM would start it too, but a node that asks
+        # before it listens fails to boot (nodistribution) on a loaded machine
+        if not self.epmd_up():
+            subprocess.run(["epmd", "-port", str(self.epmd_port), "-address", "127.0.0.1", "-daemon"], check=True,
+                           timeout=30)
+            wait_for(self.epmd_up, timeout=30, what="epmd")
         self.proc = subprocess.Popen([SERVER], stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.dir, "stdout.log"), "a"),
                                      stderr=subprocess.STDOUT, env=self.env(), cwd=self.dir,
                                      preexec_fn=die_with_parent())

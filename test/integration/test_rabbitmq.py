@@ -2,7 +2,9 @@
 AMQP and AMQPS): KEDA's values and modes, vhost rules, regex operations, outage, hung broker, TLS and SASL
 EXTERNAL, wrong credentials, secrets never shown."""
 import json
-import shutil
+import os
+import signal
+import subprocess
 import time
 
 from backends_http import ApiServer
@@ -101,6 +103,27 @@ def regex_over_queues_with_operations():
     assert value([http("m", queue="^nothing-matches$", useRegex="true")], "m") == "0"
     msg = failure([http("m", queue=rx, useRegex="true", pageSize="1")], "m")
     assert "regex matches more queues than can be recovered at once" in msg, msg
+
+
+@T.case
+def exclude_unacknowledged_counts_ready_messages_only():
+    """A real consumer (librabbitmq's amqp-consume, prefetch 2) holds 2 of 5 messages unacknowledged."""
+    mq.declare("held")
+    mq.publish("held", 5)
+    # no trailing '/': librabbitmq's URL parser (unlike amqp091-go) reads "host:port/" as the vhost ""
+    consumer = subprocess.Popen(["amqp-consume", "-u", f"amqp://guest:guest@127.0.0.1:{mq.port}", "-q", "held",
+                                 "-p", "2", "sleep", "120"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    try:
+        wait_for(lambda: mq.queue_info("held").get("messages_unacknowledged") == 2 and
+                 mq.queue_info("held").get("messages") == 5, timeout=30, interval=0.3, what="2 unacknowledged")
+        assert value([http("m", queue="held")], "m") == "5"
+        assert value([http("m", queue="held", excludeUnacknowledged="true")], "m") == "3"
+        assert value([amqp("m", queue="held")], "m") == "3"     # AMQP reports ready messages only
+    finally:
+        os.killpg(consumer.pid, signal.SIGTERM)    # amqp-consume and its sleep
+        consumer.wait()
+        mq.delete("held")
 
 
 @T.case
