@@ -1101,6 +1101,15 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 	if (m->name && (strchr(m->name, '/') || strchr(m->name, '%') || strcmp(m->name, ".") == 0 ||
 			strcmp(m->name, "..") == 0))
 		lerr(L, get(L, e, "name"), "name", "must not contain '/' or '%%' nor be '.' or '..' (the HPA rejects such names)");
+	/* client-go lowercases the resource segment of the URL: an uppercase
+	 * name would be configured but never asked for. */
+	for (const char *p = m->name; p && *p; p++)
+		if (*p >= 'A' && *p <= 'Z') {
+			lerr(L, get(L, e, "name"), "name",
+			     "must be lowercase: the HPA controller (client-go) lowercases the metric name in its request "
+			     "URL, so \"%s\" could never be asked for", m->name);
+			break;
+		}
 	ns = get(L, e, "namespaces");
 	if (!ns) {
 		lerr(L, e, "namespaces", "missing required key (list the namespaces allowed to read this metric, or [\"*\"])");

@@ -165,6 +165,13 @@ TEST(metric_name_with_slash)
 		     "t.yaml:4:11: name: must not contain '/' or '%' nor be '.' or '..' (the HPA rejects such names)");
 }
 
+TEST(metric_name_with_uppercase)
+{
+	expect_error(HEAD "metrics:\n  - name: queueName2\n    namespaces: [x]\n    type: cron\n    metadata: " CRON_MD "\n",
+		     "t.yaml:4:11: name: must be lowercase: the HPA controller (client-go) lowercases the metric name "
+		     "in its request URL, so \"queueName2\" could never be asked for");
+}
+
 TEST(every_error_is_reported_not_just_the_first)
 {
 	struct em_errlist errs = {0};
