@@ -114,14 +114,16 @@ static int cmp_kv(const void *a, const void *b)
 	return strcmp(((const struct em_kv *)a)->key, ((const struct em_kv *)b)->key);
 }
 
-/* Static labels, then selector equalities, then series labels; later ones win. */
-static void merge_labels(struct em_kv *out, size_t *n, size_t cap, const struct em_kvlist *add)
+/* Adds the labels of add to out; an existing key is replaced only with override. */
+static void merge_labels(struct em_kv *out, size_t *n, size_t cap, const struct em_kvlist *add, bool override)
 {
 	for (size_t i = 0; add && i < add->n; i++) {
 		size_t j;
 		for (j = 0; j < *n; j++)
 			if (strcmp(out[j].key, add->items[i].key) == 0)
 				break;
+		if (j < *n && !override)
+			continue;
 		if (j == *n) {
 			if (*n == cap)
 				continue;
@@ -129,6 +131,22 @@ static void merge_labels(struct em_kv *out, size_t *n, size_t cap, const struct 
 		}
 		out[j] = add->items[i];
 	}
+}
+
+/* A series' metricLabels, sorted: the metric's static labels, then the
+ * series' own (which win), then the selector's equality requirements on keys
+ * neither has (KEDA-style selectors name the HPA, not the series). A
+ * requirement never overrides a label: team=ops does not match team: data. */
+static size_t series_labels(struct em_kv *out, size_t cap, const struct em_kvlist *static_labels,
+			    const struct em_kvlist *own, const struct em_kvlist *eq)
+{
+	size_t n = 0;
+
+	merge_labels(out, &n, cap, static_labels, true);
+	merge_labels(out, &n, cap, own, true);
+	merge_labels(out, &n, cap, eq, false);
+	qsort(out, n, sizeof(out[0]), cmp_kv);
+	return n;
 }
 
 static void add_item(struct em_strbuf *sb, bool *first, const char *metric, const struct em_kv *labels, size_t nl,
@@ -196,31 +214,14 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 	s = &lk.served.sample;
 	rfc3339(lk.served.time_ms, ts, sizeof(ts));
 	em_sb_puts(&sb, "{\"kind\":\"ExternalMetricValueList\",\"apiVersion\":\"" GV "\",\"metadata\":{},\"items\":[");
-	if (s->n_series == 0) {
-		size_t nl = 0;
-		struct em_kvlist as_list;
-		merge_labels(labels, &nl, 128, &lk.def->labels);
-		merge_labels(labels, &nl, 128, &eq);
-		qsort(labels, nl, sizeof(labels[0]), cmp_kv);
-		as_list.items = labels;
-		as_list.n = nl;
-		if (em_selector_matches(&sel, &as_list)) {
-			add_item(&sb, &first, metric, labels, nl, ts, s->active ? s->value : 0);
-			matched++;
-		}
-	}
-	for (size_t i = 0; i < s->n_series; i++) {
-		size_t nl = 0;
-		struct em_kvlist as_list;
-		merge_labels(labels, &nl, 128, &lk.def->labels);
-		merge_labels(labels, &nl, 128, &eq);
-		merge_labels(labels, &nl, 128, &s->series[i].labels);
-		qsort(labels, nl, sizeof(labels[0]), cmp_kv);
-		as_list.items = labels;
-		as_list.n = nl;
+	for (size_t i = 0; i < (s->n_series ? s->n_series : 1); i++) {
+		const struct em_kvlist *own = s->n_series ? &s->series[i].labels : NULL;
+		struct em_kvlist as_list = {.items = labels};
+		as_list.n = series_labels(labels, 128, &lk.def->labels, own, &eq);
 		if (!em_selector_matches(&sel, &as_list))
 			continue;
-		add_item(&sb, &first, metric, labels, nl, ts, s->active ? s->series[i].value : 0);
+		add_item(&sb, &first, metric, labels, as_list.n, ts,
+			 !s->active ? 0 : s->n_series ? s->series[i].value : s->value);
 		matched++;
 	}
 	em_sb_puts(&sb, "]}\n");

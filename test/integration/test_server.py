@@ -127,6 +127,16 @@ def selector_that_matches_nothing_is_404():
 
 
 @T.case
+def selector_equality_never_overrides_a_static_label():
+    # always-on is labelled team: demo; team=ops must not be answered with team relabelled to ops.
+    st, _, body = srv.api(f"{GV}/namespaces/default/always-on?labelSelector=team%3Dops")
+    assert st == 404 and status_of(body)["reason"] == "NotFound", (st, body)
+    st, _, body = srv.api(f"{GV}/namespaces/default/always-on?labelSelector=app%3Dworker%2Cteam%3Ddemo")
+    assert st == 200, body
+    assert json.loads(body)["items"][0]["metricLabels"] == {"app": "worker", "team": "demo"}, body
+
+
+@T.case
 def unknown_metric_and_forbidden_namespace_are_404():
     p = kubectl_raw(srv, f"{GV}/namespaces/default/no-such-metric")
     assert p.returncode != 0 and "NotFound" in p.stderr, p.stderr
