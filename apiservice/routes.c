@@ -149,6 +149,24 @@ static size_t series_labels(struct em_kv *out, size_t cap, const struct em_kvlis
 	return n;
 }
 
+/* The own labels (static + series) of the first few series, for the 404 of
+ * a selector that matches none: "{k=v,k=v}, {k=v} and 2 more". */
+static void describe_series(struct em_strbuf *sb, const struct em_sample *s, const struct em_kvlist *static_labels)
+{
+	struct em_kv labels[128];
+	size_t n = s->n_series ? s->n_series : 1;
+
+	for (size_t i = 0; i < n && i < 3; i++) {
+		size_t nl = series_labels(labels, 128, static_labels, s->n_series ? &s->series[i].labels : NULL, NULL);
+		em_sb_puts(sb, i ? ", {" : "{");
+		for (size_t j = 0; j < nl; j++)
+			em_sb_printf(sb, "%s%s=%s", j ? "," : "", labels[j].key, labels[j].value);
+		em_sb_puts(sb, "}");
+	}
+	if (n > 3)
+		em_sb_printf(sb, " and %zu more", n - 3);
+}
+
 static void add_item(struct em_strbuf *sb, bool *first, const char *metric, const struct em_kv *labels, size_t nl,
 		     const char *ts, double value)
 {
@@ -226,7 +244,13 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 	}
 	em_sb_puts(&sb, "]}\n");
 	if (matched == 0) {
-		em_err_set(&err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s", metric, ns);
+		/* Say what to change: kubectl describe hpa shows this text. */
+		em_sb_reset(&sb);
+		describe_series(&sb, s, &lk.def->labels);
+		em_err_set(&err, EM_E_NOTFOUND,
+			   "the server could not find the metric %s for namespace %s: labelSelector \"%s\" matches none "
+			   "of its series' labels: %s",
+			   metric, ns, req->label_selector ? req->label_selector : "", sb.buf ? sb.buf : "");
 		goto out;
 	}
 	set_body(resp, 200, em_sb_steal(&sb));

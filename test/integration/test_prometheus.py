@@ -375,6 +375,12 @@ def two_series_error_sum_and_items():
         for i in items:
             assert i["metricName"] == "per-queue" and i["metricLabels"]["job"] == "two", i
             assert "__name__" not in i["metricLabels"], i
+        # A selector matching no series: the 404 names the selector and every series' labels.
+        st, _, body = srv.api(f"{GV}/namespaces/default/per-queue?labelSelector=" + urllib.parse.quote("queue=c"))
+        assert st == 404, (st, body)
+        assert json.loads(body)["message"] == (
+            "the server could not find the metric per-queue for namespace default: labelSelector \"queue=c\" "
+            "matches none of its series' labels: {job=two,queue=a}, {job=two,queue=b}"), body
     finally:
         srv.stop()
 

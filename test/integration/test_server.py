@@ -122,6 +122,10 @@ def bad_selector_is_400_with_kubernetes_text():
 def selector_that_matches_nothing_is_404():
     st, _, body = srv.api(f"{GV}/namespaces/default/always-on?labelSelector=team+in+(a,b)")
     assert st == 404 and status_of(body)["reason"] == "NotFound", body
+    # The text says which selector matched none of which labels (kubectl describe hpa shows it).
+    assert status_of(body)["message"] == ("the server could not find the metric always-on for namespace default: "
+                                          "labelSelector \"team in (a,b)\" matches none of its series' labels: "
+                                          "{team=demo}"), body
     st, _, body = srv.api(f"{GV}/namespaces/default/always-on?labelSelector=team+in+(demo,b)")
     assert st == 200, body
 
@@ -131,6 +135,8 @@ def selector_equality_never_overrides_a_static_label():
     # always-on is labelled team: demo; team=ops must not be answered with team relabelled to ops.
     st, _, body = srv.api(f"{GV}/namespaces/default/always-on?labelSelector=team%3Dops")
     assert st == 404 and status_of(body)["reason"] == "NotFound", (st, body)
+    msg = status_of(body)["message"]
+    assert msg.endswith('labelSelector "team=ops" matches none of its series\' labels: {team=demo}'), msg
     st, _, body = srv.api(f"{GV}/namespaces/default/always-on?labelSelector=app%3Dworker%2Cteam%3Ddemo")
     assert st == 200, body
     assert json.loads(body)["items"][0]["metricLabels"] == {"app": "worker", "team": "demo"}, body
