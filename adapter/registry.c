@@ -12,6 +12,11 @@
 #include "adapter/util/strbuf.h"
 #include "adapter/util/text.h"
 
+/* kube-apiserver gives up on a proxied request after 60 s (its default
+ * request deadline): a request waiting for a first sample is answered before
+ * that, whatever the metric's timeout, so the caller sees our 503 text. */
+#define MAX_FIRST_WAIT_MS 50000
+
 /* ---- instances --------------------------------------------------------- */
 
 static struct em_sm_family fam_value =
@@ -658,6 +663,11 @@ static bool must_wait(const struct em_instance *in)
 	return in->cache.attempts < in->wait_attempts;
 }
 
+static int64_t first_wait_ms(const struct em_instance *in)
+{
+	return in->timeout_ms < MAX_FIRST_WAIT_MS ? in->timeout_ms : MAX_FIRST_WAIT_MS;
+}
+
 int em_registry_get(struct em_registry *r, const char *ns, const char *metric, const struct em_kvlist *sel_eq,
 		    struct em_waiter *w, struct em_lookup *out, struct em_err *err)
 {
@@ -699,9 +709,9 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 		/* A first sample (or the first after idling): park the request,
 		 * without a thread, until the one in-flight fetch (shared by all
 		 * waiting requests) ends or the metric's timeout passes. */
-		int64_t now = em_mono_ms();
+		int64_t now = em_mono_ms(), wait = first_wait_ms(in);
 		if (!w->deadline_ms)
-			w->deadline_ms = now + in->timeout_ms;
+			w->deadline_ms = now + wait;
 		if (r->stopping) {
 			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: the server is shutting down", metric);
 		} else if (now < w->deadline_ms) {
@@ -710,20 +720,20 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 			rc = EM_REG_WAIT;
 		} else {
 			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: no sample yet (first fetch still running after %lldms)",
-				   metric, (long long)in->timeout_ms);
+				   metric, (long long)wait);
 		}
 		if (in)
 			em_reg_instance_unref(in, &to_close);
 		goto out_locked;
 	} else if (must_wait(in)) {
 		/* No waiter: block this thread instead (same bounds). */
-		int64_t deadline = em_mono_ms() + in->timeout_ms;
+		int64_t deadline = em_mono_ms() + first_wait_ms(in);
 		while (must_wait(in) && !r->stopping && !in->dead)
 			if (em_cond_wait_until(&r->results, &r->mu, deadline) != 0)
 				break;
 		if (must_wait(in)) {
 			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: no sample yet (first fetch still running after %lldms)",
-				   metric, (long long)in->timeout_ms);
+				   metric, (long long)first_wait_ms(in));
 			em_reg_instance_unref(in, &to_close);
 			goto out_locked;
 		}

@@ -223,4 +223,44 @@ def templated_instances_are_polled_while_used_and_dropped_when_idle():
         srv.stop()
 
 
+class LongFirstWait:
+    """A metric whose timeout (5m) is longer than kube-apiserver's 60 s deadline for a proxied
+    request, on a backend that hangs: the waiting request must get our 503 before that. It takes
+    about 50 s, so it starts here, runs while the cases above do, and is checked last."""
+
+    def __init__(self):
+        self.srv = Server(HEAD + pg_metric("hangs", "SELECT 1 FROM pg_sleep(600)", timeout="5m"), env=ENV)
+        self.result = None
+        self.thread = threading.Thread(target=self._ask, daemon=True)
+        self.thread.start()
+
+    def _ask(self):
+        import ssl
+        import urllib.error
+        import urllib.request
+        t0 = time.monotonic()
+        req = urllib.request.Request(self.srv.url(f"{GV}/namespaces/default/hangs"))
+        try:
+            with urllib.request.urlopen(req, context=ssl._create_unverified_context(), timeout=120) as r:
+                self.result = (r.status, r.read().decode(), time.monotonic() - t0)
+        except urllib.error.HTTPError as e:
+            self.result = (e.code, e.read().decode(), time.monotonic() - t0)
+        except OSError as e:
+            self.result = (None, repr(e), time.monotonic() - t0)
+
+
+long_wait = LongFirstWait()
+T.at_exit(long_wait.srv.stop)
+
+
+@T.case
+def first_sample_wait_ends_before_kube_apiservers_60s_whatever_timeout_says():
+    long_wait.thread.join(timeout=120)
+    st, body, took = long_wait.result
+    assert st == 503, (st, body, took)
+    msg = json.loads(body)["message"]
+    assert msg == "metric hangs: no sample yet (first fetch still running after 50000ms)", msg
+    assert took < 60, took
+
+
 T.main()
