@@ -127,6 +127,7 @@ bench: deps all $(BUILD)/bench/loadgen
 	@python3 test/bench/scale.py
 	@python3 test/bench/churn.py
 	@test/bench/cloudwatch.sh
+	@python3 test/bench/idle.py
 
 clean:
 	rm -rf build

@@ -30,6 +30,15 @@
 
 #define MAX_URL 8192
 #define MAX_PEER_CERTS 10
+/* Request headers are parsed inside each connection's memory pool (plus a
+ * 56-byte record per header). The aggregator forwards one X-Remote-Group header
+ * per group of the user: with request-header authentication the pool is
+ * 256 KiB (about 2,300 groups of 30 characters), else 64 KiB. Not more:
+ * libmicrohttpd zeroes the whole pool between two requests of a kept-alive
+ * connection, so a kept connection holds all of it, and every request pays
+ * for zeroing it (1 MiB of headers would need 3 MiB: 4 x the CPU per request). */
+#define POOL_SMALL (64 * 1024)
+#define POOL_FRONT_PROXY (256 * 1024)
 
 struct em_server {
 	struct MHD_Daemon *api;
@@ -398,6 +407,7 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	struct em_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_storage ss;
 	socklen_t len;
+	size_t pool = POOL_SMALL;
 	unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 
@@ -406,6 +416,8 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 		return NULL;
 	}
 	s->reg = reg;
+	if (o->conf && (o->conf->auth.from_cluster || o->conf->auth.rh_ca_file))
+		pool = POOL_FRONT_PROXY;
 	if (em_parse_listen(o->listen, &ss, &len, err) != 0)
 		goto out;
 	if (o->conf && o->conf->auth.mode != EM_AUTH_NONE && o->conf->auth.mode != EM_AUTH_UNSET) {
@@ -428,7 +440,7 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)16384,   /* idle keep-alive connections cost little */
 				  /* one client cannot hold every slot (slowloris) */
 				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)1024,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				  MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,

@@ -272,6 +272,34 @@ def front_proxy_with_x_remote_user_is_200():
                     as_groups=["system:masters"]))
 
 
+def raw_request(server, path, cert, header_lines):
+    """One HTTP/1.1 request with header lines as given (a header may repeat); (status, body text)."""
+    import socket
+    sock = ctx_with(cert).wrap_socket(socket.create_connection(("127.0.0.1", server.port), timeout=30 * SLOW))
+    with sock:
+        sock.sendall((f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                      "".join(f"{k}: {v}\r\n" for k, v in header_lines) + "\r\n").encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode()
+
+
+@T.case
+def front_proxy_user_in_many_groups_is_not_431():
+    # The aggregator sends one X-Remote-Group header per group: 2,001 of them (96 kB) do not fit the
+    # 64 KiB that serves without request-header authentication, and must not get 431 here.
+    groups = [f"group-{i:06d}-of-a-big-directory" for i in range(2000)] + ["team-a-readers"]
+    lines = [("X-Remote-User", "gail")] + [("X-Remote-Group", g) for g in groups]
+    assert sum(len(k) + len(v) + 4 for k, v in lines) > 64 * 1024
+    kube.reset()
+    st, body = raw_request(srv, metric_path("team-a"), FP, lines)
+    assert st == 200 and json.loads(body)["items"][0]["value"] == "3", (st, body[:300])
+    spec = kube.sar_specs[-1]
+    assert spec["user"] == "gail" and spec["groups"] == groups + ["system:authenticated"], spec["groups"][-3:]
+
+
 @T.case
 def front_proxy_cert_with_cn_not_allowed_is_401():
     st, body = get(srv, metric_path("team-a"), INTRUDER, {"X-Remote-User": "jane", "X-Remote-Group": "system:masters"})
