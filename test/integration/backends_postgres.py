@@ -3,6 +3,7 @@ import atexit
 import glob
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -95,6 +96,28 @@ class Postgres:
 
     def scalar(self, sql, db="postgres"):
         return self.psql(sql, db).stdout.strip()
+
+    def require_tls(self, cn):
+        """Turns on TLS (a self-signed certificate for cn) and makes TCP connections require it, as a
+        client's `sslmode: require` expects."""
+        crt, key = os.path.join(self.dir, "server.crt"), os.path.join(self.dir, "server.key")
+        p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "2", "-subj", f"/CN={cn}", "-keyout", key, "-out", crt],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        os.chmod(key, 0o600)
+        if self.root:
+            os.chown(crt, self.uid, self.gid)
+            os.chown(key, self.uid, self.gid)
+        hba = os.path.join(self.data, "pg_hba.conf")
+        with open(hba) as f:
+            lines = f.read().splitlines()
+        with open(hba, "w") as f:
+            f.write("\n".join(re.sub(r"^host(\s)", r"hostssl\1", l) for l in lines) + "\n")
+        for sql in (f"ALTER SYSTEM SET ssl_cert_file = '{crt}'", f"ALTER SYSTEM SET ssl_key_file = '{key}'",
+                    "ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()"):
+            self.psql(sql)
+        wait_for(lambda: self.scalar("SHOW ssl") == "on", timeout=10, what="ssl on")
 
     def stop(self):
         """Fast shutdown (SIGINT): clients are disconnected, like a restart."""

@@ -5,10 +5,11 @@ import subprocess
 
 import yaml
 
-from lib import ROOT, run
+from lib import ROOT, em, run, write
 
 DEPLOY = os.path.join(ROOT, "test", "deploy")
 MANIFESTS = os.path.join(ROOT, "manifests")
+EXAMPLES = os.path.join(ROOT, "examples")
 OVERLAYS = ["quickstart", "cert-manager", "aws"]
 DEBIAN_PY = "/usr/bin/python3"   # has python3-kubernetes
 
@@ -24,6 +25,29 @@ def kustomize(path):
     if p.returncode != 0:
         raise AssertionError(f"kubectl kustomize {path} failed (rc={p.returncode}): {p.stderr}")
     return load_all(p.stdout)
+
+
+def example(d):
+    """examples/<d>: its config (the metrics: entries) and its HPA, parsed."""
+    with open(os.path.join(EXAMPLES, d, "config.yaml")) as f:
+        cfg = yaml.safe_load(f)
+    with open(os.path.join(EXAMPLES, d, "hpa.yaml")) as f:
+        hpa = yaml.safe_load(f)
+    return cfg, hpa
+
+
+def gen_certs_build(d):
+    """docs/deploy.md's "verified TLS without cert-manager": `extmetrics gen-certs` into d, then the
+    kustomization a user writes next to the generated files (base, the Secret, the tls-secret
+    component, the caBundle patch), built. Returns the objects."""
+    p = em("gen-certs", "--service", "extmetrics", "--namespace", "extmetrics", "--out", d)
+    assert p.returncode == 0, p.stderr
+    write(os.path.join(d, "kustomization.yaml"), yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(os.path.join(MANIFESTS, "base"), d), "secret.yaml"],
+        "components": [os.path.relpath(os.path.join(MANIFESTS, "components", "tls-secret"), d)],
+        "patches": [{"path": "apiservice-patch.yaml"}]}))
+    return kustomize(d)
 
 
 _npm_ready = False

@@ -134,10 +134,10 @@ def status_from(err):
 class Server:
     """A running `extmetrics serve` on free ports. Use .api(path) and .metrics()."""
 
-    def __init__(self, config_text=None, config_path=None, extra_args=(), env=None, wait=True):
+    def __init__(self, config_text=None, config_path=None, extra_args=(), env=None, wait=True, ports=None):
+        """ports: (api, metrics) to listen on, e.g. a stopped server's, to restart it in place."""
         self.dir = tmpdir()
-        self.port = free_port()
-        self.mport = free_port()
+        self.port, self.mport = ports or (free_port(), free_port())
         if config_path is None:
             config_path = write(os.path.join(self.dir, "config.yaml"), config_text)
         self.config = config_path

@@ -11,20 +11,13 @@ import zoneinfo
 
 import yaml
 
+from deploylib import example
 from lib import BIN, ROOT, SLOW, Cases, Server, em_get, kubectl_raw, tmpdir, wait_for, write
 
 T = Cases("examples")
 EX = os.path.join(ROOT, "examples")
 README = os.path.join(EX, "README.md")
 DIRS = sorted(d for d in os.listdir(EX) if os.path.isdir(os.path.join(EX, d)))
-
-
-def example(d):
-    with open(os.path.join(EX, d, "config.yaml")) as f:
-        cfg = yaml.safe_load(f)
-    with open(os.path.join(EX, d, "hpa.yaml")) as f:
-        hpa = yaml.safe_load(f)
-    return cfg, hpa
 
 
 def hpa_target(hpa, metric):
@@ -367,28 +360,6 @@ def story3_prometheus_with_basic_auth_and_cron():
     assert targets == ["25", "1"]
 
 
-def tls_only(pg):
-    """Turns on TLS (a self-signed certificate) and makes TCP connections require it, as the
-    example's `sslmode: require` expects of the primary."""
-    crt, key = os.path.join(pg.dir, "server.crt"), os.path.join(pg.dir, "server.key")
-    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                        "-nodes", "-days", "2", "-subj", "/CN=pg-primary.db.svc", "-keyout", key, "-out", crt],
-                       capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    os.chmod(key, 0o600)
-    if pg.root:
-        os.chown(crt, pg.uid, pg.gid)
-        os.chown(key, pg.uid, pg.gid)
-    hba = os.path.join(pg.data, "pg_hba.conf")
-    with open(hba) as f:
-        lines = f.read().splitlines()
-    write(hba, "\n".join(re.sub(r"^host(\s)", r"hostssl\1", l) for l in lines) + "\n")
-    for sql in (f"ALTER SYSTEM SET ssl_cert_file = '{crt}'", f"ALTER SYSTEM SET ssl_key_file = '{key}'",
-                "ALTER SYSTEM SET ssl = on", "SELECT pg_reload_conf()"):
-        pg.psql(sql)
-    wait_for(lambda: pg.scalar("SHOW ssl") == "on", timeout=10, what="ssl on")
-
-
 def tcp_psql(pg, user, password, sslmode):
     from backends_postgres import PSQL
     return subprocess.run([PSQL, "-X", "-A", "-t", "-c", "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
@@ -407,7 +378,7 @@ def story4_postgresql_active_connections():
     # The monitoring role needs pg_read_all_stats to see other sessions' state.
     pg.psql(f"CREATE ROLE {md['userName']} LOGIN PASSWORD 'mon-pw'")
     pg.psql(f"GRANT pg_read_all_stats TO {md['userName']}")
-    tls_only(pg)
+    pg.require_tls("pg-primary.db.svc")
     p = tcp_psql(pg, md["userName"], "mon-pw", "require")
     assert p.returncode == 0 and p.stdout.strip() == "t", p.stderr
     p = tcp_psql(pg, md["userName"], "mon-pw", "disable")

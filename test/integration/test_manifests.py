@@ -10,7 +10,8 @@ import subprocess
 import yaml
 
 from lib import BIN, ROOT, Cases, Server, em, kubectl_raw, run, tmpdir, wait_for, write
-from deploylib import MANIFESTS, OVERLAYS, assert_valid, find, kustomize, schema_validate, strict_validate
+from deploylib import (MANIFESTS, OVERLAYS, assert_valid, find, gen_certs_build, kustomize, schema_validate,
+                       strict_validate)
 
 T = Cases("manifests")
 builds = {}
@@ -441,16 +442,9 @@ def dashboard_queries_run_on_a_real_prometheus():
 @T.case
 def gen_certs_secret_builds_and_serves_for_the_aggregator():
     d = tmpdir()
-    p = em("gen-certs", "--service", "extmetrics", "--namespace", "extmetrics", "--out", d)
-    assert p.returncode == 0, p.stderr
-    assert oct(os.stat(os.path.join(d, "tls.key")).st_mode & 0o777) == "0o600"
     # A kustomization a user would write next to the generated files.
-    write(os.path.join(d, "kustomization.yaml"), yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [os.path.relpath(os.path.join(MANIFESTS, "base"), d), "secret.yaml"],
-        "components": [os.path.relpath(os.path.join(MANIFESTS, "components", "tls-secret"), d)],
-        "patches": [{"path": "apiservice-patch.yaml"}]}))
-    objs = kustomize(d)
+    objs = gen_certs_build(d)
+    assert oct(os.stat(os.path.join(d, "tls.key")).st_mode & 0o777) == "0o600"
     assert_valid(objs, "gen-certs build")
     with open(os.path.join(d, "ca.crt")) as f:
         ca = f.read()
