@@ -27,7 +27,7 @@ UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 FUZZ_SRC := $(sort $(wildcard test/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:test/fuzz/%.c=build/fuzz/%)
 
-.PHONY: all run image test checksrc unit integration asan asan-test fuzz fuzz-build bench deps clean
+.PHONY: all run image test checksrc unit integration e2e asan asan-test fuzz fuzz-build bench deps clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/extmetrics
@@ -77,6 +77,11 @@ integration: all
 # CODE_STYLE.md's mechanical rules on every source file.
 checksrc:
 	@python3 scripts/checksrc.py && echo "checksrc: ok"
+
+# A real kube-apiserver and HPA controller (built once from Debian's source, cached outside the
+# repository) scaling the examples' workloads through extmetrics.
+e2e: deps all
+	@scripts/e2e.sh
 
 # The README's test command: install, style check, build, unit tests, fuzz smoke, integration.
 test: deps
