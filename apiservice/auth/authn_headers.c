@@ -129,6 +129,39 @@ static char *extra_key(const char *rest)
 	return out;
 }
 
+/* Values of the group headers, names in configured order, values in arrival
+ * order, empty ones and repeats dropped. A user may be in thousands of groups
+ * (one header each), so repeats are found with a hash set, not a scan. */
+static int add_header_groups(struct em_user *u, const struct em_strlist *groups, const struct em_header *h, size_t n)
+{
+	const char **seen = NULL;
+	size_t cap = 16;
+	int rc = -1;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	if (!(seen = calloc(cap, sizeof(*seen))))
+		goto out;
+	for (size_t g = 0; g < groups->n; g++)
+		for (size_t i = 0; i < n; i++) {
+			const char *v = h[i].value;
+			size_t at;
+			if (!v || !*v || strcasecmp(h[i].name, groups->v[g]) != 0)
+				continue;
+			for (at = em_hash_str(v) & (cap - 1); seen[at] && strcmp(seen[at], v) != 0; at = (at + 1) & (cap - 1))
+				;
+			if (seen[at])
+				continue;
+			seen[at] = v;
+			if (em_strv_push(&u->groups, &u->n_groups, v) != 0)
+				goto out;
+		}
+	rc = 0;
+out:
+	free(seen);
+	return rc;
+}
+
 int em_reqheader_user(const struct em_rh_lists *names, const struct em_header *h, size_t n, struct em_user *u)
 {
 	const struct em_strlist *groups = &names->group_headers, *prefixes = &names->extra_prefixes;
@@ -142,11 +175,8 @@ int em_reqheader_user(const struct em_rh_lists *names, const struct em_header *h
 	uid = first_nonempty(&names->uid_headers, h, n);
 	if (uid && em_user_set_uid(&nu, uid) != 0)
 		goto out;
-	for (size_t g = 0; g < groups->n; g++)
-		for (size_t i = 0; i < n; i++)
-			if (strcasecmp(h[i].name, groups->v[g]) == 0 && h[i].value && *h[i].value &&
-			    em_user_add_group(&nu, h[i].value) != 0)
-				goto out;
+	if (add_header_groups(&nu, groups, h, n) != 0)
+		goto out;
 	for (size_t p = 0; p < prefixes->n; p++) {
 		const char *pre = prefixes->v[p];
 		size_t pl = strlen(pre);

@@ -81,6 +81,28 @@ TEST(reqheader_groups_every_value_of_every_header_in_order)
 	em_user_free(&u);
 }
 
+TEST(reqheader_many_groups_repeats_dropped)
+{
+	enum { NG = 6000 };
+	static struct em_header h[NG + 1];
+	static char names[NG][16];
+	struct em_user u = {0};
+	size_t ok = 0;
+
+	h[0] = (struct em_header){"X-Remote-User", "dana"};
+	for (size_t i = 0; i < NG; i++) {
+		/* 4,000 distinct groups, the first 2,000 sent twice */
+		snprintf(names[i], sizeof(names[i]), "g%zu", i % 4000);
+		h[i + 1] = (struct em_header){"X-Remote-Group", names[i]};
+	}
+	EXPECT_INT(em_reqheader_user(&NAMES, h, N(h), &u), 1);
+	EXPECT_INT(u.n_groups, 4000);
+	for (size_t i = 0; i < u.n_groups && i < 4000; i++)
+		ok += strcmp(u.groups[i], names[i]) == 0;
+	EXPECT_INT(ok, 4000);
+	em_user_free(&u);
+}
+
 TEST(reqheader_extra_lowercased_and_unescaped)
 {
 	struct em_user u = {0};
