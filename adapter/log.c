@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "adapter/util/clock.h"
+#include "adapter/util/secret.h"
 #include "adapter/util/strbuf.h"
 
 static enum em_loglevel min_level = EM_LOG_INFO;
@@ -40,14 +41,17 @@ bool em_log_enabled(enum em_loglevel level)
 
 static void vlog(enum em_loglevel level, const char *fmt, va_list ap)
 {
-	char msg[2048], ts[40];
+	char msg[2048], ts[40], *whole;
 	int64_t now = em_now_ms();
 	time_t secs = (time_t)(now / 1000);
 	struct tm tm;
 
 	if (level < min_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* scrubbed whole, then cut: no half secret at the cut */
+	whole = em_vformat_scrubbed(fmt, ap);
+	em_copy_cut(msg, sizeof(msg), whole ? whole : "(out of memory formatting a log line)");
+	em_free_secret(whole);
 	gmtime_r(&secs, &tm);
 	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(now % 1000));

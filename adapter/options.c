@@ -332,24 +332,3 @@ size_t em_options_secrets(const struct em_option *table, const void *cfg, const 
 	}
 	return n;
 }
-
-void em_scrub(char *msg, size_t cap, const char *const *secrets, size_t nsecrets)
-{
-	for (size_t i = 0; i < nsecrets; i++) {
-		size_t sl = strlen(secrets[i]);
-		char *p;
-
-		/* Very short secrets would shred unrelated text; they are still
-		 * never logged on purpose, only not searched for here. */
-		if (sl < 3)
-			continue;
-		while ((p = strstr(msg, secrets[i])) != NULL) {
-			size_t tail = strlen(p + sl);
-			if ((size_t)(p - msg) + 3 + tail + 1 > cap)
-				tail = cap - (size_t)(p - msg) - 4;
-			memmove(p + 3, p + sl, tail);
-			p[3 + tail] = '\0';
-			memcpy(p, "***", 3);
-		}
-	}
-}

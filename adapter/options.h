@@ -8,6 +8,7 @@
 
 #include "adapter/util/duration.h"
 #include "adapter/util/err.h"
+#include "adapter/util/secret.h"       /* em_scrub */
 
 enum em_opt_type {
 	EM_OPT_END = 0,   /* terminates a table */
@@ -79,8 +80,6 @@ void em_options_free(const struct em_option *table, void *cfg);
  * non-empty values only) so error messages can be scrubbed. Returns count. */
 size_t em_options_secrets(const struct em_option *table, const void *cfg, const char **out, size_t max);
 
-/* Replaces every occurrence of each secret in msg (in place) with "***". */
-void em_scrub(char *msg, size_t cap, const char *const *secrets, size_t nsecrets);
 
 /* Single-value parsers shared with the config loader; 0 on success. */
 int em_parse_bool(const char *s, bool *out);

@@ -142,6 +142,17 @@ static void run_fetch(struct em_registry *r, struct job *j)
 	struct em_instance *to_close = NULL;
 	struct em_waiter *woken = NULL;
 
+	const char *secrets[EM_REG_MAX_SECRETS * 4];
+	size_t nsec = 0;
+	struct em_secret_scope scope;
+
+	/* Every message the fetch builds is scrubbed of the instances' secrets
+	 * while whole, before any cut (a batch shares one identity, so its
+	 * members' secrets are mostly the same few). */
+	for (size_t i = 0; i < j->n; i++)
+		for (size_t k = 0; k < j->insts[i]->nsecrets && nsec < sizeof(secrets) / sizeof(secrets[0]); k++)
+			secrets[nsec++] = j->insts[i]->secrets[k];
+	em_secret_scope_enter(&scope, secrets, nsec);
 	if (!outs || !errs || !rcs) {
 		for (size_t i = 0; rcs && errs && i < j->n; i++)
 			rcs[i] = em_err_set(&errs[i], EM_E_INTERNAL, "out of memory");
@@ -156,6 +167,7 @@ static void run_fetch(struct em_registry *r, struct job *j)
 			rcs[i] = sc->fetch(j->insts[i]->inst, &ctx, &outs[i], &errs[i]);
 		}
 	}
+	em_secret_scope_leave(&scope);
 	now = em_mono_ms();
 	em_sm_observe(j->insts[0]->sm.fetch_seconds, (double)(now - t0) / 1000.0);
 

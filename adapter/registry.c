@@ -81,6 +81,7 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 	struct em_instance *in = calloc(1, sizeof(*in));
 	const char *bad = NULL, *secrets[EM_REG_MAX_SECRETS];
 	char e1[256], e2[256], e3[128];
+	struct em_secret_scope scope;
 
 	if (!in) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
@@ -121,7 +122,9 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 		}
 		memcpy(in->secrets, secrets, in->nsecrets * sizeof(*secrets));
 	}
+	em_secret_scope_enter(&scope, in->secrets, in->nsecrets);
 	in->inst = def->scaler->open(in->cfg, err);
+	em_secret_scope_leave(&scope);
 	if (!in->inst) {
 		em_scrub(err->msg, sizeof(err->msg), in->secrets, in->nsecrets);
 		if (err->kind == EM_OK || err->kind == EM_E_CONFIG)

@@ -28,8 +28,9 @@ struct em_err {
 };
 
 /* Sets err (when err is non-NULL) and returns -1, so callers can write
- * `return em_err_set(err, EM_E_X, "...")`. A message that does not fit is
- * truncated, never overflowed. */
+ * `return em_err_set(err, EM_E_X, "...")`. The message is formatted whole,
+ * scrubbed of the secrets in scope (secret.h), and only then cut to fit
+ * (never overflowed, never mid-character). */
 int em_err_set(struct em_err *err, enum em_errkind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int em_err_vset(struct em_err *err, enum em_errkind kind, const char *fmt, va_list ap);

@@ -1,7 +1,10 @@
 /* goquote.c - Go's strconv.Quote (fmt %q), for messages that must read exactly as Go's. */
 #include "goquote.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "secret.h"
 
 #include "uniprint.h"
 
@@ -63,4 +66,47 @@ void em_go_quote_to(char *out, size_t cap, const char *s)
 		memcpy(out, sb.buf, n);
 	out[n] = '\0';
 	em_sb_free(&sb);
+}
+
+void em_excerpt(char *out, size_t cap, const char *s, size_t n, size_t max)
+{
+	size_t len = s ? strnlen(s, n) : 0;
+	char *whole, *cut;
+	struct em_strbuf sb;
+	int was_cut = 0;
+
+	if (cap == 0)
+		return;
+	out[0] = '\0';
+	if (max > EM_EXCERPT_MAX)
+		max = EM_EXCERPT_MAX;
+	em_sb_init(&sb);
+	whole = malloc(len + 1);
+	cut = malloc(max + 1);
+	if (whole && cut) {
+		memcpy(whole, s, len);
+		whole[len] = '\0';
+		em_scrub_scoped(whole, len + 1);
+		was_cut = em_copy_cut(cut, max + 1, whole);
+		em_go_quote(&sb, cut);
+	}
+	if (sb.buf && !sb.oom && sb.len >= 2) {
+		/* without the quotes; cut to cap, leaving room for "..." */
+		size_t q = sb.len - 2, room = cap > 4 ? cap - 4 : cap - 1;
+		if (q > room) {
+			q = room;
+			was_cut = 1;
+		}
+		memcpy(out, sb.buf + 1, q);
+		out[q] = '\0';
+		if (was_cut && cap > 4)
+			memcpy(out + q, "...", 4);
+	}
+	em_sb_free(&sb);
+	if (whole)
+		em_wipe(whole, len);
+	if (cut)
+		em_wipe(cut, max);
+	free(whole);
+	free(cut);
 }

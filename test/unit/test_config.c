@@ -293,17 +293,6 @@ TEST(option_parsers)
 	EXPECT_INT(em_parse_map("novalue", &m), -1);
 }
 
-TEST(scrub_replaces_every_secret)
-{
-	char msg[128] = "auth failed for s3cr3t: token s3cr3t rejected (key AKIA123)";
-	const char *secrets[] = {"s3cr3t", "AKIA123"};
-
-	em_scrub(msg, sizeof(msg), secrets, 2);
-	EXPECT_STR(msg, "auth failed for ***: token *** rejected (key ***)");
-}
-
-/* ---- the settings table (adapter/settings.c) ---- */
-
 TEST(settings_rows_are_well_formed)
 {
 	for (const struct em_setting *s = em_settings; s->name; s++) {
