@@ -17,6 +17,7 @@
 #include "adapter/util/files.h"       /* em_read_file */
 #include "adapter/util/goquote.h"     /* Go's strconv.Quote */
 #include "adapter/util/http.h"        /* the libcurl client */
+#include "adapter/util/json.h"        /* the bounded JSON reader, for every answer */
 #include "adapter/util/keyed.h"       /* objects shared by key (a pool per server) */
 #include "adapter/util/pool.h"        /* connections per target: shared slots, reconnect back-off */
 #include "adapter/util/secret.h"      /* em_free_secret, em_wipe */
@@ -43,6 +44,42 @@ struct em_sample {
 
 void em_sample_free(struct em_sample *s);                 /* NULL-safe; leaves s zeroed */
 int em_sample_copy(struct em_sample *dst, const struct em_sample *src);
+
+/* ---- numbers from outside (scalers/value.c) ----------------------------------
+ * Every number a backend sends is checked before any arithmetic and before
+ * it is served: no signed overflow, and no NaN, infinity, negative count or
+ * absurd size served as if it were a reading (least of all as a healthy 0).
+ * Every scaler converts and checks with these. */
+
+/* The largest value served: 2^53, past which integer counts lose precision
+ * in a double (and well below the Quantity's limit of 2^63 milli-units). */
+#define EM_VALUE_MAX 9007199254740992.0
+
+enum em_value_kind {
+	EM_VALUE_GAUGE,   /* any finite reading; a negative one is served as 0 (the Quantity's documented clamp) */
+	EM_VALUE_COUNT,   /* a count (messages, rows, items): negative is an error */
+};
+
+/* 0 when v may be served as a reading of that kind; else -1 with err
+ * (EM_E_UNAVAILABLE): "<what> is NaN", "... is +Inf", "... is -3, but a
+ * count cannot be negative", "... is 1.797e+308, above the largest value
+ * served (2^53)". */
+int em_value_check(double v, enum em_value_kind kind, const char *what, struct em_err *err);
+
+/* A count written in decimal (text[0..n): an SQS attribute, a Redis
+ * reply): ASCII digits only, at most EM_VALUE_MAX. 0, or -1 with err
+ * quoting a short escaped excerpt of the text. */
+int em_count_parse(const char *text, size_t n, const char *what, int64_t *out, struct em_err *err);
+
+/* *acc += v for counts (both within [0, EM_VALUE_MAX]): -1 with err when the
+ * sum passes EM_VALUE_MAX; never a signed overflow. */
+int em_count_add(int64_t *acc, int64_t v, const char *what, struct em_err *err);
+
+/* A decimal number as backends write it (text[0..n), no surrounding space):
+ * sign, digits, fraction, exponent, or the words NaN / Inf / Infinity
+ * (any case, signed), which em_value_check then judges. Hex floats and
+ * anything else: -1. */
+int em_number_parse(const char *text, size_t n, double *out);
 
 /* Passed to every fetch. */
 struct em_fetch_ctx {
