@@ -263,29 +263,32 @@ static const char *type_name(unsigned oid)
 int em_pg_value_from_text(const char *text, bool isnull, unsigned type_oid, double *out, struct em_err *err)
 {
 	const char *tn = type_name(type_oid);
-	char *end;
+	char ex[EM_EXCERPT_BUF];
+	size_t n;
 	double v;
 
 	if (isnull)
 		return em_err_set(err, EM_E_UNAVAILABLE,
 				  "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
 				  "cannot scan NULL into *float64 (the first column is NULL: wrap it in COALESCE(..., 0))");
-	errno = 0;
-	v = strtod(text, &end);
-	while (end != text && isspace((unsigned char)*end))
-		end++;
-	/* strtod also takes hex and "inf"; PostgreSQL prints numbers in decimal,
-	 * and NaN/Infinity of float and numeric columns are passed on. */
-	if (end == text || *end != '\0' || isspace((unsigned char)*text) ||
-	    (text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))) {
+	/* char(n) pads with spaces; PostgreSQL prints numbers in decimal */
+	n = strlen(text);
+	while (n > 0 && isspace((unsigned char)text[n - 1]))
+		n--;
+	if (em_number_parse(text, n, &v) != 0) {
+		em_excerpt(ex, sizeof(ex), text, strlen(text), 40);
 		if (tn)
 			return em_err_set(err, EM_E_UNAVAILABLE,
 					  "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
-					  "cannot convert \"%.40s\" (%s) to float64", text, tn);
+					  "cannot convert \"%s\" (%s) to float64", ex, tn);
 		return em_err_set(err, EM_E_UNAVAILABLE,
 				  "error inspecting postgreSQL: could not query postgreSQL: can't scan into dest[0]: "
-				  "cannot convert \"%.40s\" (type OID %u) to float64", text, type_oid);
+				  "cannot convert \"%s\" (type OID %u) to float64", ex, type_oid);
 	}
+	/* NaN and Infinity of float and numeric columns, and absurd sizes, are
+	 * errors: never served (KEDA would turn them into garbage) */
+	if (em_value_check(v, EM_VALUE_GAUGE, "error inspecting postgreSQL: the query's value", err) != 0)
+		return -1;
 	*out = v;
 	return 0;
 }
@@ -306,11 +309,18 @@ void em_pg_one_line(const char *in, char *out, size_t cap)
 {
 	size_t j = 0;
 	bool space = false;
+	char *whole;
 
 	if (cap == 0)
 		return;
-	for (const char *p = in ? in : ""; *p && j + 1 < cap; p++) {
-		if (*p == '\n' || *p == '\r' || *p == '\t' || *p == ' ') {
+	out[0] = '\0';
+	/* scrubbed of the secrets in scope while whole, before the cut */
+	whole = strdup(in ? in : "");
+	if (!whole)
+		return;
+	em_scrub_scoped(whole, strlen(whole) + 1);
+	for (const char *p = whole; *p && j + 1 < cap; p++) {
+		if ((unsigned char)*p < 0x20 || *p == ' ' || *p == 0x7f) {
 			space = true;
 			continue;
 		}
@@ -323,6 +333,7 @@ void em_pg_one_line(const char *in, char *out, size_t cap)
 		out[j++] = *p;
 	}
 	out[j] = '\0';
+	em_free_secret(whole);
 }
 
 /* --------------------------------------------------------------------- I/O */
@@ -377,18 +388,6 @@ static const struct em_pool_ops pg_pool_ops = {
 	.shared_new = target_new,
 	.shared_free = target_free,
 };
-
-/* libpq does not quote passwords in connection errors, and em_pg_validate
- * keeps one from being read as a host, port or database name (which it
- * would quote); this is the second line of defence, for the password taken
- * from inside a connection string (the core scrubs whole option values). */
-static void scrub(const struct pg_target *t, char *msg, size_t cap)
-{
-	const char *secrets[1] = {t->password};
-
-	if (t->password)
-		em_scrub(msg, cap, secrets, 1);
-}
 
 static struct em_sm_family fam_connects =
 	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_postgresql_connects_total", "Connection attempts to PostgreSQL by result.");
@@ -455,7 +454,6 @@ static PGconn *pg_connect(struct em_pool *pool, int64_t deadline, struct em_err 
 	return conn;
 out:
 	PQfinish(conn);
-	scrub(t, msg, sizeof(msg));
 	em_pool_connect_result(pool, msg);
 	count(&fam_connects, "error");
 	em_err_set(err, EM_E_UNAVAILABLE, "error establishing postgreSQL connection: %s", msg);
@@ -668,14 +666,19 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 	int64_t deadline = start + tmo;
 	double value = 0;
 	enum run_rc rc = RUN_CONN_LOST;
+	const char *secrets[1] = {t->password};
+	struct em_secret_scope scope;
 	void *vc = NULL;
 	PGconn *conn;
 	int slot;
 
 	memset(out, 0, sizeof(*out));
+	/* a password given inside the connection string is a secret of its own */
+	em_secret_scope_enter(&scope, secrets, t->password ? 1 : 0);
 	slot = em_pool_acquire(in->pool, deadline, &vc, err);
 	if (slot < 0) {
 		em_err_prefix(err, "error inspecting postgreSQL");
+		em_secret_scope_leave(&scope);
 		return -1;
 	}
 	conn = vc;
@@ -717,10 +720,9 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 	}
 	count(&fam_queries, rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
 	em_pool_release(in->pool, slot, conn);
-	if (rc != RUN_OK) {
-		scrub(t, err->msg, sizeof(err->msg));
+	em_secret_scope_leave(&scope);
+	if (rc != RUN_OK)
 		return -1;
-	}
 	out->value = value;
 	out->active = value > in->cfg->activationTargetQueryValue;
 	return 0;

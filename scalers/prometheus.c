@@ -11,15 +11,15 @@
 #include <strings.h>
 #include <time.h>
 
-#include <jansson.h>
 
 #ifndef EM_VERSION
 #define EM_VERSION "dev"
 #endif
 
 /* A response larger than this is refused: an instant query for autoscaling
- * returns a handful of series, a huge body is a wrong query. */
-#define EM_PROM_MAX_BODY (16u * 1024u * 1024u)
+ * returns a handful of series, a huge body is a wrong query (or a hostile
+ * server). With the bounded reader an answer costs about its size. */
+#define EM_PROM_MAX_BODY (4u * 1024u * 1024u)
 /* Idle handles (each keeping its live connection) kept per server. */
 #define EM_PROM_POOL_IDLE 4
 
@@ -303,6 +303,8 @@ out:
 
 /* --------------------------------------------------------- response parsing */
 
+static int bad_json(struct em_json *j, struct em_err *err);
+
 /* KEDA prints Go's %f of NaN/Inf: "NaN", "+Inf", "-Inf". */
 static const char *nonfinite_name(double v)
 {
@@ -311,14 +313,33 @@ static const char *nonfinite_name(double v)
 	return v > 0 ? "+Inf" : "-Inf";
 }
 
-/* A Prometheus sample value is a JSON string: "42.5", "NaN", "+Inf", "-Inf". */
-static int parse_sample_value(json_t *pair, const struct em_prom_cfg *c, double *out, struct em_err *err)
+/* A Prometheus sample, [time, "value"]: "42.5", "NaN", "+Inf", "-Inf". The
+ * reader is at it; it is consumed whole. */
+static int parse_sample_value(struct em_json *j, const struct em_prom_cfg *c, double *out, struct em_err *err)
 {
-	const char *s;
-	char *end;
+	char text[64], ex[EM_EXCERPT_BUF];
+	size_t n = 0, count = 0;
+	bool have = false, not_string = false;
 	double v;
 
-	if (!json_is_array(pair) || json_array_size(pair) == 0) {
+	if (em_json_enter(j, EM_JSON_ARRAY) != 0) {
+		if (em_json_skip(j) != 0)
+			return bad_json(j, err);
+	} else {
+		while (em_json_element(j) == 1) {
+			if (++count != 2)
+				continue;
+			if (em_json_peek(j) != EM_JSON_STRING)
+				not_string = true;
+			else if (em_json_string(j, text, sizeof(text), &n) == 0)
+				have = true;
+			else
+				return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a sample value that is not a number");
+		}
+		if (em_json_failed(j))
+			return bad_json(j, err);
+	}
+	if (count == 0) {
 		if (c->ignoreNullValues) {
 			*out = 0;
 			return 0;
@@ -326,15 +347,15 @@ static int parse_sample_value(json_t *pair, const struct em_prom_cfg *c, double 
 		return em_err_set(err, EM_E_UNAVAILABLE,
 				  "prometheus metrics 'prometheus' target may be lost, the value list is empty");
 	}
-	if (json_array_size(pair) < 2)
+	if (count < 2)
 		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus query %s didn't return enough values", c->query);
-	s = json_string_value(json_array_get(pair, 1));
-	if (!s)
+	if (not_string || !have)
 		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a sample value that is not a string");
-	v = strtod(s, &end);
-	if (end == s || *end != '\0')
-		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a sample value that is not a number: \"%.40s\"",
-				  s);
+	if (em_number_parse(text, n, &v) != 0) {
+		em_excerpt(ex, sizeof(ex), text, n, 40);
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a sample value that is not a number: \"%s\"",
+				  ex);
+	}
 	if (!isfinite(v)) {
 		if (c->ignoreNullValues) {
 			*out = 0;
@@ -342,70 +363,10 @@ static int parse_sample_value(json_t *pair, const struct em_prom_cfg *c, double 
 		}
 		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus query returns %s", nonfinite_name(v));
 	}
+	if (em_value_check(v, EM_VALUE_GAUGE, "the prometheus sample value", err) != 0)
+		return -1;
 	*out = v;
 	return 0;
-}
-
-/* ------------------------------------------------------------------ secrets */
-
-void em_prom_scrub(const struct em_prom_cfg *c, char *msg, size_t cap)
-{
-	const char *secrets[5];
-	size_t n = 0;
-	char *basic = NULL;
-
-	if (c->password && *c->password)
-		secrets[n++] = c->password;
-	if (c->bearer && *c->bearer)
-		secrets[n++] = c->bearer;
-	if (c->customAuthValue && *c->customAuthValue)
-		secrets[n++] = c->customAuthValue;
-	if (c->key && *c->key)
-		secrets[n++] = c->key;
-	/* a server may echo the Authorization header it got */
-	if ((c->auth & EM_PROM_AUTH_BASIC) && (basic = em_http_basic_credentials(c->username, c->password)))
-		secrets[n++] = basic;
-	em_scrub(msg, cap, secrets, n);
-	em_free_secret(basic);
-}
-
-/* Sets err to fmt's text scrubbed of c's secrets: formatted in full first,
- * so no secret is cut in two by the length limit of err. */
-static int err_scrubbed(struct em_err *err, const struct em_prom_cfg *c, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int err_scrubbed(struct em_err *err, const struct em_prom_cfg *c, const char *fmt, ...)
-{
-	char buf[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	em_prom_scrub(c, buf, sizeof(buf));
-	em_err_set(err, EM_E_UNAVAILABLE, "%s", buf);
-	em_wipe(buf, sizeof(buf));
-	return -1;
-}
-
-/* Copies a printable, single-line prefix of a non-JSON error body, scrubbed
- * of c's secrets before it is cut to cap. */
-static void body_snippet(const char *body, size_t len, const struct em_prom_cfg *c, char *out, size_t cap)
-{
-	char buf[4096];
-	size_t j = 0;
-
-	for (size_t i = 0; i < len && j + 1 < sizeof(buf); i++) {
-		unsigned char ch = (unsigned char)body[i];
-		buf[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
-	}
-	buf[j] = '\0';
-	em_prom_scrub(c, buf, sizeof(buf));
-	j = strlen(buf) < cap ? strlen(buf) : cap - 1;
-	memcpy(out, buf, j);
-	while (j > 0 && out[j - 1] == ' ')
-		j--;
-	out[j] = '\0';
-	em_wipe(buf, sizeof(buf));
 }
 
 static int label_cmp(const void *a, const void *b)
@@ -413,28 +374,47 @@ static int label_cmp(const void *a, const void *b)
 	return strcmp(((const struct em_kv *)a)->key, ((const struct em_kv *)b)->key);
 }
 
-/* Series labels without Prometheus' reserved "__name__"-style ones, sorted by name. */
-static int series_labels(json_t *metric, struct em_kvlist *out)
+/* A series' labels without Prometheus' reserved "__name__"-style ones,
+ * sorted by name. The reader is at the "metric" object. */
+static int series_labels(struct em_json *j, struct em_kvlist *out, struct em_err *err)
 {
-	const char *k;
-	json_t *v;
-	size_t n = 0;
+	char key[EM_PROM_MAX_LABEL_NAME + 1];
+	size_t cap = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_object(metric) || json_object_size(metric) == 0)
+	if (em_json_enter(j, EM_JSON_OBJECT) != 0)
 		return 0;
-	out->items = calloc(json_object_size(metric), sizeof(*out->items));
-	if (!out->items)
-		return -1;
-	json_object_foreach(metric, k, v) {
-		if (strncmp(k, "__", 2) == 0 || !json_is_string(v))
+	while (em_json_member(j, key, sizeof(key)) == 1) {
+		char *v;
+		if (strncmp(key, "__", 2) == 0 || em_json_peek(j) != EM_JSON_STRING)
 			continue;
-		out->items[n].key = strdup(k);
-		out->items[n].value = strdup(json_string_value(v));
-		out->n = ++n;
-		if (!out->items[n - 1].key || !out->items[n - 1].value)
-			return -1;
+		if (!key[0])
+			return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a series label name longer than %d bytes",
+					  EM_PROM_MAX_LABEL_NAME);
+		if (out->n == EM_PROM_MAX_LABELS)
+			return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a series with more than %d labels",
+					  EM_PROM_MAX_LABELS);
+		v = em_json_string_dup(j, EM_PROM_MAX_LABEL_VALUE);
+		if (!v)
+			return bad_json(j, err);
+		if (out->n == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct em_kv *ni = realloc(out->items, nc * sizeof(*ni));
+			if (!ni) {
+				free(v);
+				return em_err_set(err, EM_E_INTERNAL, "out of memory");
+			}
+			out->items = ni;
+			cap = nc;
+		}
+		out->items[out->n].key = strdup(key);
+		out->items[out->n].value = v;
+		out->n++;
+		if (!out->items[out->n - 1].key)
+			return em_err_set(err, EM_E_INTERNAL, "out of memory");
 	}
+	if (em_json_failed(j))
+		return bad_json(j, err);
 	qsort(out->items, out->n, sizeof(*out->items), label_cmp);
 	return 0;
 }
@@ -448,37 +428,75 @@ static int empty_result(const struct em_prom_cfg *c, struct em_sample *out, stru
 	return 0;
 }
 
-static int parse_vector(json_t *result, const struct em_prom_cfg *c, struct em_sample *out, struct em_err *err)
+/* One vector element {"metric": {...}, "value": [t, "v"]}: its value, and
+ * with items its labels into *labels. */
+static int vector_element(struct em_json *j, const struct em_prom_cfg *c, double *v, struct em_kvlist *labels,
+			  struct em_err *err)
 {
-	size_t n = json_array_size(result);
+	char key[16];
+	bool have = false;
+
+	if (em_json_enter(j, EM_JSON_OBJECT) != 0) {
+		if (em_json_skip(j) != 0)
+			return bad_json(j, err);
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a malformed vector element");
+	}
+	while (em_json_member(j, key, sizeof(key)) == 1) {
+		if (strcmp(key, "value") == 0 && !have) {
+			if (parse_sample_value(j, c, v, err) != 0)
+				return -1;
+			have = true;
+		} else if (strcmp(key, "metric") == 0 && labels && !labels->items) {
+			if (series_labels(j, labels, err) != 0)
+				return -1;
+		}
+	}
+	if (em_json_failed(j))
+		return bad_json(j, err);
+	if (!have)
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a vector element without a value");
+	return 0;
+}
+
+static int parse_vector(struct em_json *j, const struct em_prom_cfg *c, struct em_sample *out, struct em_err *err)
+{
+	size_t n = 0, cap = 0;
 	double acc = 0;
 
-	if (n == 0)
-		return empty_result(c, out, err);
-	if (n > 1 && c->multi == EM_PROM_MULTI_ERROR)
-		return em_err_set(err, EM_E_UNAVAILABLE,
-				  "prometheus query %s returned multiple elements (set multipleSeries to sum, max, min, avg or items)",
-				  c->query);
-	if (c->multi == EM_PROM_MULTI_ITEMS) {
-		out->series = calloc(n, sizeof(*out->series));
-		if (!out->series)
-			return em_err_set(err, EM_E_INTERNAL, "out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *el = json_array_get(result, i);
-		double v;
+	if (em_json_enter(j, EM_JSON_ARRAY) != 0)
+		return em_err_set(err, EM_E_UNAVAILABLE, "prometheus vector result is not an array");
+	while (em_json_element(j) == 1) {
+		struct em_kvlist labels = {0};
+		double v = 0;
 
-		if (!json_is_object(el))
-			return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned a malformed vector element");
-		if (parse_sample_value(json_object_get(el, "value"), c, &v, err) != 0)
-			return -1;
+		if (n == 1 && c->multi == EM_PROM_MULTI_ERROR)
+			return em_err_set(err, EM_E_UNAVAILABLE,
+					  "prometheus query %s returned multiple elements (set multipleSeries to sum, max, min, avg or items)",
+					  c->query);
 		if (c->multi == EM_PROM_MULTI_ITEMS) {
-			out->n_series = i + 1;
-			out->series[i].value = v;
-			if (series_labels(json_object_get(el, "metric"), &out->series[i].labels) != 0)
-				return em_err_set(err, EM_E_INTERNAL, "out of memory");
+			if (n == EM_PROM_MAX_ITEMS)
+				return em_err_set(err, EM_E_UNAVAILABLE,
+						  "prometheus query %s returned more than %d series (multipleSeries: items)",
+						  c->query, EM_PROM_MAX_ITEMS);
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				struct em_series *ns = realloc(out->series, nc * sizeof(*ns));
+				if (!ns)
+					return em_err_set(err, EM_E_INTERNAL, "out of memory");
+				out->series = ns;
+				cap = nc;
+			}
 		}
-		if (i == 0)
+		if (vector_element(j, c, &v, c->multi == EM_PROM_MULTI_ITEMS ? &labels : NULL, err) != 0) {
+			em_kvlist_free(&labels);
+			return -1;
+		}
+		if (c->multi == EM_PROM_MULTI_ITEMS) {
+			out->series[n].labels = labels;
+			out->series[n].value = v;
+			out->n_series = n + 1;
+		}
+		if (n == 0)
 			acc = v;
 		else if (c->multi == EM_PROM_MULTI_MAX)
 			acc = v > acc ? v : acc;
@@ -486,83 +504,175 @@ static int parse_vector(json_t *result, const struct em_prom_cfg *c, struct em_s
 			acc = v < acc ? v : acc;
 		else
 			acc += v;   /* sum, avg, items */
+		n++;
 	}
+	if (em_json_failed(j))
+		return bad_json(j, err);
+	if (n == 0)
+		return empty_result(c, out, err);
 	if (c->multi == EM_PROM_MULTI_AVG)
 		acc /= (double)n;
+	/* each value is bounded, their sum may not be */
+	if (em_value_check(acc, EM_VALUE_GAUGE, "the sum of the prometheus series", err) != 0)
+		return -1;
 	out->value = acc;
 	return 0;
+}
+
+/* What the top of an answer says; the result is read once its type is known. */
+struct answer {
+	char status[32];
+	char *error_type, *error;
+	char result_type[32];
+	bool has_result;
+	struct em_json result;          /* a reader at data.result */
+};
+
+static int read_answer(struct em_json *j, struct answer *a)
+{
+	char key[16];
+
+	/* valid JSON but no object: an answer without a status */
+	if (em_json_enter(j, EM_JSON_OBJECT) != 0)
+		return em_json_skip(j) == 0 ? em_json_end(j) : -1;
+	while (em_json_member(j, key, sizeof(key)) == 1) {
+		if (strcmp(key, "status") == 0) {
+			em_json_string(j, a->status, sizeof(a->status), NULL);
+		} else if (strcmp(key, "errorType") == 0 && !a->error_type) {
+			a->error_type = em_json_string_dup(j, EM_PROM_MAX_ERROR_TEXT);
+		} else if (strcmp(key, "error") == 0 && !a->error) {
+			a->error = em_json_string_dup(j, EM_PROM_MAX_ERROR_TEXT);
+		} else if (strcmp(key, "data") == 0 && em_json_enter(j, EM_JSON_OBJECT) == 0) {
+			while (em_json_member(j, key, sizeof(key)) == 1) {
+				if (strcmp(key, "resultType") == 0) {
+					em_json_string(j, a->result_type, sizeof(a->result_type), NULL);
+				} else if (strcmp(key, "result") == 0 && !a->has_result) {
+					/* resultType may come after it: keep a reader here, skip */
+					a->result = *j;
+					a->has_result = true;
+				}
+			}
+		}
+	}
+	return em_json_end(j);
+}
+
+static int bad_json(struct em_json *j, struct em_err *err)
+{
+	char why[96];
+
+	em_json_error(j, why, sizeof(why));
+	return em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned %s", why);
+}
+
+/* The secrets of c, and the basic credentials as sent on the wire; *basic
+ * (free with em_free_secret) holds the latter. Returns the count. */
+static size_t prom_secrets(const struct em_prom_cfg *c, const char *out[5], char **basic)
+{
+	size_t n = 0;
+
+	*basic = NULL;
+	if (c->password && *c->password)
+		out[n++] = c->password;
+	if (c->bearer && *c->bearer)
+		out[n++] = c->bearer;
+	if (c->customAuthValue && *c->customAuthValue)
+		out[n++] = c->customAuthValue;
+	if (c->key && *c->key)
+		out[n++] = c->key;
+	/* a server may echo the Authorization header it got */
+	if ((c->auth & EM_PROM_AUTH_BASIC) && (*basic = em_http_basic_credentials(c->username, c->password)))
+		out[n++] = *basic;
+	return n;
+}
+
+void em_prom_scrub(const struct em_prom_cfg *c, char *msg, size_t cap)
+{
+	const char *secrets[5];
+	char *basic;
+	size_t n = prom_secrets(c, secrets, &basic);
+
+	em_scrub(msg, cap, secrets, n);
+	em_free_secret(basic);
 }
 
 int em_prom_parse_response(const char *body, size_t len, long http_status, const struct em_prom_cfg *c,
 			struct em_sample *out, struct em_err *err)
 {
-	json_error_t jerr;
-	json_t *root = NULL, *data, *result;
-	const char *status, *rtype;
-	int rc = -1;
+	struct answer a = {0};
+	struct em_json j;
+	const char *secrets[5];
+	char *basic;
+	struct em_secret_scope scope;
+	char ex1[EM_EXCERPT_BUF], ex2[EM_EXCERPT_BUF];
+	int rc = -1, valid;
 
 	memset(out, 0, sizeof(*out));
-	if (len > 0)
-		root = json_loadb(body, len, 0, &jerr);
+	/* everything quoted from the answer is scrubbed of c's secrets while whole */
+	em_secret_scope_enter(&scope, secrets, prom_secrets(c, secrets, &basic));
+	em_json_init(&j, body, len);
+	valid = len > 0 && read_answer(&j, &a) == 0;
 
-	status = json_string_value(json_object_get(root, "status"));
-	if (status && strcmp(status, "error") == 0) {
-		const char *etype = json_string_value(json_object_get(root, "errorType"));
-		const char *emsg = json_string_value(json_object_get(root, "error"));
-		err_scrubbed(err, c, "prometheus query api returned error. status: %ld, errorType: %s, error: %s",
-			     http_status, etype ? etype : "unknown", emsg ? emsg : "(none)");
+	if (valid && strcmp(a.status, "error") == 0) {
+		em_excerpt(ex1, sizeof(ex1), a.error_type ? a.error_type : "unknown", SIZE_MAX, 64);
+		em_excerpt(ex2, sizeof(ex2), a.error ? a.error : "(none)", SIZE_MAX, EM_EXCERPT_MAX);
+		em_err_set(err, EM_E_UNAVAILABLE, "prometheus query api returned error. status: %ld, errorType: %s, error: %s",
+			   http_status, ex1, ex2);
 		goto out;
 	}
 	if (http_status < 200 || http_status > 299) {
-		char snip[160];
-		body_snippet(body, len, c, snip, sizeof(snip));
-		if (snip[0])
+		size_t n = body ? strnlen(body, len) : 0;
+		while (n > 0 && (body[n - 1] == '\n' || body[n - 1] == '\r' || body[n - 1] == ' ' || body[n - 1] == '\t'))
+			n--;
+		em_excerpt(ex1, sizeof(ex1), body, n, EM_EXCERPT_MAX);
+		if (ex1[0])
 			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query api returned error. status: %ld: %s",
-				   http_status, snip);
+				   http_status, ex1);
 		else
 			em_err_set(err, EM_E_UNAVAILABLE, "prometheus query api returned error. status: %ld", http_status);
 		goto out;
 	}
-	if (!root) {
-		em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned invalid JSON: %s",
-			   len > 0 ? jerr.text : "empty body");
+	if (!valid) {
+		if (len == 0)
+			em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned invalid JSON: empty body");
+		else
+			bad_json(&j, err);
 		goto out;
 	}
-	if (!status || strcmp(status, "success") != 0) {
-		em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned status \"%s\"", status ? status : "(none)");
+	if (strcmp(a.status, "success") != 0) {
+		em_excerpt(ex1, sizeof(ex1), a.status[0] ? a.status : "(none)", SIZE_MAX, 32);
+		em_err_set(err, EM_E_UNAVAILABLE, "prometheus returned status \"%s\"", ex1);
 		goto out;
 	}
-	data = json_object_get(root, "data");
-	rtype = json_string_value(json_object_get(data, "resultType"));
-	result = json_object_get(data, "result");
-	if (!rtype) {
+	if (!a.result_type[0]) {
 		em_err_set(err, EM_E_UNAVAILABLE, "prometheus response has no data.resultType");
 		goto out;
 	}
-	if (strcmp(rtype, "vector") == 0) {
-		if (!json_is_array(result)) {
-			em_err_set(err, EM_E_UNAVAILABLE, "prometheus vector result is not an array");
-			goto out;
-		}
-		rc = parse_vector(result, c, out, err);
-	} else if (strcmp(rtype, "scalar") == 0) {
+	if (strcmp(a.result_type, "vector") == 0) {
+		rc = parse_vector(&a.result, c, out, err);
+	} else if (strcmp(a.result_type, "scalar") == 0) {
 		/* KEDA cannot decode scalars (e.g. `scalar(...)`, `vector(1) > bool 0`); we can. */
-		rc = parse_sample_value(result, c, &out->value, err);
-	} else if (strcmp(rtype, "matrix") == 0) {
+		rc = a.has_result ? parse_sample_value(&a.result, c, &out->value, err)
+				  : em_err_set(err, EM_E_UNAVAILABLE, "prometheus scalar result is missing");
+	} else if (strcmp(a.result_type, "matrix") == 0) {
 		/* KEDA reads a matrix as an empty value list (0 with ignoreNullValues): refuse instead. */
 		em_err_set(err, EM_E_UNAVAILABLE,
 			   "prometheus query %s returned a range vector (matrix); use an instant vector, e.g. wrap it in "
 			   "max_over_time(...) or rate(...)", c->query);
 	} else {
+		em_excerpt(ex1, sizeof(ex1), a.result_type, SIZE_MAX, 32);
 		em_err_set(err, EM_E_UNAVAILABLE, "prometheus query %s returned a %s; expected a vector or scalar",
-			   c->query, rtype);
+			   c->query, ex1);
 	}
 	if (rc == 0)
 		out->active = out->value > c->activationThreshold;
 out:
 	if (rc != 0)
 		em_sample_free(out);
-	json_decref(root);
+	em_secret_scope_leave(&scope);
+	em_free_secret(basic);
+	em_free_secret(a.error_type);
+	em_free_secret(a.error);
 	return rc;
 }
 

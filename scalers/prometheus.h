@@ -24,6 +24,16 @@ enum em_prom_multi {
 #define EM_PROM_AUTH_TLS    0x04u
 #define EM_PROM_AUTH_CUSTOM 0x08u
 
+/* Bounds on what an answer may hold: it is read with the bounded JSON
+ * reader (no tree), so memory is the body (EM_PROM_MAX_BODY) plus what is
+ * kept: with multipleSeries items at most this many series, each with at
+ * most this many labels of these sizes. */
+#define EM_PROM_MAX_ITEMS 1000
+#define EM_PROM_MAX_LABELS 64
+#define EM_PROM_MAX_LABEL_NAME 320
+#define EM_PROM_MAX_LABEL_VALUE 4096
+#define EM_PROM_MAX_ERROR_TEXT (64 * 1024)
+
 /* Above this many bytes a GET URL is sent as a POST form instead: proxies in
  * front of Prometheus commonly cap request lines at 4-8 KiB. */
 #define EM_PROM_MAX_GET_URL 4000

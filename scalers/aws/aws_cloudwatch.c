@@ -11,10 +11,14 @@
 #include "credentials.h"
 #include "endpoints.h"
 #include "aws_cloudwatch.h"
+#include "aws_parse.h"
 #include "scalers/scaler.h"
 
 #define MAX_QUERIES 500   /* GetMetricData's limit per call */
 #define MAX_PAGES 20
+/* A page holds at most 100,800 data points (GetMetricData's limit), about
+ * 4 MiB of JSON; it is read with the bounded reader, not into a tree. */
+#define CW_MAX_BODY (8u * 1024u * 1024u)
 /* Seconds from Go's zero time (0001-01-01) to the Unix epoch: KEDA truncates
  * the window end with time.Truncate, which counts from the zero time. */
 #define GO_ZERO_TO_UNIX 62135596800LL
@@ -298,28 +302,18 @@ void em_cw_window(int64_t now_ms, int64_t period_s, int64_t offset_s, int64_t co
 	*start_s = *end_s - collection_s;
 }
 
-/* Per distinct query of one call: where its answer goes. */
-struct slot {
-	char id[16];
-	bool seen, has_value, failed; /* failed: the call failed, errs[] set */
-	double value;
-	char status[32];
-	char message[160];
-};
-
 /* One GetMetricData call (following NextToken) for queries[0..nq). */
-static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *slots, size_t nq, int64_t start,
-			   int64_t end, int64_t deadline, struct em_err *err)
+static int get_metric_data(struct cw_inst *first, json_t *queries, struct em_cw_result *res, size_t nq,
+			   int64_t start, int64_t end, int64_t deadline, struct em_err *err)
 {
 	char *next = NULL;
-	int rc = -1;
+	int rc = -1, prc;
 
 	for (int page = 0; page < MAX_PAGES; page++) {
 		struct em_aws_resp resp = {0};
 		json_t *req = json_pack("{s:o, s:I, s:I, s:s}", "MetricDataQueries", json_incref(queries), "StartTime",
 					(json_int_t)start, "EndTime", (json_int_t)end, "ScanBy", "TimestampDescending");
 		char *body;
-		json_t *ans, *results;
 
 		if (req && next)
 			json_object_set_new(req, "NextToken", json_string(next));
@@ -333,7 +327,7 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 			.svc = &em_aws_cloudwatch, .region = first->cfg->region, .endpoint = first->endpoint,
 			.operation = "GetMetricData", .target = "GraniteServiceVersion20100801.GetMetricData",
 			.content_type = "application/x-amz-json-1.0", .body = body, .body_len = strlen(body),
-			.timeout_ms = deadline - em_mono_ms(), .backoff_key = first->key,
+			.timeout_ms = deadline - em_mono_ms(), .backoff_key = first->key, .max_body = CW_MAX_BODY,
 		};
 		int crc = em_aws_api_call(first->id, &r, &resp, err);
 		free(body);
@@ -341,52 +335,11 @@ static int get_metric_data(struct cw_inst *first, json_t *queries, struct slot *
 			em_aws_resp_free(&resp);
 			goto out;
 		}
-		ans = json_loadb(resp.body, resp.len, 0, NULL);
-		em_aws_resp_free(&resp);
-		results = ans ? json_object_get(ans, "MetricDataResults") : NULL;
-		if (!json_is_array(results)) {
-			json_decref(ans);
-			em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: answer without MetricDataResults");
-			goto out;
-		}
-		size_t i;
-		json_t *res;
-		json_array_foreach(results, i, res) {
-			const char *id = json_string_value(json_object_get(res, "Id"));
-			json_t *values = json_object_get(res, "Values");
-			const char *status = json_string_value(json_object_get(res, "StatusCode"));
-			struct slot *s = NULL;
-			/* Ids are "m<index>": straight to the slot */
-			if (id && id[0] == 'm') {
-				char *e;
-				unsigned long k = strtoul(id + 1, &e, 10);
-				if (!*e && k < nq && strcmp(slots[k].id, id) == 0)
-					s = &slots[k];
-			}
-			if (!s)
-				continue;
-			s->seen = true;
-			if (status && strcmp(status, "Complete") != 0 && strcmp(status, "PartialData") != 0) {
-				json_t *m = json_array_get(json_object_get(res, "Messages"), 0);
-				const char *mv = json_string_value(json_object_get(m, "Value"));
-				snprintf(s->status, sizeof(s->status), "%s", status);
-				snprintf(s->message, sizeof(s->message), "%s", mv ? mv : "");
-			}
-			/* TimestampDescending: the first value seen is the newest */
-			if (!s->has_value && json_array_size(values) > 0) {
-				json_t *v = json_array_get(values, 0);
-				if (json_is_number(v)) {
-					s->value = json_number_value(v);
-					s->has_value = true;
-				}
-			}
-		}
 		free(next);
-		next = NULL;
-		const char *nt = json_string_value(json_object_get(ans, "NextToken"));
-		if (nt && nt[0])
-			next = strdup(nt);
-		json_decref(ans);
+		prc = em_cw_parse_page(resp.body, resp.len, res, nq, &next, err);
+		em_aws_resp_free(&resp);
+		if (prc != 0)
+			goto out;
 		if (!next) {
 			rc = 0;
 			goto out;
@@ -405,7 +358,7 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 	const struct cw_cfg *cfg = first->cfg;
 	int64_t deadline = em_mono_ms() + ctx->timeout_ms, start, end;
 	size_t *slot_of = calloc(n, sizeof(*slot_of));
-	struct slot *slots = calloc(n, sizeof(*slots));
+	struct em_cw_result *slots = calloc(n, sizeof(*slots));
 	size_t nslots = 0;
 
 	if (!slot_of || !slots) {
@@ -438,8 +391,9 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 			while (slot_of[idx] != base + q)
 				idx++;
 			json_t *qj = json_loads(((struct cw_inst *)insts[idx])->query, 0, NULL);
-			snprintf(slots[base + q].id, sizeof(slots[base + q].id), "m%zu", q);
-			if (!qj || json_object_set_new(qj, "Id", json_string(slots[base + q].id)) != 0 ||
+			char id[24];
+			snprintf(id, sizeof(id), "m%zu", q);
+			if (!qj || json_object_set_new(qj, "Id", json_string(id)) != 0 ||
 			    json_array_append_new(queries, qj) != 0)
 				oom = true;
 		}
@@ -460,7 +414,7 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 
 	for (size_t i = 0; i < n; i++) {
 		struct cw_inst *c = insts[i];
-		struct slot *s = &slots[slot_of[i]];
+		struct em_cw_result *s = &slots[slot_of[i]];
 		if (s->failed)
 			continue;
 		memset(&outs[i], 0, sizeof(outs[i]));
@@ -476,6 +430,9 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 				continue;
 			}
 			outs[i].value = c->cfg->min_value;
+		} else if (em_value_check(s->value, EM_VALUE_GAUGE, "the CloudWatch value", &errs[i]) != 0) {
+			rcs[i] = -1;
+			continue;
 		} else {
 			outs[i].value = s->value;
 		}

@@ -15,7 +15,6 @@
 
 #include "aws_parse.h"
 
-#define MAX_RESPONSE (32u << 20) /* GetMetricData with 500 queries stays far below */
 #define MAX_HEADERS 16
 
 /* ------------------------------------------------------------------ */
@@ -115,7 +114,7 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 	em_http_header_line(&hl, "Expect:");
 	struct em_http_req req = {
 		.method = r->method, .url = r->url, .headers = &hl, .body = r->body, .body_len = r->body_len,
-		.timeout_ms = r->timeout_ms, .max_body = MAX_RESPONSE, .capture_header = "x-amzn-query-error",
+		.timeout_ms = r->timeout_ms, .max_body = r->max_body ? r->max_body : EM_AWS_MAX_BODY, .capture_header = "x-amzn-query-error",
 	};
 	if (em_http_do(client, &req, &hr) != 0) {
 		if (hr.fail == EM_HTTP_SETUP) {
@@ -127,7 +126,7 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 		} else {
 			count_call(svc, op, "network");
 			em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: %s", svc, op,
-				   hr.fail == EM_HTTP_TOO_BIG ? "answer too large" : hr.error);
+				   hr.fail == EM_HTTP_TOO_BIG ? "answer larger than the limit" : hr.error);
 		}
 		goto out;
 	}
@@ -140,8 +139,16 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 		snprintf(c, sizeof(c), "%ld", resp->status);
 		count_call(svc, op, c);
 	} else {
+		/* the answer may echo what was sent: its code and message are
+		 * scrubbed of the request's credentials before they are cut */
+		const char *sec[2] = {r->creds ? r->creds->secret_access_key : NULL,
+				      r->creds ? r->creds->session_token : NULL};
+		struct em_secret_scope scope;
+
+		em_secret_scope_enter(&scope, sec, 2);
 		em_aws_parse_error(resp->status, resp->body, resp->len, hr.header, resp->code, sizeof(resp->code),
 				   resp->message, sizeof(resp->message));
+		em_secret_scope_leave(&scope);
 		count_call(svc, op, resp->code);
 	}
 	rc = 0;
@@ -252,19 +259,6 @@ static uint32_t random32(void)
 
 /* ------------------------------------------------------------------ */
 
-static void scrub_creds(struct em_err *err, const struct em_aws_creds *c)
-{
-	const char *s[2];
-	size_t n = 0;
-
-	if (!err)
-		return;
-	if (c->secret_access_key && c->secret_access_key[0])
-		s[n++] = c->secret_access_key;
-	if (c->session_token && c->session_token[0])
-		s[n++] = c->session_token;
-	em_scrub(err->msg, sizeof(err->msg), s, n);
-}
 
 int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, struct em_aws_resp *resp,
 		    struct em_err *err)
@@ -275,6 +269,8 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 	size_t nh = 0;
 	char url[1200], retried[64] = "";
 	bool refreshed = false;
+	const char *secrets[2] = {NULL, NULL};
+	struct em_secret_scope scope;
 	int rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
@@ -282,6 +278,7 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 		return em_err_set(err, EM_E_CONFIG, "%s:%s: endpoint too long", r->svc->label, r->operation);
 	if (backoff_skip(r, err) != 0)
 		return -1;
+	em_secret_scope_enter(&scope, secrets, 2);
 	if (r->content_type)
 		hdrs[nh++] = (struct em_sigv4_hdr){"Content-Type", r->content_type};
 	if (r->target)
@@ -300,10 +297,15 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 			/* found while polling, whatever its cause: the backend is unusable (503) */
 			if (err && err->kind != EM_E_INTERNAL)
 				err->kind = EM_E_UNAVAILABLE;
-			return -1;
+			goto out;
 		}
+		/* the credentials are secrets in scope until the call ends: no
+		 * message built meanwhile can hold any part of them */
+		secrets[0] = creds.secret_access_key;
+		secrets[1] = creds.session_token;
 		hr.creds = &creds;
 		hr.timeout_ms = deadline - em_mono_ms();
+		hr.max_body = r->max_body;
 		em_aws_resp_free(resp);
 		if (em_aws_http(&hr, resp, err) != 0)
 			goto out;
@@ -331,7 +333,7 @@ int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, 
 out:
 	if (resp->status != 0)
 		backoff_note(r, resp);
-	scrub_creds(err, &creds);
+	em_secret_scope_leave(&scope);
 	em_aws_creds_wipe(&creds);
 	return rc;
 }

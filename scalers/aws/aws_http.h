@@ -15,7 +15,7 @@ struct em_aws_resp {
 	char *body;        /* NUL-terminated */
 	size_t len;
 	char code[96];     /* AWS error code of a non-2xx answer ("" on success) */
-	char message[256]; /* its message */
+	char message[EM_EXCERPT_BUF]; /* its message: an excerpt (em_excerpt) */
 };
 
 void em_aws_resp_free(struct em_aws_resp *r); /* NULL-safe */
@@ -40,7 +40,13 @@ struct em_aws_http_req {
 	const char *signing_name;             /* SigV4 service */
 	const char *service_label;            /* extmetrics_aws_api_calls_total labels */
 	const char *operation;
+	size_t max_body;                      /* a longer answer fails; 0: EM_AWS_MAX_BODY */
 };
+
+/* Answers are read whole into memory (then with the bounded JSON reader):
+ * credential documents and errors are far below this; a larger answer is
+ * refused. Callers expecting more (GetMetricData) say so in max_body. */
+#define EM_AWS_MAX_BODY (256u * 1024u)
 
 /* One HTTP exchange. 0 when an answer came (any status: see resp->status,
  * with code/message decoded for non-2xx), -1 with err (EM_E_UNAVAILABLE)
@@ -57,7 +63,9 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
  * without being sent (1, 2, then 4 of them; em_aws_backoff_*).
  * 0 on a 2xx answer; else -1 with err "<service>:<Operation>: <Code>:
  * <message>" (kind EM_E_UNAVAILABLE), resp still holding the answer so the
- * caller can look at resp->code. Secrets are scrubbed from messages. */
+ * caller can look at resp->code. The credentials are secrets in scope
+ * (em_secret_scope) for the whole call: no message built meanwhile, error
+ * texts of the answer included, can hold any part of them. */
 struct em_aws_api_req {
 	const struct em_aws_service *svc;
 	const char *region;
@@ -69,6 +77,7 @@ struct em_aws_api_req {
 	size_t body_len;
 	int64_t timeout_ms;
 	const char *backoff_key;    /* the batch this call serves (its batch key); NULL: no skipping */
+	size_t max_body;            /* 0: EM_AWS_MAX_BODY */
 };
 int em_aws_api_call(struct em_aws_identity *id, const struct em_aws_api_req *r, struct em_aws_resp *resp,
 		    struct em_err *err);

@@ -9,20 +9,29 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
+#include "scalers/scaler.h"
 
+/* A short identifier of an answer (an error code) into dst: scrubbed of the
+ * secrets in scope while whole, then cut; control characters would garble
+ * one-line messages and logs. */
 static void copy_trunc(char *dst, size_t cap, const char *src, size_t n)
 {
+	char *whole;
+
 	if (cap == 0)
 		return;
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	/* control characters would garble one-line messages and logs */
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)dst[i] < 0x20)
-			dst[i] = ' ';
+	dst[0] = '\0';
+	whole = malloc(n + 1);
+	if (!whole)
+		return;
+	memcpy(whole, src, n);
+	whole[n] = '\0';
+	em_scrub_scoped(whole, n + 1);
+	em_copy_cut(dst, cap, whole);
+	em_free_secret(whole);
+	for (char *p = dst; *p; p++)
+		if ((unsigned char)*p < 0x20)
+			*p = ' ';
 }
 
 /* "com.amazonaws.sqs#QueueDoesNotExist" or "Foo:http://..." -> the code */
@@ -97,6 +106,36 @@ char *em_aws_xml_dup(const char *xml, size_t len, const char *tag)
 	return out;
 }
 
+/* The members of a JSON error answer that name its code and message. */
+static void parse_json_error(const char *s, size_t len, char *code, size_t ccap, char *msg, size_t mcap)
+{
+	struct em_json j;
+	char key[16], type[256] = "", c[256] = "";
+	char *m = NULL;
+
+	em_json_init(&j, s, len);
+	if (em_json_enter(&j, EM_JSON_OBJECT) != 0)
+		return;
+	while (em_json_member(&j, key, sizeof(key)) == 1) {
+		if (strcmp(key, "__type") == 0)
+			em_json_string(&j, type, sizeof(type), NULL);
+		else if (strcmp(key, "code") == 0)
+			em_json_string(&j, c, sizeof(c), NULL);
+		else if ((strcmp(key, "message") == 0 || strcmp(key, "Message") == 0) && !m)
+			m = em_json_string_dup(&j, 64 * 1024);
+	}
+	/* a broken document says nothing reliable */
+	if (em_json_end(&j) == 0) {
+		if (type[0])
+			type_to_code(type, code, ccap);
+		else if (c[0])
+			type_to_code(c, code, ccap);
+		if (m)
+			em_excerpt(msg, mcap, m, strlen(m), EM_EXCERPT_MAX);
+	}
+	em_free_secret(m);
+}
+
 void em_aws_parse_error(long status, const char *body, size_t len, const char *query_error_header,
 			char *code, size_t ccap, char *msg, size_t mcap)
 {
@@ -106,36 +145,220 @@ void em_aws_parse_error(long status, const char *body, size_t len, const char *q
 	code[0] = '\0';
 	msg[0] = '\0';
 	if (s < b + len && *s == '{') {
-		json_t *j = json_loadb(s, (size_t)(b + len - s), 0, NULL);
-		if (j) {
-			const char *t = json_string_value(json_object_get(j, "__type"));
-			const char *c = json_string_value(json_object_get(j, "code"));
-			const char *m = json_string_value(json_object_get(j, "message"));
-			if (!m)
-				m = json_string_value(json_object_get(j, "Message"));
-			if (t)
-				type_to_code(t, code, ccap);
-			else if (c)
-				type_to_code(c, code, ccap);
-			if (m)
-				copy_trunc(msg, mcap, m, strlen(m));
-			json_decref(j);
-		}
+		parse_json_error(s, (size_t)(b + len - s), code, ccap, msg, mcap);
 	} else if (s < b + len && *s == '<') {
 		char *c = em_aws_xml_dup(s, (size_t)(b + len - s), "Code");
 		char *m = em_aws_xml_dup(s, (size_t)(b + len - s), "Message");
 		if (c)
 			copy_trunc(code, ccap, c, strlen(c));
 		if (m)
-			copy_trunc(msg, mcap, m, strlen(m));
+			em_excerpt(msg, mcap, m, strlen(m), EM_EXCERPT_MAX);
 		free(c);
-		free(m);
+		em_free_secret(m);
 	}
 	/* The query-compatible header names the code when the body did not. */
 	if (!code[0] && query_error_header && query_error_header[0])
 		copy_trunc(code, ccap, query_error_header, strcspn(query_error_header, ";"));
 	if (!code[0])
 		snprintf(code, ccap, "HTTP %ld", status);
+}
+
+/* ---- GetQueueAttributes -------------------------------------------------------- */
+
+int em_sqs_parse_attributes(const char *body, size_t len, struct em_sqs_attrs *out, struct em_err *err)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} attrs[] = {
+		{"ApproximateNumberOfMessages", offsetof(struct em_sqs_attrs, visible)},
+		{"ApproximateNumberOfMessagesNotVisible", offsetof(struct em_sqs_attrs, in_flight)},
+		{"ApproximateNumberOfMessagesDelayed", offsetof(struct em_sqs_attrs, delayed)},
+	};
+	struct em_json j;
+	char key[48], text[32], why[96];
+	bool found = false;
+
+	out->visible = out->in_flight = out->delayed = -1;
+	em_json_init(&j, body, len);
+	if (em_json_enter(&j, EM_JSON_OBJECT) != 0)
+		goto bad;
+	while (em_json_member(&j, key, sizeof(key)) == 1) {
+		if (strcmp(key, "Attributes") != 0)
+			continue;
+		if (em_json_enter(&j, EM_JSON_OBJECT) != 0)
+			goto bad;
+		found = true;
+		while (em_json_member(&j, key, sizeof(key)) == 1) {
+			for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+				int64_t *dst = (int64_t *)((char *)out + attrs[i].off);
+				const char *t = text;
+				size_t n = 0;
+				if (strcmp(key, attrs[i].name) != 0)
+					continue;
+				/* a string, as SQS writes them, or a JSON number */
+				if (em_json_string(&j, text, sizeof(text), &n) != 0 && em_json_number(&j, &t, &n) != 0) {
+					if (em_json_failed(&j))
+						goto bad;
+					return em_err_set(err, EM_E_UNAVAILABLE, "SQS attribute %s is not a count", key);
+				}
+				if (em_count_parse(t, n, key, dst, err) != 0) {
+					em_err_prefix(err, "SQS attribute");
+					return -1;
+				}
+			}
+		}
+	}
+	if (em_json_end(&j) != 0)
+		goto bad;
+	if (!found)
+		return em_err_set(err, EM_E_UNAVAILABLE, "sqs:GetQueueAttributes: answer without Attributes");
+	return 0;
+bad:
+	em_json_error(&j, why, sizeof(why));
+	return em_err_set(err, EM_E_UNAVAILABLE, "sqs:GetQueueAttributes: %s", why);
+}
+
+int em_sqs_count(const struct em_sqs_attrs *a, bool in_flight, bool delayed, int64_t *out, struct em_err *err)
+{
+	const struct {
+		bool want;
+		int64_t v;
+		const char *name;
+	} parts[] = {
+		{true, a->visible, "ApproximateNumberOfMessages"},
+		{in_flight, a->in_flight, "ApproximateNumberOfMessagesNotVisible"},
+		{delayed, a->delayed, "ApproximateNumberOfMessagesDelayed"},
+	};
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (!parts[i].want)
+			continue;
+		if (parts[i].v < 0)
+			return em_err_set(err, EM_E_UNAVAILABLE, "metric %s not found in SQS queue attributes", parts[i].name);
+		if (em_count_add(&sum, parts[i].v, "SQS queue attributes", err) != 0)
+			return -1;
+	}
+	*out = sum;
+	return 0;
+}
+
+/* ---- GetMetricData ---------------------------------------------------------------- */
+
+/* The result's Id "m<k>" (k < n, no leading zeros) -> k; -1 otherwise. */
+static long result_index(const char *id, size_t n)
+{
+	char canon[24];
+	char *e;
+	unsigned long k;
+
+	if (id[0] != 'm' || id[1] < '0' || id[1] > '9')
+		return -1;
+	k = strtoul(id + 1, &e, 10);
+	if (*e || k >= n)
+		return -1;
+	snprintf(canon, sizeof(canon), "m%lu", k);
+	return strcmp(canon, id) == 0 ? (long)k : -1;
+}
+
+/* One MetricDataResults entry into res[0..n). */
+static int cw_result(struct em_json *j, struct em_cw_result *res, size_t n)
+{
+	char key[16], id[24] = "", status[32] = "", *message = NULL;
+	bool has = false, first = true;
+	double v = 0;
+	long k;
+
+	if (em_json_enter(j, EM_JSON_OBJECT) != 0)
+		return -1;
+	while (em_json_member(j, key, sizeof(key)) == 1) {
+		if (strcmp(key, "Id") == 0) {
+			em_json_string(j, id, sizeof(id), NULL);
+		} else if (strcmp(key, "StatusCode") == 0) {
+			em_json_string(j, status, sizeof(status), NULL);
+		} else if (strcmp(key, "Values") == 0 && em_json_enter(j, EM_JSON_ARRAY) == 0) {
+			/* TimestampDescending: the first value is the newest */
+			while (em_json_element(j) == 1) {
+				if (first && em_json_double(j, &v) == 0)
+					has = true;
+				first = false;
+			}
+		} else if (strcmp(key, "Messages") == 0 && em_json_enter(j, EM_JSON_ARRAY) == 0) {
+			while (em_json_element(j) == 1) {
+				char mk[8];
+				if (message || em_json_enter(j, EM_JSON_OBJECT) != 0)
+					continue;
+				while (em_json_member(j, mk, sizeof(mk)) == 1)
+					if (strcmp(mk, "Value") == 0 && !message)
+						message = em_json_string_dup(j, 64 * 1024);
+			}
+		}
+	}
+	if (em_json_failed(j)) {
+		free(message);
+		return -1;
+	}
+	k = result_index(id, n);
+	if (k >= 0) {
+		struct em_cw_result *r = &res[k];
+		r->seen = true;
+		if (status[0] && strcmp(status, "Complete") != 0 && strcmp(status, "PartialData") != 0) {
+			copy_trunc(r->status, sizeof(r->status), status, strlen(status));
+			em_excerpt(r->message, sizeof(r->message), message ? message : "", message ? strlen(message) : 0,
+				   EM_EXCERPT_MAX);
+		}
+		/* pages come newest first: a value already found stays */
+		if (!r->has_value && has) {
+			r->value = v;
+			r->has_value = true;
+		}
+	}
+	free(message);
+	return 0;
+}
+
+int em_cw_parse_page(const char *body, size_t len, struct em_cw_result *res, size_t n, char **next,
+		     struct em_err *err)
+{
+	struct em_json j;
+	char key[24], why[96];
+	bool found = false;
+
+	*next = NULL;
+	em_json_init(&j, body, len);
+	if (em_json_enter(&j, EM_JSON_OBJECT) != 0)
+		goto bad;
+	while (em_json_member(&j, key, sizeof(key)) == 1) {
+		if (strcmp(key, "MetricDataResults") == 0) {
+			if (em_json_enter(&j, EM_JSON_ARRAY) != 0)
+				goto bad;
+			found = true;
+			while (em_json_element(&j) == 1)
+				if (cw_result(&j, res, n) != 0 && em_json_failed(&j))
+					goto bad;
+		} else if (strcmp(key, "NextToken") == 0 && em_json_peek(&j) == EM_JSON_STRING) {
+			free(*next);
+			*next = em_json_string_dup(&j, 16 * 1024);
+		}
+	}
+	if (em_json_end(&j) != 0)
+		goto bad;
+	if (!found) {
+		free(*next);
+		*next = NULL;
+		return em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: answer without MetricDataResults");
+	}
+	if (*next && !**next) {
+		free(*next);
+		*next = NULL;
+	}
+	return 0;
+bad:
+	free(*next);
+	*next = NULL;
+	em_json_error(&j, why, sizeof(why));
+	return em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: %s", why);
 }
 
 int em_aws_code_is_expired_creds(const char *code)

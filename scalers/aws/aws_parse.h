@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scalers/scaler.h"
+
 /* Extracts the AWS error code and message of a failed answer, whatever the
  * protocol: JSON `{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":..}`
  * (the part after '#' or ':' is the code), the `x-amzn-query-error: Code;Sender`
@@ -13,6 +15,35 @@
  * "HTTP <status>". code and msg are always NUL-terminated. */
 void em_aws_parse_error(long status, const char *body, size_t len, const char *query_error_header,
 			char *code, size_t ccap, char *msg, size_t mcap);
+
+/* The message is an excerpt (em_excerpt): scrubbed of the secrets in scope,
+ * escaped, cut. A JSON body is read with the bounded reader. */
+
+/* The counts of a GetQueueAttributes answer (JSON protocol); -1: absent. */
+struct em_sqs_attrs {
+	int64_t visible, in_flight, delayed;
+};
+/* Reads an answer's ApproximateNumberOfMessages{,NotVisible,Delayed}, each
+ * a checked count (em_count_parse). -1 with err (EM_E_UNAVAILABLE) for a
+ * malformed answer, one without Attributes, or a bad count. */
+int em_sqs_parse_attributes(const char *body, size_t len, struct em_sqs_attrs *out, struct em_err *err);
+/* visible [+ in_flight] [+ delayed], checked (em_count_add). -1 with err
+ * when one is missing or the sum is too large. */
+int em_sqs_count(const struct em_sqs_attrs *a, bool in_flight, bool delayed, int64_t *out, struct em_err *err);
+
+/* One query's part of GetMetricData answers (its Id is "m<k>", k its index). */
+struct em_cw_result {
+	bool seen;                        /* some page had this Id */
+	bool has_value;
+	double value;                     /* the newest value, as sent (em_value_check before use) */
+	char status[32];                  /* a StatusCode other than Complete/PartialData, else "" */
+	char message[EM_EXCERPT_BUF];     /* then its first message, an excerpt */
+	bool failed;                      /* the call failed (set by the caller) */
+};
+/* Reads one page into res[0..n) (Ids outside it are ignored); *next gets
+ * NextToken (malloc'd) or NULL. -1 with err for a malformed answer. */
+int em_cw_parse_page(const char *body, size_t len, struct em_cw_result *res, size_t n, char **next,
+		     struct em_err *err);
 
 /* The text of the first <tag>...</tag> in xml (entities decoded), malloc'd;
  * NULL when absent or out of memory. */

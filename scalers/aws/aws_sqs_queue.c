@@ -1,6 +1,4 @@
 /* aws_sqs_queue.c - the KEDA `aws-sqs-queue` scaler: SQS message counts, one request per queue per poll. */
-#include <errno.h>
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +7,13 @@
 #include <jansson.h>
 
 #include "aws_http.h"
+#include "aws_parse.h"
 #include "credentials.h"
 #include "endpoints.h"
 #include "scalers/scaler.h"
+
+/* A GetQueueAttributes answer is a few hundred bytes. */
+#define SQS_MAX_BODY (64u * 1024u)
 
 struct sqs_cfg {
 	char *queue_url;
@@ -138,45 +140,14 @@ static const char *sqs_batch_key(void *p)
 	return ((struct sqs_inst *)p)->key;
 }
 
-static int attr_value(json_t *attrs, const char *name, int64_t *out, struct em_err *err)
-{
-	json_t *v = json_object_get(attrs, name);
-	const char *s = json_string_value(v);
-	char *end;
-	long long n;
-
-	if (!v)
-		return em_err_set(err, EM_E_UNAVAILABLE, "metric %s not found in SQS queue attributes", name);
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return 0;
-	}
-	errno = 0;
-	n = s ? strtoll(s, &end, 10) : 0;
-	if (!s || end == s || *end || errno)
-		return em_err_set(err, EM_E_UNAVAILABLE, "SQS attribute %s is not an integer", name);
-	*out = n;
-	return 0;
-}
-
 /* The count for one metric from the shared answer. */
-static int sqs_value(const struct sqs_cfg *cfg, json_t *attrs, struct em_sample *out, struct em_err *err)
+static int sqs_value(const struct sqs_cfg *cfg, const struct em_sqs_attrs *a, struct em_sample *out,
+		     struct em_err *err)
 {
-	int64_t v, sum = 0;
+	int64_t sum;
 
-	if (attr_value(attrs, attr_visible, &v, err) != 0)
+	if (em_sqs_count(a, cfg->scale_on_in_flight, cfg->scale_on_delayed, &sum, err) != 0)
 		return -1;
-	sum += v;
-	if (cfg->scale_on_in_flight) {
-		if (attr_value(attrs, attr_in_flight, &v, err) != 0)
-			return -1;
-		sum += v;
-	}
-	if (cfg->scale_on_delayed) {
-		if (attr_value(attrs, attr_delayed, &v, err) != 0)
-			return -1;
-		sum += v;
-	}
 	memset(out, 0, sizeof(*out));
 	out->value = (double)sum;
 	out->active = sum > cfg->activation_queue_length;
@@ -190,7 +161,8 @@ static void sqs_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *c
 	const struct sqs_cfg *cfg = first->cfg;
 	struct em_aws_resp resp = {0};
 	struct em_err err = {0};
-	json_t *req = NULL, *ans = NULL, *attrs;
+	struct em_sqs_attrs attrs;
+	json_t *req = NULL;
 	char *body = NULL, name[256];
 
 	req = json_pack("{s:s, s:[s,s,s]}", "QueueUrl", cfg->queue_url, "AttributeNames", attr_visible, attr_in_flight,
@@ -204,19 +176,15 @@ static void sqs_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *c
 		.svc = &em_aws_sqs, .region = cfg->region, .endpoint = first->endpoint,
 		.operation = "GetQueueAttributes", .target = "AmazonSQS.GetQueueAttributes",
 		.content_type = "application/x-amz-json-1.0", .body = body, .body_len = strlen(body),
-		.timeout_ms = ctx->timeout_ms, .backoff_key = first->key,
+		.timeout_ms = ctx->timeout_ms, .backoff_key = first->key, .max_body = SQS_MAX_BODY,
 	};
 	if (em_aws_api_call(first->id, &r, &resp, &err) != 0)
 		goto out;
-	ans = json_loadb(resp.body, resp.len, 0, NULL);
-	attrs = ans ? json_object_get(ans, "Attributes") : NULL;
-	if (!json_is_object(attrs)) {
-		em_err_set(&err, EM_E_UNAVAILABLE, "sqs:GetQueueAttributes: answer without Attributes");
+	if (em_sqs_parse_attributes(resp.body, resp.len, &attrs, &err) != 0)
 		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct sqs_inst *s = insts[i];
-		rcs[i] = sqs_value(s->cfg, attrs, &outs[i], &errs[i]);
+		rcs[i] = sqs_value(s->cfg, &attrs, &outs[i], &errs[i]);
 	}
 out:
 	if (err.kind != EM_OK) {   /* the whole batch failed: every instance says why */
@@ -227,7 +195,6 @@ out:
 			rcs[i] = -1;
 		}
 	}
-	json_decref(ans);
 	json_decref(req);
 	free(body);
 	em_aws_resp_free(&resp);

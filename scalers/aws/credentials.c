@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "aws_parse.h"
@@ -66,59 +65,57 @@ int em_aws_auth_validate(const struct em_aws_auth_cfg *a, struct em_err *err)
 /* ------------------------------------------------------------------ */
 /* Parsing credential documents */
 
-static int set_str(char **dst, const char *v)
-{
-	*dst = v ? strdup(v) : NULL;
-	return v && !*dst ? -1 : 0;
-}
-
 int em_aws_parse_creds_json(const char *body, size_t len, struct em_aws_creds *out, struct em_err *err)
 {
-	json_t *j = json_loadb(body ? body : "", len, 0, NULL);
-	const char *akid, *secret, *token, *exp, *code;
+	/* read with the bounded reader: no tree holding copies of the secrets */
+	static const char *const names[] = {"AccessKeyId", "SecretAccessKey", "Token", "Expiration", "Code", "Message"};
+	char *v[6] = {NULL};
+	char key[24], ex1[EM_EXCERPT_BUF], ex2[EM_EXCERPT_BUF];
+	struct em_json j;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (!j || !json_is_object(j)) {
+	em_json_init(&j, body, len);
+	if (em_json_enter(&j, EM_JSON_OBJECT) != 0) {
 		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer is not a JSON object");
 		goto out;
 	}
-	code = json_string_value(json_object_get(j, "Code"));
-	if (code && strcmp(code, "Success") != 0) {
-		const char *m = json_string_value(json_object_get(j, "Message"));
-		em_err_set(err, EM_E_UNAVAILABLE, "%.64s: %.200s", code, m ? m : "");
+	while (em_json_member(&j, key, sizeof(key)) == 1)
+		for (size_t i = 0; i < 6; i++)
+			if (strcmp(key, names[i]) == 0 && !v[i] && em_json_peek(&j) == EM_JSON_STRING)
+				v[i] = em_json_string_dup(&j, 64 * 1024);
+	if (em_json_end(&j) != 0) {
+		em_json_error(&j, ex1, sizeof(ex1));
+		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer: %s", ex1);
 		goto out;
 	}
-	akid = json_string_value(json_object_get(j, "AccessKeyId"));
-	secret = json_string_value(json_object_get(j, "SecretAccessKey"));
-	token = json_string_value(json_object_get(j, "Token"));
-	exp = json_string_value(json_object_get(j, "Expiration"));
-	if (!nz(akid) || !nz(secret)) {
+	if (v[4] && strcmp(v[4], "Success") != 0) {
+		em_excerpt(ex1, sizeof(ex1), v[4], strlen(v[4]), 64);
+		em_excerpt(ex2, sizeof(ex2), v[5] ? v[5] : "", v[5] ? strlen(v[5]) : 0, EM_EXCERPT_MAX);
+		em_err_set(err, EM_E_UNAVAILABLE, "%s: %s", ex1, ex2);
+		goto out;
+	}
+	if (!nz(v[0]) || !nz(v[1])) {
 		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer lacks AccessKeyId or SecretAccessKey");
 		goto out;
 	}
-	if (exp && em_aws_parse_time(exp, &out->expires_ms) != 0) {
-		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer has an unreadable Expiration \"%.40s\"", exp);
+	if (v[3] && em_aws_parse_time(v[3], &out->expires_ms) != 0) {
+		em_excerpt(ex1, sizeof(ex1), v[3], strlen(v[3]), 40);
+		em_err_set(err, EM_E_UNAVAILABLE, "credentials answer has an unreadable Expiration \"%s\"", ex1);
 		goto out;
 	}
-	if (set_str(&out->access_key_id, akid) || set_str(&out->secret_access_key, secret) ||
-	    set_str(&out->session_token, nz(token))) {
-		em_err_set(err, EM_E_INTERNAL, "out of memory");
-		goto out;
-	}
+	out->access_key_id = v[0];
+	out->secret_access_key = v[1];
+	out->session_token = nz(v[2]) ? v[2] : NULL;
+	v[0] = v[1] = NULL;
+	if (out->session_token)
+		v[2] = NULL;
 	rc = 0;
 out:
 	if (rc)
 		em_aws_creds_wipe(out);
-	if (j) {
-		/* jansson keeps its own copies of the secret strings */
-		json_t *v;
-		const char *k;
-		json_object_foreach(j, k, v)
-			if (json_is_string(v))
-				em_wipe((void *)json_string_value(v), json_string_length(v));
-		json_decref(j);
-	}
+	for (size_t i = 0; i < 6; i++)
+		em_free_secret(v[i]);
 	return rc;
 }
 

@@ -30,7 +30,7 @@ TEST(error_decoding)
 		{400, "", "AWS.SimpleQueueService.NonExistentQueue;Sender", "AWS.SimpleQueueService.NonExistentQueue", ""},
 		{502, "<html>bad gateway</html>", NULL, "HTTP 502", ""},
 		{500, "{not json", NULL, "HTTP 500", ""},
-		{400, "{\"__type\":\"X\",\"message\":\"line1\\nline2\"}", NULL, "X", "line1 line2"},
+		{400, "{\"__type\":\"X\",\"message\":\"line1\\nline2\"}", NULL, "X", "line1\\nline2"},
 	};
 	char code[96], msg[256];
 
@@ -473,4 +473,103 @@ TEST(identities_are_shared_and_keys_hide_secrets)
 	struct em_aws_auth_cfg bad = auth("none", NULL, NULL, NULL, NULL);
 	EXPECT(em_aws_identity_open(&bad, "us-east-1", &err) == NULL);
 	EXPECT_STR(err.msg, "awsAccessKeyID not found");
+}
+
+TEST(sqs_attributes_are_checked_counts)
+{
+	struct em_sqs_attrs a;
+	struct em_err e;
+	int64_t n = -1;
+	const char *ok = "{\"Attributes\":{\"ApproximateNumberOfMessages\":\"5\","
+			 "\"ApproximateNumberOfMessagesNotVisible\":\"2\",\"ApproximateNumberOfMessagesDelayed\":7,"
+			 "\"QueueArn\":\"arn:aws:sqs:eu-west-1:1:q\"}}";
+
+	EXPECT_INT(em_sqs_parse_attributes(ok, strlen(ok), &a, &e), 0);
+	EXPECT_INT(a.visible, 5);
+	EXPECT_INT(a.in_flight, 2);
+	EXPECT_INT(a.delayed, 7);
+	EXPECT_INT(em_sqs_count(&a, true, true, &n, &e), 0);
+	EXPECT_INT(n, 14);
+	EXPECT_INT(em_sqs_count(&a, false, false, &n, &e), 0);
+	EXPECT_INT(n, 5);
+
+	/* the hostile answer of issue 14: three times 2^63-1 */
+	const char *huge = "{\"Attributes\":{\"ApproximateNumberOfMessages\":\"9223372036854775807\","
+			   "\"ApproximateNumberOfMessagesNotVisible\":\"9223372036854775807\"}}";
+	EXPECT_INT(em_sqs_parse_attributes(huge, strlen(huge), &a, &e), -1);
+	EXPECT_STR(e.msg, "SQS attribute: ApproximateNumberOfMessages is 9223372036854775807, beyond the largest value "
+			  "served (2^53)");
+	/* counts each in range, their sum not */
+	const char *big = "{\"Attributes\":{\"ApproximateNumberOfMessages\":\"9007199254740992\","
+			  "\"ApproximateNumberOfMessagesNotVisible\":\"1\"}}";
+	EXPECT_INT(em_sqs_parse_attributes(big, strlen(big), &a, &e), 0);
+	EXPECT_INT(em_sqs_count(&a, true, false, &n, &e), -1);
+	EXPECT_STR(e.msg, "SQS queue attributes: the sum of the counts is beyond the largest value served (2^53)");
+	EXPECT_INT(em_sqs_count(&a, false, false, &n, &e), 0);
+	/* negative, not a number, missing */
+	const char *neg = "{\"Attributes\":{\"ApproximateNumberOfMessages\":\"-3\"}}";
+	EXPECT_INT(em_sqs_parse_attributes(neg, strlen(neg), &a, &e), -1);
+	EXPECT_STR(e.msg, "SQS attribute: ApproximateNumberOfMessages is -3, but a count cannot be negative");
+	const char *word = "{\"Attributes\":{\"ApproximateNumberOfMessages\":true}}";
+	EXPECT_INT(em_sqs_parse_attributes(word, strlen(word), &a, &e), -1);
+	EXPECT_STR(e.msg, "SQS attribute ApproximateNumberOfMessages is not a count");
+	const char *part = "{\"Attributes\":{\"ApproximateNumberOfMessages\":\"1\"}}";
+	EXPECT_INT(em_sqs_parse_attributes(part, strlen(part), &a, &e), 0);
+	EXPECT_INT(em_sqs_count(&a, true, false, &n, &e), -1);
+	EXPECT_STR(e.msg, "metric ApproximateNumberOfMessagesNotVisible not found in SQS queue attributes");
+	EXPECT_INT(em_sqs_parse_attributes("{}", 2, &a, &e), -1);
+	EXPECT_STR(e.msg, "sqs:GetQueueAttributes: answer without Attributes");
+	/* broken JSON: where, never what */
+	EXPECT_INT(em_sqs_parse_attributes("{\"Attributes\":{secret", 21, &a, &e), -1);
+	EXPECT_STR(e.msg, "sqs:GetQueueAttributes: invalid JSON at byte 15: expected a member name");
+}
+
+TEST(cloudwatch_pages_fill_their_queries)
+{
+	struct em_cw_result r[3];
+	struct em_err e;
+	char *next = NULL;
+	const char *page = "{\"MetricDataResults\":["
+			   "{\"Id\":\"m1\",\"Label\":\"x\",\"Timestamps\":[2,1],\"Values\":[1.797e308,3],\"StatusCode\":\"Complete\"},"
+			   "{\"Id\":\"m0\",\"Values\":[],\"StatusCode\":\"InternalError\",\"Messages\":[{\"Code\":\"X\",\"Value\":\"bad\\nthing\"}]},"
+			   "{\"Id\":\"m7\",\"Values\":[1]},{\"Id\":\"m01\",\"Values\":[1]},{\"Id\":\"m2\",\"Values\":[null,4]}],"
+			   "\"NextToken\":\"tok\",\"Messages\":[]}";
+
+	memset(r, 0, sizeof(r));
+	EXPECT_INT(em_cw_parse_page(page, strlen(page), r, 3, &next, &e), 0);
+	EXPECT_STR(next, "tok");
+	free(next);
+	EXPECT(r[1].seen && r[1].has_value);
+	EXPECT_DBL(r[1].value, 1.797e308, 0);   /* as sent: the fetch checks it (em_value_check) */
+	EXPECT(r[0].seen && !r[0].has_value);
+	EXPECT_STR(r[0].status, "InternalError");
+	EXPECT_STR(r[0].message, "bad\\nthing");
+	EXPECT(r[2].seen && !r[2].has_value);   /* the newest point is null: no value */
+
+	/* a later page keeps the newest value found */
+	const char *p2 = "{\"MetricDataResults\":[{\"Id\":\"m1\",\"Values\":[9]}]}";
+	EXPECT_INT(em_cw_parse_page(p2, strlen(p2), r, 3, &next, &e), 0);
+	EXPECT(next == NULL);
+	EXPECT_DBL(r[1].value, 1.797e308, 0);
+
+	EXPECT_INT(em_cw_parse_page("{}", 2, r, 3, &next, &e), -1);
+	EXPECT_STR(e.msg, "cloudwatch:GetMetricData: answer without MetricDataResults");
+	EXPECT_INT(em_cw_parse_page("{\"MetricDataResults\":[{\"Id\":1e}]}", 33, r, 3, &next, &e), -1);
+	EXPECT_STR(e.msg, "cloudwatch:GetMetricData: invalid JSON at byte 28: bad number");
+	EXPECT(next == NULL);
+}
+
+TEST(credential_documents_json_bounded)
+{
+	struct em_aws_creds c;
+	struct em_err e;
+	const char *fail = "{\"Code\":\"AssumeRoleUnauthorizedAccess\",\"Message\":\"no\\u0001way\"}";
+
+	/* messages are escaped excerpts; broken documents say where, not what */
+	EXPECT_INT(em_aws_parse_creds_json(fail, strlen(fail), &c, &e), -1);
+	EXPECT_STR(e.msg, "AssumeRoleUnauthorizedAccess: no\\x01way");
+	EXPECT_INT(em_aws_parse_creds_json("[1]", 3, &c, &e), -1);
+	EXPECT_STR(e.msg, "credentials answer is not a JSON object");
+	EXPECT_INT(em_aws_parse_creds_json("{\"AccessKeyId\":\"A\"", 18, &c, &e), -1);
+	EXPECT_STR(e.msg, "credentials answer: invalid JSON at byte 18: unexpected end of input");
 }

@@ -293,14 +293,30 @@ TEST(value_conversion)
 	EXPECT_DBL(v, -1.25, 0);
 	EXPECT_INT(em_pg_value_from_text("3.5e2", false, 701, &v, &e), 0);
 	EXPECT_DBL(v, 350, 0);
-	EXPECT_INT(em_pg_value_from_text("12345678901234567890.5", false, 1700, &v, &e), 0);
-	EXPECT_DBL(v, 12345678901234567890.5, 1e4);
+	EXPECT_INT(em_pg_value_from_text("9007199254740992", false, 1700, &v, &e), 0);
+	EXPECT_DBL(v, 9007199254740992.0, 0);
 	EXPECT_INT(em_pg_value_from_text("7   ", false, 1042, &v, &e), 0);  /* char(n) padding */
 	EXPECT_DBL(v, 7, 0);
-	EXPECT_INT(em_pg_value_from_text("NaN", false, 701, &v, &e), 0);
-	EXPECT(isnan(v));
-	EXPECT_INT(em_pg_value_from_text("-Infinity", false, 701, &v, &e), 0);
-	EXPECT(isinf(v) && v < 0);
+}
+
+/* NaN, Infinity and absurd sizes are errors, never served (as 0 or as the
+ * largest Quantity). */
+TEST(value_nan_inf_and_absurd_are_errors)
+{
+	struct em_err e;
+	double v = 99;
+
+	EXPECT_INT(em_pg_value_from_text("NaN", false, 701, &v, &e), -1);
+	EXPECT_STR(e.msg, "error inspecting postgreSQL: the query's value is NaN");
+	EXPECT_INT(em_pg_value_from_text("-Infinity", false, 701, &v, &e), -1);
+	EXPECT_STR(e.msg, "error inspecting postgreSQL: the query's value is -Inf");
+	EXPECT_INT(em_pg_value_from_text("12345678901234567890.5", false, 1700, &v, &e), -1);
+	EXPECT_STR(e.msg, "error inspecting postgreSQL: the query's value is 1.235e+19, beyond the largest value served (2^53)");
+	EXPECT_INT(em_pg_value_from_text("1e400", false, 1700, &v, &e), -1);
+	EXPECT_DBL(v, 99, 0);
+	/* the text is quoted as a short escaped excerpt */
+	EXPECT_INT(em_pg_value_from_text("bad\n\"value\" with a very long tail that goes on and on and on", false, 25, &v, &e), -1);
+	EXPECT(strstr(e.msg, "cannot convert \"bad\\n\\\"value\\\" with a very long tail that g...\" (text)") != NULL);
 }
 
 TEST(value_errors)

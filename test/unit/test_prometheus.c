@@ -532,8 +532,11 @@ TEST(parse_error_bodies)
 	EXPECT_INT(parse(&c, 502, "", &s, &e), -1);
 	EXPECT_STR(e.msg, "prometheus query api returned error. status: 502");
 
+	/* the JSON error says where, never what: no body text in messages */
 	EXPECT_INT(parse(&c, 200, "<html>not json</html>", &s, &e), -1);
-	EXPECT(starts_with(e.msg, "prometheus returned invalid JSON: "));
+	EXPECT_STR(e.msg, "prometheus returned invalid JSON at byte 0: unexpected character");
+	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[tok-secret]}}", &s, &e), -1);
+	EXPECT_STR(e.msg, "prometheus returned invalid JSON at byte 60: unexpected character");
 
 	EXPECT_INT(parse(&c, 200, "{\"status\":\"success\",\"data\":{}}", &s, &e), -1);
 	EXPECT_STR(e.msg, "prometheus response has no data.resultType");
@@ -542,7 +545,7 @@ TEST(parse_error_bodies)
 	EXPECT_STR(e.msg, "prometheus returned status \"(none)\"");
 }
 
-TEST(parse_long_error_is_truncated_not_overflowed)
+TEST(parse_long_error_is_an_excerpt)
 {
 	struct em_prom_cfg c = cfg_default();
 	struct em_sample s;
@@ -555,7 +558,10 @@ TEST(parse_long_error_is_truncated_not_overflowed)
 		em_sb_puts(&sb, "x");
 	em_sb_puts(&sb, "\"}");
 	EXPECT_INT(em_prom_parse_response(sb.buf, sb.len, 400, &c, &s, &e), -1);
-	EXPECT_INT(strlen(e.msg), EM_ERR_MSG_MAX - 1);
+	/* backend text is quoted as a short excerpt */
+	EXPECT(strlen(e.msg) < 300);
+	EXPECT(strstr(e.msg, "error: xxxxxxxxxx") != NULL);
+	EXPECT(strcmp(e.msg + strlen(e.msg) - 4, "x...") == 0);
 	em_sb_free(&sb);
 }
 
