@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "connguard.h"
+#include "httpstrict.h"
 #include "apiservice/auth/auth.h"
 #include "adapter/log.h"
 #include "adapter/selfmetrics.h"
@@ -49,6 +51,7 @@ struct em_server {
 	MHD_socket api_sock;
 	struct em_auth *auth;          /* NULL: auth mode none */
 	struct em_tlscreds *tls;       /* the serving certificate, reloaded when its files change */
+	struct em_connguard *api_guard, *metrics_guard;   /* request deadlines, connection limits */
 };
 
 int em_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len, struct em_err *err)
@@ -156,9 +159,11 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	return MHD_YES;
 }
 
-/* What a TLS connection holds from its start to its close: the credentials
- * it was given, and what auth has already verified about its client. */
+/* What a connection holds from its start to its close: the guard's handle
+ * and, on the TLS listener, the credentials it was given and what auth has
+ * already verified about its client. */
 struct conn_ctx {
+	struct em_conn *guard;       /* NULL: refused by the guard (being shut) */
 	struct em_tlscred *cred;
 	struct em_auth_conn *auth;   /* NULL without auth */
 };
@@ -202,6 +207,99 @@ static void authenticate(struct em_server *s, struct MHD_Connection *c, const ch
 	free(h.v);
 }
 
+/* ---- connections: the guard's deadlines and limits ----------------------- */
+
+/* The guard's handle of a connection (in its socket context). */
+static struct em_conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct conn_ctx *cc = ci ? ci->socket_context : NULL;
+
+	return cc ? cc->guard : NULL;
+}
+
+/* A new connection's context; the guard may refuse it (it is then shut and
+ * libmicrohttpd closes it). NULL when out of memory. */
+static struct conn_ctx *conn_open(struct em_connguard *g, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *peer = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct conn_ctx *cc = calloc(1, sizeof(*cc));
+
+	if (cc && g && fd)
+		cc->guard = em_connguard_open(g, fd->connect_fd, peer ? peer->client_addr : NULL);
+	return cc;
+}
+
+static void conn_close(struct em_connguard *g, struct conn_ctx *cc)
+{
+	if (!cc)
+		return;
+	em_tlscred_release(cc->cred);
+	em_auth_conn_free(cc->auth);
+	em_connguard_close(g, cc->guard);
+	free(cc);
+}
+
+static void on_metrics_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+				  enum MHD_ConnectionNotificationCode toe)
+{
+	struct em_server *s = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_context = conn_open(s->metrics_guard, c);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn_close(s->metrics_guard, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+/* The request line is in: where its target ended, for the NUL check (see
+ * httpstrict.h); a control character in it makes the check fail. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	size_t n = strlen(uri);
+	bool ctl = false;
+
+	(void)cls;
+	for (size_t i = 0; i < n && !ctl; i++)
+		ctl = (unsigned char)uri[i] < 0x20 || uri[i] == 0x7f;
+	em_conn_set_uri_end(conn_of(c), ctl ? uri : uri + n + 1);
+	return NULL;
+}
+
+/* The first call for a request: its head is refused with 400, and the
+ * connection closed, when ambiguous. */
+static enum MHD_Result refuse_ambiguous(struct MHD_Connection *c, const char *method, const char *version, bool json)
+{
+	const char *why = em_http_mhd_head_problem(c, method, version, em_conn_uri_end(conn_of(c)));
+	struct MHD_Response *r;
+	struct em_err err;
+	char *body;
+	enum MHD_Result ret;
+
+	if (!why)
+		return MHD_YES;
+	em_err_set(&err, EM_E_BADREQUEST, "bad request: %s", why);
+	body = json ? em_status_json(&err) : NULL;
+	if (!json && (body = malloc(strlen(err.msg) + 2)) != NULL)
+		snprintf(body, strlen(err.msg) + 2, "%s\n", err.msg);
+	if (!body)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", json ? "application/json" : "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Connection", "close");
+	ret = MHD_queue_response(c, 400, r);
+	MHD_destroy_response(r);
+	if (json)
+		account("other", 400, 0);
+	return ret == MHD_YES ? MHD_YES : MHD_NO;
+}
+
 /* Every new TLS connection gets the current credentials (so a rotated
  * certificate is served to new connections while open ones keep theirs)
  * and, when certificates authenticate, a request for the client's. */
@@ -215,27 +313,22 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		gnutls_session_t sess;
 
-		if (!ci || !ci->tls_session || !s->tls || !(cc = calloc(1, sizeof(*cc))))
+		*socket_context = cc = conn_open(s->api_guard, c);
+		if (!cc || !cc->guard || !ci || !ci->tls_session || !s->tls)
 			return;
 		sess = (gnutls_session_t)ci->tls_session;
 		cc->cred = em_tlscreds_acquire(s->tls, s->auth);
 		if (gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE, em_tlscred_gnutls(cc->cred)) < 0) {
 			em_tlscred_release(cc->cred);   /* MHD's start-up credentials stay */
-			free(cc);
+			cc->cred = NULL;
 			return;
 		}
 		if (em_auth_wants_client_certs(s->auth))
 			gnutls_certificate_server_set_request(sess, GNUTLS_CERT_REQUEST);
 		if (s->auth)
 			cc->auth = em_auth_conn_new();
-		*socket_context = cc;
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		cc = *socket_context;
-		if (cc) {
-			em_tlscred_release(cc->cred);
-			em_auth_conn_free(cc->auth);
-			free(cc);
-		}
+		conn_close(s->api_guard, *socket_context);
 		*socket_context = NULL;
 	}
 }
@@ -275,8 +368,9 @@ static void request_completed(void *cls, struct MHD_Connection *c, void **state,
 	struct em_server *s = cls;
 	struct req_state *st = *state;
 
-	(void)c;
 	(void)toe;
+	/* the connection waits for its next request: a deadline again */
+	em_connguard_idle(s->api_guard, conn_of(c));
 	if (!st)
 		return;
 	if (st->counted)
@@ -307,12 +401,13 @@ static enum MHD_Result api_handler(void *cls, struct MHD_Connection *c, const ch
 		st->w.wake = resume_request;
 		st->w.arg = st;
 		*state = st;
-		return MHD_YES;
+		return refuse_ambiguous(c, method, version, true);
 	}
 	if (*upload_size) {
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	em_connguard_busy(s->api_guard, conn_of(c));
 	if (!st->counted) {
 		atomic_fetch_add(&s->inflight, 1);
 		st->counted = true;
@@ -369,12 +464,13 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, cons
 
 	if (*state == NULL) {
 		*state = &marker;
-		return MHD_YES;
+		return refuse_ambiguous(c, method, version, false);
 	}
 	if (*upload_size) {
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	em_connguard_busy(s->metrics_guard, conn_of(c));
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return queue(c, 405, "text/plain; charset=utf-8", strdup("method not allowed\n"));
 	if (strcmp(url, "/metrics") == 0) {
@@ -391,6 +487,16 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, cons
 		return queue(c, 503, "text/plain; charset=utf-8", strdup("not ready\n"));
 	}
 	return queue(c, 404, "text/plain; charset=utf-8", strdup("not found\n"));
+}
+
+static void metrics_completed(void *cls, struct MHD_Connection *c, void **state,
+			      enum MHD_RequestTerminationCode toe)
+{
+	struct em_server *s = cls;
+
+	(void)state;
+	(void)toe;
+	em_connguard_idle(s->metrics_guard, conn_of(c));
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -428,6 +534,13 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	s->tls = em_tlscreds_new(o->cert_file, o->key_file, o->cert_pem, o->key_pem, err);
 	if (!s->tls)
 		goto out;
+	s->api_guard = em_connguard_new(&(struct em_connguard_limits){
+		.head_timeout_ms = EM_CONNGUARD_HEAD_TIMEOUT_MS, .idle_timeout_ms = EM_CONNGUARD_IDLE_TIMEOUT_MS,
+		.per_ip = EM_CONNGUARD_PER_IP, .max = EM_CONNGUARD_MAX, .listener = "api"});
+	if (!s->api_guard) {
+		em_err_set(err, EM_E_INTERNAL, "cannot start the connection guard");
+		goto out;
+	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->api = MHD_start_daemon(flags, 0, NULL, NULL, api_handler, s,
@@ -437,10 +550,12 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 				  MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)16384,   /* idle keep-alive connections cost little */
-				  /* one client cannot hold every slot (slowloris) */
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)1024,
+				  /* the guard keeps below this, with room for connections it shut and MHD
+				   * has yet to close; per IP it evicts rather than refuses (connguard.h) */
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)(EM_CONNGUARD_MAX + 256),
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+				  MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+				  MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 				  MHD_OPTION_NOTIFY_COMPLETED, request_completed, s,
@@ -457,10 +572,21 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 			goto out;
 		if (ss.ss_family == AF_INET6)
 			mflags |= MHD_USE_IPv6;
+		s->metrics_guard = em_connguard_new(&(struct em_connguard_limits){
+			.head_timeout_ms = EM_CONNGUARD_HEAD_TIMEOUT_MS, .idle_timeout_ms = EM_CONNGUARD_IDLE_TIMEOUT_MS,
+			.per_ip = 64, .max = 256, .listener = "metrics"});
+		if (!s->metrics_guard) {
+			em_err_set(err, EM_E_INTERNAL, "cannot start the connection guard");
+			goto out;
+		}
 		s->metrics = MHD_start_daemon(mflags, 0, NULL, NULL, metrics_handler, s,
 					      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 					      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-					      MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+					      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(256 + 64),
+					      MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+					      MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+					      MHD_OPTION_NOTIFY_CONNECTION, on_metrics_connection, s,
+					      MHD_OPTION_NOTIFY_COMPLETED, metrics_completed, s,
 					      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 					      MHD_OPTION_END);
 		if (!s->metrics) {
@@ -497,6 +623,8 @@ void em_server_stop(struct em_server *s, int grace_ms)
 	}
 	if (s->metrics)
 		MHD_stop_daemon(s->metrics);
+	em_connguard_free(s->api_guard);
+	em_connguard_free(s->metrics_guard);
 	em_auth_free(s->auth);
 	em_tlscreds_free(s->tls);
 	free(s);
