@@ -17,6 +17,7 @@
 #include "adapter/util/text.h"
 
 #define DEFAULT_MAX_INSTANCES 100
+#define IDLE_MIN_MS 60000
 #define MAX_SECRET_FILE (1 << 20)
 #define MAX_CONFIG_FILE (16 << 20)
 
@@ -947,6 +948,7 @@ static char *fingerprint(const struct em_metric_def *m)
 		     (long long)m->polling_ms, (long long)m->timeout_ms, (long long)m->stale_ms,
 		     (long long)m->idle_ms, m->has_fallback, (long long)m->fallback_threshold, m->fallback_value,
 		     (long long)m->max_instances, (int)m->polling);
+	em_sb_printf(&sb, "%lld|", (long long)m->max_instances_per_ns);
 	for (size_t i = 0; i < m->n_namespaces; i++)
 		em_sb_printf(&sb, "ns=%s,", m->namespaces[i]);
 	for (size_t i = 0; i < m->labels.n; i++)
@@ -1083,7 +1085,7 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 {
 	static const char *const keys[] = {"name", "namespaces", "type", "metadata", "auth", "labels",
 					   "pollingInterval", "timeout", "staleAfter", "fallback",
-					   "maxInstances", "polling", NULL};
+					   "maxInstances", "maxInstancesPerNamespace", "polling", NULL};
 	static const char *const fbkeys[] = {"failureThreshold", "value", NULL};
 	yaml_node_t *ns, *labels, *fb;
 	size_t nerr = L->errs->n;
@@ -1169,6 +1171,12 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 	get_int(L, e, "maxInstances", 1, 100000, &m->max_instances);
 	m->polling = c->def_polling;
 	get_polling(L, e, &m->polling, &polling_given);
+	/* One namespace must not take every instance of a shared templated
+	 * metric: by default a quarter each, unless only one may read it. */
+	m->max_instances_per_ns = m->n_namespaces == 1 && m->namespaces[0] && strcmp(m->namespaces[0], "*") != 0
+					  ? m->max_instances
+					  : (m->max_instances + 3) / 4;
+	get_int(L, e, "maxInstancesPerNamespace", 1, m->max_instances, &m->max_instances_per_ns);
 	if (!m->stale_ms)
 		m->stale_ms = 3 * m->polling_ms;
 	m->idle_ms = 10 * m->polling_ms;
@@ -1181,12 +1189,17 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 		get_int(L, fb, "failureThreshold", 1, 1000000, &m->fallback_threshold);
 		if (!v)
 			lerr(L, fb, "value", "missing required key");
-		else if (!scalar(v) || em_parse_float(scalar(v), &m->fallback_value) != 0 || m->fallback_value < 0)
-			lerr(L, v, "value", "must be a non-negative number");
+		else if (!scalar(v) || em_parse_float(scalar(v), &m->fallback_value) != 0 || !(m->fallback_value >= 0) ||
+			 m->fallback_value > EM_VALUE_MAX)
+			lerr(L, v, "value", "must be a non-negative number of at most 2^53");
 	}
 	for (size_t i = 0; i < m->raw.n; i++)
 		if (m->raw.items[i].value && strstr(m->raw.items[i].value, "${"))
 			m->templated = true;
+	/* A templated instance no request asked for in two polls (and a minute,
+	 * four HPA periods) is dropped: junk selectors are not polled for long. */
+	if (m->templated)
+		m->idle_ms = 2 * m->polling_ms > IDLE_MIN_MS ? 2 * m->polling_ms : IDLE_MIN_MS;
 	if (m->templated && polling_given && m->polling == EM_POLL_EAGER)
 		lerr(L, get(L, e, "polling"), "polling",
 		     "a templated metric cannot be polled eagerly: its instances exist only once requests name them");

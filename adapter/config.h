@@ -143,6 +143,7 @@ struct em_metric_def {
 	int64_t fallback_threshold;
 	double fallback_value;
 	int64_t max_instances;
+	int64_t max_instances_per_ns;  /* templated: instances one namespace may hold */
 	enum em_polling polling;
 	bool templated;
 	int line, col;

@@ -70,6 +70,7 @@ static void instance_free(struct em_instance *in)
 	free(in->cfg);
 	free(in->secrets);
 	free(in->metric_name);
+	free(in->ns);
 	free(in->key);
 	em_cache_free(&in->cache);
 	free(in);
@@ -94,8 +95,9 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 	in->wait_attempts = 1;
 	in->metric_name = strdup(def->name);
 	in->key = def->templated ? em_rawopts_key(filled) : strdup("");
+	in->ns = strdup(ns_label);
 	in->cfg = calloc(1, def->scaler->config_size ? def->scaler->config_size : 1);
-	if (!in->metric_name || !in->key || !in->cfg) {
+	if (!in->metric_name || !in->key || !in->ns || !in->cfg) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -569,6 +571,25 @@ static struct em_metric *find_metric(struct em_snapshot *s, const char *name)
 	return i >= 0 ? &s->metrics[i] : NULL;
 }
 
+/* mu held. Why m cannot take one more instance for namespace ns (into
+ * err, EM_E_TOOMANY), or 0 when it can. */
+static int instance_room(const struct em_metric *m, const char *ns, const char *metric, struct em_err *err)
+{
+	int64_t in_ns = 0;
+
+	if ((int64_t)m->n_instances >= m->def->max_instances)
+		return em_err_set(err, EM_E_TOOMANY,
+				  "metric %s already has %lld distinct instances (maxInstances); try again later", metric,
+				  (long long)m->def->max_instances);
+	for (const struct em_instance *o = m->instances; o; o = o->next)
+		in_ns += strcmp(o->ns, ns) == 0;
+	if (in_ns >= m->def->max_instances_per_ns)
+		return em_err_set(err, EM_E_TOOMANY,
+				  "metric %s already has %lld distinct instances for namespace %s (maxInstancesPerNamespace); "
+				  "try again later", metric, (long long)m->def->max_instances_per_ns, ns);
+	return 0;
+}
+
 /* mu held. Finds or creates the instance serving ns/metric in out->snap and
  * takes a reference on it. 1: the snapshot was replaced while mu was
  * dropped, retry. -1 with err. */
@@ -616,8 +637,8 @@ static int find_instance(struct em_registry *r, struct em_metric *m, const char 
 	for (in = m->instances; in; in = in->next)
 		if (strcmp(in->key, key) == 0)
 			goto found;
-	if ((int64_t)m->n_instances >= m->def->max_instances)
-		goto too_many;
+	if (instance_room(m, ns, metric, err) != 0)
+		goto out;
 	pthread_mutex_unlock(&r->mu);
 	in = instance_new(m->def, &filled, ns, err);
 	pthread_mutex_lock(&r->mu);
@@ -637,9 +658,9 @@ static int find_instance(struct em_registry *r, struct em_metric *m, const char 
 			goto found;
 		}
 	}
-	if ((int64_t)m->n_instances >= m->def->max_instances) {
+	if (instance_room(m, ns, metric, err) != 0) {
 		em_reg_to_close_push(in, to_close);
-		goto too_many;
+		goto out;
 	}
 	in->next = m->instances;
 	m->instances = in;
@@ -650,10 +671,6 @@ found:
 	instance_touch(r, in, em_mono_ms());
 	*inp = in;
 	rc = 0;
-	goto out;
-too_many:
-	em_err_set(err, EM_E_TOOMANY, "metric %s already has %lld distinct instances (maxInstances); try again later",
-		   metric, (long long)m->def->max_instances);
 out:
 	em_rawopts_free(&filled);
 	free(key);

@@ -37,6 +37,7 @@ struct em_instance {
 	const struct em_scaler *scaler;
 	char *metric_name;
 	char *key;                 /* filled-in options; "" when not templated */
+	char *ns;                  /* the namespace that asked for it ("" when not templated) */
 	bool templated;
 	bool demand;               /* polled only while requested (polling: demand, and every templated one) */
 	void *cfg;                 /* parsed scaler options */

@@ -214,9 +214,11 @@ def templated_instances_are_polled_while_used_and_dropped_when_idle():
         wait_for(lambda: json.loads(srv.api(path)[2])["items"][0]["timestamp"] != ts0, timeout=5,
                  what="a newer sample while in use")
         assert 'metric="per-n",scaler="postgresql",instance="' in srv.metrics()
-        # unused for 10 x pollingInterval: dropped, series and all
-        wait_for(lambda: 'metric="per-n"' not in srv.metrics(), timeout=16, interval=0.5,
+        # unused for 2 x pollingInterval, and at least a minute (four HPA periods): dropped, series and all
+        t0 = time.time()
+        wait_for(lambda: 'metric="per-n"' not in srv.metrics(), timeout=75, interval=0.5,
                  what="idle instance dropped")
+        assert time.time() - t0 > 50, "dropped before a minute without requests"
         st, _, body = srv.api(path)  # and made again on demand
         assert st == 200 and json.loads(body)["items"][0]["value"] == "5", body
     finally:

@@ -229,10 +229,14 @@ def tls_below_1_2_is_refused():
 def templated_instances_and_max_instances():
     st, _, body = srv.api(f"{GV}/namespaces/a/per-team?labelSelector=replicas%3D4")
     assert st == 200 and json.loads(body)["items"][0]["value"] == "4", body
+    # maxInstances 2 for "*": a namespace may hold a quarter, rounded up: one
     st, _, body = srv.api(f"{GV}/namespaces/a/per-team?labelSelector=replicas%3D5")
+    assert st == 429 and "for namespace a (maxInstancesPerNamespace)" in status_of(body)["message"], body
+    st, _, body = srv.api(f"{GV}/namespaces/b/per-team?labelSelector=replicas%3D5")
     assert st == 200 and json.loads(body)["items"][0]["value"] == "5", body
-    st, _, body = srv.api(f"{GV}/namespaces/a/per-team?labelSelector=replicas%3D6")
+    st, _, body = srv.api(f"{GV}/namespaces/c/per-team?labelSelector=replicas%3D6")
     assert st == 429 and status_of(body)["reason"] == "TooManyRequests", body
+    assert "(maxInstances)" in status_of(body)["message"], body
     st, _, body = srv.api(f"{GV}/namespaces/a/per-team")
     assert st == 400 and "needs a labelSelector with replicas=VALUE" in status_of(body)["message"], body
     # a value the scaler rejects is the caller's fault

@@ -70,6 +70,8 @@ TEST(valid_config_with_defaults)
 	EXPECT_INT(c->metrics[1].polling_ms, 90000);
 	EXPECT_INT(c->metrics[1].stale_ms, 270000); /* 3 x pollingInterval */
 	EXPECT_INT(c->metrics[1].idle_ms, 900000);
+	EXPECT_INT(c->metrics[0].max_instances_per_ns, 100);  /* one namespace: all of maxInstances */
+	EXPECT_INT(c->metrics[1].max_instances_per_ns, 25);   /* "*": a quarter */
 	EXPECT(!c->metrics[1].templated);
 	EXPECT(strcmp(c->metrics[0].fingerprint, c->metrics[1].fingerprint) != 0);
 	em_config_free(c);
@@ -170,6 +172,43 @@ TEST(metric_name_with_uppercase)
 	expect_error(HEAD "metrics:\n  - name: queueName2\n    namespaces: [x]\n    type: cron\n    metadata: " CRON_MD "\n",
 		     "t.yaml:4:11: name: must be lowercase: the HPA controller (client-go) lowercases the metric name "
 		     "in its request URL, so \"queueName2\" could never be asked for");
+}
+
+TEST(max_instances_per_namespace_and_fallback_bounds)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "metrics:\n  - name: a\n    namespaces: [x, y]\n    type: cron\n"
+				       "    maxInstances: 10\n    maxInstancesPerNamespace: 4\n    metadata: " CRON_MD "\n"
+				       "  - name: b\n    namespaces: [x, y]\n    type: cron\n    maxInstances: 2\n"
+				       "    metadata: " CRON_MD "\n",
+				   &errs);
+
+	EXPECT(c != NULL);
+	if (c) {
+		EXPECT_INT(c->metrics[0].max_instances_per_ns, 4);
+		EXPECT_INT(c->metrics[1].max_instances_per_ns, 1);   /* (2 + 3) / 4 */
+		EXPECT(strcmp(c->metrics[0].fingerprint, c->metrics[1].fingerprint) != 0);
+	}
+	em_config_free(c);
+	/* a templated instance nobody asks for goes after 2 polls, a minute at least */
+	c = load(HEAD "metrics:\n  - name: t\n    namespaces: [x]\n    type: cron\n    pollingInterval: 45s\n"
+		      "    metadata: {timezone: UTC, start: \"0 6 * * *\", end: \"0 7 * * *\", desiredReplicas: \"${selector.n}\"}\n"
+		      "  - name: u\n    namespaces: [x]\n    type: cron\n    pollingInterval: 5s\n"
+		      "    metadata: {timezone: UTC, start: \"0 6 * * *\", end: \"0 7 * * *\", desiredReplicas: \"${selector.n}\"}\n",
+		 &errs);
+	EXPECT(c != NULL);
+	if (c) {
+		EXPECT(c->metrics[0].templated && c->metrics[1].templated);
+		EXPECT_INT(c->metrics[0].idle_ms, 90000);
+		EXPECT_INT(c->metrics[1].idle_ms, 60000);
+	}
+	em_config_free(c);
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n    maxInstances: 10\n"
+			  "    maxInstancesPerNamespace: 11\n    metadata: " CRON_MD "\n",
+		     "t.yaml:8:31: maxInstancesPerNamespace: must be between 1 and 10");
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
+			  "    fallback: {value: \"1e300\"}\n    metadata: " CRON_MD "\n",
+		     "t.yaml:7:23: value: must be a non-negative number of at most 2^53");
 }
 
 TEST(every_error_is_reported_not_just_the_first)
