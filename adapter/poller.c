@@ -230,19 +230,56 @@ static void run_next(struct em_registry *r)
 	pthread_mutex_lock(&r->mu);
 }
 
+/* mu held: takes w off the idle stack. */
+static void idle_unlink(struct em_registry *r, struct em_worker *w)
+{
+	for (struct em_worker **pp = &r->idle_top; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	w->next = NULL;
+	w->idle = false;
+	r->idle--;
+}
+
+/* mu held: wakes the most recently idle worker for a queued job. Those the
+ * work no longer needs stay idle at the bottom of the stack, time out and
+ * leave: the pool follows the load. (One condition variable for all woke
+ * them in turn, so under steady load none ever timed out.) */
+static void wake_idle(struct em_registry *r)
+{
+	struct em_worker *w = r->idle_top;
+
+	if (!w)
+		return;
+	idle_unlink(r, w);
+	w->woken = true;
+	pthread_cond_signal(&w->cv);
+}
+
 static void *worker_main(void *arg)
 {
 	struct em_registry *r = arg;
+	struct em_worker w = {0};
 
+	em_cond_init(&w.cv);
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
 		while (!r->jobs && !r->stopping) {
-			int rc;
+			int rc = 0;
+			w.next = r->idle_top;
+			r->idle_top = &w;
+			w.idle = true;
+			w.woken = false;
 			r->idle++;
-			rc = em_cond_wait_until(&r->jobs_cv, &r->mu, em_mono_ms() + 60000);
-			r->idle--;
-			if (rc != 0 && !r->jobs && r->workers > 2)
-				goto out; /* idle for a minute: shrink the pool */
+			while (!w.woken && !r->stopping && rc == 0)
+				rc = em_cond_wait_until(&w.cv, &r->mu, em_mono_ms() + EM_REG_WORKER_IDLE_MS);
+			if (w.idle)
+				idle_unlink(r, &w);   /* timed out, or stopping */
+			if (!w.woken && !r->jobs && r->workers > EM_REG_MIN_WORKERS)
+				goto out;             /* idle for EM_REG_WORKER_IDLE_MS: shrink the pool */
 		}
 		if (!r->jobs)
 			goto out;
@@ -252,6 +289,7 @@ out:
 	r->workers--;
 	pthread_cond_broadcast(&r->results);
 	pthread_mutex_unlock(&r->mu);
+	pthread_cond_destroy(&w.cv);
 	return NULL;
 }
 
@@ -287,7 +325,7 @@ static void enqueue(struct em_registry *r, struct job *j, int64_t now)
 	if (r->mode == EM_REG_MANUAL)
 		return;   /* em_registry_step runs it */
 	if (r->idle > 0)
-		pthread_cond_signal(&r->jobs_cv);
+		wake_idle(r);
 	else if (r->workers < EM_REG_MIN_WORKERS)
 		spawn_worker(r);
 }
@@ -450,7 +488,8 @@ int em_poller_stop(struct em_registry *r, struct em_instance **to_close)
 	int64_t deadline;
 
 	pthread_mutex_lock(&r->mu);
-	pthread_cond_broadcast(&r->jobs_cv);
+	for (struct em_worker *w = r->idle_top; w; w = w->next)
+		pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&r->mu);
 	if (r->sched_started)
 		pthread_join(r->sched, NULL);

@@ -395,7 +395,6 @@ struct em_registry *em_registry_new(struct em_config *cfg, enum em_reg_mode mode
 	pthread_mutex_init(&r->reload_mu, NULL);
 	em_cond_init(&r->results);
 	em_cond_init(&r->wake);
-	em_cond_init(&r->jobs_cv);
 	r->jobs_tail = &r->jobs;
 	r->mode = mode;
 	r->rng = (unsigned)em_now_ms();
@@ -447,7 +446,6 @@ void em_registry_free(struct em_registry *r)
 	pthread_mutex_destroy(&r->reload_mu);
 	pthread_cond_destroy(&r->results);
 	pthread_cond_destroy(&r->wake);
-	pthread_cond_destroy(&r->jobs_cv);
 	free(r);
 }
 

@@ -20,6 +20,7 @@
 #define EM_REG_MIN_WORKERS 2
 #define EM_REG_MAX_WORKERS 256
 #define EM_REG_STALL_MS 100     /* a queued job waiting this long with no free worker adds one */
+#define EM_REG_WORKER_IDLE_MS 30000   /* an idle worker past this leaves (down to the minimum) */
 #define EM_REG_TICK_MS 10       /* the scheduler wakes at most this often for due times */
 #define EM_REG_MAX_SECRETS 16
 #define EM_REG_MAX_BATCH 500
@@ -81,12 +82,19 @@ struct job {
 	struct em_instance *insts[];
 };
 
+/* A poller worker thread, while it lives (on its own stack). */
+struct em_worker {
+	struct em_worker *next;    /* on the idle stack */
+	pthread_cond_t cv;         /* signalled when woken for a job, or at stop */
+	bool idle;                 /* on the stack */
+	bool woken;
+};
+
 struct em_registry {
 	pthread_mutex_t mu;
 	pthread_mutex_t reload_mu; /* one reload at a time; taken before mu */
 	pthread_cond_t results;    /* a fetch finished */
 	pthread_cond_t wake;       /* the scheduler should look again */
-	pthread_cond_t jobs_cv;
 	struct em_snapshot *snap;
 	enum em_reg_mode mode;
 	bool stopping;
@@ -96,6 +104,7 @@ struct em_registry {
 	struct em_instance **heap; /* instances waiting for their due time, earliest first */
 	size_t heap_n, heap_cap;
 	struct job *jobs, **jobs_tail;
+	struct em_worker *idle_top; /* idle workers, most recently idle first */
 	int workers, idle, queued;  /* queued: jobs not yet taken by a worker */
 	struct em_waiter *waiters;  /* requests parked for a sample */
 	unsigned rng;
