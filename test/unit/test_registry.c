@@ -326,8 +326,11 @@ TEST(templated_instances_come_with_requests_and_go_with_their_series)
 	m = render();
 	EXPECT(strstr(m, "extmetrics_metric_value{namespace=\"default\",metric=\"t\",scaler=\"fake\",instance=") != NULL);
 	free(m);
-	/* no request for 10 x pollingInterval: dropped, with its series */
+	/* no request for 2 x pollingInterval and a minute (four HPA periods):
+	 * dropped, with its series */
 	run_for(r, 15000);
+	EXPECT_INT(closes, 0);
+	run_for(r, 50000);
 	EXPECT_INT(closes, 1);
 	m = render();
 	EXPECT(strstr(m, "metric=\"t\"") == NULL);
