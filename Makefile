@@ -101,7 +101,7 @@ asan-test: deps asan
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		EXTMETRICS=build/asan/extmetrics scripts/run-integration.sh
 
-# libFuzzer targets, each run briefly (FUZZ_SECONDS).
+# libFuzzer targets, each run briefly in `make test` (FUZZ_SECONDS).
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter -pthread \
                -I. -DEM_VERSION='"fuzz"' $(PKG_CFLAGS) -O1 -g -fno-sanitize-recover=all
 FUZZ_OBJ := $(LIBSRC:%.c=build/fuzz/obj/%.o)
@@ -117,8 +117,9 @@ build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
 	@echo "  FUZZ    $@"
 	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 
+# `make fuzz`: each target to a million executions (an hour at most); `make test` passes FUZZ_SECONDS.
 fuzz: deps fuzz-build
-	@scripts/run-fuzz.sh $${FUZZ_SECONDS:-60} $(FUZZ_BIN)
+	@scripts/run-fuzz.sh $${FUZZ_SECONDS:-3600} $${FUZZ_RUNS:-1000000} $(FUZZ_BIN)
 
 $(BUILD)/bench/loadgen: test/bench/loadgen.c
 	@mkdir -p $(dir $@)

@@ -524,15 +524,19 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	s->reg = reg;
 	if (o->conf && (o->conf->auth.from_cluster || o->conf->auth.rh_ca_file))
 		pool = POOL_FRONT_PROXY;
-	if (em_parse_listen(o->listen, &ss, &len, err) != 0)
+	if (o->in_process) {
+		flags = (flags & ~(unsigned)MHD_USE_TLS) | MHD_USE_NO_LISTEN_SOCKET;
+		memset(&ss, 0, sizeof(ss));
+	} else if (em_parse_listen(o->listen, &ss, &len, err) != 0) {
 		goto out;
+	}
 	if (o->conf && o->conf->auth.mode != EM_AUTH_NONE && o->conf->auth.mode != EM_AUTH_UNSET) {
 		s->auth = em_auth_new(&o->conf->auth, err);
 		if (!s->auth)
 			goto out;
 	}
-	s->tls = em_tlscreds_new(o->cert_file, o->key_file, o->cert_pem, o->key_pem, err);
-	if (!s->tls)
+	s->tls = o->in_process ? NULL : em_tlscreds_new(o->cert_file, o->key_file, o->cert_pem, o->key_pem, err);
+	if (!s->tls && !o->in_process)
 		goto out;
 	s->api_guard = em_connguard_new(&(struct em_connguard_limits){
 		.head_timeout_ms = EM_CONNGUARD_HEAD_TIMEOUT_MS, .idle_timeout_ms = EM_CONNGUARD_IDLE_TIMEOUT_MS,
@@ -543,11 +547,15 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	struct MHD_OptionItem listen_tls[] = {
+		{MHD_OPTION_SOCK_ADDR, 0, &ss},
+		{MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->cert_pem},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->key_pem},
+		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	s->api = MHD_start_daemon(flags, 0, NULL, NULL, api_handler, s,
-				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_HTTPS_MEM_CERT, o->cert_pem,
-				  MHD_OPTION_HTTPS_MEM_KEY, o->key_pem,
-				  MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+				  MHD_OPTION_ARRAY, o->in_process ? listen_tls + 4 : listen_tls,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 				  /* the guard keeps below this, with room for connections it shut and MHD
@@ -599,6 +607,13 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 out:
 	em_server_stop(s, 0);
 	return NULL;
+}
+
+int em_server_add_connection(struct em_server *s, int fd)
+{
+	struct sockaddr_in peer = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	return MHD_add_connection(s->api, fd, (struct sockaddr *)&peer, sizeof(peer)) == MHD_YES ? 0 : -1;
 }
 
 void em_server_set_ready(struct em_server *s, int ready)

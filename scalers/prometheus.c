@@ -415,7 +415,8 @@ static int series_labels(struct em_json *j, struct em_kvlist *out, struct em_err
 	}
 	if (em_json_failed(j))
 		return bad_json(j, err);
-	qsort(out->items, out->n, sizeof(*out->items), label_cmp);
+	if (out->n > 1)
+		qsort(out->items, out->n, sizeof(*out->items), label_cmp);
 	return 0;
 }
 
