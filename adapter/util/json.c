@@ -239,6 +239,7 @@ static int read_literal(struct em_json *j, const char *word)
 static void consumed(struct em_json *j)
 {
 	j->pending = false;
+	j->values++;
 }
 
 static int push(struct em_json *j, char c)
@@ -477,4 +478,14 @@ void em_json_error(const struct em_json *j, char *out, size_t cap)
 	if (cap == 0)
 		return;
 	snprintf(out, cap, "invalid JSON at byte %zu: %s", j->error_at, j->error ? j->error : "unexpected value");
+}
+
+int em_json_check(const char *buf, size_t len, size_t max_values)
+{
+	struct em_json j;
+
+	em_json_init(&j, buf, len);
+	if (em_json_skip(&j) != 0 || em_json_end(&j) != 0)
+		return -1;
+	return j.values <= max_values ? 0 : -1;
 }

@@ -28,6 +28,7 @@ struct em_json {
 	bool pending;                       /* a member's or element's value is not read yet */
 	bool first[EM_JSON_MAX_DEPTH + 1];  /* no member or element read yet at this depth */
 	char open[EM_JSON_MAX_DEPTH + 1];   /* '{' or '[' at each depth */
+	size_t values;                      /* values read (or skipped) so far */
 	const char *error;                  /* the first syntax error (static text) */
 	size_t error_at;                    /* its byte offset */
 };
@@ -68,6 +69,10 @@ int em_json_number(struct em_json *j, const char **text, size_t *len);
 int em_json_double(struct em_json *j, double *out);
 /* Only whitespace is left. 0 or -1. */
 int em_json_end(struct em_json *j);
+/* Checks that buf[0..len) is one JSON document of at most max_values
+ * values: what a caller that must hand a document to a tree-building
+ * library (jansson) checks first, so the tree stays small. 0 or -1. */
+int em_json_check(const char *buf, size_t len, size_t max_values);
 /* Whether a syntax error (or out of memory) was found. */
 static inline bool em_json_failed(const struct em_json *j)
 {

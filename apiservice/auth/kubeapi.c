@@ -5,7 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter/util/json.h"
 #include "adapter/util/text.h"
+
+/* A review or ConfigMap answer has tens of values: a document with more is
+ * refused before jansson builds a tree of it (tens of bytes per value). */
+#define MAX_VALUES 20000
+
+static json_t *load_bounded(const char *text, json_error_t *je)
+{
+	if (!text || em_json_check(text, strlen(text), MAX_VALUES) != 0)
+		return NULL;
+	return json_loads(text, 0, je);
+}
 
 static char *dump(json_t *j)
 {
@@ -158,7 +170,7 @@ int em_tokenreview_parse(const char *body, bool *authenticated, struct em_user *
 			 struct em_err *err)
 {
 	json_error_t je;
-	json_t *root = json_loads(body, 0, &je), *status, *auth, *e;
+	json_t *root = load_bounded(body, &je), *status, *auth, *e;
 	int rc = -1;
 
 	*authenticated = false;
@@ -201,7 +213,7 @@ out:
 int em_sar_parse(const char *body, enum em_sar_decision *d, char **reason, struct em_err *err)
 {
 	json_error_t je;
-	json_t *root = json_loads(body, 0, &je), *status, *r;
+	json_t *root = load_bounded(body, &je), *status, *r;
 	int rc = -1;
 
 	*reason = NULL;
@@ -248,7 +260,7 @@ char *em_user_to_json(const struct em_user *u)
 int em_user_from_json(const char *text, struct em_user *u)
 {
 	json_error_t je;
-	json_t *root = json_loads(text, 0, &je);
+	json_t *root = load_bounded(text, &je);
 	int rc = root ? read_user(root, u) : -1;
 
 	if (rc != 0)
@@ -278,7 +290,7 @@ static int cm_list(json_t *data, const char *key, struct em_strlist *out, struct
 		return 0;
 	if (!json_is_string(v))
 		return em_err_set(err, EM_E_UNAVAILABLE, "ConfigMap key %s is not a string", key);
-	arr = json_loads(json_string_value(v), 0, &je);
+	arr = load_bounded(json_string_value(v), &je);
 	rc = str_list_into(arr, &out->v, &out->n);
 	json_decref(arr);
 	if (rc != 0)
@@ -303,7 +315,7 @@ static int cm_str(json_t *data, const char *key, char **out, struct em_err *err)
 int em_authcm_parse(const char *body, struct em_authcm *out, struct em_err *err)
 {
 	json_error_t je;
-	json_t *root = json_loads(body, 0, &je), *data;
+	json_t *root = load_bounded(body, &je), *data;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));

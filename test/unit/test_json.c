@@ -180,3 +180,12 @@ TEST(a_huge_document_of_tiny_values_is_walked_without_memory)
 	EXPECT_INT(em_json_end(&j), 0);
 	free(doc);
 }
+
+TEST(check_counts_values_before_a_tree_is_built)
+{
+	EXPECT_INT(em_json_check("{\"a\":[1,2,{\"b\":null}]}", 22, 6), 0);   /* object, array, 1, 2, object, null */
+	EXPECT_INT(em_json_check("{\"a\":[1,2,{\"b\":null}]}", 22, 5), -1);
+	EXPECT_INT(em_json_check("[[],[],[]]", 10, 4), 0);
+	EXPECT_INT(em_json_check("[[],[],[]]", 10, 3), -1);
+	EXPECT_INT(em_json_check("[1,]", 4, 100), -1);
+}
