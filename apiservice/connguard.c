@@ -1,4 +1,4 @@
-/* connguard.c - a listener's connections against slow and greedy clients: a deadline for each complete request, per-IP and global limits that evict idle connections first. */
+/* connguard.c - connections against slow and greedy clients: a deadline per complete request, per-IP and global limits. */
 #include "connguard.h"
 
 #include <netinet/in.h>

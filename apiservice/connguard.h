@@ -1,4 +1,4 @@
-/* connguard.h - a listener's connections against slow and greedy clients: a deadline for each complete request, per-IP and global limits that evict idle connections first. */
+/* connguard.h - connections against slow and greedy clients: a deadline per complete request, per-IP and global limits. */
 #ifndef EM_CONNGUARD_H
 #define EM_CONNGUARD_H
 
@@ -20,7 +20,9 @@
  *   new one refused. A client that sends its request promptly is served
  *   while another holds as many idle connections as it likes.
  * Connections are shut with shutdown(2): the listener's own thread then
- * sees the end of the stream and closes it. Thread-safe. */
+ * sees the end of the stream and closes it. Thread-safe: the guard's lock
+ * is taken by libmicrohttpd's threads and the guard's own, and only
+ * selfmetrics (a leaf) is called under it. */
 struct em_connguard_limits {
 	int64_t head_timeout_ms;
 	int64_t idle_timeout_ms;

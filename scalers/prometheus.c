@@ -472,8 +472,8 @@ static int parse_vector(struct em_json *j, const struct em_prom_cfg *c, struct e
 
 		if (n == 1 && c->multi == EM_PROM_MULTI_ERROR)
 			return em_err_set(err, EM_E_UNAVAILABLE,
-					  "prometheus query %s returned multiple elements (set multipleSeries to sum, max, min, avg or items)",
-					  c->query);
+					  "prometheus query %s returned multiple elements "
+					  "(set multipleSeries to sum, max, min, avg or items)", c->query);
 		if (c->multi == EM_PROM_MULTI_ITEMS) {
 			if (n == EM_PROM_MAX_ITEMS)
 				return em_err_set(err, EM_E_UNAVAILABLE,

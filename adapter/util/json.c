@@ -1,4 +1,4 @@
-/* json.c - a bounded JSON reader: walks a document in place, value by value, building no tree, so an answer costs only what the caller keeps. */
+/* json.c - a bounded JSON reader: walks a document in place, value by value, building no tree (an answer costs what is kept). */
 #include "json.h"
 
 #include <stdint.h>

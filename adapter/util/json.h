@@ -1,4 +1,4 @@
-/* json.h - a bounded JSON reader: walks a document in place, value by value, building no tree, so an answer costs only what the caller keeps. */
+/* json.h - a bounded JSON reader: walks a document in place, value by value, building no tree (an answer costs what is kept). */
 #ifndef EM_JSON_H
 #define EM_JSON_H
 

@@ -114,7 +114,8 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 	em_http_header_line(&hl, "Expect:");
 	struct em_http_req req = {
 		.method = r->method, .url = r->url, .headers = &hl, .body = r->body, .body_len = r->body_len,
-		.timeout_ms = r->timeout_ms, .max_body = r->max_body ? r->max_body : EM_AWS_MAX_BODY, .capture_header = "x-amzn-query-error",
+		.timeout_ms = r->timeout_ms, .max_body = r->max_body ? r->max_body : EM_AWS_MAX_BODY,
+		.capture_header = "x-amzn-query-error",
 	};
 	if (em_http_do(client, &req, &hr) != 0) {
 		if (hr.fail == EM_HTTP_SETUP) {

@@ -182,12 +182,12 @@ int em_sqs_parse_attributes(const char *body, size_t len, struct em_sqs_attrs *o
 	out->visible = out->in_flight = out->delayed = -1;
 	em_json_init(&j, body, len);
 	if (em_json_enter(&j, EM_JSON_OBJECT) != 0)
-		goto bad;
+		goto out;
 	while (em_json_member(&j, key, sizeof(key)) == 1) {
 		if (strcmp(key, "Attributes") != 0)
 			continue;
 		if (em_json_enter(&j, EM_JSON_OBJECT) != 0)
-			goto bad;
+			goto out;
 		found = true;
 		while (em_json_member(&j, key, sizeof(key)) == 1) {
 			for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
@@ -199,7 +199,7 @@ int em_sqs_parse_attributes(const char *body, size_t len, struct em_sqs_attrs *o
 				/* a string, as SQS writes them, or a JSON number */
 				if (em_json_string(&j, text, sizeof(text), &n) != 0 && em_json_number(&j, &t, &n) != 0) {
 					if (em_json_failed(&j))
-						goto bad;
+						goto out;
 					return em_err_set(err, EM_E_UNAVAILABLE, "SQS attribute %s is not a count", key);
 				}
 				if (em_count_parse(t, n, key, dst, err) != 0) {
@@ -209,12 +209,10 @@ int em_sqs_parse_attributes(const char *body, size_t len, struct em_sqs_attrs *o
 			}
 		}
 	}
-	if (em_json_end(&j) != 0)
-		goto bad;
-	if (!found)
-		return em_err_set(err, EM_E_UNAVAILABLE, "sqs:GetQueueAttributes: answer without Attributes");
-	return 0;
-bad:
+	if (em_json_end(&j) == 0)
+		return found ? 0 : em_err_set(err, EM_E_UNAVAILABLE, "sqs:GetQueueAttributes: answer without Attributes");
+out:
+	/* here only for a malformed answer */
 	em_json_error(&j, why, sizeof(why));
 	return em_err_set(err, EM_E_UNAVAILABLE, "sqs:GetQueueAttributes: %s", why);
 }
@@ -328,35 +326,32 @@ int em_cw_parse_page(const char *body, size_t len, struct em_cw_result *res, siz
 	*next = NULL;
 	em_json_init(&j, body, len);
 	if (em_json_enter(&j, EM_JSON_OBJECT) != 0)
-		goto bad;
+		goto out;
 	while (em_json_member(&j, key, sizeof(key)) == 1) {
 		if (strcmp(key, "MetricDataResults") == 0) {
 			if (em_json_enter(&j, EM_JSON_ARRAY) != 0)
-				goto bad;
+				goto out;
 			found = true;
 			while (em_json_element(&j) == 1)
 				if (cw_result(&j, res, n) != 0 && em_json_failed(&j))
-					goto bad;
+					goto out;
 		} else if (strcmp(key, "NextToken") == 0 && em_json_peek(&j) == EM_JSON_STRING) {
 			free(*next);
 			*next = em_json_string_dup(&j, 16 * 1024);
 		}
 	}
-	if (em_json_end(&j) != 0)
-		goto bad;
-	if (!found) {
-		free(*next);
-		*next = NULL;
-		return em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: answer without MetricDataResults");
+	if (em_json_end(&j) == 0 && found) {
+		if (*next && !**next) {
+			free(*next);
+			*next = NULL;
+		}
+		return 0;
 	}
-	if (*next && !**next) {
-		free(*next);
-		*next = NULL;
-	}
-	return 0;
-bad:
+out:
 	free(*next);
 	*next = NULL;
+	if (!em_json_failed(&j))
+		return em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: answer without MetricDataResults");
 	em_json_error(&j, why, sizeof(why));
 	return em_err_set(err, EM_E_UNAVAILABLE, "cloudwatch:GetMetricData: %s", why);
 }

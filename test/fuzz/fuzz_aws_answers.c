@@ -1,4 +1,4 @@
-/* fuzz_aws_answers.c - libFuzzer target: SQS GetQueueAttributes and CloudWatch GetMetricData answers, AWS error bodies and credential documents. */
+/* fuzz_aws_answers.c - libFuzzer target: SQS and CloudWatch answers, AWS error bodies and credential documents. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* fuzz_http.c - libFuzzer target: the HTTP request path end to end, bytes in to bytes out, through an in-process API server on a socket pair. */
+/* fuzz_http.c - libFuzzer target: the HTTP request path end to end, bytes in and out, an in-process server on a socket pair. */
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -531,7 +531,8 @@ TEST(cloudwatch_pages_fill_their_queries)
 	char *next = NULL;
 	const char *page = "{\"MetricDataResults\":["
 			   "{\"Id\":\"m1\",\"Label\":\"x\",\"Timestamps\":[2,1],\"Values\":[1.797e308,3],\"StatusCode\":\"Complete\"},"
-			   "{\"Id\":\"m0\",\"Values\":[],\"StatusCode\":\"InternalError\",\"Messages\":[{\"Code\":\"X\",\"Value\":\"bad\\nthing\"}]},"
+			   "{\"Id\":\"m0\",\"Values\":[],\"StatusCode\":\"InternalError\","
+			   "\"Messages\":[{\"Code\":\"X\",\"Value\":\"bad\\nthing\"}]},"
 			   "{\"Id\":\"m7\",\"Values\":[1]},{\"Id\":\"m01\",\"Values\":[1]},{\"Id\":\"m2\",\"Values\":[null,4]}],"
 			   "\"NextToken\":\"tok\",\"Messages\":[]}";
 
