@@ -7,7 +7,8 @@ stub answering after 0.5-2 s (the worker pool grows). A SIGHUP every 10 s
 swaps between two configs: with the slow Prometheus metrics and without
 them (the pool must shrink back), and changing a third of the cron ones
 (instances replaced). wrk keeps requesting a cached metric meanwhile.
-Figures only; nothing is asserted.
+SOAK_CHURN=0 / SOAK_RELOAD=0 leave out the churn / the reloads (to tell
+what a growth comes from). Figures only; nothing is asserted.
 """
 import json
 import os
@@ -23,6 +24,8 @@ from backends_hostile import Stub, get, proc_status  # noqa: E402
 from lib import Server, write  # noqa: E402
 
 SECONDS = int(os.environ.get("SOAK_SECONDS", 600))
+CHURN = os.environ.get("SOAK_CHURN", "1") != "0"      # 0: no templated churn
+RELOAD = os.environ.get("SOAK_RELOAD", "1") != "0"    # 0: no SIGHUP
 GV = "/apis/external.metrics.k8s.io/v1beta1"
 
 
@@ -67,19 +70,21 @@ def main():
 
     wrk = subprocess.Popen(["wrk", "-t1", "-c16", f"-d{SECONDS}s", srv.url(f"{GV}/namespaces/default/hot")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    t = threading.Thread(target=churn)
+    t = threading.Thread(target=churn if CHURN else stop.wait)
     t.start()
-    print(f"# {os.environ.get('EXTMETRICS')}: {SECONDS} s, 200 metrics, SIGHUP every 10 s, wrk on a cached metric, "
-          f"a new templated selector every 100 ms")
+    print(f"# {os.environ.get('EXTMETRICS')}: {SECONDS} s, 200 metrics, "
+          f"{'SIGHUP every 10 s' if RELOAD else 'no reloads'}, wrk on a cached metric, "
+          f"{'a new templated selector every 100 ms' if CHURN else 'no templated churn'}")
     print("   t_s  rss_MB  hwm_MB  threads  fds  reloads  churned")
     t0 = time.time()
     gen = 0
     try:
         while time.time() - t0 < SECONDS:
             time.sleep(10)
-            gen += 1
-            write(srv.config, config(gen, stub.url))
-            srv.proc.send_signal(signal.SIGHUP)
+            if RELOAD:
+                gen += 1
+                write(srv.config, config(gen, stub.url))
+                srv.proc.send_signal(signal.SIGHUP)
             st = proc_status(srv.proc.pid)
             print(f"{time.time() - t0:6.0f}  {st['VmRSS'] / 2**20:6.1f}  {st['VmHWM'] / 2**20:6.1f}  {st['Threads']:7d}  "
                   f"{st['fds']:3d}  {gen:7d}  {churned[0]:7d}", flush=True)
