@@ -167,7 +167,7 @@ def flood():
                 st, _, took = get(srv.port, PATH, source=src, timeout=10)
                 res[src].append((st == 200, took))
         print(f"idle flood: 5,000 TCP connections from 127.0.0.3 to the TLS port: {refused} refused at connect, "
-              f"{reset} shut within 0.5 s (room made by evicting the longest waiting)")
+              f"{reset} closed by the server within 0.5 s")
         for src, r in res.items():
             report("idle flood", src, r)
     finally:
