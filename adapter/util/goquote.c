@@ -99,8 +99,10 @@ void em_excerpt(char *out, size_t cap, const char *s, size_t n, size_t max)
 		}
 		memcpy(out, sb.buf + 1, q);
 		out[q] = '\0';
+		/* and again once escaped: "\f" + "uzz..." must not spell a secret "fuzz..." */
+		em_scrub_scoped(out, cap);
 		if (was_cut && cap > 4)
-			memcpy(out + q, "...", 4);
+			memcpy(out + strlen(out), "...", 4);
 	}
 	em_sb_free(&sb);
 	if (whole)

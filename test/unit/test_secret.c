@@ -100,3 +100,17 @@ TEST(excerpts_are_scrubbed_escaped_and_short)
 	em_excerpt(out, sizeof(out), "abc\0def", 7, 50);
 	EXPECT_STR(out, "abc");
 }
+
+/* Escaping can spell a secret the text did not hold: a form feed before
+ * "uzz-..." is written "\f" + "uzz-...". The excerpt is scrubbed again. */
+TEST(excerpts_are_scrubbed_once_escaped_too)
+{
+	const char *v[] = {"fuzz-session-token"};
+	struct em_secret_scope scope;
+	char out[EM_EXCERPT_BUF];
+
+	em_secret_scope_enter(&scope, v, 1);
+	em_excerpt(out, sizeof(out), "a\fuzz-session-token b", 100, 100);
+	em_secret_scope_leave(&scope);
+	EXPECT_STR(out, "a\\*** b");
+}
