@@ -33,7 +33,7 @@ struct em_connguard_limits {
 
 #define EM_CONNGUARD_HEAD_TIMEOUT_MS 10000
 #define EM_CONNGUARD_IDLE_TIMEOUT_MS 30000   /* kept-alive callers (the aggregator) reuse connections */
-#define EM_CONNGUARD_PER_IP 256
+#define EM_CONNGUARD_PER_IP 1024              /* as before: a proxy or NAT holds many */
 #define EM_CONNGUARD_MAX 16128               /* idle kept-alive connections cost little */
 
 struct em_connguard;
