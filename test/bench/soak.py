@@ -26,6 +26,7 @@ from lib import Server, write  # noqa: E402
 SECONDS = int(os.environ.get("SOAK_SECONDS", 600))
 CHURN = os.environ.get("SOAK_CHURN", "1") != "0"      # 0: no templated churn
 RELOAD = os.environ.get("SOAK_RELOAD", "1") != "0"    # 0: no SIGHUP
+EAGER = os.environ.get("SOAK_EAGER", "1") != "0"      # 0: for builds without `polling:`
 GV = "/apis/external.metrics.k8s.io/v1beta1"
 
 
@@ -45,8 +46,10 @@ def config(gen, slow_url):
     if gen % 2 == 0:
         ms += [{"name": f"p{i}", "namespaces": ["*"], "type": "prometheus", "pollingInterval": "1s", "timeout": "3s",
                 "metadata": {"serverAddress": slow_url, "query": f"q{i}", "threshold": "1"}} for i in range(48)]
-    return json.dumps({"server": {"auth": {"mode": "none"}, "threads": 2},
-                       "defaults": {"pollingInterval": "30s", "timeout": "3s"}, "metrics": ms})
+    defaults = {"pollingInterval": "30s", "timeout": "3s"}
+    if EAGER:
+        defaults["polling"] = "eager"   # every metric polled, asked for or not (builds with polling: demand)
+    return json.dumps({"server": {"auth": {"mode": "none"}, "threads": 2}, "defaults": defaults, "metrics": ms})
 
 
 def slow(*a):

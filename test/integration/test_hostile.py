@@ -359,7 +359,7 @@ def the_poller_pool_shrinks_when_work_drops():
         return 200, "application/json", b'{"status":"success","data":{"resultType":"scalar","result":[0,"1"]}}'
 
     stub = Stub(slow)
-    hung = [prom(f"h{i}", stub.url, pollingInterval="1s", timeout="3s") for i in range(16)]
+    hung = [prom(f"h{i}", stub.url, pollingInterval="1s", timeout="3s", polling="eager") for i in range(16)]
     srv = Server(config(CRON, *hung))
     try:
         peak = wait_for(lambda: (lambda n: n if n >= 16 else None)(proc_status(srv.proc.pid)["Threads"]),
