@@ -353,21 +353,27 @@ def secrets_never_leak_in_part():
 @T.case
 def the_poller_pool_shrinks_when_work_drops():
     # sixteen hung backends make the pool grow; once they are gone, the
-    # workers no longer needed leave
+    # workers no longer needed leave, while quick metrics keep a steady
+    # trickle of work coming (which woke every worker in turn, so none
+    # ever timed out)
     def slow(*a):
         time.sleep(2.5)
         return 200, "application/json", b'{"status":"success","data":{"resultType":"scalar","result":[0,"1"]}}'
 
     stub = Stub(slow)
     hung = [prom(f"h{i}", stub.url, pollingInterval="1s", timeout="3s", polling="eager") for i in range(16)]
-    srv = Server(config(CRON, *hung))
+    quick = [dict(CRON, name=f"q{i}", pollingInterval="1s", polling="eager") for i in range(10)]
+    srv = Server(config(CRON, *quick))
     try:
-        peak = wait_for(lambda: (lambda n: n if n >= 16 else None)(proc_status(srv.proc.pid)["Threads"]),
-                        timeout=20, what="the pool grown")
-        write(srv.config, config(CRON))
+        base = proc_status(srv.proc.pid)["Threads"]
+        write(srv.config, config(CRON, *quick, *hung))
         srv.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: proc_status(srv.proc.pid)["Threads"] <= peak - 12, timeout=90, interval=1,
-                 what=f"the pool shrunk from {peak} threads")
+        wait_for(lambda: proc_status(srv.proc.pid)["Threads"] >= base + 12, timeout=30, what="the pool grown")
+        write(srv.config, config(CRON, *quick))
+        srv.proc.send_signal(signal.SIGHUP)
+        # two workers stay
+        wait_for(lambda: proc_status(srv.proc.pid)["Threads"] <= base + 3, timeout=90, interval=1,
+                 what=f"the pool shrunk back to about {base} threads")
         assert value_of(srv, "always-on") == "3"
     finally:
         srv.stop()
