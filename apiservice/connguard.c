@@ -33,7 +33,6 @@ struct em_conn {
 	int64_t since_ms, deadline_ms;
 	int fd;
 	struct ipslot *ip;             /* NULL once shut */
-	const char *uri_end;
 };
 
 struct em_connguard {
@@ -333,15 +332,4 @@ void em_connguard_close(struct em_connguard *g, struct em_conn *c)
 	}
 	pthread_mutex_unlock(&g->mu);
 	free(c);
-}
-
-const char *em_conn_uri_end(const struct em_conn *c)
-{
-	return c ? c->uri_end : NULL;
-}
-
-void em_conn_set_uri_end(struct em_conn *c, const char *p)
-{
-	if (c)
-		c->uri_end = p;
 }

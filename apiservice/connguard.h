@@ -34,7 +34,7 @@ struct em_connguard_limits {
 #define EM_CONNGUARD_HEAD_TIMEOUT_MS 10000
 #define EM_CONNGUARD_IDLE_TIMEOUT_MS 30000   /* kept-alive callers (the aggregator) reuse connections */
 #define EM_CONNGUARD_PER_IP 1024              /* as before: a proxy or NAT holds many */
-#define EM_CONNGUARD_MAX 16128               /* idle kept-alive connections cost little */
+#define EM_CONNGUARD_MAX 16128               /* + 256 being closed: libmicrohttpd's limit of 16,384 */
 
 struct em_connguard;
 struct em_conn;
@@ -53,9 +53,5 @@ void em_connguard_busy(struct em_connguard *g, struct em_conn *c);
 void em_connguard_idle(struct em_connguard *g, struct em_conn *c);
 /* It is closed: forget it. NULL-safe. */
 void em_connguard_close(struct em_connguard *g, struct em_conn *c);
-
-/* Where the raw request target of the current request ended (see httpstrict.h). */
-const char *em_conn_uri_end(const struct em_conn *c);
-void em_conn_set_uri_end(struct em_conn *c, const char *p);
 
 #endif

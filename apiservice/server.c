@@ -164,6 +164,7 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
  * already verified about its client. */
 struct conn_ctx {
 	struct em_conn *guard;       /* NULL: refused by the guard (being shut) */
+	const char *uri_end;         /* where the current request's raw target ended (httpstrict.h) */
 	struct em_tlscred *cred;
 	struct em_auth_conn *auth;   /* NULL without auth */
 };
@@ -209,11 +210,18 @@ static void authenticate(struct em_server *s, struct MHD_Connection *c, const ch
 
 /* ---- connections: the guard's deadlines and limits ----------------------- */
 
-/* The guard's handle of a connection (in its socket context). */
-static struct em_conn *conn_of(struct MHD_Connection *c)
+/* A connection's context (its socket context); NULL when out of memory. */
+static struct conn_ctx *ctx_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	const struct conn_ctx *cc = ci ? ci->socket_context : NULL;
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* The guard's handle of a connection. */
+static struct em_conn *conn_of(struct MHD_Connection *c)
+{
+	const struct conn_ctx *cc = ctx_of(c);
 
 	return cc ? cc->guard : NULL;
 }
@@ -258,21 +266,30 @@ static void on_metrics_connection(void *cls, struct MHD_Connection *c, void **so
  * httpstrict.h); a control character in it makes the check fail. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
+	struct conn_ctx *cc = ctx_of(c);
 	size_t n = strlen(uri);
 	bool ctl = false;
 
 	(void)cls;
 	for (size_t i = 0; i < n && !ctl; i++)
 		ctl = (unsigned char)uri[i] < 0x20 || uri[i] == 0x7f;
-	em_conn_set_uri_end(conn_of(c), ctl ? uri : uri + n + 1);
+	if (cc)
+		cc->uri_end = ctl ? uri : uri + n + 1;
 	return NULL;
+}
+
+static const char *uri_end_of(struct MHD_Connection *c)
+{
+	const struct conn_ctx *cc = ctx_of(c);
+
+	return cc ? cc->uri_end : NULL;
 }
 
 /* The first call for a request: its head is refused with 400, and the
  * connection closed, when ambiguous. */
 static enum MHD_Result refuse_ambiguous(struct MHD_Connection *c, const char *method, const char *version, bool json)
 {
-	const char *why = em_http_mhd_head_problem(c, method, version, em_conn_uri_end(conn_of(c)));
+	const char *why = em_http_mhd_head_problem(c, method, version, uri_end_of(c));
 	struct MHD_Response *r;
 	struct em_err err;
 	char *body;
