@@ -66,6 +66,11 @@ enum em_value_kind {
  * served (2^53)". */
 int em_value_check(double v, enum em_value_kind kind, const char *what, struct em_err *err);
 
+/* The same for a count a backend sent as an integer (a JSON integer, a
+ * column): 0 when 0 <= v <= EM_VALUE_MAX, judged exactly (a double would
+ * round 2^53 + 1 down to 2^53); else -1 with err. */
+int em_count_check(int64_t v, const char *what, struct em_err *err);
+
 /* A count written in decimal (text[0..n): an SQS attribute, a Redis
  * reply): ASCII digits only, at most EM_VALUE_MAX. 0, or -1 with err
  * quoting a short escaped excerpt of the text. */

@@ -20,6 +20,16 @@ int em_value_check(double v, enum em_value_kind kind, const char *what, struct e
 	return 0;
 }
 
+int em_count_check(int64_t v, const char *what, struct em_err *err)
+{
+	if (v < 0)
+		return em_err_set(err, EM_E_UNAVAILABLE, "%s is %lld, but a count cannot be negative", what, (long long)v);
+	if (v > (int64_t)EM_VALUE_MAX)
+		return em_err_set(err, EM_E_UNAVAILABLE, "%s is %lld, beyond the largest value served (2^53)", what,
+				  (long long)v);
+	return 0;
+}
+
 int em_count_parse(const char *text, size_t n, const char *what, int64_t *out, struct em_err *err)
 {
 	char ex[4 * 24 + 8];

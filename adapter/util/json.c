@@ -480,12 +480,19 @@ void em_json_error(const struct em_json *j, char *out, size_t cap)
 	snprintf(out, cap, "invalid JSON at byte %zu: %s", j->error_at, j->error ? j->error : "unexpected value");
 }
 
-int em_json_check(const char *buf, size_t len, size_t max_values)
+int em_json_check(const char *buf, size_t len, size_t max_values, char *why, size_t cap)
 {
 	struct em_json j;
 
 	em_json_init(&j, buf, len);
-	if (em_json_skip(&j) != 0 || em_json_end(&j) != 0)
+	if (em_json_skip(&j) != 0 || em_json_end(&j) != 0) {
+		if (why)
+			em_json_error(&j, why, cap);
 		return -1;
-	return j.values <= max_values ? 0 : -1;
+	}
+	if (j.values <= max_values)
+		return 0;
+	if (why && cap)
+		snprintf(why, cap, "more than %zu values", max_values);
+	return -1;
 }

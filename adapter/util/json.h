@@ -71,8 +71,10 @@ int em_json_double(struct em_json *j, double *out);
 int em_json_end(struct em_json *j);
 /* Checks that buf[0..len) is one JSON document of at most max_values
  * values: what a caller that must hand a document to a tree-building
- * library (jansson) checks first, so the tree stays small. 0 or -1. */
-int em_json_check(const char *buf, size_t len, size_t max_values);
+ * library (jansson) checks first, so the tree stays small. 0, or -1 with
+ * why (when not NULL) saying where the syntax failed or that there were
+ * too many values, never quoting the text. */
+int em_json_check(const char *buf, size_t len, size_t max_values, char *why, size_t cap);
 /* Whether a syntax error (or out of memory) was found. */
 static inline bool em_json_failed(const struct em_json *j)
 {

@@ -14,7 +14,7 @@
 
 static json_t *load_bounded(const char *text, json_error_t *je)
 {
-	if (!text || em_json_check(text, strlen(text), MAX_VALUES) != 0)
+	if (!text || em_json_check(text, strlen(text), MAX_VALUES, NULL, 0) != 0)
 		return NULL;
 	return json_loads(text, 0, je);
 }

@@ -183,9 +183,16 @@ TEST(a_huge_document_of_tiny_values_is_walked_without_memory)
 
 TEST(check_counts_values_before_a_tree_is_built)
 {
-	EXPECT_INT(em_json_check("{\"a\":[1,2,{\"b\":null}]}", 22, 6), 0);   /* object, array, 1, 2, object, null */
-	EXPECT_INT(em_json_check("{\"a\":[1,2,{\"b\":null}]}", 22, 5), -1);
-	EXPECT_INT(em_json_check("[[],[],[]]", 10, 4), 0);
-	EXPECT_INT(em_json_check("[[],[],[]]", 10, 3), -1);
-	EXPECT_INT(em_json_check("[1,]", 4, 100), -1);
+	EXPECT_INT(em_json_check("{\"a\":[1,2,{\"b\":null}]}", 22, 6, NULL, 0), 0);   /* object, array, 1, 2, object, null */
+	EXPECT_INT(em_json_check("{\"a\":[1,2,{\"b\":null}]}", 22, 5, NULL, 0), -1);
+	EXPECT_INT(em_json_check("[[],[],[]]", 10, 4, NULL, 0), 0);
+	EXPECT_INT(em_json_check("[[],[],[]]", 10, 3, NULL, 0), -1);
+	EXPECT_INT(em_json_check("[1,]", 4, 100, NULL, 0), -1);
+	{
+		char why[64];
+		EXPECT_INT(em_json_check("[[],[],[]]", 10, 3, why, sizeof(why)), -1);
+		EXPECT_STR(why, "more than 3 values");
+		EXPECT_INT(em_json_check("[1,]", 4, 100, why, sizeof(why)), -1);
+		EXPECT(strncmp(why, "invalid JSON at byte 3", 22) == 0);
+	}
 }

@@ -53,6 +53,20 @@ TEST(counts_parse_digits_only_up_to_2_pow_53)
 	EXPECT_INT(v, 12);
 }
 
+TEST(integer_counts_judged_exactly)
+{
+	struct em_err e;
+
+	EXPECT_INT(em_count_check(0, "c", &e), 0);
+	EXPECT_INT(em_count_check((int64_t)EM_VALUE_MAX, "c", &e), 0);
+	/* as a double 2^53 + 1 would be 2^53 and pass */
+	EXPECT_INT(em_count_check((int64_t)EM_VALUE_MAX + 1, "messages", &e), -1);
+	EXPECT_STR(e.msg, "messages is 9007199254740993, beyond the largest value served (2^53)");
+	EXPECT_INT(em_count_check(-1, "messages", &e), -1);
+	EXPECT_STR(e.msg, "messages is -1, but a count cannot be negative");
+	EXPECT_INT(em_count_check(INT64_MIN, "m", &e), -1);
+}
+
 TEST(count_sums_never_overflow)
 {
 	struct em_err e;
