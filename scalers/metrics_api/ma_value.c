@@ -12,18 +12,20 @@
 #include <jansson.h>
 #include <yaml.h>
 
-/* 2^53: past it a served value loses integer precision. (To be
- * em_value_check of scaler.h once on main.) */
-#define MA_VALUE_MAX 9007199254740992.0
+#include "adapter/util/json.h"        /* the bounded reader checks each answer first */
 
+/* An answer holding more values is refused before jansson builds a tree
+ * of it (tens of bytes per value): a metrics document has far fewer. */
+#define MA_MAX_VALUES 200000
+
+/* v checked as a reading (scaler.h): finite, at most 2^53 either way. */
 static int checked(double v, const char *path, double *out, struct em_err *err)
 {
-	if (isnan(v) || isinf(v))
-		return em_err_set(err, EM_E_UNAVAILABLE, "valueLocation %.100s is %s", path,
-				  isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
-	if (fabs(v) > MA_VALUE_MAX)
-		return em_err_set(err, EM_E_UNAVAILABLE, "valueLocation %.100s is %g, above the largest value served (2^53)",
-				  path, v);
+	char what[128];
+
+	snprintf(what, sizeof(what), "valueLocation %.100s", path);
+	if (em_value_check(v, EM_VALUE_GAUGE, what, err) != 0)
+		return -1;
 	*out = v;
 	return 0;
 }
@@ -372,10 +374,16 @@ static int walk(json_t *cur, const char *path, struct found *f)
 static int json_value(const char *body, size_t len, const char *path, double *out, struct em_err *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = NULL;
 	struct found f;
+	char why[96];
 	int rc = -1;
 
+	/* checked by the bounded reader first: jansson's errors may quote the body */
+	if (em_json_check(body, len, MA_MAX_VALUES, why, sizeof(why)) != 0)
+		return em_err_set(err, EM_E_UNAVAILABLE, "the answer is not JSON of at most %d values: %s", MA_MAX_VALUES,
+				  why);
+	root = json_loadb(body, len, JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return em_err_set(err, EM_E_UNAVAILABLE, "the answer is not JSON: %s (line %d, column %d)", jerr.text,
 				  jerr.line, jerr.column);

@@ -92,6 +92,9 @@ int my_value_from_text(const char *text, size_t len, bool isnull, const char *co
 		errno = 0;
 		v = strtod(text, &end);
 		if (end == text + len) {
+			/* NaN, Inf and 1e400 (strtod: HUGE_VAL) are errors, as every scaler's (scaler.h) */
+			if (em_value_check(v, EM_VALUE_GAUGE, "error inspecting MySQL: the query's value", err) != 0)
+				return -1;
 			*out = v;
 			return 0;
 		}

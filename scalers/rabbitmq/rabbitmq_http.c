@@ -2,47 +2,56 @@
 #include "rabbitmq.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
-/* 2^53: counts above it lose precision as the served double. */
-#define RMQ_COUNT_MAX 9007199254740992LL
+#include "adapter/util/json.h"        /* the bounded reader checks each answer first */
+
+/* The management API answers at most 500 queues a page, each of a few
+ * hundred values at most: a document with more is refused before jansson
+ * builds a tree of it (tens of bytes per value). */
+#define RMQ_MAX_VALUES 200000
+
+#define WHAT(buf, name, suffix) \
+	snprintf(buf, sizeof(buf), "error inspecting RabbitMQ: the management API's %s%s", name, suffix)
 
 /* A count field: absent or null is 0 (Go's zero value); otherwise an
- * integer in [0, 2^53]. (To be em_count_* of scaler.h once on main.) */
+ * integer checked as a count (scaler.h). */
 static int count_field(json_t *o, const char *name, int64_t *out, struct em_err *err)
 {
 	json_t *v = json_object_get(o, name);
+	char what[96];
 
 	*out = 0;
 	if (!v || json_is_null(v))
 		return 0;
+	WHAT(what, name, "");
 	if (!json_is_integer(v))
-		return em_err_set(err, EM_E_UNAVAILABLE, "error inspecting RabbitMQ: the management API's %s is not an "
-				  "integer", name);
-	if (json_integer_value(v) < 0 || json_integer_value(v) > RMQ_COUNT_MAX)
-		return em_err_set(err, EM_E_UNAVAILABLE, "error inspecting RabbitMQ: the management API's %s is %lld, "
-				  "not a count from 0 to 2^53", name, (long long)json_integer_value(v));
+		return em_err_set(err, EM_E_UNAVAILABLE, "%s is not an integer", what);
+	if (em_count_check(json_integer_value(v), what, err) != 0)
+		return -1;
 	*out = json_integer_value(v);
 	return 0;
 }
 
-/* message_stats.<name>.rate: absent is 0; else a finite number >= 0. */
+/* message_stats.<name>.rate: absent is 0; else a number checked as a
+ * count (finite, not negative, at most 2^53). */
 static int rate_field(json_t *q, const char *name, double *out, struct em_err *err)
 {
 	json_t *v = json_object_get(json_object_get(json_object_get(q, "message_stats"), name), "rate");
+	char what[96];
 
 	*out = 0;
 	if (!v || json_is_null(v))
 		return 0;
+	WHAT(what, name, " rate");
 	if (!json_is_number(v))
-		return em_err_set(err, EM_E_UNAVAILABLE, "error inspecting RabbitMQ: the management API's %s rate is not "
-				  "a number", name);
+		return em_err_set(err, EM_E_UNAVAILABLE, "%s is not a number", what);
+	if (em_value_check(json_number_value(v), EM_VALUE_COUNT, what, err) != 0)
+		return -1;
 	*out = json_number_value(v);
-	if (!isfinite(*out) || *out < 0 || *out > (double)RMQ_COUNT_MAX)
-		return em_err_set(err, EM_E_UNAVAILABLE, "error inspecting RabbitMQ: the management API's %s rate is "
-				  "%g, not a rate from 0 to 2^53", name, *out);
 	return 0;
 }
 
@@ -60,8 +69,9 @@ static int one_queue(json_t *q, struct rmq_queue *out, struct em_err *err)
 }
 
 /* KEDA's getComposedQueue: sum, average (counts by integer division, as Go's
- * int division) or maximum of each field. Sums of up to 500 counts of at
- * most 2^53 fit an int64; a sum above 2^53 is an error. */
+ * int division) or maximum of each field; a sum above 2^53 is an error. */
+#define SUM_WHAT "error inspecting RabbitMQ: the matched queues"
+
 static int compose(json_t *items, enum rmq_op op, struct rmq_queue *out, struct em_err *err)
 {
 	size_t n = json_array_size(items);
@@ -76,16 +86,15 @@ static int compose(json_t *items, enum rmq_op op, struct rmq_queue *out, struct 
 			out->ready = q.ready > out->ready ? q.ready : out->ready;
 			out->publish_rate = fmax(out->publish_rate, q.publish_rate);
 			out->deliver_get_rate = fmax(out->deliver_get_rate, q.deliver_get_rate);
-		} else {
-			out->messages += q.messages;
-			out->ready += q.ready;
-			out->publish_rate += q.publish_rate;
-			out->deliver_get_rate += q.deliver_get_rate;
+		} else if (em_count_add(&out->messages, q.messages, SUM_WHAT, err) != 0 ||
+			   em_count_add(&out->ready, q.ready, SUM_WHAT, err) != 0 ||
+			   em_value_check(out->publish_rate += q.publish_rate, EM_VALUE_COUNT, SUM_WHAT "' publish rate",
+					  err) != 0 ||
+			   em_value_check(out->deliver_get_rate += q.deliver_get_rate, EM_VALUE_COUNT,
+					  SUM_WHAT "' deliver_get rate", err) != 0) {
+			return -1;
 		}
 	}
-	if (out->messages > RMQ_COUNT_MAX || out->ready > RMQ_COUNT_MAX)
-		return em_err_set(err, EM_E_UNAVAILABLE, "error inspecting RabbitMQ: the matched queues hold more than "
-				  "2^53 messages together");
 	if (op == RMQ_AVG && n > 0) {
 		out->messages /= (int64_t)n;
 		out->ready /= (int64_t)n;
@@ -99,10 +108,16 @@ int rmq_parse_queue_json(const char *body, size_t len, bool regex, enum rmq_op o
 			 struct em_err *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = NULL;
+	char why[96];
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
+	/* checked by the bounded reader first: jansson's errors may quote the body */
+	if (em_json_check(body, len, RMQ_MAX_VALUES, why, sizeof(why)) != 0)
+		return em_err_set(err, EM_E_UNAVAILABLE, "error inspecting RabbitMQ: the management API's answer is not "
+				  "JSON of at most %d values: %s", RMQ_MAX_VALUES, why);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		return em_err_set(err, EM_E_UNAVAILABLE, "error inspecting RabbitMQ: the management API's answer is not "
 				  "JSON: %s (line %d)", jerr.text, jerr.line);

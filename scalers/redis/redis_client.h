@@ -157,8 +157,9 @@ int rds_reader_take(void *rd, size_t n, size_t *got, struct rds_reply **replies,
  * protocol error or a reply over the bounds. */
 int rds_parse_replies(const char *buf, size_t len, size_t n, struct rds_reply **replies, struct em_err *err);
 
-/* A reply's integer value; errors for error replies (their text), nil and
- * other types ("unexpected reply"). what names the command for messages. */
+/* A reply's integer value, a count checked as one (scaler.h: 0 to 2^53);
+ * errors for error replies (their text), nil and other types ("unexpected
+ * reply"). what names the command for messages. */
 int rds_reply_int(const struct rds_reply *r, const char *what, long long *out, struct em_err *err);
 
 /* An error reply's redirect: "MOVED slot host:port" or "ASK slot host:port".

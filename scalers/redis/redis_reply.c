@@ -183,6 +183,8 @@ int rds_reply_int(const struct rds_reply *r, const char *what, long long *out, s
 	if (r->type != RDS_INTEGER)
 		return em_err_set(err, EM_E_UNAVAILABLE, "%s: unexpected reply: %s, not an integer", what,
 				  type_name(r->type));
+	if (em_count_check(r->integer, what, err) != 0)
+		return -1;
 	*out = r->integer;
 	return 0;
 }
@@ -228,8 +230,7 @@ int rds_xpending_count(const struct rds_reply *r, long long *out, struct em_err 
 	if (r && r->type == RDS_ARRAY) {
 		if (r->elements < 1 || r->element[0]->type != RDS_INTEGER)
 			return em_err_set(err, EM_E_UNAVAILABLE, "XPENDING: unexpected reply: no count first");
-		*out = r->element[0]->integer;
-		return 0;
+		return rds_reply_int(r->element[0], "XPENDING", out, err);
 	}
 	return rds_reply_int(r, "XPENDING", out, err);
 }
@@ -276,8 +277,7 @@ int rds_stream_lag(const struct rds_reply *groups, const struct rds_reply *xlen,
 			return em_err_set(err, EM_E_UNAVAILABLE, "redis version 7+ required for lag");
 		if (lag->type == RDS_INTEGER) {
 			*src = RDS_LAG_EXACT;
-			*out = lag->integer;
-			return 0;
+			return rds_reply_int(lag, "XINFO GROUPS lag", out, err);
 		}
 		if (lag->type != RDS_NIL)
 			return em_err_set(err, EM_E_UNAVAILABLE, "XINFO GROUPS: unexpected reply: lag is %s",

@@ -189,7 +189,7 @@ def outage_keeps_the_last_value_then_503_then_recovers():
 def garbage_and_oversized_answers_are_errors():
     cases = [("json", "{\"v\": 1", "not JSON"), ("json", "{\"v\": 1, \"v\": 2}", "not JSON"),
              ("json", "{\"v\": 1e999}", "not JSON"), ("json", "{\"v\": \"NaN\"}", "not parseable as a Quantity"),
-             ("json", "{\"v\": 9007199254740993e3}", "above the largest value served"),
+             ("json", "{\"v\": 9007199254740993e3}", "beyond the largest value served"),
              ("yaml", "v: [1\n", "not YAML"), ("yaml", "v: .nan\n", "is NaN"),
              ("prometheus", "v{a=\"1\" 3\n", "parsing error"), ("prometheus", "v +Inf\n", "is +Inf")]
     for fmt, body, want in cases:

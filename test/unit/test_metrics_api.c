@@ -102,7 +102,7 @@ TEST(gjson_paths)
 		{"t", 0, "got True"},
 		{"children.7", 0, "got Null"},
 		{"friends.#(first==\"Nobody\").age", 0, "got Null"},
-		{"big", 0, "above the largest value served"},
+		{"big", 0, "beyond the largest value served"},
 		{"age.#", 0, "got Null"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -258,6 +258,15 @@ TEST(replies_parse)
 	EXPECT_STR(err.msg, "XLEN: unexpected reply: nil, not an integer");
 	for (int i = 0; i < 3; i++)
 		rds_reply_free(r[i]);
+	/* a count from a hostile server: never negative, never past 2^53 */
+	wire = ":-5\r\n:9007199254740993\r\n:9007199254740992\r\n";
+	EXPECT_INT(rds_parse_replies(wire, strlen(wire), 3, r, &err), 0);
+	EXPECT_INT(rds_reply_int(r[0], "LLEN", &v, &err), -1);
+	EXPECT_STR(err.msg, "LLEN is -5, but a count cannot be negative");
+	EXPECT_INT(rds_reply_int(r[1], "XLEN", &v, &err), -1);
+	EXPECT_INT(rds_reply_int(r[2], "XLEN", &v, &err), 0);
+	for (int i = 0; i < 3; i++)
+		rds_reply_free(r[i]);
 
 	/* incomplete: more bytes needed, nothing leaked */
 	EXPECT_INT(rds_parse_replies(":1\r\n$5\r\nab", 11, 2, r, &err), 1);
