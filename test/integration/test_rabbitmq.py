@@ -271,7 +271,7 @@ def outage_keeps_the_last_value_then_503_then_recovers():
 @T.case
 def garbage_answers_are_errors():
     api = ApiServer()
-    cases = [("{\"messages\": -5}", "not a count"), ("{\"messages\": 1.5}", "not an integer"),
+    cases = [("{\"messages\": -5}", "a count cannot be negative"), ("{\"messages\": 1.5}", "not an integer"),
              ("<html>proxy error</html>", "not JSON"),
              ("{\"message_stats\": {\"publish_details\": {\"rate\": 1e999}}}", "not JSON")]
     try:
