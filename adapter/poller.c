@@ -261,7 +261,8 @@ static void wake_idle(struct em_registry *r)
 
 static void *worker_main(void *arg)
 {
-	struct em_registry *r = arg;
+	struct em_wthread *self = arg;
+	struct em_registry *r = self->r;
 	struct em_worker w = {0};
 
 	em_cond_init(&w.cv);
@@ -287,27 +288,54 @@ static void *worker_main(void *arg)
 	}
 out:
 	r->workers--;
+	self->done = true;   /* mu is not taken again: joining under mu is safe */
 	pthread_cond_broadcast(&r->results);
 	pthread_mutex_unlock(&r->mu);
 	pthread_cond_destroy(&w.cv);
 	return NULL;
 }
 
+/* mu held. Joins the workers that left (they no longer need mu). */
+static void reap_workers(struct em_registry *r)
+{
+	struct em_wthread **pp = &r->threads, *t;
+
+	while ((t = *pp)) {
+		if (!t->done) {
+			pp = &t->next;
+			continue;
+		}
+		*pp = t->next;
+		pthread_join(t->t, NULL);
+		free(t);
+	}
+}
+
 /* mu held. One more worker. */
 static void spawn_worker(struct em_registry *r)
 {
-	pthread_t t;
+	struct em_wthread *t;
 	pthread_attr_t a;
 
+	reap_workers(r);
 	if (r->workers >= EM_REG_MAX_WORKERS)
 		return;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		em_error("cannot start a poller worker thread: out of memory");
+		return;
+	}
+	t->r = r;
 	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&a, 256 * 1024);
-	if (pthread_create(&t, &a, worker_main, r) == 0)
+	if (pthread_create(&t->t, &a, worker_main, t) == 0) {
+		t->next = r->threads;
+		r->threads = t;
 		r->workers++;
-	else
+	} else {
 		em_error("cannot start a poller worker thread");
+		free(t);
+	}
 	pthread_attr_destroy(&a);
 }
 
@@ -450,6 +478,7 @@ static void *sched_main(void *arg)
 		 * signals r->wake and is served at once). */
 		if (next < now + EM_REG_TICK_MS)
 			next = now + EM_REG_TICK_MS;
+		reap_workers(r);
 		r->sched_next_ms = next;
 		em_cond_wait_until(&r->wake, &r->mu, next);
 	}
@@ -494,11 +523,13 @@ int em_poller_stop(struct em_registry *r, struct em_instance **to_close)
 	if (r->sched_started)
 		pthread_join(r->sched, NULL);
 	/* Workers finish their current fetch (bounded by its timeout); wait a
-	 * moment for them, then leave any busy one behind (the process exits). */
+	 * moment for them and join them, so none is still tearing down its
+	 * thread-local state when the process exits; a busy one is left behind. */
 	deadline = em_mono_ms() + 1000;
 	pthread_mutex_lock(&r->mu);
 	while (r->workers > 0 && em_mono_ms() < deadline)
 		em_cond_wait_until(&r->results, &r->mu, em_mono_ms() + 100);
+	reap_workers(r);
 	if (r->workers > 0) {
 		pthread_mutex_unlock(&r->mu);
 		em_warn("%d poller workers still busy at shutdown; leaving them", r->workers);

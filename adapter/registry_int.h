@@ -90,6 +90,16 @@ struct em_worker {
 	bool woken;
 };
 
+/* A worker thread's handle, from its start until it is joined: a worker
+ * that leaves is joined by the scheduler (or at stop), so no thread is still
+ * tearing down (libpq's and OpenSSL's thread-local state) when the process exits. */
+struct em_wthread {
+	struct em_wthread *next;
+	struct em_registry *r;
+	pthread_t t;
+	bool done;                 /* its worker_main is returning: join it */
+};
+
 struct em_registry {
 	pthread_mutex_t mu;
 	pthread_mutex_t reload_mu; /* one reload at a time; taken before mu */
@@ -106,6 +116,7 @@ struct em_registry {
 	struct job *jobs, **jobs_tail;
 	struct em_worker *idle_top; /* idle workers, most recently idle first */
 	int workers, idle, queued;  /* queued: jobs not yet taken by a worker */
+	struct em_wthread *threads; /* every worker thread not yet joined */
 	struct em_waiter *waiters;  /* requests parked for a sample */
 	unsigned rng;
 };
@@ -130,9 +141,10 @@ void em_reg_unlink(struct em_registry *r, struct em_instance *in);
 
 /* Starts the scheduler thread. 0 or -1. */
 int em_poller_start(struct em_registry *r);
-/* After em_registry_stop: joins the scheduler and waits up to a second for
- * busy workers; queued jobs are dropped (their references onto *to_close).
- * 0, or -1 when workers are still busy (the registry must then be left). */
+/* After em_registry_stop: joins the scheduler, waits up to a second for
+ * busy workers and joins every worker; queued jobs are dropped (their
+ * references onto *to_close). 0, or -1 when workers are still busy (the
+ * registry must then be left). */
 int em_poller_stop(struct em_registry *r, struct em_instance **to_close);
 /* One synchronous fetch of in, for `get` (no poller); mu not held. */
 void em_poller_fetch_now(struct em_registry *r, struct em_instance *in);

@@ -1,6 +1,9 @@
 /* test_registry.c - the registry and poller with a fake scaler and the injected clock: polling, idling, reloads. */
+#include <dirent.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "adapter/config.h"
@@ -64,11 +67,24 @@ static void *fake_open(const void *cfg, struct em_err *err)
 	return v;
 }
 
+/* Thread-local state torn down slowly when a worker thread ends, as
+ * libpq's OpenSSL state is (stop_joins_every_worker). */
+static pthread_key_t tls_key;
+static bool slow_teardown;
+
+static void teardown(void *p)
+{
+	(void)p;
+	nanosleep(&(struct timespec){0, 200 * 1000 * 1000}, NULL);
+}
+
 static int fake_fetch(void *inst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)
 {
 	int64_t v = *(int64_t *)inst;
 
 	(void)ctx;
+	if (slow_teardown)
+		pthread_setspecific(tls_key, inst);
 	if (v >= 0 && v < NVAL)
 		fetches[v]++;
 	if (v >= 0 && v < NVAL && failing[v])
@@ -375,4 +391,51 @@ TEST(reload_changing_one_metric_keeps_the_others)
 	free(a);
 	free(b);
 	em_clock_use(NULL);
+}
+
+/* Threads of this process, as /proc lists them. */
+static int task_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+TEST(stop_joins_every_worker)
+{
+	char *text = entries(1, 6, "polling: eager,", 0);
+	struct em_registry *r;
+	struct em_err err = {0};
+	int before, polled = 0;
+
+	em_log_setup(EM_LOG_ERROR, false);
+	em_clock_use(NULL);   /* real threads on the real clock */
+	reset_counts();
+	EXPECT_INT(pthread_key_create(&tls_key, teardown), 0);
+	slow_teardown = true;
+	before = task_count();
+	r = em_registry_new(load(text), EM_REG_POLL, &err);
+	EXPECT(r != NULL);
+	/* wait for every metric's first fetch (10 s at most: a stuck poller fails below) */
+	for (int i = 0; r && i < 1000 && polled < 6; i++) {
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+		polled = 0;
+		for (int v = 1; v <= 6; v++)
+			polled += __atomic_load_n(&fetches[v], __ATOMIC_RELAXED) > 0;
+	}
+	EXPECT_INT(polled, 6);
+	EXPECT(task_count() > before);
+	em_registry_free(r);
+	/* joined, not merely finished: none is still tearing down (libpq and
+	 * OpenSSL free their thread-local state then) when the process exits */
+	EXPECT_INT(task_count(), before);
+	slow_teardown = false;
+	pthread_key_delete(tls_key);
+	free(text);
 }
