@@ -120,6 +120,7 @@ struct em_server_conf {
 	char *cert_file, *key_file;    /* absent: self-signed in memory */
 	struct em_auth_conf auth;
 	int64_t threads;               /* HTTP worker threads */
+	int64_t connection_memory;     /* bytes of each API connection's pool; 0: by authentication (server.c) */
 };
 
 /* polling: demand (the default) polls a metric while requests ask for it

@@ -84,6 +84,13 @@ const struct em_setting em_settings[] = {
 	 .help = "plain HTTP address of `/metrics`, `/healthz`, `/livez`, `/readyz`; `--metrics-listen` overrides it"},
 	{.name = "server.threads", .type = EM_SET_INT, .def = "4", .min = 1, .max = 256, OFF(server.threads),
 	 .help = "HTTPS worker threads"},
+	{.name = "server.connectionMemoryLimit", .type = EM_SET_INT, .min = 16384, .max = 4194304,
+	 OFF(server.connection_memory),
+	 .help = "bytes of each HTTPS connection's memory pool, which holds a request's head: the aggregator sends "
+		 "one `X-Remote-Group` header per group of the user (256 KiB: about 2,300 of 30 characters). A "
+		 "kept-alive connection holds all of it, and each request zeroes it: ~65 kB per idle connection "
+		 "at 64 KiB, ~258 kB at 256 KiB (`test/bench/idle.py`). Absent: 65536, or 262144 with "
+		 "request-header authentication"},
 	{.name = "server.tls", .type = EM_SET_SECTION,
 	 .help = "the serving certificate, re-read when its files change; absent: a self-signed one made in memory "
 		 "at start (the `--tls-cert-file` and `--tls-key-file` flags override it)"},

@@ -35,10 +35,12 @@
 /* Request headers are parsed inside each connection's memory pool (plus a
  * 56-byte record per header). The aggregator forwards one X-Remote-Group header
  * per group of the user: with request-header authentication the pool is
- * 256 KiB (about 2,300 groups of 30 characters), else 64 KiB. Not more:
- * libmicrohttpd zeroes the whole pool between two requests of a kept-alive
- * connection, so a kept connection holds all of it, and every request pays
- * for zeroing it (1 MiB of headers would need 3 MiB: 4 x the CPU per request). */
+ * 256 KiB by default (about 2,300 groups of 30 characters), else 64 KiB
+ * (server.connectionMemoryLimit sets it). Not more: libmicrohttpd zeroes the
+ * whole pool between two requests of a kept-alive connection, so a kept
+ * connection holds all of it (~65 kB idle at 64 KiB, ~258 kB at 256 KiB: idle
+ * connections are not free), and every request pays for zeroing it (1 MiB of
+ * headers would need 3 MiB: 4 x the CPU per request). */
 #define POOL_SMALL (64 * 1024)
 #define POOL_FRONT_PROXY (256 * 1024)
 
@@ -539,7 +541,9 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 		return NULL;
 	}
 	s->reg = reg;
-	if (o->conf && (o->conf->auth.from_cluster || o->conf->auth.rh_ca_file))
+	if (o->conf && o->conf->connection_memory > 0)
+		pool = (size_t)o->conf->connection_memory;
+	else if (o->conf && (o->conf->auth.from_cluster || o->conf->auth.rh_ca_file))
 		pool = POOL_FRONT_PROXY;
 	if (o->in_process) {
 		flags = (flags & ~(unsigned)MHD_USE_TLS) | MHD_USE_NO_LISTEN_SOCKET;

@@ -293,6 +293,29 @@ def ambiguous_requests_get_400_and_a_closed_connection():
         srv.stop()
 
 
+@T.case
+def connection_memory_limit_bounds_a_request_head():
+    # server.connectionMemoryLimit is each connection's pool (held by a kept-alive one): a head
+    # that does not fit gets 431; the default (64 KiB without request-header auth) takes 24 kB.
+    def head_status(port, size):
+        s = raw_connect(port, tls=True)
+        s.sendall(b"GET " + HEALTH.encode() + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                  b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000) for i in range(size // 1000)) + b"\r\n")
+        data, _ = read_all(s, timeout=10 * SLOW)
+        s.close()
+        return data.split(b" ", 2)[1] if data else b""
+
+    small = json.loads(config(CRON))
+    small["server"]["connectionMemoryLimit"] = 16384
+    for cfg, want in ((json.dumps(small), b"431"), (config(CRON), b"200")):
+        srv = Server(cfg)
+        try:
+            assert head_status(srv.port, 8000) == b"200"
+            assert head_status(srv.port, 24000) == want, cfg
+        finally:
+            srv.stop()
+
+
 # ---- tenants -----------------------------------------------------------------------------
 
 @T.case

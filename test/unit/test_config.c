@@ -382,7 +382,21 @@ TEST(settings_defaults_come_from_the_table)
 	EXPECT_INT(c->def_polling_ms, 30000);
 	EXPECT_INT(c->def_timeout_ms, 3000);
 	EXPECT(c->server.cert_file == NULL);
+	EXPECT_INT(c->server.connection_memory, 0);   /* the server picks 64 or 256 KiB by authentication */
 	em_config_free(c);
+}
+
+TEST(connection_memory_limit_is_bounded)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "  connectionMemoryLimit: 1048576\nmetrics: []\n", &errs);
+
+	EXPECT(c != NULL);
+	if (c)
+		EXPECT_INT(c->server.connection_memory, 1048576);
+	em_config_free(c);
+	expect_error(HEAD "  connectionMemoryLimit: 4194305\nmetrics: []\n",
+		     "t.yaml:3:26: connectionMemoryLimit: must be between 16384 and 4194304");
 }
 
 /* What a reload of text after base would say needs a restart. */
