@@ -3,12 +3,14 @@
 
 #include <microhttpd.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* More header lines than this are refused (libmicrohttpd's 64 KiB buffer
- * per connection bounds them anyway). */
-#define MAX_HEADERS 128
+/* Header lines held without an allocation; more (a user in many groups
+ * sends one X-Remote-Group each) go to the heap: the connection's memory
+ * pool (server.connectionMemoryLimit) bounds how many there can be. */
+#define STACK_HEADERS 128
 
 /* RFC 9110 token characters (header names). */
 static bool tchar(unsigned char c)
@@ -128,9 +130,10 @@ const char *em_http_head_problem(const struct em_head_view *v)
 }
 
 struct collect {
-	struct em_hdr_view h[MAX_HEADERS];
-	size_t n;
-	bool too_many;
+	struct em_hdr_view stack[STACK_HEADERS];
+	struct em_hdr_view *h;   /* stack, or a heap copy once more came */
+	size_t n, cap;
+	bool oom;
 };
 
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -139,9 +142,17 @@ static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const 
 	struct collect *co = cls;
 
 	(void)kind;
-	if (co->n == MAX_HEADERS) {
-		co->too_many = true;
-		return MHD_NO;
+	if (co->n == co->cap) {
+		struct em_hdr_view *n = malloc(2 * co->cap * sizeof(*n));
+		if (!n) {
+			co->oom = true;
+			return MHD_NO;
+		}
+		memcpy(n, co->h, co->n * sizeof(*n));
+		if (co->h != co->stack)
+			free(co->h);
+		co->h = n;
+		co->cap *= 2;
 	}
 	co->h[co->n++] = (struct em_hdr_view){key, key_size, value ? value : "", value ? value_size : 0};
 	return MHD_YES;
@@ -151,12 +162,16 @@ const char *em_http_mhd_head_problem(struct MHD_Connection *c, const char *metho
 				     const char *uri_end)
 {
 	const union MHD_ConnectionInfo *hs = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	struct collect co = {.n = 0};
+	struct collect co = {.n = 0, .cap = STACK_HEADERS};
 	struct em_head_view v = {.method = method, .version = version, .uri_end = uri_end};
+	const char *why;
 
+	co.h = co.stack;
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, collect_header, &co);
-	if (co.too_many)
-		return "too many header lines";
+	if (co.oom) {
+		why = "out of memory reading the header lines";
+		goto out;
+	}
 	v.h = co.h;
 	v.n = co.n;
 	/* libmicrohttpd 0.9.75 passes the method as the start of the head in
@@ -165,5 +180,9 @@ const char *em_http_mhd_head_problem(struct MHD_Connection *c, const char *metho
 		v.raw = method;
 		v.raw_len = hs->header_size;
 	}
-	return em_http_head_problem(&v);
+	why = em_http_head_problem(&v);
+out:
+	if (co.h != co.stack)
+		free(co.h);
+	return why;
 }
