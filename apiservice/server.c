@@ -50,6 +50,7 @@ struct em_server {
 	struct em_registry *reg;
 	atomic_int inflight;
 	atomic_int ready;
+	atomic_int stopping;           /* new connections are closed at accept */
 	MHD_socket api_sock;
 	struct em_auth *auth;          /* NULL: auth mode none */
 	struct em_tlscreds *tls;       /* the serving certificate, reloaded when its files change */
@@ -527,6 +528,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	em_debug("http: %s", buf);
 }
 
+/* While stopping, a new connection is closed as soon as it is accepted. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	const struct em_server *s = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
+}
+
 struct em_server *em_server_start(struct em_registry *reg, const struct em_server_opts *o, struct em_err *err)
 {
 	struct em_server *s = calloc(1, sizeof(*s));
@@ -575,7 +586,7 @@ struct em_server *em_server_start(struct em_registry *reg, const struct em_serve
 		{MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES},
 		{MHD_OPTION_END, 0, NULL},
 	};
-	s->api = MHD_start_daemon(flags, 0, NULL, NULL, api_handler, s,
+	s->api = MHD_start_daemon(flags, 0, accept_policy, s, api_handler, s,
 				  MHD_OPTION_ARRAY, o->in_process ? listen_tls + 4 : listen_tls,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4),
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
@@ -647,12 +658,14 @@ void em_server_stop(struct em_server *s, int grace_ms)
 	if (!s)
 		return;
 	atomic_store(&s->ready, 0);
+	atomic_store(&s->stopping, 1);
 	if (s->api) {
-		MHD_socket fd = MHD_quiesce_daemon(s->api);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
-		/* In-flight requests finish (up to grace_ms); idle keep-alive
-		 * connections are closed by MHD_stop_daemon. */
+		/* Not MHD_quiesce_daemon: with a thread pool on epoll, libmicrohttpd
+		 * 0.9.75 aborts when a worker drops the listening socket from its epoll
+		 * set before quiesce does ("Failed to remove listen FD from epoll set").
+		 * New connections are closed by accept_policy instead; in-flight
+		 * requests finish (up to grace_ms); idle keep-alive connections are
+		 * closed by MHD_stop_daemon. */
 		for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 20)
 			em_sleep_ms(20);
 		MHD_stop_daemon(s->api);
