@@ -41,7 +41,7 @@ $(BUILD)/obj/%.o: %.c $(HDR)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/test/%: test/unit/%.c test/unit/harness.h $(LIBOBJ)
+$(BUILD)/test/%: test/unit/%.c $(wildcard test/unit/*.h) $(LIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  TEST    $@"
 	@$(CC) $(CFLAGS) -DTH_MAIN -o $@ $< $(LIBOBJ) $(LDLIBS)

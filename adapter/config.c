@@ -21,24 +21,41 @@
 #define MAX_SECRET_FILE (1 << 20)
 #define MAX_CONFIG_FILE (16 << 20)
 
+static void list_add(char ***v, size_t *n, const char *file, int line, int col, const char *key, const char *what,
+		     const char *fmt, va_list ap)
+{
+	char msg[1024], full[1400];
+	char **nv;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	snprintf(full, sizeof(full), "%s:%d:%d: %s: %s%s", file, line, col, key ? key : "-", what, msg);
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return;
+	*v = nv;
+	nv[*n] = strdup(full);
+	if (nv[*n])
+		(*n)++;
+}
+
 void em_errlist_add(struct em_errlist *l, const char *file, int line, int col, const char *key,
 		    const char *fmt, ...)
 {
-	char msg[1024], full[1400];
-	char **n;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	list_add(&l->msgs, &l->n, file, line, col, key, "", fmt, ap);
 	va_end(ap);
-	snprintf(full, sizeof(full), "%s:%d:%d: %s: %s", file, line, col, key ? key : "-", msg);
-	n = realloc(l->msgs, (l->n + 1) * sizeof(*n));
-	if (!n)
-		return;
-	l->msgs = n;
-	l->msgs[l->n] = strdup(full);
-	if (l->msgs[l->n])
-		l->n++;
+}
+
+void em_errlist_warn(struct em_errlist *l, const char *file, int line, int col, const char *key,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	list_add(&l->warns, &l->nwarns, file, line, col, key, "warning: ", fmt, ap);
+	va_end(ap);
 }
 
 void em_errlist_free(struct em_errlist *l)
@@ -48,8 +65,10 @@ void em_errlist_free(struct em_errlist *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->msgs[i]);
 	free(l->msgs);
-	l->msgs = NULL;
-	l->n = 0;
+	for (size_t i = 0; i < l->nwarns; i++)
+		free(l->warns[i]);
+	free(l->warns);
+	memset(l, 0, sizeof(*l));
 }
 
 void em_rawopts_free(struct em_rawopts *r)
@@ -65,34 +84,47 @@ void em_rawopts_free(struct em_rawopts *r)
 	r->n = 0;
 }
 
-static int rawopts_add(struct em_rawopts *r, const char *name, const char *value, int line, int col)
+/* Adds name = value (copied), written at line:col, from src. The new item is
+ * returned so flags can be set; NULL out of memory. */
+static struct em_rawopt *rawopts_add(struct em_rawopts *r, const char *name, const char *value, int line, int col,
+				     enum em_optsrc src)
 {
 	struct em_rawopt *n = realloc(r->items, (r->n + 1) * sizeof(*n));
 
 	if (!n)
-		return -1;
+		return NULL;
 	r->items = n;
 	memset(&n[r->n], 0, sizeof(n[r->n]));
 	n[r->n].name = strdup(name);
 	n[r->n].value = value ? strdup(value) : NULL;
 	n[r->n].line = line;
 	n[r->n].col = col;
+	n[r->n].src = src;
 	if (!n[r->n].name || (value && !n[r->n].value)) {
 		free((char *)n[r->n].name);
 		free((char *)n[r->n].value);
-		return -1;
+		return NULL;
 	}
-	r->n++;
-	return 0;
+	return &r->items[r->n++];
 }
 
 /* The same, for a value written in the config file itself. */
-static int rawopts_add_literal(struct em_rawopts *r, const char *name, const char *value, int line, int col)
+static void rawopts_add_literal(struct em_rawopts *r, const char *name, const char *value, int line, int col,
+				enum em_optsrc src)
 {
-	if (rawopts_add(r, name, value, line, col) != 0)
-		return -1;
-	r->items[r->n - 1].literal = true;
-	return 0;
+	struct em_rawopt *o = rawopts_add(r, name, value, line, col, src);
+
+	if (o)
+		o->literal = true;
+}
+
+/* A value whose source is not read (EM_CFG_SKIP_SECRETS): a placeholder. */
+static void rawopts_add_unresolved(struct em_rawopts *r, const char *name, int line, int col, enum em_optsrc src)
+{
+	struct em_rawopt *o = rawopts_add(r, name, "unresolved", line, col, src);
+
+	if (o)
+		o->unresolved = true;
 }
 
 static void metric_def_free(struct em_metric_def *m)
@@ -174,6 +206,44 @@ static yaml_node_t *node(struct em_loader *L, int id)
 	return yaml_document_get_node(L->doc, id);
 }
 
+/* What a KEDA user may write where extmetrics has something else. */
+static const struct {
+	const char *key, *hint;
+} keda_hints[] = {
+	{"triggers", "a KEDA ScaledObject's key: convert ScaledObjects with `extmetrics import-keda FILE`"},
+	{"scaleTargetRef", "a KEDA ScaledObject's key: convert ScaledObjects with `extmetrics import-keda FILE`"},
+	{"spec", "a Kubernetes object's key: convert KEDA ScaledObjects with `extmetrics import-keda FILE`"},
+	{"authenticationRef", "KEDA's reference to a TriggerAuthentication: write its parameters under auth.params "
+			      "(`extmetrics import-keda` translates them)"},
+	{"metricType", "the target type is the HPA's (spec.metrics[].external.target.type), not the metric's"},
+	{"useCachedMetrics", "not needed: every value is served from memory, polled in the background"},
+};
+
+static void unknown_key(struct em_loader *L, yaml_node_t *k, const char *ks, const char *where,
+			const char *const *allowed)
+{
+	const char *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < sizeof(keda_hints) / sizeof(keda_hints[0]); i++) {
+		if (strcmp(keda_hints[i].key, ks) == 0) {
+			lerr(L, k, ks, "unknown key in %s (%s)", where, keda_hints[i].hint);
+			return;
+		}
+	}
+	for (const char *const *a = allowed; *a; a++) {
+		size_t d = em_text_distance(ks, *a, strlen(ks) < 4 ? 1 : 2);
+		if (d < best_d && d <= (strlen(ks) < 4 ? 1u : 2u)) {
+			best_d = d;
+			best = *a;
+		}
+	}
+	if (best)
+		lerr(L, k, ks, "unknown key in %s (did you mean %s?)", where, best);
+	else
+		lerr(L, k, ks, "unknown key in %s", where);
+}
+
 /* Checks that map's keys are all in allowed (NULL-terminated) and unique. */
 static void check_keys(struct em_loader *L, yaml_node_t *map, const char *where, const char *const *allowed)
 {
@@ -190,7 +260,7 @@ static void check_keys(struct em_loader *L, yaml_node_t *map, const char *where,
 			if (strcmp(*a, ks) == 0)
 				ok = true;
 		if (!ok)
-			lerr(L, k, ks, "unknown key in %s", where);
+			unknown_key(L, k, ks, where, allowed);
 		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
 			const char *qs = scalar(node(L, q->key));
 			if (qs && strcmp(qs, ks) == 0)
@@ -775,7 +845,7 @@ static void load_value_source(struct em_loader *L, const char *name, yaml_node_t
 	char why[512];
 
 	if (scalar(v)) {
-		rawopts_add_literal(raw, name, scalar(v), LINE(v), COL(v));
+		rawopts_add_literal(raw, name, scalar(v), LINE(v), COL(v), EM_SRC_AUTH);
 		return;
 	}
 	if (want_map(L, v, name) != 0)
@@ -786,19 +856,22 @@ static void load_value_source(struct em_loader *L, const char *name, yaml_node_t
 		return;
 	}
 	if ((src = get(L, v, "value")) && scalar(src)) {
-		rawopts_add_literal(raw, name, scalar(src), LINE(src), COL(src));
+		rawopts_add_literal(raw, name, scalar(src), LINE(src), COL(src), EM_SRC_AUTH);
+	} else if ((L->flags & EM_CFG_SKIP_SECRETS) && ((src = get(L, v, "fromEnv")) || (src = get(L, v, "fromFile"))) &&
+		   scalar(src)) {
+		rawopts_add_unresolved(raw, name, LINE(src), COL(src), EM_SRC_AUTH);
 	} else if ((src = get(L, v, "fromEnv")) && scalar(src)) {
 		const char *e = getenv(scalar(src));
 		if (!e)
 			lerr(L, src, name, "environment variable %s is not set", scalar(src));
 		else
-			rawopts_add(raw, name, e, LINE(src), COL(src));
+			rawopts_add(raw, name, e, LINE(src), COL(src), EM_SRC_AUTH);
 	} else if ((src = get(L, v, "fromFile")) && scalar(src)) {
 		char *val = em_read_file(scalar(src), MAX_SECRET_FILE, EM_READ_TRIM_NL, NULL, why, sizeof(why));
 		if (!val) {
 			lerr(L, src, name, "%s", why);
 		} else {
-			rawopts_add(raw, name, val, LINE(src), COL(src));
+			rawopts_add(raw, name, val, LINE(src), COL(src), EM_SRC_AUTH);
 			em_free_secret(val);
 		}
 	} else {
@@ -843,19 +916,23 @@ static void load_metadata(struct em_loader *L, yaml_node_t *md, struct em_metric
 			char base[256];
 			const char *e;
 			snprintf(base, sizeof(base), "%.*s", (int)(kl - 7), ks);
+			if (raw_has(&m->raw, base)) {
+				lerr(L, k, ks, "both %s and %s are set", base, ks);
+				continue;
+			}
+			if (L->flags & EM_CFG_SKIP_SECRETS) {
+				rawopts_add_unresolved(&m->raw, base, LINE(v), COL(v), EM_SRC_FROMENV);
+				continue;
+			}
 			e = getenv(vs);
 			if (!e) {
 				lerr(L, v, ks, "environment variable %s is not set", vs);
 				continue;
 			}
-			if (raw_has(&m->raw, base)) {
-				lerr(L, k, ks, "both %s and %s are set", base, ks);
-				continue;
-			}
-			rawopts_add(&m->raw, base, e, LINE(v), COL(v));
+			rawopts_add(&m->raw, base, e, LINE(v), COL(v), EM_SRC_FROMENV);
 			continue;
 		}
-		rawopts_add_literal(&m->raw, ks, vs, LINE(v), COL(v));
+		rawopts_add_literal(&m->raw, ks, vs, LINE(v), COL(v), EM_SRC_METADATA);
 	}
 }
 
@@ -877,7 +954,7 @@ static void load_metric_auth(struct em_loader *L, yaml_node_t *auth, struct em_m
 		else if (raw_has(&m->raw, direct[i]))
 			lerr(L, v, direct[i], "also set in metadata");
 		else
-			rawopts_add_literal(&m->raw, direct[i], scalar(v), LINE(v), COL(v));
+			rawopts_add_literal(&m->raw, direct[i], scalar(v), LINE(v), COL(v), EM_SRC_AUTH);
 	}
 	params = get(L, auth, "params");
 	if (!params || want_map(L, params, "params") != 0)
@@ -978,40 +1055,61 @@ static bool valid_label_value(const char *v)
 	return true;
 }
 
+static const struct em_rawopt *raw_find(const struct em_rawopts *r, const char *name)
+{
+	for (size_t i = 0; name && i < r->n; i++)
+		if (strcmp(r->items[i].name, name) == 0)
+			return &r->items[i];
+	return NULL;
+}
+
 /* Secrets belong in the environment or in mounted files, not in a ConfigMap. */
 static void warn_literal_secrets(struct em_loader *L, const struct em_metric_def *m)
 {
-	for (const struct em_option *o = m->scaler->options; o->name; o++) {
-		if (!(o->flags & EM_OPT_SECRET))
-			continue;
-		for (size_t i = 0; i < m->raw.n; i++) {
-			const struct em_rawopt *r = &m->raw.items[i];
-			if (r->literal && strcmp(r->name, o->name) == 0 && r->value && *r->value &&
-			    !strstr(r->value, "${"))
-				em_warn("%s:%d:%d: %s: secret written in the config file; prefer %sFromEnv, or "
-					"auth.params with {fromEnv: VAR} or {fromFile: PATH}",
-					L->file, r->line, r->col, r->name, r->name);
-		}
+	for (size_t i = 0; i < m->raw.n; i++) {
+		const struct em_rawopt *r = &m->raw.items[i];
+		const struct em_option *o = em_options_find(m->scaler->options, r->name);
+		if (o && (o->flags & EM_OPT_SECRET) && r->literal && r->value && *r->value && !strstr(r->value, "${"))
+			em_errlist_warn(L->errs, L->file, r->line, r->col, r->name,
+					"secret written in the config file; prefer %sFromEnv, or auth.params with "
+					"{fromEnv: VAR} or {fromFile: PATH}", r->name);
 	}
 }
 
-static bool raw_templated(const struct em_metric_def *m, const char *key)
+/* Where a metric's option problems go: each at the line of its key. */
+struct opt_report_ctx {
+	struct em_loader *L;
+	const struct em_metric_def *m;
+	yaml_node_t *entry;
+};
+
+static void opt_report(void *arg, bool warning, const char *key, const char *msg)
 {
-	for (size_t i = 0; key && i < m->raw.n; i++)
-		if (strcmp(m->raw.items[i].name, key) == 0)
-			return m->raw.items[i].value && strstr(m->raw.items[i].value, "${") != NULL;
-	return false;
+	struct opt_report_ctx *x = arg;
+	const struct em_rawopt *r = raw_find(&x->m->raw, key);
+	int line = r ? r->line : LINE(x->entry), col = r ? r->col : COL(x->entry);
+
+	/* Sample values (templates) and placeholders (--skip-secrets) can be
+	 * wrong where the real ones will not be. */
+	if (!warning && r && (r->unresolved || (r->value && strstr(r->value, "${"))))
+		return;
+	if (warning)
+		em_errlist_warn(x->L->errs, x->L->file, line, col, key ? key : "metadata", "%s", msg);
+	else
+		em_errlist_add(x->L->errs, x->L->file, line, col, key ? key : "metadata", "%s", msg);
 }
 
 /* Checks a templated or plain entry against its scaler's table by parsing
- * and validating (templated ones with sample values). */
+ * and validating (templated ones with sample values), reporting every
+ * problem. */
 static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, yaml_node_t *entry)
 {
 	struct em_rawopts filled = {0};
 	struct em_kvlist sample = {0};
 	struct em_kv kv[64];
 	struct em_err err = {0};
-	const char *bad = NULL;
+	struct opt_report_ctx x = {L, m, entry};
+	struct em_optdiag d = {.report = opt_report, .arg = &x};
 	void *cfg = NULL;
 	size_t nk = 0;
 
@@ -1037,37 +1135,8 @@ static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, y
 	cfg = calloc(1, m->scaler->config_size ? m->scaler->config_size : 1);
 	if (!cfg)
 		goto out;
-	if (em_options_parse(m->scaler->options, &filled, cfg, &bad, &err) != 0) {
-		if (raw_templated(m, bad))
-			goto out; /* sample values can be wrong where real ones will not be */
-		int line = LINE(entry), col = COL(entry);
-		for (size_t i = 0; bad && i < m->raw.n; i++) {
-			if (strcmp(m->raw.items[i].name, bad) == 0) {
-				line = m->raw.items[i].line;
-				col = m->raw.items[i].col;
-			}
-		}
-		em_errlist_add(L->errs, L->file, line, col, bad ? bad : "metadata", "%s", err.msg);
-	} else if (m->scaler->validate && m->scaler->validate(cfg, &err) != 0) {
-		/* validate() messages start with "key: "; point at that key. */
-		char key[128] = "metadata";
-		const char *colon = strstr(err.msg, ": ");
-		const char *msg = err.msg;
-		int line = LINE(entry), col = COL(entry);
-		if (colon && (size_t)(colon - err.msg) < sizeof(key) && !memchr(err.msg, ' ', (size_t)(colon - err.msg))) {
-			snprintf(key, sizeof(key), "%.*s", (int)(colon - err.msg), err.msg);
-			msg = colon + 2;
-			if (raw_templated(m, key))
-				goto out;
-			for (size_t i = 0; i < m->raw.n; i++) {
-				if (strcmp(m->raw.items[i].name, key) == 0) {
-					line = m->raw.items[i].line;
-					col = m->raw.items[i].col;
-				}
-			}
-		}
-		em_errlist_add(L->errs, L->file, line, col, key, "%s", msg);
-	}
+	if (em_options_parse(m->scaler->options, &filled, cfg, &d) == 0 && m->scaler->validate)
+		m->scaler->validate(cfg, &d);
 out:
 	if (cfg) {
 		warn_literal_secrets(L, m);
@@ -1216,6 +1285,7 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 	for (size_t i = 0; i < def->raw.n; i++) {
 		const struct em_rawopt *r = &def->raw.items[i];
 		const char *p = r->value;
+		struct em_rawopt *added;
 		struct em_strbuf sb;
 		char *v;
 
@@ -1260,11 +1330,13 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 			p = e + 1;
 		}
 		v = em_sb_steal(&sb);
-		if (!v || rawopts_add(out, r->name, v, r->line, r->col) != 0) {
+		if (!v || !(added = rawopts_add(out, r->name, v, r->line, r->col, r->src))) {
 			em_free_secret(v);
 			em_rawopts_free(out);
 			return em_err_set(err, EM_E_INTERNAL, "out of memory");
 		}
+		added->literal = r->literal;
+		added->unresolved = r->unresolved;
 		em_free_secret(v); /* filled values may be secrets */
 	}
 	return 0;
@@ -1282,6 +1354,14 @@ static struct em_config *load_doc(struct em_loader *L, yaml_document_t *doc)
 	if (!root || root->type != YAML_MAPPING_NODE) {
 		load_section(L, NULL, NULL, c); /* the defaults */
 		lerr(L, root, "-", "the config must be a mapping with server, defaults and metrics");
+		return c;
+	}
+	/* A whole KEDA object pasted as the config: one clear error, not ten. */
+	if (get(L, root, "kind") && get(L, root, "spec") && !get(L, root, "metrics")) {
+		const char *kind = scalar(get(L, root, "kind"));
+		load_section(L, NULL, NULL, c); /* the defaults */
+		lerr(L, get(L, root, "kind"), "kind", "this is a Kubernetes object (kind: %s), not an extmetrics config; "
+		     "convert KEDA ScaledObjects with `extmetrics import-keda FILE`", kind ? kind : "?");
 		return c;
 	}
 	/* server: and defaults: (and the top level's keys) from the settings table */

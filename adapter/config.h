@@ -10,14 +10,21 @@
 #include "settings.h"
 #include "scalers/scaler.h"
 
-/* Config errors, each "FILE:LINE:COL: KEY: message". */
+/* Config errors, each "FILE:LINE:COL: KEY: message", and warnings, each
+ * "FILE:LINE:COL: KEY: warning: message" (keys accepted but ignored or
+ * deprecated, secrets written in the file, ...). Warnings alone do not fail
+ * a load. */
 struct em_errlist {
 	char **msgs;
 	size_t n;
+	char **warns;
+	size_t nwarns;
 };
 
 void em_errlist_add(struct em_errlist *l, const char *file, int line, int col, const char *key,
 		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void em_errlist_warn(struct em_errlist *l, const char *file, int line, int col, const char *key,
+		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void em_errlist_free(struct em_errlist *l);
 
 /* server.auth.mode: none (local development), clientCert (client certificates
@@ -170,6 +177,9 @@ struct em_config *em_config_load(const char *path, struct em_errlist *errs);
 struct em_config *em_config_load_mem(const char *name, const char *text, size_t len, struct em_errlist *errs);
 /* Flags for the _ex loaders. */
 #define EM_CFG_METRICS_ONLY 0x1u   /* no server section needed (the `get` command) */
+#define EM_CFG_SKIP_SECRETS 0x2u   /* fromFile, fromEnv and <key>FromEnv are not read: their values are
+				    * placeholders, and problems only they could cause are not reported
+				    * (check-config --skip-secrets: Secrets mounted only in the cluster) */
 struct em_config *em_config_load_ex(const char *path, unsigned flags, struct em_errlist *errs);
 struct em_config *em_config_load_mem_ex(const char *name, const char *text, size_t len, unsigned flags,
 					struct em_errlist *errs);

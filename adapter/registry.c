@@ -80,7 +80,8 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 					const char *ns_label, struct em_err *err)
 {
 	struct em_instance *in = calloc(1, sizeof(*in));
-	const char *bad = NULL, *secrets[EM_REG_MAX_SECRETS];
+	const char *secrets[EM_REG_MAX_SECRETS];
+	struct em_optdiag d;
 	char e1[256], e2[256], e3[128];
 	struct em_secret_scope scope;
 
@@ -110,8 +111,9 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 	in->policy.fallback_value = def->fallback_value;
 	/* A templated instance's options come from the request: bad values are the
 	 * caller's fault (400), not the server's. */
-	if (em_options_parse(def->scaler->options, filled, in->cfg, &bad, err) != 0 ||
-	    (def->scaler->validate && def->scaler->validate(in->cfg, err) != 0)) {
+	em_optdiag_to_err(&d, err);
+	if (em_options_parse(def->scaler->options, filled, in->cfg, &d) != 0 ||
+	    (def->scaler->validate && def->scaler->validate(in->cfg, &d) != 0)) {
 		err->kind = def->templated ? EM_E_BADREQUEST : EM_E_INTERNAL;
 		goto out;
 	}

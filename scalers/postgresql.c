@@ -22,9 +22,10 @@ static const char *const sslmode_choices[] = {"disable", "allow", "prefer", "req
 const struct em_option em_pg_options[] = {
 	{.name = "query", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(query),
 	 .help = "one SQL statement; the first column of the first row is the value"},
-	{.name = "targetQueryValue", .type = EM_OPT_FLOAT, .offset = OFF(targetQueryValue),
+	{.name = "targetQueryValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_TARGET, .offset = OFF(targetQueryValue),
 	 .help = "HPA target value (required, non-zero)"},
-	{.name = "activationTargetQueryValue", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(activationTargetQueryValue),
+	{.name = "activationTargetQueryValue", .type = EM_OPT_FLOAT, .def = "0", .flags = EM_OPT_ACTIVATION,
+	 .offset = OFF(activationTargetQueryValue),
 	 .help = "active when value > activationTargetQueryValue"},
 	{.name = "connection", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(connection),
 	 .help = "libpq connection string or URI; replaces host/port/userName/dbName/sslmode/password"},
@@ -50,34 +51,37 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
-int em_pg_validate(void *vcfg, struct em_err *err)
+int em_pg_validate(void *vcfg, struct em_optdiag *d)
 {
 	struct em_pg_cfg *c = vcfg;
+	struct em_err err = {0};
+	int before = d->errors;
 
 	/* KEDA: a zero target is "not given" (the HPA cannot divide by it). */
 	if (c->targetQueryValue == 0)
-		return em_err_set(err, EM_E_CONFIG, "targetQueryValue: no targetQueryValue given");
-	if (!isfinite(c->targetQueryValue))
-		return em_err_set(err, EM_E_CONFIG, "targetQueryValue: must be a finite number");
-	if (!empty(c->connection))
-		return em_pg_check_connection(c->connection, err);
+		em_opt_error(d, "targetQueryValue", "no targetQueryValue given");
+	if (!empty(c->connection)) {
+		if (em_pg_check_connection(c->connection, &err) != 0)
+			em_opt_error(d, "connection", "%s", err.msg + strlen("connection: "));
+		return d->errors > before ? -1 : 0;
+	}
 	if (empty(c->host))
-		return em_err_set(err, EM_E_CONFIG, "host: no host given");
-	if (empty(c->port))
-		return em_err_set(err, EM_E_CONFIG, "port: no port given");
-	{
+		em_opt_error(d, "host", "no host given");
+	if (empty(c->port)) {
+		em_opt_error(d, "port", "no port given");
+	} else {
 		char *end;
 		long p = strtol(c->port, &end, 10);
 		if (end == c->port || *end != '\0' || p < 1 || p > 65535)
-			return em_err_set(err, EM_E_CONFIG, "port: must be a number from 1 to 65535, got \"%s\"", c->port);
+			em_opt_error(d, "port", "must be a number from 1 to 65535, got \"%s\"", c->port);
 	}
 	if (empty(c->userName))
-		return em_err_set(err, EM_E_CONFIG, "userName: no userName given");
+		em_opt_error(d, "userName", "no userName given");
 	if (empty(c->dbName))
-		return em_err_set(err, EM_E_CONFIG, "dbName: no dbName given");
+		em_opt_error(d, "dbName", "no dbName given");
 	if (empty(c->sslmode))
-		return em_err_set(err, EM_E_CONFIG, "sslmode: no sslmode given");
-	return 0;
+		em_opt_error(d, "sslmode", "no sslmode given");
+	return d->errors > before ? -1 : 0;
 }
 
 /* ------------------------------------------------------- connection strings */

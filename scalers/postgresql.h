@@ -26,8 +26,8 @@ extern const struct em_scaler em_scaler_postgresql;
 
 /* KEDA's checks: targetQueryValue non-zero; host, port, userName, dbName and
  * sslmode when no connection string; a connection string libpq reads as the
- * user meant it (em_pg_check_connection). "key: message" on error. */
-int em_pg_validate(void *cfg, struct em_err *err);
+ * user meant it (em_pg_check_connection). Every problem goes to d. */
+int em_pg_validate(void *cfg, struct em_optdiag *d);
 
 /* Checks a `connection` value with libpq's own parser (PQconninfoParse) plus
  * the URI mistakes libpq accepts but reads differently (an unencoded '@' or

@@ -26,7 +26,6 @@
 /* ------------------------------------------------------------------ options */
 
 static const char *const multi_choices[] = {"sum", "max", "min", "avg", "items", NULL};
-static const char *const owner_choices[] = {"pod", "operator", NULL};
 
 #define OFF(f) offsetof(struct em_prom_cfg, f)
 
@@ -35,9 +34,10 @@ const struct em_option em_prom_options[] = {
 	 .help = "Prometheus base URL, e.g. http://prometheus:9090 (the API path is appended)"},
 	{.name = "query", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(query),
 	 .help = "PromQL instant query; should return one series or a scalar"},
-	{.name = "threshold", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED, .offset = OFF(threshold),
+	{.name = "threshold", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED | EM_OPT_TARGET, .offset = OFF(threshold),
 	 .help = "HPA target value"},
-	{.name = "activationThreshold", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(activationThreshold),
+	{.name = "activationThreshold", .type = EM_OPT_FLOAT, .def = "0", .flags = EM_OPT_ACTIVATION,
+	 .offset = OFF(activationThreshold),
 	 .help = "active when value > activationThreshold"},
 	{.name = "namespace", .type = EM_OPT_STRING, .offset = OFF(namespace),
 	 .help = "sent as the `namespace` query parameter (Thanos / prom-label-proxy tenancy)"},
@@ -56,20 +56,21 @@ const struct em_option em_prom_options[] = {
 	 .help = "extension: sum, max, min, avg or items when the query returns several series (default: error)"},
 	{.name = "awsRegion", .type = EM_OPT_STRING, .offset = OFF(awsRegion),
 	 .help = "Amazon Managed Prometheus SigV4 signing: not supported (rejected)"},
-	{.name = "identityOwner", .type = EM_OPT_ENUM, .choices = owner_choices, .offset = OFF(identityOwner),
-	 .help = "deprecated KEDA key, accepted and ignored"},
-	{.name = "authModes", .type = EM_OPT_STRING, .offset = OFF(authModes),
+	{.name = "identityOwner", .type = EM_OPT_STRING, .flags = EM_OPT_IGNORED,
+	 .help = "KEDA reads it and uses it for nothing here: accepted and ignored",
+	 .note = "KEDA's prometheus scaler reads identityOwner and uses it for nothing"},
+	{.name = "cortexOrgID", .type = EM_OPT_STRING, .flags = EM_OPT_IGNORED,
+	 .help = "removed in KEDA v2.14, which ignores it since: use customHeaders X-Scope-OrgID=ID",
+	 .note = "KEDA removed cortexOrgID in v2.14 (kedacore/keda#5538) and sends no X-Scope-OrgID for it "
+		 "since; write customHeaders: \"X-Scope-OrgID=ID\" to send the tenant"},
+	{.name = "authModes", .alias = "authMode", .type = EM_OPT_STRING, .offset = OFF(authModes),
 	 .help = "comma-separated: basic, bearer, tls, custom"},
-	{.name = "authMode", .type = EM_OPT_STRING, .offset = OFF(authMode),
-	 .help = "alias of authModes"},
 	{.name = "username", .type = EM_OPT_STRING, .offset = OFF(username),
 	 .help = "basic auth user name"},
 	{.name = "password", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(password),
 	 .help = "basic auth password (may be empty)"},
-	{.name = "bearerToken", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(bearerToken),
-	 .help = "bearer token, sent as Authorization: Bearer <token>"},
-	{.name = "token", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(token),
-	 .help = "alias of bearerToken"},
+	{.name = "bearerToken", .alias = "token", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET,
+	 .offset = OFF(bearerToken), .help = "bearer token, sent as Authorization: Bearer <token>"},
 	{.name = "cert", .type = EM_OPT_STRING, .offset = OFF(cert),
 	 .help = "client certificate, PEM contents (tls)"},
 	{.name = "key", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(key),
@@ -92,7 +93,8 @@ int em_prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
 	unsigned bits = 0;
 	const char *p = s;
 
-	while (p && *p) {
+	/* KEDA splits at every ',': an empty entry ("basic,") is refused too. */
+	while (p) {
 		const char *end = strchr(p, ',');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
 		char word[32];
@@ -104,10 +106,11 @@ int em_prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
 		}
 		while (n > 0 && isspace((unsigned char)p[n - 1]))
 			n--;
-		if (n > 0) {
+		if (n == 0)
+			return em_err_set(err, EM_E_CONFIG, "incorrect value for authMode is given: \"\"");
+		{
 			if (n >= sizeof(word))
-				return em_err_set(err, EM_E_CONFIG,
-						  "authModes: incorrect value for authMode is given: %.*s", (int)n, p);
+				return em_err_set(err, EM_E_CONFIG, "incorrect value for authMode is given: %.*s", (int)n, p);
 			memcpy(word, p, n);
 			word[n] = '\0';
 			if (strcmp(word, "basic") == 0)
@@ -120,15 +123,15 @@ int em_prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err)
 				bits |= EM_PROM_AUTH_CUSTOM;
 			else if (strcmp(word, "oauth") == 0 || strcmp(word, "apiKey") == 0)
 				return em_err_set(err, EM_E_CONFIG,
-						  "authModes: %s is not supported by the prometheus scaler", word);
+						  "%s: KEDA accepts it but sends no credentials for it in the prometheus "
+						  "scaler; not supported", word);
 			else
-				return em_err_set(err, EM_E_CONFIG,
-						  "authModes: incorrect value for authMode is given: %s", word);
+				return em_err_set(err, EM_E_CONFIG, "incorrect value for authMode is given: %s", word);
 		}
 		p = end ? end + 1 : NULL;
 	}
 	if ((bits & EM_PROM_AUTH_BASIC) && (bits & EM_PROM_AUTH_BEARER))
-		return em_err_set(err, EM_E_CONFIG, "authModes: both bearer and basic authentication can not be set");
+		return em_err_set(err, EM_E_CONFIG, "both bearer and basic authentication can not be set");
 	*out = bits;
 	return 0;
 }
@@ -138,16 +141,16 @@ static bool empty(const char *s)
 	return !s || !*s;
 }
 
-int em_prom_validate(void *vcfg, struct em_err *err)
+int em_prom_validate(void *vcfg, struct em_optdiag *d)
 {
 	struct em_prom_cfg *c = vcfg;
-	const char *modes;
+	struct em_err err = {0};
+	int before = d->errors;
 
 	if (strncmp(c->serverAddress, "http://", 7) != 0 && strncmp(c->serverAddress, "https://", 8) != 0)
-		return em_err_set(err, EM_E_CONFIG, "serverAddress: must start with http:// or https://");
+		em_opt_error(d, "serverAddress", "must start with http:// or https://");
 	if (!empty(c->awsRegion))
-		return em_err_set(err, EM_E_CONFIG,
-				  "awsRegion: Amazon Managed Prometheus (SigV4 signing) is not supported by this scaler");
+		em_opt_error(d, "awsRegion", "Amazon Managed Prometheus (SigV4 signing) is not supported by this scaler");
 
 	c->multi = EM_PROM_MULTI_ERROR;
 	if (c->multipleSeries) {
@@ -162,44 +165,40 @@ int em_prom_validate(void *vcfg, struct em_err *err)
 
 	for (size_t i = 0; i < c->customHeaders.n; i++) {
 		if (!em_http_header_name_ok(c->customHeaders.items[i].key))
-			return em_err_set(err, EM_E_CONFIG, "customHeaders: invalid header name \"%s\"",
-					  c->customHeaders.items[i].key);
-		if (!em_http_header_value_ok(c->customHeaders.items[i].value))
-			return em_err_set(err, EM_E_CONFIG, "customHeaders: header %s has a line break in its value",
-					  c->customHeaders.items[i].key);
+			em_opt_error(d, "customHeaders", "invalid header name \"%s\"", c->customHeaders.items[i].key);
+		else if (!em_http_header_value_ok(c->customHeaders.items[i].value))
+			em_opt_error(d, "customHeaders", "header %s has a line break in its value",
+				     c->customHeaders.items[i].key);
 	}
 
-	if (!empty(c->authModes) && !empty(c->authMode) && strcmp(c->authModes, c->authMode) != 0)
-		return em_err_set(err, EM_E_CONFIG, "authModes: authModes and authMode are both set and differ");
-	modes = !empty(c->authModes) ? c->authModes : c->authMode;
 	c->auth = 0;
-	if (!empty(modes) && em_prom_parse_authmodes(modes, &c->auth, err) != 0)
-		return -1;
+	if (!empty(c->authModes) && em_prom_parse_authmodes(c->authModes, &c->auth, &err) != 0)
+		return em_opt_error(d, "authModes", "%s", err.msg);
 
-	c->bearer = !empty(c->bearerToken) ? c->bearerToken : c->token;
+	c->bearer = c->bearerToken;
 	if ((c->auth & EM_PROM_AUTH_BEARER) && empty(c->bearer))
-		return em_err_set(err, EM_E_CONFIG, "bearerToken: bearer token is required when bearer auth is enabled");
-	if ((c->auth & EM_PROM_AUTH_BEARER) && !em_http_header_value_ok(c->bearer))
-		return em_err_set(err, EM_E_CONFIG, "bearerToken: must not contain a line break");
+		em_opt_error(d, "bearerToken", "bearer token is required when bearer auth is enabled");
+	else if ((c->auth & EM_PROM_AUTH_BEARER) && !em_http_header_value_ok(c->bearer))
+		em_opt_error(d, "bearerToken", "must not contain a line break");
 	if ((c->auth & EM_PROM_AUTH_BASIC) && empty(c->username))
-		return em_err_set(err, EM_E_CONFIG, "username: username is required when basic auth is enabled");
+		em_opt_error(d, "username", "username is required when basic auth is enabled");
 	if ((c->auth & EM_PROM_AUTH_TLS) && (empty(c->cert) || empty(c->key)))
-		return em_err_set(err, EM_E_CONFIG, "cert: cert and key are required when tls auth is enabled");
+		em_opt_error(d, "cert", "cert and key are required when tls auth is enabled");
 	if ((c->auth & EM_PROM_AUTH_CUSTOM) && (empty(c->customAuthHeader) || empty(c->customAuthValue)))
-		return em_err_set(err, EM_E_CONFIG,
-				  "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
-	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !em_http_header_name_ok(c->customAuthHeader))
-		return em_err_set(err, EM_E_CONFIG, "customAuthHeader: invalid header name \"%s\"", c->customAuthHeader);
-	if ((c->auth & EM_PROM_AUTH_CUSTOM) && !em_http_header_value_ok(c->customAuthValue))
-		return em_err_set(err, EM_E_CONFIG, "customAuthValue: must not contain a line break");
+		em_opt_error(d, "customAuthHeader",
+			     "customAuthHeader and customAuthValue are required when custom auth is enabled");
+	else if ((c->auth & EM_PROM_AUTH_CUSTOM) && !em_http_header_name_ok(c->customAuthHeader))
+		em_opt_error(d, "customAuthHeader", "invalid header name \"%s\"", c->customAuthHeader);
+	else if ((c->auth & EM_PROM_AUTH_CUSTOM) && !em_http_header_value_ok(c->customAuthValue))
+		em_opt_error(d, "customAuthValue", "must not contain a line break");
 	/* KEDA takes PEM contents, not paths; say so rather than fail in the TLS layer. */
-	if ((c->auth & EM_PROM_AUTH_TLS) && !strstr(c->cert, "-----BEGIN"))
-		return em_err_set(err, EM_E_CONFIG, "cert: expected PEM contents (read a file with fromFile)");
-	if ((c->auth & EM_PROM_AUTH_TLS) && !strstr(c->key, "-----BEGIN"))
-		return em_err_set(err, EM_E_CONFIG, "key: expected PEM contents (read a file with fromFile)");
+	if ((c->auth & EM_PROM_AUTH_TLS) && !empty(c->cert) && !strstr(c->cert, "-----BEGIN"))
+		em_opt_error(d, "cert", "expected PEM contents (read a file with fromFile)");
+	if ((c->auth & EM_PROM_AUTH_TLS) && !empty(c->key) && !strstr(c->key, "-----BEGIN"))
+		em_opt_error(d, "key", "expected PEM contents (read a file with fromFile)");
 	if (!empty(c->ca) && !strstr(c->ca, "-----BEGIN"))
-		return em_err_set(err, EM_E_CONFIG, "ca: expected PEM contents (read a file with fromFile)");
-	return 0;
+		em_opt_error(d, "ca", "expected PEM contents (read a file with fromFile)");
+	return d->errors > before ? -1 : 0;
 }
 
 /* ---------------------------------------------------------- request building */

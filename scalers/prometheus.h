@@ -51,15 +51,12 @@ struct em_prom_cfg {
 	bool unsafeSsl;
 	int64_t timeout_ms;          /* 0: the metric's timeout */
 	char *awsRegion;             /* accepted so the error is clear: unsupported */
-	char *identityOwner;         /* deprecated in KEDA, ignored */
 	char *multipleSeries;        /* extension: sum|max|min|avg|items */
 	/* KEDA authentication parameters */
-	char *authModes;
-	char *authMode;              /* KEDA's alias of authModes */
+	char *authModes;             /* or KEDA's alias authMode */
 	char *username;
 	char *password;
-	char *bearerToken;
-	char *token;                 /* KEDA's alias of bearerToken */
+	char *bearerToken;           /* or KEDA's alias token */
 	char *cert;                  /* PEM contents, as in KEDA */
 	char *key;
 	char *ca;
@@ -69,14 +66,14 @@ struct em_prom_cfg {
 	/* derived by validate() */
 	enum em_prom_multi multi;
 	unsigned auth;               /* EM_PROM_AUTH_* */
-	const char *bearer;          /* bearerToken or token */
+	const char *bearer;          /* bearerToken */
 };
 
 extern const struct em_option em_prom_options[];
 extern const struct em_scaler em_scaler_prometheus;
 
-/* Cross-field checks; fills the derived fields. "key: message" on error. */
-int em_prom_validate(void *cfg, struct em_err *err);
+/* Cross-field checks; fills the derived fields. Every problem goes to d. */
+int em_prom_validate(void *cfg, struct em_optdiag *d);
 
 /* Parses an authModes value ("basic", "tls,bearer", ...) into EM_PROM_AUTH_* bits. */
 int em_prom_parse_authmodes(const char *s, unsigned *out, struct em_err *err);

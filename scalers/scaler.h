@@ -143,9 +143,10 @@ struct em_scaler {
 	int (*global_init)(struct em_err *err);
 	void (*global_cleanup)(void);
 
-	/* Optional cross-field checks and derived fields, after options are parsed.
-	 * Errors are EM_E_CONFIG and name the key first: "key: message". */
-	int (*validate)(void *cfg, struct em_err *err);
+	/* Optional cross-field checks and derived fields, after options are parsed
+	 * without error. Reports every problem to d (em_opt_error, em_opt_warn),
+	 * each naming its key, and returns -1 when any was an error. */
+	int (*validate)(void *cfg, struct em_optdiag *d);
 
 	/* Creates an instance. cfg is owned by the core and outlives the instance. */
 	void *(*open)(const void *cfg, struct em_err *err);

@@ -6,9 +6,12 @@
 #include "adapter/log.h"
 
 static const char *const usage_check =
-	"usage: extmetrics check-config FILE\n"
+	"usage: extmetrics check-config [--skip-secrets] FILE\n"
 	"\n"
-	"Validates FILE: exit 0, or print every error as FILE:LINE:COL: KEY: message and exit 1.\n";
+	"Validates FILE: exit 0, or print every error as FILE:LINE:COL: KEY: message and exit 1.\n"
+	"Warnings (keys accepted but ignored or deprecated, secrets written in the file) go to stderr.\n"
+	"--skip-secrets: do not read fromFile, fromEnv and <key>FromEnv values (Secrets mounted only in the\n"
+	"cluster, variables set only in the pod); everything else is checked.\n";
 
 int em_cmd_check_config(int argc, char **argv)
 {
@@ -19,10 +22,12 @@ int em_cmd_check_config(int argc, char **argv)
 
 	if ((rc = em_cli_parse_flags(argc, argv, &f, usage_check, 1)) >= 0)
 		return rc;
-	em_log_setup(EM_LOG_WARN, false); /* warnings (literal secrets) go to stderr */
-	c = em_config_load(f.pos[0], &errs);
+	em_log_setup(EM_LOG_WARN, false); /* warnings go to stderr */
+	c = em_config_load_ex(f.pos[0], f.skip_secrets ? EM_CFG_SKIP_SECRETS : 0, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		printf("%s\n", errs.msgs[i]);
+	for (size_t i = 0; i < errs.nwarns; i++)
+		fprintf(stderr, "%s\n", errs.warns[i]);
 	em_errlist_free(&errs);
 	if (!c)
 		return 1;

@@ -35,12 +35,12 @@ int em_cmd_version(int argc, char **argv);
 
 struct em_cli_flags {
 	const char *config, *listen, *metrics_listen, *cert, *key, *level, *format, *selector;
-	int demo, help;
+	int demo, help, skip_secrets;
 	const char *pos[8];
 	int npos;
 };
 
-/* Parses argv[1..]: --NAME VALUE or --NAME=VALUE, --demo, and exactly npos
+/* Parses argv[1..]: --NAME VALUE or --NAME=VALUE, --demo, --skip-secrets, and exactly npos
  * positionals. -1: go on; else the exit code to return at once (0 after
  * --help printed usage, 2 after a usage error was printed). */
 int em_cli_parse_flags(int argc, char **argv, struct em_cli_flags *f, const char *usage, int npos);

@@ -39,6 +39,10 @@ static int parse(int argc, char **argv, struct em_cli_flags *f, const char *usag
 			f->demo = 1;
 			continue;
 		}
+		if (strcmp(a, "--skip-secrets") == 0) {
+			f->skip_secrets = 1;
+			continue;
+		}
 		if (strncmp(a, "--", 2) != 0 || strcmp(a, "--") == 0) {
 			if (f->npos == 8) {
 				fprintf(stderr, "too many arguments\n%s", usage);
@@ -121,6 +125,8 @@ struct em_config *em_cli_load(const struct em_cli_flags *f, bool metrics_only)
 	}
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.msgs[i]);
+	for (size_t i = 0; i < errs.nwarns; i++)
+		em_warn("%s", errs.warns[i]);
 	em_errlist_free(&errs);
 	return c;
 }

@@ -24,7 +24,16 @@ void em_scalerdoc_print(const struct em_scaler *sc)
 	printf("| key | type | default | required | secret | description |\n");
 	printf("|---|---|---|---|---|---|\n");
 	for (const struct em_option *o = sc->options; o->name; o++) {
-		printf("| `%s` | %s", o->name, em_opt_type_name(o->type));
+		printf("| `%s`", o->name);
+		if (o->alias)
+			printf(" (`%s`)", o->alias);
+		if (o->flags & EM_OPT_IGNORED) {
+			printf(" | ignored | - | no | no | ");
+			cell(o->help);
+			printf(" |\n");
+			continue;
+		}
+		printf(" | %s", em_opt_type_name(o->type));
 		if (o->type == EM_OPT_ENUM && o->choices) {
 			printf(" (");
 			for (const char *const *c = o->choices; *c; c++)

@@ -51,6 +51,8 @@ static void reload(struct em_registry *reg, const char *path, const char *why, c
 		em_errlist_free(&errs);
 		return;
 	}
+	for (size_t i = 0; i < errs.nwarns; i++)
+		em_warn("%s", errs.warns[i]);
 	em_errlist_free(&errs);
 	/* Listeners, TLS and auth are set up once (the settings table says
 	 * which settings a reload applies): say so rather than pretend. */

@@ -1,4 +1,4 @@
-/* text.h - small text helpers parsers share: hex digits, percent-decoding, DNS labels, growing string vectors. */
+/* text.h - small text helpers parsers share: hex digits, percent-decoding, DNS labels, string vectors, edit distance. */
 #ifndef EM_TEXT_H
 #define EM_TEXT_H
 
@@ -27,5 +27,11 @@ uint32_t em_hash_str(const char *s);
 /* Appends a copy of s to the vector *v of *n strings. 0, or -1 out of memory
  * (the vector is then unchanged). */
 int em_strv_push(char ***v, size_t *n, const char *s);
+
+/* The optimal string alignment distance of a and b (edits of one character,
+ * a transposition of neighbours counting once), ASCII case ignored; any
+ * value above max once it is certain to exceed it (strings over 64 bytes
+ * always). For "did you mean" suggestions. */
+size_t em_text_distance(const char *a, const char *b, size_t max);
 
 #endif

@@ -55,9 +55,10 @@ static const struct em_option cw_options[] = {
 	 .help = "dimension values, `;`-separated, as many as names"},
 	{.name = "expression", .type = EM_OPT_STRING, .offset = offsetof(struct cw_cfg, expression),
 	 .help = "Metrics Insights query or metric math expression instead of namespace/metricName/dimensions"},
-	{.name = "targetMetricValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED, .offset = offsetof(struct cw_cfg, target),
+	{.name = "targetMetricValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED | EM_OPT_TARGET,
+	 .offset = offsetof(struct cw_cfg, target),
 	 .help = "target value per replica (the HPA's AverageValue)"},
-	{.name = "activationTargetMetricValue", .type = EM_OPT_FLOAT, .def = "0",
+	{.name = "activationTargetMetricValue", .type = EM_OPT_FLOAT, .def = "0", .flags = EM_OPT_ACTIVATION,
 	 .offset = offsetof(struct cw_cfg, activation), .help = "active (scale from zero) when the value is above this"},
 	{.name = "minMetricValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED, .offset = offsetof(struct cw_cfg, min_value),
 	 .help = "value served when CloudWatch has no data points (with ignoreNullValues)"},
@@ -124,43 +125,44 @@ static bool stat_ok(const char *s)
 	return false;
 }
 
-static int check_period(int64_t p, struct em_err *err)
+static int check_period(int64_t p, struct em_optdiag *d)
 {
 	if (p < 1)
-		return em_err_set(err, EM_E_CONFIG,
-				  "metricStatPeriod: metricStatPeriod can not be smaller than 1, however, %lld is provided",
-				  (long long)p);
+		return em_opt_error(d, "metricStatPeriod",
+				    "metricStatPeriod can not be smaller than 1, however, %lld is provided", (long long)p);
 	if (p <= 60) {
 		if (p == 1 || p == 5 || p == 10 || p == 30 || p == 60)
 			return 0;
-		return em_err_set(err, EM_E_CONFIG,
-				  "metricStatPeriod: metricStatPeriod < 60 has to be one of [1, 5, 10, 30], however, %lld is provided",
-				  (long long)p);
+		return em_opt_error(d, "metricStatPeriod",
+				    "metricStatPeriod < 60 has to be one of [1, 5, 10, 30], however, %lld is provided",
+				    (long long)p);
 	}
 	if (p % 60 != 0)
-		return em_err_set(err, EM_E_CONFIG,
-				  "metricStatPeriod: metricStatPeriod >= 60 has to be a multiple of 60, however, %lld is provided",
-				  (long long)p);
+		return em_opt_error(d, "metricStatPeriod",
+				    "metricStatPeriod >= 60 has to be a multiple of 60, however, %lld is provided",
+				    (long long)p);
 	return 0;
 }
 
-/* KEDA's Validate() (pkg/scalers/aws_cloudwatch_scaler.go), messages after the key. */
-static int cw_validate(void *p, struct em_err *err)
+/* KEDA's Validate() (pkg/scalers/aws_cloudwatch_scaler.go), messages after
+ * the key; KEDA stops at its first, we report each independent one. */
+static int cw_validate(void *p, struct em_optdiag *d)
 {
 	struct cw_cfg *c = p;
+	int before = d->errors;
 
 	if (!nz(c->expression)) {
 		if (!nz(c->ns))
-			return em_err_set(err, EM_E_CONFIG, "namespace: namespace not given");
+			em_opt_error(d, "namespace", "namespace not given");
 		if (!nz(c->metric_name))
-			return em_err_set(err, EM_E_CONFIG, "metricName: metric name not given");
+			em_opt_error(d, "metricName", "metric name not given");
 		if (!nz(c->dimension_name))
-			return em_err_set(err, EM_E_CONFIG, "dimensionName: dimension name not given");
+			em_opt_error(d, "dimensionName", "dimension name not given");
 		if (!nz(c->dimension_value))
-			return em_err_set(err, EM_E_CONFIG, "dimensionValue: dimension value not given");
-		if (count_parts(c->dimension_name) != count_parts(c->dimension_value))
-			return em_err_set(err, EM_E_CONFIG,
-					  "dimensionValue: dimensionName and dimensionValue are not matching in size");
+			em_opt_error(d, "dimensionValue", "dimension value not given");
+		if (nz(c->dimension_name) && nz(c->dimension_value) &&
+		    count_parts(c->dimension_name) != count_parts(c->dimension_value))
+			em_opt_error(d, "dimensionValue", "dimensionName and dimensionValue are not matching in size");
 		if (nz(c->unit)) {
 			bool ok = false;
 			char list[512];
@@ -170,28 +172,23 @@ static int cw_validate(void *p, struct em_err *err)
 			if (!ok) {
 				for (size_t i = 0; units[i] && off < sizeof(list); i++)
 					off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? " " : "", units[i]);
-				return em_err_set(err, EM_E_CONFIG, "metricUnit: metricUnit '%s' is not one of [%s]", c->unit,
-						  list);
+				em_opt_error(d, "metricUnit", "metricUnit '%s' is not one of [%s]", c->unit, list);
 			}
 		}
 	}
-	if (check_period(c->stat_period, err) != 0)
-		return -1;
-	if (c->collection_time < 0 || c->collection_time % c->stat_period != 0)
-		return em_err_set(err, EM_E_CONFIG,
-				  "metricCollectionTime: metricCollectionTime must be greater than 0 and a multiple of "
-				  "metricStatPeriod(%lld), %lld is given",
-				  (long long)c->stat_period, (long long)c->collection_time);
+	if (check_period(c->stat_period, d) == 0 && (c->collection_time < 0 || c->collection_time % c->stat_period != 0))
+		em_opt_error(d, "metricCollectionTime",
+			     "metricCollectionTime must be greater than 0 and a multiple of metricStatPeriod(%lld), %lld is "
+			     "given", (long long)c->stat_period, (long long)c->collection_time);
 	if (c->end_offset < 0)
-		return em_err_set(err, EM_E_CONFIG, "metricEndTimeOffset: must not be negative, %lld is given",
-				  (long long)c->end_offset);
+		em_opt_error(d, "metricEndTimeOffset", "must not be negative, %lld is given", (long long)c->end_offset);
 	if (!stat_ok(c->stat))
-		return em_err_set(err, EM_E_CONFIG,
-				  "metricStat: '%s' is not a statistic (SampleCount, Average, Sum, Minimum, Maximum, "
-				  "or an extended one like p95)", c->stat);
-	if (!em_aws_region_valid(c->region))
-		return em_err_set(err, EM_E_CONFIG, "awsRegion: invalid region \"%.64s\"", c->region);
-	return em_aws_auth_validate(&c->auth, err);
+		em_opt_error(d, "metricStat",
+			     "'%s' is not a statistic (SampleCount, Average, Sum, Minimum, Maximum, or an extended one like "
+			     "p95)", c->stat);
+	em_aws_region_check("awsRegion", c->region, d);
+	em_aws_auth_validate(&c->auth, d);
+	return d->errors > before ? -1 : 0;
 }
 
 struct cw_inst {
@@ -424,7 +421,10 @@ static void cw_fetch_batch(void **insts, size_t n, const struct em_fetch_ctx *ct
 			continue;
 		}
 		if (!s->has_value) {
-			if (!c->cfg->ignore_null) {
+			/* KEDA errors only when a result came with no values; an
+			 * empty MetricDataResults list gives minMetricValue whatever
+			 * ignoreNullValues says. */
+			if (!c->cfg->ignore_null && s->seen) {
 				rcs[i] = em_err_set(&errs[i], EM_E_UNAVAILABLE,
 						    "empty metric data received, ignoreNullValues is false, returning error");
 				continue;

@@ -29,13 +29,15 @@ struct sqs_cfg {
 static const struct em_option sqs_options[] = {
 	{.name = "queueURL", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = offsetof(struct sqs_cfg, queue_url),
 	 .help = "queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME); a bare name is taken as is"},
-	{.name = "queueLength", .type = EM_OPT_INT, .def = "5", .offset = offsetof(struct sqs_cfg, queue_length),
+	{.name = "queueLength", .type = EM_OPT_INT, .def = "5", .flags = EM_OPT_TARGET,
+	 .offset = offsetof(struct sqs_cfg, queue_length),
 	 .help = "target messages per replica (the HPA's AverageValue)"},
-	{.name = "activationQueueLength", .type = EM_OPT_INT, .def = "0",
+	{.name = "activationQueueLength", .type = EM_OPT_INT, .def = "0", .flags = EM_OPT_ACTIVATION,
 	 .offset = offsetof(struct sqs_cfg, activation_queue_length),
 	 .help = "active (scale from zero) when the count is above this"},
-	{.name = "awsRegion", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = offsetof(struct sqs_cfg, region),
-	 .help = "region of the queue (signing and the default endpoint)"},
+	{.name = "awsRegion", .type = EM_OPT_STRING, .offset = offsetof(struct sqs_cfg, region),
+	 .help = "region of the queue (signing and the default endpoint); absent: the one queueURL names "
+		 "(KEDA requires it)"},
 	{.name = "awsEndpoint", .type = EM_OPT_STRING, .offset = offsetof(struct sqs_cfg, endpoint),
 	 .help = "endpoint override (VPC endpoint, LocalStack); else AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, regional"},
 	{.name = "scaleOnInFlight", .type = EM_OPT_BOOL, .def = "true", .offset = offsetof(struct sqs_cfg, scale_on_in_flight),
@@ -81,16 +83,26 @@ static int queue_name(const char *url, char *out, size_t cap)
 	return 0;
 }
 
-static int sqs_validate(void *p, struct em_err *err)
+static int sqs_validate(void *p, struct em_optdiag *d)
 {
 	struct sqs_cfg *cfg = p;
-	char name[256];
+	char name[256], region[64];
+	int before = d->errors;
 
 	if (queue_name(cfg->queue_url, name, sizeof(name)) != 0)
-		return em_err_set(err, EM_E_CONFIG, "queueURL: cannot get queueName from queueURL");
-	if (!em_aws_region_valid(cfg->region))
-		return em_err_set(err, EM_E_CONFIG, "awsRegion: invalid region \"%.64s\"", cfg->region);
-	return em_aws_auth_validate(&cfg->auth, err);
+		em_opt_error(d, "queueURL", "cannot get queueName from queueURL");
+	if (!cfg->region || !*cfg->region) {
+		/* KEDA requires awsRegion even when the queue URL names it. */
+		if (em_aws_region_from_sqs_url(cfg->queue_url, region, sizeof(region)) != 0) {
+			em_opt_error(d, "awsRegion", "missing required parameter \"awsRegion\" (queueURL names no region)");
+		} else if (!(cfg->region = strdup(region))) {
+			em_opt_error(d, "awsRegion", "out of memory");
+		}
+	} else {
+		em_aws_region_check("awsRegion", cfg->region, d);
+	}
+	em_aws_auth_validate(&cfg->auth, d);
+	return d->errors > before ? -1 : 0;
 }
 
 static void sqs_close(void *p)

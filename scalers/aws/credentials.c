@@ -23,43 +23,67 @@ static const char *nz(const char *s)
 
 static const char *cfg_akid(const struct em_aws_auth_cfg *a)
 {
-	return nz(a->access_key_id) ? a->access_key_id : nz(a->access_key_id_alt);
+	return nz(a->access_key_id);
 }
 
 static const char *cfg_role(const struct em_aws_auth_cfg *a)
 {
-	return nz(a->role_arn) ? a->role_arn : nz(a->aws_role_arn);
+	return nz(a->role_arn);
 }
 
-int em_aws_auth_validate(const struct em_aws_auth_cfg *a, struct em_err *err)
+/* Clears a field KEDA would not use, saying so. */
+static void drop(struct em_optdiag *d, char **field, const char *key, const char *why)
 {
-	const char *akid = cfg_akid(a), *secret = nz(a->secret_access_key), *role = cfg_role(a);
-	const char *pod = nz(a->pod_identity);
+	if (!nz(*field))
+		return;
+	em_opt_warn(d, key, "ignored: %s", why);
+	em_free_secret(*field);
+	*field = NULL;
+}
 
-	if (nz(a->identity_owner) && strcmp(a->identity_owner, "pod") != 0 && strcmp(a->identity_owner, "operator") != 0)
-		return em_err_set(err, EM_E_CONFIG, "identityOwner must be either 'pod' or 'operator', got: %s",
-				  a->identity_owner);
-	if (nz(a->access_key_id) && nz(a->access_key_id_alt) && strcmp(a->access_key_id, a->access_key_id_alt) != 0)
-		return em_err_set(err, EM_E_CONFIG, "awsAccessKeyId: set twice (awsAccessKeyID and awsAccessKeyId)");
-	if (nz(a->role_arn) && nz(a->aws_role_arn) && strcmp(a->role_arn, a->aws_role_arn) != 0)
-		return em_err_set(err, EM_E_CONFIG, "awsRoleArn: set twice (roleArn and awsRoleArn differ)");
-	if (akid && !secret)
-		return em_err_set(err, EM_E_CONFIG, "awsSecretAccessKey not found");
-	if (secret && !akid)
-		return em_err_set(err, EM_E_CONFIG, "awsAccessKeyID not found");
-	if (pod && strcmp(pod, "none") == 0 && !akid)
-		return em_err_set(err, EM_E_CONFIG, "awsAccessKeyID not found");
-	if (pod && strcmp(pod, "none") != 0 && akid)
-		return em_err_set(err, EM_E_CONFIG,
-				  "awsAccessKeyID: static keys and podIdentity \"%s\" exclude each other; remove one", pod);
-	if (nz(a->session_token) && !akid)
-		return em_err_set(err, EM_E_CONFIG, "awsSessionToken: needs awsAccessKeyID and awsSecretAccessKey");
-	if (nz(a->external_id) && !role)
-		return em_err_set(err, EM_E_CONFIG, "externalID: needs roleArn");
-	if (role && strncmp(role, "arn:", 4) != 0)
-		return em_err_set(err, EM_E_CONFIG, "roleArn: \"%.200s\" is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)",
-				  role);
-	return 0;
+static void drop_keys(struct em_optdiag *d, struct em_aws_auth_cfg *a, const char *why)
+{
+	drop(d, &a->access_key_id, "awsAccessKeyID", why);
+	drop(d, &a->secret_access_key, "awsSecretAccessKey", why);
+	drop(d, &a->session_token, "awsSessionToken", why);
+}
+
+int em_aws_auth_validate(struct em_aws_auth_cfg *a, struct em_optdiag *d)
+{
+	const char *pod = nz(a->pod_identity), *owner = nz(a->identity_owner);
+	bool own_identity = false;   /* KEDA's identityOwner operator: its own identity, nothing else */
+	int before = d->errors;
+
+	if (pod && strcmp(pod, "none") != 0) {
+		/* KEDA: with podIdentity aws the pod identity is used, and
+		 * identityOwner and static keys are not looked at. */
+		drop(d, &a->identity_owner, "identityOwner", "KEDA does not look at it with podIdentity aws");
+		drop_keys(d, a, "KEDA uses the pod identity and never reads static keys with podIdentity aws");
+	} else if (owner && strcmp(owner, "pod") != 0) {
+		own_identity = true;
+		if (strcmp(owner, "operator") != 0)
+			em_opt_warn(d, "identityOwner",
+				    "\"%.64s\" is neither pod nor operator: KEDA then uses its own identity, as with "
+				    "operator; so does this server", owner);
+		drop_keys(d, a, "with identityOwner operator KEDA uses its own identity and never reads static keys");
+		drop(d, &a->role_arn, "roleArn", "with identityOwner operator KEDA uses its own identity and assumes no role");
+	} else if (cfg_role(a)) {
+		drop_keys(d, a, "KEDA assumes awsRoleArn with its own identity and never reads static keys beside a role");
+	}
+	if (!cfg_role(a))
+		drop(d, &a->external_id, "externalID", "no role to assume (KEDA ignores it too)");
+
+	if (cfg_akid(a) && !nz(a->secret_access_key))
+		em_opt_error(d, "awsSecretAccessKey", "awsSecretAccessKey not found");
+	else if (nz(a->secret_access_key) && !cfg_akid(a))
+		em_opt_error(d, "awsAccessKeyID", "awsAccessKeyID not found");
+	else if (pod && strcmp(pod, "none") == 0 && !cfg_akid(a) && !cfg_role(a) && !own_identity)
+		em_opt_error(d, "awsAccessKeyID", "awsAccessKeyID not found");
+	if (nz(a->session_token) && !cfg_akid(a))
+		em_opt_error(d, "awsSessionToken", "needs awsAccessKeyID and awsSecretAccessKey");
+	if (cfg_role(a) && strncmp(cfg_role(a), "arn:", 4) != 0)
+		em_opt_error(d, "roleArn", "\"%.200s\" is not an ARN (arn:aws:iam::ACCOUNT:role/NAME)", cfg_role(a));
+	return d->errors > before ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -660,8 +684,6 @@ out:
 
 struct em_aws_identity *em_aws_identity_open(const struct em_aws_auth_cfg *a, const char *region, struct em_err *err)
 {
-	if (em_aws_auth_validate(a, err) != 0)
-		return NULL;
 	return open_key(a, region, true, err);
 }
 

@@ -16,43 +16,62 @@
 
 struct em_aws_auth_cfg {
 	char *pod_identity;       /* podIdentity: aws | aws-eks | none */
-	char *identity_owner;     /* identityOwner: pod | operator (deprecated, accepted) */
-	char *role_arn;           /* roleArn (auth.roleArn) */
-	char *aws_role_arn;       /* awsRoleArn (KEDA's authParams name) */
+	char *identity_owner;     /* identityOwner: pod | operator (KEDA's legacy switch) */
+	char *role_arn;           /* roleArn (auth.roleArn), or KEDA's authParams name awsRoleArn */
 	char *external_id;        /* externalID */
-	char *access_key_id;      /* awsAccessKeyID */
-	char *access_key_id_alt;  /* awsAccessKeyId, KEDA accepts both spellings */
+	char *access_key_id;      /* awsAccessKeyID, or KEDA's other spelling awsAccessKeyId */
 	char *secret_access_key;  /* awsSecretAccessKey */
 	char *session_token;      /* awsSessionToken */
 };
 
 extern const char *const em_aws_pod_identity_choices[];
 
+/* KEDA reads these from metadata only in the legacy ways noted (GetAwsAuthorization
+ * in pkg/scalers/aws/aws_common.go); what it ignores there is ignored here too. */
 #define EM_AWS_AUTH_OPTIONS(T, M)                                                                            \
 	{.name = "podIdentity", .type = EM_OPT_ENUM, .offset = offsetof(T, M.pod_identity),                    \
-	 .choices = em_aws_pod_identity_choices, .flags = EM_OPT_NOENV,                                        \
+	 .choices = em_aws_pod_identity_choices, .flags = EM_OPT_NOENV | EM_OPT_NOMETA,                        \
+	 .note = "KEDA takes the pod identity from a TriggerAuthentication only; write auth.podIdentity",      \
 	 .help = "`aws`: the default credential chain (env keys, IRSA, EKS Pod Identity, IMDSv2); `none`: "    \
 		 "static keys only. Default: static keys when given, else the chain"},                         \
-	{.name = "roleArn", .type = EM_OPT_STRING, .offset = offsetof(T, M.role_arn),                         \
-	 .help = "role assumed (sts:AssumeRole) on top of the identity"},                                      \
-	{.name = "awsRoleArn", .type = EM_OPT_STRING, .offset = offsetof(T, M.aws_role_arn),                  \
-	 .help = "same as roleArn (KEDA's TriggerAuthentication parameter name)"},                             \
+	{.name = "roleArn", .alias = "awsRoleArn", .type = EM_OPT_STRING, .offset = offsetof(T, M.role_arn),   \
+	 .flags = EM_OPT_NOMETA,                                                                               \
+	 .note = "KEDA reads the role only from a TriggerAuthentication (awsRoleArn, podIdentity.roleArn); "   \
+		 "write auth.roleArn",                                                                          \
+	 .help = "role assumed (sts:AssumeRole); awsRoleArn is KEDA's TriggerAuthentication name for it"},     \
 	{.name = "externalID", .type = EM_OPT_STRING, .offset = offsetof(T, M.external_id),                   \
-	 .flags = EM_OPT_SECRET, .help = "ExternalId passed to sts:AssumeRole"},                               \
-	{.name = "awsAccessKeyID", .type = EM_OPT_STRING, .offset = offsetof(T, M.access_key_id),             \
-	 .flags = EM_OPT_SECRET, .help = "static access key id (use fromEnv/fromFile)"},                       \
-	{.name = "awsAccessKeyId", .type = EM_OPT_STRING, .offset = offsetof(T, M.access_key_id_alt),         \
-	 .flags = EM_OPT_SECRET, .help = "same as awsAccessKeyID"},                                            \
+	 .flags = EM_OPT_SECRET | EM_OPT_NOMETA,                                                               \
+	 .note = "KEDA reads externalID only from a TriggerAuthentication's podIdentity; write auth.externalID", \
+	 .help = "ExternalId passed to sts:AssumeRole (ignored without a role, as in KEDA)"},                   \
+	{.name = "awsAccessKeyID", .alias = "awsAccessKeyId", .type = EM_OPT_STRING,                          \
+	 .offset = offsetof(T, M.access_key_id), .flags = EM_OPT_SECRET | EM_OPT_METAWARN,                    \
+	 .note = "a static key in metadata: KEDA reads it there (its legacy path); prefer auth.params with "   \
+		 "fromFile",                                                                                    \
+	 .help = "static access key id (use fromEnv/fromFile); awsAccessKeyId is KEDA's other spelling"},      \
 	{.name = "awsSecretAccessKey", .type = EM_OPT_STRING, .offset = offsetof(T, M.secret_access_key),     \
-	 .flags = EM_OPT_SECRET, .help = "static secret access key (use fromEnv/fromFile)"},                   \
+	 .flags = EM_OPT_SECRET | EM_OPT_METAWARN,                                                             \
+	 .note = "used, but KEDA ignores a literal awsSecretAccessKey in metadata (it reads "                  \
+		 "awsSecretAccessKeyFromEnv there) and fails with \"awsSecretAccessKey not found\"; move it to "    \
+		 "auth.params",                                                                                 \
+	 .help = "static secret access key (use fromEnv/fromFile)"},                                           \
 	{.name = "awsSessionToken", .type = EM_OPT_STRING, .offset = offsetof(T, M.session_token),            \
-	 .flags = EM_OPT_SECRET, .help = "session token of temporary static keys"},                            \
+	 .flags = EM_OPT_SECRET | EM_OPT_METAWARN,                                                             \
+	 .note = "used, but KEDA ignores awsSessionToken in metadata (its temporary keys then fail at AWS); "   \
+		 "move it to auth.params",                                                                      \
+	 .help = "session token of temporary static keys"},                                                   \
 	{.name = "identityOwner", .type = EM_OPT_STRING, .offset = offsetof(T, M.identity_owner),              \
-	 .help = "deprecated in KEDA: `pod` or `operator`; both use this server's identity"}
+	 .flags = EM_OPT_DEPRECATED,                                                                           \
+	 .note = "deprecated in KEDA (it goes with aws-eks): pod is the default; any other value means "       \
+		 "KEDA's (here: this server's) own identity, with static keys and role ignored",               \
+	 .help = "KEDA's legacy switch: `pod` (default) or `operator` (this server's identity, keys and role " \
+		 "ignored)"}
 
-/* Cross-field checks with KEDA's messages ("awsAccessKeyID not found", ...).
- * EM_E_CONFIG. */
-int em_aws_auth_validate(const struct em_aws_auth_cfg *a, struct em_err *err);
+/* KEDA's rules for which credentials a trigger uses (GetAwsAuthorization):
+ * reports every problem to d (KEDA's messages: "awsAccessKeyID not found",
+ * ...) and clears in a what KEDA would ignore, with a warning each: static
+ * keys beside podIdentity aws or a role, keys and role with identityOwner
+ * operator, externalID without a role. */
+int em_aws_auth_validate(struct em_aws_auth_cfg *a, struct em_optdiag *d);
 
 /* ------------------------------------------------------------------ */
 /* Providers: where one identity's credentials come from. */
@@ -112,7 +131,8 @@ int em_aws_parse_sts_creds(const char *xml, size_t len, struct em_aws_creds *out
 void em_aws_creds_global_init(void);
 bool em_aws_creds_global_cleanup(void);
 
-/* Finds or creates the identity for a (validated) auth config; region is
+/* Finds or creates the identity for an auth config em_aws_auth_validate()
+ * accepted; region is
  * the metric's, used for STS when AWS_REGION / AWS_DEFAULT_REGION are
  * unset. NULL with err (no credentials source, out of memory). */
 struct em_aws_identity *em_aws_identity_open(const struct em_aws_auth_cfg *a, const char *region,

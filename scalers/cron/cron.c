@@ -86,37 +86,36 @@ static void cron_close(void *p)
  * pkg/scalers/cron_scaler.go, and "unable to load timezone: ..." from
  * GetMetricsAndActivity (KEDA only finds a bad zone at the first poll; we
  * find it when the config is loaded). */
-static int cron_build(const struct cron_cfg *cfg, struct cron_inst *c, struct em_err *err)
+static int cron_build(const struct cron_cfg *cfg, struct cron_inst *c, struct em_optdiag *d)
 {
-	if (em_cron_parse(cfg->start, CRON_PARSE_FLAGS, &c->start, err) != 0) {
-		em_err_prefix(err, "start: error parsing start schedule");
-		return -1;
-	}
-	if (em_cron_parse(cfg->end, CRON_PARSE_FLAGS, &c->end, err) != 0) {
-		em_err_prefix(err, "end: error parsing end schedule");
-		return -1;
-	}
+	struct em_err err = {0};
+	int before = d->errors;
+
+	if (em_cron_parse(cfg->start, CRON_PARSE_FLAGS, &c->start, &err) != 0)
+		em_opt_error(d, "start", "error parsing start schedule: %s", err.msg);
+	memset(&err, 0, sizeof(err));
+	if (em_cron_parse(cfg->end, CRON_PARSE_FLAGS, &c->end, &err) != 0)
+		em_opt_error(d, "end", "error parsing end schedule: %s", err.msg);
 	if (strcmp(cfg->start, cfg->end) == 0)
-		return em_err_set(err, EM_E_CONFIG, "end: start and end can not have exactly same time input");
+		em_opt_error(d, "end", "start and end can not have exactly same time input");
 	if (cfg->desired_replicas == 0)
-		return em_err_set(err, EM_E_CONFIG, "desiredReplicas: no desiredReplicas specified");
+		em_opt_error(d, "desiredReplicas", "no desiredReplicas specified");
 	/* KEDA lets negative values through; an HPA target of a negative
 	 * replica count is meaningless, and replicas are int32 in Kubernetes. */
-	if (cfg->desired_replicas < 0 || cfg->desired_replicas > INT32_MAX)
-		return em_err_set(err, EM_E_CONFIG, "desiredReplicas: must be between 1 and %d, got %lld",
-				  INT32_MAX, (long long)cfg->desired_replicas);
-	if (!c->zone && em_tz_load(cfg->timezone, &c->zone, err) != 0) {
-		em_err_prefix(err, "timezone: unable to load timezone");
-		return -1;
-	}
+	else if (cfg->desired_replicas < 0 || cfg->desired_replicas > INT32_MAX)
+		em_opt_error(d, "desiredReplicas", "must be between 1 and %d, got %lld", INT32_MAX,
+			     (long long)cfg->desired_replicas);
+	memset(&err, 0, sizeof(err));
+	if (!c->zone && em_tz_load(cfg->timezone, &c->zone, &err) != 0)
+		em_opt_error(d, "timezone", "unable to load timezone: %s", err.msg);
 	c->desired = (double)cfg->desired_replicas;
-	return 0;
+	return d->errors > before ? -1 : 0;
 }
 
-static int cron_validate(void *p, struct em_err *err)
+static int cron_validate(void *p, struct em_optdiag *d)
 {
 	struct cron_inst c = {0};
-	int rc = cron_build(p, &c, err);
+	int rc = cron_build(p, &c, d);
 
 	em_cron_free(&c.start);
 	em_cron_free(&c.end);
@@ -127,17 +126,19 @@ static int cron_validate(void *p, struct em_err *err)
 static void *cron_open(const void *p, struct em_err *err)
 {
 	struct cron_inst *c = calloc(1, sizeof(*c));
+	struct em_optdiag d;
 
 	if (!c) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		return NULL;
 	}
+	em_optdiag_to_err(&d, err);
 	/* A zone that does not load is left to cron_build, which says why. */
 	c->shared = em_keyed_get(&zones, ((const struct cron_cfg *)p)->timezone ? ((const struct cron_cfg *)p)->timezone : "",
 				 sizeof(struct shared_zone), zone_init);
 	if (c->shared)
 		c->zone = c->shared->tz;
-	if (cron_build(p, c, err) != 0) {
+	if (cron_build(p, c, &d) != 0) {
 		cron_close(c);
 		return NULL;
 	}

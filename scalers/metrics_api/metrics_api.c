@@ -131,7 +131,7 @@ static int parse_modes(const char *s, unsigned *out, struct em_err *err)
 	return 0;
 }
 
-static int ma_validate(void *vcfg, struct em_err *err)
+static int ma_check(void *vcfg, struct em_err *err)
 {
 	struct ma_cfg *c = vcfg;
 	struct ma_selector sel;
@@ -385,6 +385,14 @@ out:
 		scrub(c, err->msg, sizeof(err->msg));
 	em_http_resp_free(&resp);
 	return rc;
+}
+
+/* ma_check stops at its first problem; the core takes them as option errors. */
+static int ma_validate(void *cfg, struct em_optdiag *d)
+{
+	struct em_err err = {0};
+
+	return ma_check(cfg, &err) == 0 ? 0 : em_opt_error_err(d, &err);
 }
 
 const struct em_scaler em_scaler_metrics_api = {

@@ -71,6 +71,13 @@ int my_validate(void *vcfg, struct em_err *err)
 	return rc;
 }
 
+static int my_validate_options(void *cfg, struct em_optdiag *d)
+{
+	struct em_err err = {0};
+
+	return my_validate(cfg, &err) == 0 ? 0 : em_opt_error_err(d, &err);
+}
+
 /* ------------------------------------------------------------------- values */
 
 int my_value_from_text(const char *text, size_t len, bool isnull, const char *column, double *out,
@@ -672,7 +679,7 @@ const struct em_scaler em_scaler_mysql = {
 	.summary = "SQL query on MySQL or MariaDB, read-only and time-limited by the server, on shared connections",
 	.global_init = my_global_init,
 	.global_cleanup = my_global_cleanup,
-	.validate = my_validate,
+	.validate = my_validate_options,
 	.open = my_open,
 	.fetch = my_fetch,
 	.close = my_close,

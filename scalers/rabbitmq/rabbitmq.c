@@ -214,6 +214,14 @@ static int rmq_global_init(struct em_err *err)
 	return 0;
 }
 
+/* rmq_validate stops at its first problem; the core takes them as option errors. */
+static int rmq_validate_options(void *cfg, struct em_optdiag *d)
+{
+	struct em_err err = {0};
+
+	return rmq_validate(cfg, &err) == 0 ? 0 : em_opt_error_err(d, &err);
+}
+
 const struct em_scaler em_scaler_rabbitmq = {
 	.type = "rabbitmq",
 	.options = rmq_options,
@@ -221,7 +229,7 @@ const struct em_scaler em_scaler_rabbitmq = {
 	.summary = "RabbitMQ queue length or message rates, from the management API or AMQP (passive declare on "
 		   "shared connections)",
 	.global_init = rmq_global_init,
-	.validate = rmq_validate,
+	.validate = rmq_validate_options,
 	.open = rmq_open,
 	.fetch = rmq_fetch,
 	.close = rmq_close,

@@ -110,9 +110,9 @@ int rds_validate_conn(struct rds_conn_cfg *c, enum rds_mode mode, struct em_err 
 
 /* The same as em_scaler validate hooks, for configs whose FIRST member is
  * their struct rds_conn_cfg. */
-int rds_validate_standalone(void *cfg, struct em_err *err);
-int rds_validate_cluster(void *cfg, struct em_err *err);
-int rds_validate_sentinel(void *cfg, struct em_err *err);
+int rds_validate_standalone(void *cfg, struct em_optdiag *d);
+int rds_validate_cluster(void *cfg, struct em_optdiag *d);
+int rds_validate_sentinel(void *cfg, struct em_optdiag *d);
 
 /* An SSL_CTX for the TLS keys (TLS 1.2+, system CAs plus ca, verification
  * unless unsafeSsl, client cert and key). NULL with a config error. */

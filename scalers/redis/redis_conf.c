@@ -317,17 +317,24 @@ void rds_tls_id(const struct rds_conn_cfg *c, bool on, char *out, size_t cap)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-int rds_validate_standalone(void *cfg, struct em_err *err)
+static int validate_mode(void *cfg, enum rds_mode mode, struct em_optdiag *d)
 {
-	return rds_validate_conn(cfg, RDS_STANDALONE, err);
+	struct em_err err = {0};
+
+	return rds_validate_conn(cfg, mode, &err) == 0 ? 0 : em_opt_error_err(d, &err);
 }
 
-int rds_validate_cluster(void *cfg, struct em_err *err)
+int rds_validate_standalone(void *cfg, struct em_optdiag *d)
 {
-	return rds_validate_conn(cfg, RDS_CLUSTER, err);
+	return validate_mode(cfg, RDS_STANDALONE, d);
 }
 
-int rds_validate_sentinel(void *cfg, struct em_err *err)
+int rds_validate_cluster(void *cfg, struct em_optdiag *d)
 {
-	return rds_validate_conn(cfg, RDS_SENTINEL, err);
+	return validate_mode(cfg, RDS_CLUSTER, d);
+}
+
+int rds_validate_sentinel(void *cfg, struct em_optdiag *d)
+{
+	return validate_mode(cfg, RDS_SENTINEL, d);
 }

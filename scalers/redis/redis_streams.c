@@ -44,35 +44,35 @@ static const struct em_option rs_options[] = {
 #undef OFF
 
 /* KEDA's choice of scale factor, after the connection keys' checks. */
-static int rs_validate(void *vcfg, int (*conn_validate)(void *, struct em_err *), struct em_err *err)
+static int rs_validate(void *vcfg, int (*conn_validate)(void *, struct em_optdiag *), struct em_optdiag *d)
 {
 	struct rs_cfg *c = vcfg;
 
-	if (conn_validate(vcfg, err) != 0)
+	if (conn_validate(vcfg, d) != 0)
 		return -1;
 	if (c->consumerGroup && *c->consumerGroup)
 		c->factor = c->lagCount != 0 ? RS_LAG : RS_PENDING;
 	else if (c->lagCount != 0)
 		/* KEDA would quietly serve the stream length instead */
-		return em_err_set(err, EM_E_CONFIG, "lagCount: needs consumerGroup (the group whose lag to read)");
+		return em_opt_error(d, "lagCount", "needs consumerGroup (the group whose lag to read)");
 	else
 		c->factor = RS_LENGTH;
 	return 0;
 }
 
-static int validate_standalone(void *c, struct em_err *err)
+static int validate_standalone(void *c, struct em_optdiag *d)
 {
-	return rs_validate(c, rds_validate_standalone, err);
+	return rs_validate(c, rds_validate_standalone, d);
 }
 
-static int validate_cluster(void *c, struct em_err *err)
+static int validate_cluster(void *c, struct em_optdiag *d)
 {
-	return rs_validate(c, rds_validate_cluster, err);
+	return rs_validate(c, rds_validate_cluster, d);
 }
 
-static int validate_sentinel(void *c, struct em_err *err)
+static int validate_sentinel(void *c, struct em_optdiag *d)
 {
-	return rs_validate(c, rds_validate_sentinel, err);
+	return rs_validate(c, rds_validate_sentinel, d);
 }
 
 static int rs_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sample *out, struct em_err *err)

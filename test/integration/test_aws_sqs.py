@@ -351,9 +351,10 @@ def role_arn_is_assumed_with_external_id():
     url = new_queue("assumed", visible=7)
     m = moto()
     before = len(m.requests())
-    auth = {"roleArn": m.role_arn, "externalID": "ext-4711",
-            "params": {"awsAccessKeyID": {"fromEnv": "TEST_AKID"}, "awsSecretAccessKey": {"fromEnv": "TEST_SECRET"}}}
-    assert value(config(metric("q", url, auth=auth)), "q", {"AWS_ENDPOINT_URL_STS": m.url}) == "7"
+    # KEDA assumes a role with its own identity (here: the environment's keys)
+    auth = {"roleArn": m.role_arn, "externalID": "ext-4711"}
+    own = {"AWS_ACCESS_KEY_ID": m.akid, "AWS_SECRET_ACCESS_KEY": m.secret}
+    assert value(config(metric("q", url, auth=auth)), "q", {"AWS_ENDPOINT_URL_STS": m.url, **own}) == "7"
     reqs = m.requests()[before:]
     sts = [r for r in reqs if "Action=AssumeRole&" in (r.get("body") or "")]
     assert len(sts) == 1, [r.get("body") for r in reqs]
@@ -374,24 +375,26 @@ def sts_endpoint_precedence():
     m = moto()
     dead_port = free_port()
     dead = f"http://127.0.0.1:{dead_port}"
-    auth = {"roleArn": m.role_arn,
-            "params": {"awsAccessKeyID": {"fromEnv": "TEST_AKID"}, "awsSecretAccessKey": {"fromEnv": "TEST_SECRET"}}}
+    auth = {"roleArn": m.role_arn}
+    own = {"AWS_ACCESS_KEY_ID": m.akid, "AWS_SECRET_ACCESS_KEY": m.secret}
 
     def assume_roles():
         return len([r for r in m.requests() if "Action=AssumeRole&" in (r.get("body") or "")])
 
     def fails_at_dead_sts(meta, extra):
-        rc, _, errtext = get(config(metric("q", url, meta, auth=auth)), "q", extra)
+        rc, _, errtext = get(config(metric("q", url, meta, auth=auth)), "q", {**own, **extra})
         assert rc == 1, errtext
         msg = json.loads(errtext.strip().splitlines()[-1])["message"]
         assert "sts:AssumeRole" in msg and f"port {dead_port}" in msg, msg
 
     # AWS_ENDPOINT_URL alone serves both SQS and STS
     n = assume_roles()
-    assert value(config(metric("q", url, auth=auth)), "q", {"AWS_ENDPOINT_URL_SQS": "", "AWS_ENDPOINT_URL": m.url}) == "4"
+    assert value(config(metric("q", url, auth=auth)), "q",
+                 {"AWS_ENDPOINT_URL_SQS": "", "AWS_ENDPOINT_URL": m.url, **own}) == "4"
     assert assume_roles() == n + 1
     # AWS_ENDPOINT_URL_STS beats AWS_ENDPOINT_URL
-    assert value(config(metric("q", url, auth=auth)), "q", {"AWS_ENDPOINT_URL_STS": m.url, "AWS_ENDPOINT_URL": dead}) == "4"
+    assert value(config(metric("q", url, auth=auth)), "q",
+                 {"AWS_ENDPOINT_URL_STS": m.url, "AWS_ENDPOINT_URL": dead, **own}) == "4"
     assert assume_roles() == n + 2
     fails_at_dead_sts(None, {"AWS_ENDPOINT_URL_STS": dead, "AWS_ENDPOINT_URL": m.url})
     # neither the metric's awsEndpoint nor AWS_ENDPOINT_URL_SQS reaches STS

@@ -75,7 +75,8 @@ def build_dump():
                         os.path.join(ROOT, "adapter/util/uniprint.c"), os.path.join(ROOT, "adapter/util/goquote.c"),
                         os.path.join(ROOT, "adapter/options.c"), os.path.join(ROOT, "adapter/util/err.c"),
                         os.path.join(ROOT, "adapter/util/strbuf.c"), os.path.join(ROOT, "adapter/util/duration.c"),
-                        os.path.join(ROOT, "adapter/util/secret.c"), "-lcrypto", "-lm"],
+                        os.path.join(ROOT, "adapter/util/secret.c"), os.path.join(ROOT, "adapter/util/text.c"),
+                        "-lcrypto", "-lm"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     state["exe"] = exe

@@ -1,5 +1,6 @@
 /* test_aws_scalers.c - aws-sqs-queue and aws-cloudwatch: option tables, KEDA's validation messages, the window. */
 #include "harness.h"
+#include "optdiag.h"
 
 #include "scalers/aws/aws_cloudwatch.h"
 #include "scalers/scaler.h"
@@ -8,27 +9,26 @@ extern const struct em_scaler em_scaler_aws_sqs_queue, em_scaler_aws_cloudwatch;
 
 /* Parses "k=v" pairs (NULL-terminated) through the scaler's table and
  * validate(); returns the error message ("" when valid). */
+static struct th_diag last; /* everything the last check() reported */
+
 static const char *check(const struct em_scaler *sc, const char *const *kv)
 {
-	static char msg[EM_ERR_MSG_MAX];
 	struct em_rawopt items[64];
 	struct em_rawopts raw = {items, 0};
-	struct em_err err = {0};
-	const char *bad = NULL;
 	void *cfg = calloc(1, sc->config_size);
 	char buf[64][160];
 
 	for (size_t i = 0; kv[i]; i++) {
 		const char *eq = strchr(kv[i], '=');
 		snprintf(buf[i], sizeof(buf[i]), "%.*s", (int)(eq - kv[i]), kv[i]);
-		items[raw.n++] = (struct em_rawopt){.name = buf[i], .value = eq + 1};
+		items[raw.n++] = (struct em_rawopt){.name = buf[i], .value = eq + 1, .src = EM_SRC_AUTH};
 	}
-	msg[0] = '\0';
-	if (em_options_parse(sc->options, &raw, cfg, &bad, &err) != 0 || (sc->validate && sc->validate(cfg, &err) != 0))
-		snprintf(msg, sizeof(msg), "%s", err.msg);
+	th_diag_init(&last);
+	if (em_options_parse(sc->options, &raw, cfg, &last.d) == 0 && sc->validate)
+		sc->validate(cfg, &last.d);
 	em_options_free(sc->options, cfg);
 	free(cfg);
-	return msg;
+	return last.first;
 }
 
 #define CW_BASE "targetMetricValue=2", "minMetricValue=0", "awsRegion=eu-west-1"
@@ -68,16 +68,31 @@ TEST(cloudwatch_keda_messages)
 	EXPECT_STR(check(cw, (const char *[]){CW_BASE, "expression=e", "metricStat=p99.9", NULL}), "");
 	EXPECT_STR(check(cw, (const char *[]){CW_BASE, "expression=e", "metricStat=tm(10%:90%)", NULL}), "");
 	EXPECT(strstr(check(cw, (const char *[]){CW_BASE, "expression=e", "metricStat=Avg", NULL}), "metricStat:") != NULL);
-	EXPECT_STR(check(cw, (const char *[]){"minMetricValue=0", "awsRegion=r", "expression=e", NULL}),
-		   "missing required parameter \"targetMetricValue\"");
-	EXPECT_STR(check(cw, (const char *[]){"targetMetricValue=1", "awsRegion=r", "expression=e", NULL}),
-		   "missing required parameter \"minMetricValue\"");
+	EXPECT_STR(check(cw, (const char *[]){"minMetricValue=0", "awsRegion=eu-west-1", "expression=e", NULL}),
+		   "targetMetricValue: missing required parameter \"targetMetricValue\"");
+	EXPECT_STR(check(cw, (const char *[]){"targetMetricValue=1", "awsRegion=eu-west-1", "expression=e", NULL}),
+		   "minMetricValue: missing required parameter \"minMetricValue\"");
 	EXPECT_STR(check(cw, (const char *[]){CW_BASE, "expression=e", "awsAccessKeyID=AKIA", NULL}),
-		   "awsSecretAccessKey not found");
+		   "awsSecretAccessKey: awsSecretAccessKey not found");
 	EXPECT_STR(check(cw, (const char *[]){CW_BASE, "expression=e", "podIdentity=gcp", NULL}),
-		   "invalid value \"gcp\", must be one of: aws, aws-eks, none");
+		   "podIdentity: invalid value \"gcp\", must be one of: aws, aws-eks, none");
 	EXPECT_STR(check(cw, (const char *[]){CW_BASE, "expression=e", "region=eu-west-1", NULL}),
-		   "unknown parameter \"region\"");
+		   "region: unknown parameter \"region\" (did you mean \"awsRegion\"?)");
+	/* every error at once, not only the first */
+	check(cw, (const char *[]){"targetMetricValue=x", "awsRegion=eu-wset-1", "metricStatPeriod=7", NULL});
+	EXPECT_STR(last.errs, "targetMetricValue: invalid number \"x\"\n"
+			      "minMetricValue: missing required parameter \"minMetricValue\"\n");
+	check(cw, (const char *[]){"targetMetricValue=2", "minMetricValue=0", "metricStatPeriod=7", "metricStat=Avg",
+				   "awsRegion=eu-wset-1", NULL});
+	EXPECT_STR(last.errs, "namespace: namespace not given\nmetricName: metric name not given\n"
+			      "dimensionName: dimension name not given\ndimensionValue: dimension value not given\n"
+			      "metricStatPeriod: metricStatPeriod < 60 has to be one of [1, 5, 10, 30], however, 7 is "
+			      "provided\nmetricStat: 'Avg' is not a statistic (SampleCount, Average, Sum, Minimum, "
+			      "Maximum, or an extended one like p95)\nawsRegion: unknown region \"eu-wset-1\" (did you "
+			      "mean eu-west-1?)\n");
+	/* CloudWatch's metricName is its own key, not KEDA's removed one */
+	check(cw, (const char *[]){CW_BASE, "namespace=N", "metricName=M", "dimensionName=a", "dimensionValue=1", NULL});
+	EXPECT_STR(last.warns, "");
 	/* every auth name a TriggerAuthentication may carry is accepted */
 	EXPECT_STR(check(cw, (const char *[]){CW_BASE, "expression=e", "podIdentity=aws", "roleArn=arn:aws:iam::1:role/r",
 					      "externalID=x", "identityOwner=operator", "awsAccountId=123456789012",
@@ -97,16 +112,28 @@ TEST(sqs_keys_and_queue_urls)
 	EXPECT_STR(check(sqs, (const char *[]){"queueURL=https://sqs.eu-west-1.amazonaws.com/1/orders/",
 					       "awsRegion=eu-west-1", NULL}),
 		   "queueURL: cannot get queueName from queueURL");
-	EXPECT_STR(check(sqs, (const char *[]){"awsRegion=eu-west-1", NULL}), "missing required parameter \"queueURL\"");
-	EXPECT_STR(check(sqs, (const char *[]){"queueURL=q", NULL}), "missing required parameter \"awsRegion\"");
+	EXPECT_STR(check(sqs, (const char *[]){"awsRegion=eu-west-1", NULL}),
+		   "queueURL: missing required parameter \"queueURL\"");
+	EXPECT_STR(check(sqs, (const char *[]){"queueURL=q", NULL}),
+		   "awsRegion: missing required parameter \"awsRegion\" (queueURL names no region)");
 	EXPECT_STR(check(sqs, (const char *[]){"queueURL=q", "awsRegion=eu-west-1", "queueLength=5.5", NULL}),
-		   "invalid integer \"5.5\"");
+		   "queueLength: invalid integer \"5.5\"");
 	EXPECT_STR(check(sqs, (const char *[]){"queueURL=q", "awsRegion=eu-west-1", "scaleOnInFlight=maybe", NULL}),
-		   "invalid boolean \"maybe\" (true or false)");
+		   "scaleOnInFlight: invalid boolean \"maybe\" (true or false)");
 	EXPECT_STR(check(sqs, (const char *[]){"queueURL=q", "awsRegion=EU WEST", NULL}),
-		   "awsRegion: invalid region \"EU WEST\"");
+		   "awsRegion: unknown region \"EU WEST\" (not among the 46 regions of the AWS partitions aws, aws-cn, "
+		   "aws-us-gov and the ISO ones)");
 	EXPECT_STR(check(sqs, (const char *[]){"queueURL=q", "awsRegion=eu-west-1", "podIdentity=none", NULL}),
-		   "awsAccessKeyID not found");
+		   "awsAccessKeyID: awsAccessKeyID not found");
+	/* the region of the queue URL when awsRegion is absent (KEDA requires it) */
+	EXPECT_STR(check(sqs, (const char *[]){"queueURL=https://sqs.ap-southeast-2.amazonaws.com/1/q", NULL}), "");
+	EXPECT_STR(check(sqs, (const char *[]){"queueURL=https://sqs.ap-southeast-9.amazonaws.com/1/q", NULL}),
+		   "awsRegion: missing required parameter \"awsRegion\" (queueURL names no region)");
+	EXPECT_STR(check(sqs, (const char *[]){"queueLenght=5", "queueURL=https://sqs.eu-west-1.amazonaws.com/1/q", NULL}),
+		   "queueLenght: unknown parameter \"queueLenght\" (did you mean \"queueLength\"?)");
+	/* KEDA's removed metricName: a warning, not an error */
+	EXPECT_STR(check(sqs, (const char *[]){"metricName=x", "queueURL=https://sqs.eu-west-1.amazonaws.com/1/q", NULL}), "");
+	EXPECT(strncmp(last.warns, "metricName: ignored: KEDA removed metricName", 44) == 0);
 	EXPECT_STR(check(sqs, (const char *[]){"queueURL=q", "awsRegion=eu-west-1", "awsAccessKeyId=AKIA",
 					       "awsSecretAccessKey=s", "awsSessionToken=t", "scaleOnDelayed=true",
 					       "activationQueueLength=3", "awsEndpoint=http://127.0.0.1:1", NULL}), "");

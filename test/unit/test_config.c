@@ -90,13 +90,13 @@ TEST(server_auth_must_be_explicit)
 
 TEST(unknown_top_level_key)
 {
-	expect_error(HEAD "metric: []\nmetrics: []\n", "t.yaml:3:1: metric: unknown key in the top level");
+	expect_error(HEAD "metric: []\nmetrics: []\n", "t.yaml:3:1: metric: unknown key in the top level (did you mean metrics?)");
 }
 
 TEST(unknown_metric_key)
 {
 	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n    metdata: {}\n",
-		     "t.yaml:7:5: metdata: unknown key in metric");
+		     "t.yaml:7:5: metdata: unknown key in metric (did you mean metadata?)");
 }
 
 TEST(unknown_scaler_type)
@@ -123,7 +123,7 @@ TEST(unknown_metadata_key_points_at_value)
 	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n"
 			  "    metadata:\n      timezone: UTC\n      start: \"0 8 * * *\"\n      end: \"0 9 * * *\"\n"
 			  "      desiredReplicas: \"2\"\n      desiredReplica: \"3\"\n",
-		     "t.yaml:12:23: desiredReplica: unknown parameter \"desiredReplica\"");
+		     "t.yaml:12:23: desiredReplica: unknown parameter \"desiredReplica\" (did you mean \"desiredReplicas\"?)");
 }
 
 TEST(bad_integer_points_at_value)
@@ -324,12 +324,18 @@ TEST(option_parsers)
 	EXPECT_INT(em_parse_bool("True", &b), 0);
 	EXPECT(b);
 	EXPECT_INT(em_parse_bool("yes", &b), -1);
-	EXPECT_INT(em_parse_map(" a = 1 ,b=2,,", &m), 0);
+	EXPECT_INT(em_parse_map(" a = 1 ,b=2", &m), 0);
 	EXPECT_INT(m.n, 2);
 	EXPECT_STR(em_kvlist_get(&m, "a"), "1");
 	EXPECT_STR(em_kvlist_get(&m, "b"), "2");
 	em_kvlist_free(&m);
+	/* KEDA's map rules: exactly one '=' per entry, no empty entry */
 	EXPECT_INT(em_parse_map("novalue", &m), -1);
+	EXPECT_INT(em_parse_map("a=1,", &m), -1);
+	EXPECT_INT(em_parse_map("a=1,,b=2", &m), -1);
+	EXPECT_INT(em_parse_map("a=b=c", &m), -1);
+	EXPECT_INT(em_parse_map("=v", &m), -1);
+	EXPECT_INT(m.n, 0);
 }
 
 TEST(settings_rows_are_well_formed)
@@ -441,4 +447,88 @@ TEST(reload_names_the_settings_that_need_a_restart)
 				  names, sizeof(names)), 3);
 	EXPECT_STR(names, "server.auth.authorization.mode, server.auth.authorization.users, "
 			  "server.auth.authorization.rules");
+}
+
+/* The README's promise: a bad threshold no longer hides behind a missing query. */
+TEST(every_error_of_a_metric_at_its_key)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: prometheus\n"
+				       "    metadata:\n      serverAddress: \"prometheus:9090\"\n      threshold: \"ten\"\n"
+				       "      metricName: old\n      querry: up\n",
+				   &errs);
+
+	/* (cross-key checks like serverAddress's scheme run once the keys themselves parse) */
+	EXPECT(c == NULL);
+	EXPECT_INT(errs.n, 3);
+	if (errs.n == 3) {
+		EXPECT_STR(errs.msgs[0], "t.yaml:11:15: querry: unknown parameter \"querry\" (did you mean \"query\"?)");
+		EXPECT_STR(errs.msgs[1], "t.yaml:4:5: query: missing required parameter \"query\"");
+		EXPECT_STR(errs.msgs[2], "t.yaml:9:18: threshold: invalid number \"ten\"");
+	}
+	/* metricName: accepted, with a warning at its line */
+	EXPECT_INT(errs.nwarns, 1);
+	if (errs.nwarns)
+		EXPECT(strncmp(errs.warns[0], "t.yaml:10:19: metricName: warning: ignored: KEDA removed metricName", 67) == 0);
+	em_errlist_free(&errs);
+}
+
+/* validate() runs only on options that parsed: its errors come with the rest when they did. */
+TEST(validate_errors_all_reported)
+{
+	struct em_errlist errs = {0};
+	struct em_config *c = load(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: postgresql\n"
+				       "    metadata: {query: \"select 1\", host: db}\n",
+				   &errs);
+
+	EXPECT(c == NULL);
+	EXPECT_INT(errs.n, 5);
+	if (errs.n == 5) {
+		EXPECT_STR(errs.msgs[0], "t.yaml:4:5: targetQueryValue: no targetQueryValue given");
+		EXPECT_STR(errs.msgs[4], "t.yaml:4:5: sslmode: no sslmode given");
+	}
+	em_errlist_free(&errs);
+}
+
+TEST(a_pasted_scaledobject_gets_a_hint)
+{
+	expect_error("apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: x}\nspec:\n  triggers: []\n",
+		     "t.yaml:2:7: kind: this is a Kubernetes object (kind: ScaledObject), not an extmetrics config; "
+		     "convert KEDA ScaledObjects with `extmetrics import-keda FILE`");
+	expect_error(HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: cron\n    metadata: " CRON_MD "\n"
+			  "    authenticationRef: {name: x}\n",
+		     "t.yaml:8:5: authenticationRef: unknown key in metric (KEDA's reference to a TriggerAuthentication: "
+		     "write its parameters under auth.params (`extmetrics import-keda` translates them))");
+}
+
+/* check-config --skip-secrets: Secrets mounted only in the cluster do not stop a check. */
+TEST(skip_secrets_reads_no_value_source)
+{
+	static const char text[] = HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: postgresql\n"
+				   "    metadata: {query: \"select 1\", targetQueryValue: \"1\", passwordFromEnv: NO_SUCH_VAR_X1,\n"
+				   "               host: db, port: \"5432\", userName: u, dbName: d, sslmode: disable}\n"
+				   "    auth:\n      params:\n        connection: {fromFile: /no/such/dir/conn}\n";
+	struct em_errlist errs = {0};
+	struct em_config *c = em_config_load_mem_ex("t.yaml", text, strlen(text), 0, &errs);
+
+	EXPECT(c == NULL);
+	EXPECT_INT(errs.n, 2);   /* the variable and the file */
+	em_errlist_free(&errs);
+	c = em_config_load_mem_ex("t.yaml", text, strlen(text), EM_CFG_SKIP_SECRETS, &errs);
+	EXPECT(c != NULL);
+	EXPECT_INT(errs.n, 0);
+	em_config_free(c);
+	em_errlist_free(&errs);
+	/* everything else is still checked */
+	{
+		static const char bad[] = HEAD "metrics:\n  - name: a\n    namespaces: [x]\n    type: postgresql\n"
+					  "    metadata: {query: \"select 1\", passwordFromEnv: NO_SUCH_VAR_X1}\n"
+					  "    auth:\n      params:\n        connection: {fromFile: /no/such/dir/conn}\n";
+		c = em_config_load_mem_ex("t.yaml", bad, strlen(bad), EM_CFG_SKIP_SECRETS, &errs);
+		EXPECT(c == NULL);
+		EXPECT_INT(errs.n, 1);
+		if (errs.n)
+			EXPECT_STR(errs.msgs[0], "t.yaml:4:5: targetQueryValue: no targetQueryValue given");
+		em_errlist_free(&errs);
+	}
 }

@@ -260,17 +260,18 @@ static int load(void *cfg, struct em_err *err, const char *const *kv)
 	struct em_rawopt items[32];
 	struct em_rawopts raw = {items, 0};
 	char keys[32][64];
-	const char *bad;
+	struct em_optdiag d;
 
+	em_optdiag_to_err(&d, err);
 	memset(cfg, 0, em_scaler_metrics_api.config_size);
 	for (size_t i = 0; kv[i]; i++) {
 		const char *eq = strchr(kv[i], '=');
 		snprintf(keys[i], sizeof(keys[i]), "%.*s", (int)(eq - kv[i]), kv[i]);
 		items[raw.n++] = (struct em_rawopt){.name = keys[i], .value = eq + 1};
 	}
-	if (em_options_parse(em_scaler_metrics_api.options, &raw, cfg, &bad, err) != 0)
+	if (em_options_parse(em_scaler_metrics_api.options, &raw, cfg, &d) != 0)
 		return -1;
-	return em_scaler_metrics_api.validate(cfg, err);
+	return em_scaler_metrics_api.validate(cfg, &d);
 }
 
 #define BASE "url=http://dummy:1230/api/v1/", "valueLocation=metric"

@@ -1,5 +1,6 @@
 /* test_postgresql.c - unit tests of the postgresql scaler's pure parts: connection strings, values, timeouts. */
 #include "harness.h"
+#include "optdiag.h"
 
 #include <libpq-fe.h>
 
@@ -122,51 +123,50 @@ TEST(conninfo_connection_wins)
 TEST(validate_keda_messages)
 {
 	struct em_pg_cfg c;
-	struct em_err e;
+	struct th_diag t;
 
 	c = cfg_fields();
-	EXPECT_INT(em_pg_validate(&c, &e), 0);
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), 0);
 
 	c = cfg_fields();
 	c.targetQueryValue = 0;
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "targetQueryValue: no targetQueryValue given");
-	EXPECT_INT(e.kind, EM_E_CONFIG);
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "targetQueryValue: no targetQueryValue given");
 
 	c = cfg_fields();
 	c.host = NULL;
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "host: no host given");
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "host: no host given");
 	c = cfg_fields();
 	c.port = "";
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "port: no port given");
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "port: no port given");
 	c = cfg_fields();
 	c.port = "54x";
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
-	EXPECT(starts_with(e.msg, "port: must be a number"));
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+	EXPECT(starts_with(t.first, "port: must be a number"));
 	c = cfg_fields();
 	c.port = "70000";
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
 	c = cfg_fields();
 	c.userName = NULL;
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "userName: no userName given");
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "userName: no userName given");
 	c = cfg_fields();
 	c.dbName = NULL;
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "dbName: no dbName given");
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "dbName: no dbName given");
 	c = cfg_fields();
 	c.sslmode = NULL;
-	EXPECT_INT(em_pg_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "sslmode: no sslmode given");
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "sslmode: no sslmode given");
 
 	/* a connection string makes the separate fields optional */
 	memset(&c, 0, sizeof(c));
 	c.query = "SELECT 1";
 	c.targetQueryValue = -2;
 	c.connection = "host=x";
-	EXPECT_INT(em_pg_validate(&c, &e), 0);
+	EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), 0);
 }
 
 /* Malformed or misread connection strings: refused with a fixed message that
@@ -226,10 +226,11 @@ TEST(connection_string_checks)
 	/* em_pg_validate applies it when connection is set */
 	{
 		struct em_pg_cfg c = cfg_fields();
+		struct th_diag t;
 		c.connection = "postgresql://u:Sup3r%2Gsecret@h/d";
-		EXPECT_INT(em_pg_validate(&c, &e), -1);
-		EXPECT(starts_with(e.msg, "connection: invalid connection string: "));
-		EXPECT(strstr(e.msg, "Sup3r") == NULL);
+		EXPECT_INT(em_pg_validate(&c, th_diag_init(&t)), -1);
+		EXPECT(starts_with(t.first, "connection: invalid connection string: "));
+		EXPECT(strstr(t.errs, "Sup3r") == NULL);
 	}
 }
 
@@ -386,25 +387,24 @@ TEST(one_line_messages)
 TEST(keda_metadata_parses)
 {
 	const struct em_rawopt meta[] = {
-		{"query", "SELECT CEIL(COUNT(*) / 6) FROM task_instance WHERE state='running' OR state='queued'", 0, 0, false},
-		{"targetQueryValue", "1.1", 0, 0, false},
-		{"activationTargetQueryValue", "5", 0, 0, false},
-		{"host", "postgres-svc.postgres.svc.cluster.local", 0, 0, false},
-		{"port", "5432", 0, 0, false},
-		{"userName", "kedaUser", 0, 0, false},
-		{"dbName", "test_db_name", 0, 0, false},
-		{"sslmode", "disable", 0, 0, false},
-		{"password", "pw with space", 0, 0, false},
+		{.name = "query", .value = "SELECT CEIL(COUNT(*) / 6) FROM task_instance WHERE state='running' OR state='queued'"},
+		{.name = "targetQueryValue", .value = "1.1"},
+		{.name = "activationTargetQueryValue", .value = "5"},
+		{.name = "host", .value = "postgres-svc.postgres.svc.cluster.local"},
+		{.name = "port", .value = "5432"},
+		{.name = "userName", .value = "kedaUser"},
+		{.name = "dbName", .value = "test_db_name"},
+		{.name = "sslmode", .value = "disable"},
+		{.name = "password", .value = "pw with space"},
 	};
 	struct em_rawopts raw = {(struct em_rawopt *)meta, sizeof(meta) / sizeof(meta[0])};
 	struct em_pg_cfg c;
-	struct em_err e;
-	const char *bad = NULL;
+	struct th_diag t;
 	char *s;
 
 	memset(&c, 0, sizeof(c));
-	EXPECT_INT(em_options_parse(em_pg_options, &raw, &c, &bad, &e), 0);
-	EXPECT_INT(em_pg_validate(&c, &e), 0);
+	EXPECT_INT(em_options_parse(em_pg_options, &raw, &c, th_diag_init(&t)), 0);
+	EXPECT_INT(em_pg_validate(&c, &t.d), 0);
 	EXPECT_DBL(c.targetQueryValue, 1.1, 0);
 	EXPECT_DBL(c.activationTargetQueryValue, 5, 0);
 	s = em_pg_build_conninfo(&c);
@@ -415,22 +415,22 @@ TEST(keda_metadata_parses)
 
 	/* a sslmode libpq does not know is caught at config time */
 	{
-		const struct em_rawopt m2[] = {{"query", "SELECT 1", 0, 0, false}, {"targetQueryValue", "1", 0, 0, false},
-					       {"sslmode", "on", 0, 0, false}};
+		const struct em_rawopt m2[] = {{.name = "query", .value = "SELECT 1"}, {.name = "targetQueryValue", .value = "1"},
+					       {.name = "sslmode", .value = "on"}};
 		struct em_rawopts r2 = {(struct em_rawopt *)m2, 3};
 		memset(&c, 0, sizeof(c));
-		EXPECT_INT(em_options_parse(em_pg_options, &r2, &c, &bad, &e), -1);
-		EXPECT_STR(bad, "sslmode");
+		EXPECT_INT(em_options_parse(em_pg_options, &r2, &c, th_diag_init(&t)), -1);
+		EXPECT(starts_with(t.first, "sslmode: invalid value \"on\""));
 		em_options_free(em_pg_options, &c);
 	}
 	/* targetQueryValue absent reads as 0: KEDA's message */
 	{
-		const struct em_rawopt m3[] = {{"query", "SELECT 1", 0, 0, false}, {"connection", "host=x", 0, 0, false}};
+		const struct em_rawopt m3[] = {{.name = "query", .value = "SELECT 1"}, {.name = "connection", .value = "host=x"}};
 		struct em_rawopts r3 = {(struct em_rawopt *)m3, 2};
 		memset(&c, 0, sizeof(c));
-		EXPECT_INT(em_options_parse(em_pg_options, &r3, &c, &bad, &e), 0);
-		EXPECT_INT(em_pg_validate(&c, &e), -1);
-		EXPECT_STR(e.msg, "targetQueryValue: no targetQueryValue given");
+		EXPECT_INT(em_options_parse(em_pg_options, &r3, &c, th_diag_init(&t)), 0);
+		EXPECT_INT(em_pg_validate(&c, &t.d), -1);
+		EXPECT_STR(t.first, "targetQueryValue: no targetQueryValue given");
 		em_options_free(em_pg_options, &c);
 	}
 }

@@ -1,5 +1,6 @@
 /* test_prometheus.c - unit tests of the prometheus scaler's pure parts: URLs, escaping, auth modes, response parsing. */
 #include "harness.h"
+#include "optdiag.h"
 
 #include <curl/curl.h>
 
@@ -185,103 +186,108 @@ TEST(authmodes_parse)
 	EXPECT_INT(em_prom_parse_authmodes("bearer,custom,tls", &m, &e), 0);
 	EXPECT_INT(m, EM_PROM_AUTH_BEARER | EM_PROM_AUTH_CUSTOM | EM_PROM_AUTH_TLS);
 	EXPECT_INT(em_prom_parse_authmodes("bearer,basic", &m, &e), -1);
-	EXPECT_STR(e.msg, "authModes: both bearer and basic authentication can not be set");
+	EXPECT_STR(e.msg, "both bearer and basic authentication can not be set");
 	EXPECT_INT(e.kind, EM_E_CONFIG);
 	EXPECT_INT(em_prom_parse_authmodes("basic,digest", &m, &e), -1);
-	EXPECT_STR(e.msg, "authModes: incorrect value for authMode is given: digest");
+	EXPECT_STR(e.msg, "incorrect value for authMode is given: digest");
+	EXPECT_INT(em_prom_parse_authmodes("basic,", &m, &e), -1);   /* KEDA: an empty entry is not in the enum */
 	EXPECT_INT(em_prom_parse_authmodes("oauth", &m, &e), -1);
-	EXPECT_STR(e.msg, "authModes: oauth is not supported by the prometheus scaler");
+	EXPECT_STR(e.msg, "oauth: KEDA accepts it but sends no credentials for it in the prometheus scaler; not supported");
 }
 
 TEST(validate_auth_requirements)
 {
 	struct em_prom_cfg c;
-	struct em_err e;
+	struct th_diag t;
 
 	c = cfg_default();
 	c.authModes = "bearer";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "bearerToken: bearer token is required when bearer auth is enabled");
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "bearerToken: bearer token is required when bearer auth is enabled");
 
 	c = cfg_default();
 	c.authModes = "bearer";
-	c.token = "t0k";           /* KEDA's alias */
-	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	c.bearerToken = "t0k";
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), 0);
 	EXPECT_INT(c.auth, EM_PROM_AUTH_BEARER);
 	EXPECT_STR(c.bearer, "t0k");
 
 	c = cfg_default();
-	c.authMode = "basic";      /* KEDA's alias */
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "username: username is required when basic auth is enabled");
+	c.authModes = "basic";
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "username: username is required when basic auth is enabled");
 	c.username = "u";
-	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), 0);
 	EXPECT_INT(c.auth, EM_PROM_AUTH_BASIC);
 
 	c = cfg_default();
 	c.authModes = "custom";
 	c.customAuthHeader = "X-Api-Key";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled");
 	c.customAuthValue = "v\r\nX-Evil: 1";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "customAuthValue: must not contain a line break");
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "customAuthValue: must not contain a line break");
 	c.customAuthValue = "v";
 	c.customAuthHeader = "Bad Header";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
 
 	c = cfg_default();
 	c.authModes = "tls";
 	c.cert = "-----BEGIN CERTIFICATE-----\n";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "cert: cert and key are required when tls auth is enabled");
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "cert: cert and key are required when tls auth is enabled");
 	c.key = "/etc/tls/key.pem";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "key: expected PEM contents (read a file with fromFile)");
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "key: expected PEM contents (read a file with fromFile)");
 	c.key = "-----BEGIN PRIVATE KEY-----\n";
-	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), 0);
 
+	/* every problem at once */
 	c = cfg_default();
-	c.authModes = "basic";
-	c.authMode = "bearer";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
+	c.serverAddress = "p:9090";
+	c.authModes = "tls,custom";
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.errs, "serverAddress: must start with http:// or https://\n"
+			   "cert: cert and key are required when tls auth is enabled\n"
+			   "customAuthHeader: customAuthHeader and customAuthValue are required when custom auth is enabled\n");
 }
 
 TEST(validate_other_keys)
 {
 	struct em_prom_cfg c;
-	struct em_err e;
+	struct th_diag t;
 	struct em_kv bad[] = {{"X-Ok", "1"}, {"X Bad", "2"}};
 	struct em_kv good[] = {{"X-Scope-OrgID", "tenant-1"}, {"X-Empty", ""}};
 
 	c = cfg_default();
 	c.serverAddress = "prometheus:9090";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "serverAddress: must start with http:// or https://");
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "serverAddress: must start with http:// or https://");
 
 	c = cfg_default();
 	c.awsRegion = "us-east-1";
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT(starts_with(e.msg, "awsRegion: "));
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT(starts_with(t.first, "awsRegion: "));
 
 	c = cfg_default();
 	c.customHeaders.items = bad;
 	c.customHeaders.n = 2;
-	EXPECT_INT(em_prom_validate(&c, &e), -1);
-	EXPECT_STR(e.msg, "customHeaders: invalid header name \"X Bad\"");
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), -1);
+	EXPECT_STR(t.first, "customHeaders: invalid header name \"X Bad\"");
 	c.customHeaders.items = good;
-	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), 0);
 
 	const char *names[] = {"sum", "max", "min", "avg", "items"};
 	enum em_prom_multi want[] = {EM_PROM_MULTI_SUM, EM_PROM_MULTI_MAX, EM_PROM_MULTI_MIN, EM_PROM_MULTI_AVG, EM_PROM_MULTI_ITEMS};
 	for (int i = 0; i < 5; i++) {
 		c = cfg_default();
 		c.multipleSeries = (char *)names[i];
-		EXPECT_INT(em_prom_validate(&c, &e), 0);
+		EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), 0);
 		EXPECT_INT(c.multi, want[i]);
 	}
 	c = cfg_default();
-	EXPECT_INT(em_prom_validate(&c, &e), 0);
+	EXPECT_INT(em_prom_validate(&c, th_diag_init(&t)), 0);
 	EXPECT_INT(c.multi, EM_PROM_MULTI_ERROR);
 	EXPECT_INT(c.auth, 0);
 }
@@ -567,16 +573,14 @@ TEST(parse_long_error_is_an_excerpt)
 
 /* ------------------------------------------------ through the option parser */
 
-static int parse_opts(const struct em_rawopt *items, size_t n, struct em_prom_cfg *c, struct em_err *e)
+static int parse_opts(const struct em_rawopt *items, size_t n, struct em_prom_cfg *c, struct th_diag *t)
 {
 	struct em_rawopts raw = {(struct em_rawopt *)items, n};
-	const char *bad = NULL;
 
 	memset(c, 0, sizeof(*c));
-	em_err_clear(e);
-	if (em_options_parse(em_prom_options, &raw, c, &bad, e) != 0)
+	if (em_options_parse(em_prom_options, &raw, c, th_diag_init(t)) != 0)
 		return -1;
-	return em_prom_validate(c, e);
+	return em_prom_validate(c, &t->d);
 }
 
 /* ------------------------------------------------------------------ secrets */
@@ -685,25 +689,26 @@ TEST(keda_metadata_parses)
 {
 	/* A KEDA trigger's metadata and TriggerAuthentication params, verbatim. */
 	const struct em_rawopt meta[] = {
-		{"serverAddress", "http://prometheus:9090", 0, 0, false},
-		{"query", "sum(rate(http_requests_total{deployment=\"my-deployment\"}[2m]))", 0, 0, false},
-		{"threshold", "100.50", 0, 0, false},
-		{"activationThreshold", "5.5", 0, 0, false},
-		{"namespace", "example-namespace", 0, 0, false},
-		{"customHeaders", "X-Client-Id=cid,X-Tenant-Id=tid,X-Organization-Id=oid", 0, 0, false},
-		{"ignoreNullValues", "false", 0, 0, false},
-		{"queryParameters", "key-1=value-1,key-2=value-2", 0, 0, false},
-		{"unsafeSsl", "false", 0, 0, false},
-		{"timeout", "1000", 0, 0, false},
-		{"authModes", "basic", 0, 0, false},
-		{"username", "user", 0, 0, false},
-		{"password", "pass word", 0, 0, false},
+		{.name = "serverAddress", .value = "http://prometheus:9090"},
+		{.name = "query", .value = "sum(rate(http_requests_total{deployment=\"my-deployment\"}[2m]))"},
+		{.name = "threshold", .value = "100.50"},
+		{.name = "activationThreshold", .value = "5.5"},
+		{.name = "namespace", .value = "example-namespace"},
+		{.name = "customHeaders", .value = "X-Client-Id=cid,X-Tenant-Id=tid,X-Organization-Id=oid"},
+		{.name = "ignoreNullValues", .value = "false"},
+		{.name = "queryParameters", .value = "key-1=value-1,key-2=value-2"},
+		{.name = "unsafeSsl", .value = "false"},
+		{.name = "timeout", .value = "1000"},
+		{.name = "authModes", .value = "basic"},
+		{.name = "username", .value = "user"},
+		{.name = "password", .value = "pass word"},
 	};
 	struct em_prom_cfg c;
-	struct em_err e;
+	struct th_diag t;
 
-	EXPECT_INT(parse_opts(meta, sizeof(meta) / sizeof(meta[0]), &c, &e), 0);
-	EXPECT_STR(e.msg, "");
+	EXPECT_INT(parse_opts(meta, sizeof(meta) / sizeof(meta[0]), &c, &t), 0);
+	EXPECT_STR(t.errs, "");
+	EXPECT_STR(t.warns, "");
 	EXPECT_DBL(c.threshold, 100.5, 0);
 	EXPECT_DBL(c.activationThreshold, 5.5, 0);
 	EXPECT_INT(c.timeout_ms, 1000);
@@ -724,25 +729,25 @@ TEST(keda_metadata_parses)
 TEST(defaults_and_errors_from_the_parser)
 {
 	const struct em_rawopt minimal[] = {
-		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
+		{.name = "serverAddress", .value = "http://p:9090"}, {.name = "query", .value = "up"}, {.name = "threshold", .value = "3"},
 	};
-	const struct em_rawopt no_threshold[] = {{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}};
+	const struct em_rawopt no_threshold[] = {{.name = "serverAddress", .value = "http://p:9090"}, {.name = "query", .value = "up"}};
 	const struct em_rawopt bad_multi[] = {
-		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
-		{"multipleSeries", "median", 0, 0, false},
+		{.name = "serverAddress", .value = "http://p:9090"}, {.name = "query", .value = "up"}, {.name = "threshold", .value = "3"},
+		{.name = "multipleSeries", .value = "median"},
 	};
 	const struct em_rawopt unknown[] = {
-		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
-		{"metricName", "x", 0, 0, false},
+		{.name = "serverAddress", .value = "http://p:9090"}, {.name = "query", .value = "up"}, {.name = "threshold", .value = "3"},
+		{.name = "metricName", .value = "x"},
 	};
 	const struct em_rawopt dur[] = {
-		{"serverAddress", "http://p:9090", 0, 0, false}, {"query", "up", 0, 0, false}, {"threshold", "3", 0, 0, false},
-		{"timeout", "2s500ms", 0, 0, false},
+		{.name = "serverAddress", .value = "http://p:9090"}, {.name = "query", .value = "up"}, {.name = "threshold", .value = "3"},
+		{.name = "timeout", .value = "2s500ms"},
 	};
 	struct em_prom_cfg c;
-	struct em_err e;
+	struct th_diag t;
 
-	EXPECT_INT(parse_opts(minimal, 3, &c, &e), 0);
+	EXPECT_INT(parse_opts(minimal, 3, &c, &t), 0);
 	EXPECT(c.ignoreNullValues);        /* KEDA default true */
 	EXPECT(!c.unsafeSsl);
 	EXPECT_DBL(c.activationThreshold, 0, 0);
@@ -750,19 +755,20 @@ TEST(defaults_and_errors_from_the_parser)
 	EXPECT_INT(c.multi, EM_PROM_MULTI_ERROR);
 	em_options_free(em_prom_options, &c);
 
-	EXPECT_INT(parse_opts(no_threshold, 2, &c, &e), -1);
-	EXPECT_STR(e.msg, "missing required parameter \"threshold\"");
+	EXPECT_INT(parse_opts(no_threshold, 2, &c, &t), -1);
+	EXPECT_STR(t.first, "threshold: missing required parameter \"threshold\"");
 	em_options_free(em_prom_options, &c);
 
-	EXPECT_INT(parse_opts(bad_multi, 4, &c, &e), -1);
-	EXPECT(strstr(e.msg, "sum, max, min, avg, items") != NULL);
+	EXPECT_INT(parse_opts(bad_multi, 4, &c, &t), -1);
+	EXPECT(strstr(t.first, "sum, max, min, avg, items") != NULL);
 	em_options_free(em_prom_options, &c);
 
-	EXPECT_INT(parse_opts(unknown, 4, &c, &e), -1);
-	EXPECT_STR(e.msg, "unknown parameter \"metricName\"");
+	/* KEDA removed metricName and ignores it: a warning */
+	EXPECT_INT(parse_opts(unknown, 4, &c, &t), 0);
+	EXPECT(strncmp(t.warns, "metricName: ignored: KEDA removed metricName from trigger metadata", 66) == 0);
 	em_options_free(em_prom_options, &c);
 
-	EXPECT_INT(parse_opts(dur, 4, &c, &e), 0);
+	EXPECT_INT(parse_opts(dur, 4, &c, &t), 0);
 	EXPECT_INT(c.timeout_ms, 2500);
 	em_options_free(em_prom_options, &c);
 }

@@ -9,15 +9,16 @@ static int load(struct rmq_cfg *c, struct em_err *err, const char *const *kv)
 	struct em_rawopt items[32];
 	struct em_rawopts raw = {items, 0};
 	char keys[32][64];
-	const char *bad;
+	struct em_optdiag d;
 
+	em_optdiag_to_err(&d, err);
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; kv[i]; i++) {
 		const char *eq = strchr(kv[i], '=');
 		snprintf(keys[i], sizeof(keys[i]), "%.*s", (int)(eq - kv[i]), kv[i]);
 		items[raw.n++] = (struct em_rawopt){.name = keys[i], .value = eq + 1};
 	}
-	if (em_options_parse(rmq_options, &raw, c, &bad, err) != 0)
+	if (em_options_parse(rmq_options, &raw, c, &d) != 0)
 		return -1;
 	return rmq_validate(c, err);
 }
