@@ -404,6 +404,11 @@ int em_http_do(struct em_http_client *c, const struct em_http_req *r, struct em_
 		goto out;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (resp->status >= 300 && resp->status < 400) {
+		char *loc = NULL;
+		if (curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc)
+			snprintf(resp->redirect, sizeof(resp->redirect), "%s", loc);
+	}
 	resp->len = s.sb.len;
 	resp->body = em_sb_steal(&s.sb);
 	if (!resp->body) {

@@ -88,12 +88,14 @@ struct em_http_resp {
 	char *body;                   /* NUL-terminated, malloc'd */
 	size_t len;
 	char header[128];             /* capture_header's value, "" when absent */
+	char redirect[1024];          /* a 3xx answer's Location, absolute; never followed here */
 	long connects;                /* new connections the exchange opened */
 	enum em_http_fail fail;
 	char error[256];              /* what failed, in libcurl's words */
 };
 
-/* One exchange. 0 when an answer came (any status), else -1 with
+/* One exchange; redirects are not followed (a 3xx is an answer, its target
+ * in resp->redirect). 0 when an answer came (any status), else -1 with
  * resp->fail and resp->error. Free resp with em_http_resp_free either way. */
 int em_http_do(struct em_http_client *c, const struct em_http_req *r, struct em_http_resp *resp);
 /* For a failed exchange (-1 from em_http_do): sets err to "<what>: no answer

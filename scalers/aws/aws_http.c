@@ -2,6 +2,7 @@
 #include "scalers/scaler.h"
 #include "aws_http.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -77,7 +78,8 @@ static void count_call(const char *service, const char *operation, const char *c
 	em_sm_add(em_sm_series(&fam_calls, labels), 1);
 }
 
-int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struct em_err *err)
+static int exchange(const struct em_aws_http_req *r, char *redirect, size_t redirect_cap, struct em_aws_resp *resp,
+		    struct em_err *err)
 {
 	struct em_http_headers hl = {0};
 	struct em_sigv4_out sig = {0};
@@ -132,6 +134,7 @@ int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struc
 		goto out;
 	}
 	resp->status = hr.status;
+	snprintf(redirect, redirect_cap, "%s", hr.redirect);
 	resp->body = hr.body;
 	resp->len = hr.len;
 	hr.body = NULL;
@@ -158,6 +161,81 @@ out:
 	em_sigv4_out_free(&sig);
 	em_http_resp_free(&hr);
 	return rc;
+}
+
+/* scheme, host (lowercased) and port of url into out: "https://h:443". */
+static bool origin(const char *url, char *out, size_t cap)
+{
+	const char *p = strstr(url, "://"), *host, *end, *colon;
+	bool https;
+	size_t n, hl;
+
+	if (!p)
+		return false;
+	if ((size_t)(p - url) == 5 && strncasecmp(url, "https", 5) == 0)
+		https = true;
+	else if ((size_t)(p - url) == 4 && strncasecmp(url, "http", 4) == 0)
+		https = false;
+	else
+		return false;
+	host = p + 3;
+	end = host + strcspn(host, "/?#");
+	if (memchr(host, '@', (size_t)(end - host)))
+		return false;   /* user info: never ours */
+	colon = host[0] == '[' ? memchr(host, ']', (size_t)(end - host)) : host;
+	colon = colon ? memchr(colon, ':', (size_t)(end - colon)) : NULL;
+	hl = (size_t)((colon ? colon : end) - host);
+	n = (size_t)snprintf(out, cap, "%s://%.*s:%.*s", https ? "https" : "http", (int)hl, host,
+			     colon ? (int)(end - colon - 1) : 3, colon ? colon + 1 : https ? "443" : "80");
+	if (n >= cap)
+		return false;
+	for (char *c = out; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return true;
+}
+
+bool em_aws_same_origin(const char *a, const char *b)
+{
+	char oa[512], ob[512];
+
+	return a && b && origin(a, oa, sizeof(oa)) && origin(b, ob, sizeof(ob)) && strcmp(oa, ob) == 0;
+}
+
+int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struct em_err *err)
+{
+	int64_t deadline = em_mono_ms() + r->timeout_ms;
+	struct em_aws_http_req hop = *r;
+	char url[1024], next[1024] = "";
+	const char *svc = r->service_label ? r->service_label : "aws";
+	const char *op = r->operation ? r->operation : "";
+
+	for (int n = 0;; n++) {
+		if (exchange(&hop, next, sizeof(next), resp, err) != 0)
+			return -1;
+		if (resp->status != 307 && resp->status != 308)
+			return 0;
+		if (!next[0])
+			return 0;   /* no Location: an answer like any other */
+		if (!em_aws_same_origin(hop.url, next)) {
+			long status = resp->status;
+			char o[512];
+			if (!origin(next, o, sizeof(o)))
+				snprintf(o, sizeof(o), "an unreadable location");
+			em_aws_resp_free(resp);
+			return em_err_set(err, EM_E_UNAVAILABLE,
+					  "%s:%s: HTTP %ld redirects to %.200s: not followed (requests and their "
+					  "credentials go to the configured endpoint's host only)", svc, op, status, o);
+		}
+		if (n == EM_AWS_MAX_REDIRECTS) {
+			em_aws_resp_free(resp);
+			return em_err_set(err, EM_E_UNAVAILABLE, "%s:%s: more than %d redirects", svc, op,
+					  EM_AWS_MAX_REDIRECTS);
+		}
+		snprintf(url, sizeof(url), "%s", next);
+		hop.url = url;
+		hop.timeout_ms = deadline - em_mono_ms();
+		em_aws_resp_free(resp);
+	}
 }
 
 /* ------------------------------------------------------------------ */

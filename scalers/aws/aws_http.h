@@ -2,6 +2,7 @@
 #ifndef EM_AWS_HTTP_H
 #define EM_AWS_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,8 +53,17 @@ struct em_aws_http_req {
  * with code/message decoded for non-2xx), -1 with err (EM_E_UNAVAILABLE)
  * when none did: "<service>:<operation>: <curl error>". Counts the call in
  * extmetrics_aws_api_calls_total{service,operation,code}, code being "200"
- * etc. on success, the AWS error code of a failure, or "timeout"/"network". */
+ * etc. on success, the AWS error code of a failure, or "timeout"/"network".
+ * A 307 or 308 to the same scheme, host and port is followed (the request
+ * signed again for the new URL, body resent), up to EM_AWS_MAX_REDIRECTS
+ * times, as the AWS SDKs' HTTP clients do; a redirect anywhere else is an
+ * error and the request, with its credentials, is never sent there. */
+#define EM_AWS_MAX_REDIRECTS 10
 int em_aws_http(const struct em_aws_http_req *r, struct em_aws_resp *resp, struct em_err *err);
+
+/* True when URLs a and b have the same scheme, host (case ignored) and port
+ * (the scheme's default when absent). */
+bool em_aws_same_origin(const char *a, const char *b);
 
 /* An AWS API call with the identity's credentials: sign, send, and on an
  * expired/invalid-token answer refresh once (rate-limited) and retry; on a

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -263,6 +264,60 @@ class ThrottlingAws:
     def count(self):
         with self.lock:
             return len(self.times)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class RedirectingAws:
+    """A stand-in for an endpoint that redirects, which moto never does. Each
+    request n (1-based) is answered by `plan(n)`: ("redirect", code, location)
+    sends that status with Location; ("forward", url) passes the request on
+    verbatim (method, path, headers including Host and the signature, body)
+    to url and its answer back. `seen` keeps (method, path, headers, body) of
+    every request that arrived."""
+
+    def __init__(self, plan):
+        self.plan, self.seen, self.lock = plan, [], threading.Lock()
+        owner = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with owner.lock:
+                    owner.seen.append((self.command, self.path, dict(self.headers), body))
+                    n = len(owner.seen)
+                step = owner.plan(n)
+                if step[0] == "redirect":
+                    self.send_response(step[1])
+                    self.send_header("Location", step[2])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                req = urllib.request.Request(step[1] + self.path, data=body, method=self.command,
+                                             headers={k: v for k, v in self.headers.items()
+                                                      if k.lower() not in ("content-length", "connection")})
+                try:
+                    with urllib.request.urlopen(req, timeout=10) as r:
+                        code, rb, ct = r.status, r.read(), r.headers.get("Content-Type", "")
+                except urllib.error.HTTPError as e:
+                    code, rb, ct = e.code, e.read(), e.headers.get("Content-Type", "")
+                self.send_response(code)
+                self.send_header("Content-Type", ct)
+                self.send_header("Content-Length", str(len(rb)))
+                self.end_headers()
+                self.wfile.write(rb)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def stop(self):
         self.httpd.shutdown()

@@ -10,7 +10,7 @@ import urllib.parse
 
 import yaml
 
-from backends_moto import Moto, ThrottlingAws, clean_aws_env
+from backends_moto import Moto, RedirectingAws, ThrottlingAws, clean_aws_env
 from lib import ROOT, Cases, Server, em_get, free_port, kubectl_raw, tmpdir, wait_for, write
 
 T = Cases("aws-sqs-queue (moto, SigV4 checked)")
@@ -344,6 +344,37 @@ def aws_endpoint_metadata_beats_the_environment():
     assert value(config(metric("q", url, {"awsEndpoint": moto().url})), "q", {"AWS_ENDPOINT_URL_SQS": dead}) == "3"
     # AWS_ENDPOINT_URL is the fallback for every service
     assert value(config(metric("q", url)), "q", {"AWS_ENDPOINT_URL_SQS": "", "AWS_ENDPOINT_URL": moto().url}) == "3"
+
+
+@T.case
+def same_host_redirects_are_followed_others_never():
+    """307/308 to the same scheme, host and port: signed again and resent, as the
+    AWS SDKs' HTTP clients follow them; anywhere else: an error, and nothing (no
+    credentials) reaches the other host."""
+    url = new_queue("redirected", visible=6)
+    m = moto()
+    front = RedirectingAws(lambda n: ("redirect", 307 if n == 1 else 308, "/") if n <= 2 else ("forward", m.url))
+    T.at_exit(front.stop)
+    assert value(config(metric("q", url, {"awsEndpoint": front.url})), "q") == "6"
+    assert len(front.seen) == 3, [x[:2] for x in front.seen]
+    first, last = front.seen[0], front.seen[2]
+    assert last[3] == first[3] and last[2]["X-Amz-Target"] == "AmazonSQS.GetQueueAttributes"
+    assert last[2]["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=" + m.akid)  # moto checked it
+
+    other = RedirectingAws(lambda n: ("forward", m.url))
+    T.at_exit(other.stop)
+    for code in (307, 308):
+        away = RedirectingAws(lambda n, c=code: ("redirect", c, other.url + "/"))
+        T.at_exit(away.stop)
+        rc, _, errtext = get(config(metric("q", url, {"awsEndpoint": away.url})), "q")
+        msg = json.loads(errtext.strip().splitlines()[-1])["message"]
+        assert rc == 1 and f"HTTP {code} redirects to http://127.0.0.1:{other.port}: not followed" in msg, msg
+    # another port on the same host is another origin too; a 302 is not followed at all
+    assert other.seen == []
+    moved = RedirectingAws(lambda n: ("redirect", 302, "/"))
+    T.at_exit(moved.stop)
+    rc, _, errtext = get(config(metric("q", url, {"awsEndpoint": moved.url})), "q")
+    assert rc == 1 and len(moved.seen) == 1, errtext
 
 
 @T.case

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "scalers/aws/aws_http.h"
 #include "scalers/aws/aws_parse.h"
 #include "scalers/aws/credentials.h"
 #include "scalers/aws/endpoints.h"
@@ -587,4 +588,69 @@ TEST(credential_documents_json_bounded)
 	EXPECT_STR(e.msg, "credentials answer is not a JSON object");
 	EXPECT_INT(em_aws_parse_creds_json("{\"AccessKeyId\":\"A\"", 18, &c, &e), -1);
 	EXPECT_STR(e.msg, "credentials answer: invalid JSON at byte 18: unexpected end of input");
+}
+
+/* Redirects are followed only to the same scheme, host and port. */
+TEST(same_origin_for_redirects)
+{
+	static const struct {
+		const char *a, *b;
+		bool same;
+	} t[] = {
+		{"https://sqs.eu-west-1.amazonaws.com/", "https://sqs.eu-west-1.amazonaws.com/x?y", true},
+		{"https://sqs.eu-west-1.amazonaws.com/", "https://SQS.eu-west-1.amazonaws.com:443/", true},
+		{"http://127.0.0.1:4566/", "http://127.0.0.1:4566", true},
+		{"http://h/", "http://h:80/", true},
+		{"https://h/", "http://h/", false},
+		{"http://127.0.0.1:4566/", "http://127.0.0.1:4567/", false},
+		{"https://sqs.eu-west-1.amazonaws.com/", "https://sqs.eu-west-1.amazonaws.com.evil.example/", false},
+		{"https://h/", "https://h@evil.example/", false},
+		{"https://h/", "ftp://h/", false},
+		{"https://[::1]:8443/", "https://[::1]:8443/p", true},
+		{"https://[::1]:8443/", "https://[::1]/p", false},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (em_aws_same_origin(t[i].a, t[i].b) != t[i].same)
+			TH_FAIL("%s vs %s: expected %s", t[i].a, t[i].b, t[i].same ? "same" : "different");
+}
+
+TEST(regions_and_queue_urls)
+{
+	char r[64];
+	static const struct {
+		const char *url, *region; /* NULL: names none */
+	} t[] = {
+		{"https://sqs.eu-west-1.amazonaws.com/123456789012/q", "eu-west-1"},
+		{"https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "cn-north-1"},
+		{"https://vpce-0abc-xyz.sqs.us-gov-west-1.vpce.amazonaws.com/1/q", "us-gov-west-1"},
+		{"https://eu-central-1.queue.amazonaws.com/1/q", "eu-central-1"},
+		{"https://queue.amazonaws.com/1/q", "us-east-1"},
+		{"HTTPS://SQS.AP-SOUTH-1.AMAZONAWS.COM/1/q", "ap-south-1"},
+		{"https://sqs.eu-wset-1.amazonaws.com/1/q", NULL},   /* no such region */
+		{"http://localhost:4566/000000000000/q", NULL},
+		{"orders", NULL},
+		{"https://user@sqs.eu-west-1.amazonaws.com/1/q", NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc = em_aws_region_from_sqs_url(t[i].url, r, sizeof(r));
+		if (t[i].region ? rc != 0 || strcmp(r, t[i].region) != 0 : rc == 0)
+			TH_FAIL("%s: got %s", t[i].url, rc == 0 ? r : "none");
+	}
+	EXPECT(em_aws_region_valid("us-isob-east-1"));
+	EXPECT(!em_aws_region_valid("us-east-7"));
+	EXPECT_STR(em_aws_region_partition("cn-northwest-1")->dns_suffix, "amazonaws.com.cn");
+	EXPECT_STR(em_aws_region_partition("us-iso-east-1")->name, "aws-iso");
+	EXPECT_STR(em_aws_region_suggest("eu-wset-1"), "eu-west-1");
+	EXPECT_STR(em_aws_region_suggest("us-east1"), "us-east-1");
+	EXPECT(em_aws_region_suggest("mars-north-1") == NULL);
+	{
+		char out[256];
+		struct em_err err = {0};
+		EXPECT_INT(em_aws_endpoint(&em_aws_sqs, "us-iso-east-1", NULL, NULL, out, sizeof(out), &err), 0);
+		EXPECT_STR(out, "https://sqs.us-iso-east-1.c2s.ic.gov");
+		EXPECT_INT(em_aws_endpoint(&em_aws_cloudwatch, "eusc-de-east-1", NULL, NULL, out, sizeof(out), &err), 0);
+		EXPECT_STR(out, "https://monitoring.eusc-de-east-1.amazonaws.eu");
+	}
 }
