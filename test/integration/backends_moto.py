@@ -115,7 +115,21 @@ def expiration(seconds_from_now):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", t)
 
 
-class CredsServer:
+class _StandIn:
+    """An HTTP stand-in on a free port of 127.0.0.1 (serving handler class H)."""
+
+    def _serve(self, H):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class CredsServer(_StandIn):
     """A small HTTP server following the documented credential endpoints.
 
     mode "pod": EKS Pod Identity agent (GET /v1/credentials with the
@@ -185,17 +199,10 @@ class CredsServer:
                     return self._send(400, "", "text/plain")
                 return self._send(200, owner.imds_token, "text/plain")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(H)
 
 
-class ThrottlingAws:
+class ThrottlingAws(_StandIn):
     """A stand-in for an AWS JSON-protocol endpoint that throttles, for what
     moto cannot provoke. It checks the request looks like the operation
     (POST /, X-Amz-Target, Content-Type application/x-amz-json-1.0, a SigV4
@@ -256,21 +263,14 @@ class ThrottlingAws:
                     return self._send(400, {"__type": owner.throttle_type, "message": owner.message})
                 return self._send(200, owner.ok_body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self._serve(H)
 
     def count(self):
         with self.lock:
             return len(self.times)
 
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
-
-class RedirectingAws:
+class RedirectingAws(_StandIn):
     """A stand-in for an endpoint that redirects, which moto never does. Each
     request n (1-based) is answered by `plan(n)`: ("redirect", code, location)
     sends that status with Location; ("forward", url) passes the request on
@@ -314,14 +314,7 @@ class RedirectingAws:
                 self.end_headers()
                 self.wfile.write(rb)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.port = self.httpd.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(H)
 
 
 def clean_aws_env(extra=None):
