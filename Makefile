@@ -112,7 +112,7 @@ build/fuzz/obj/%.o: %.c $(HDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (fuzz)"
 	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
-build/fuzz/%: test/fuzz/%.c $(FUZZ_OBJ)
+build/fuzz/%: test/fuzz/%.c test/fuzz/fuzz.h $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,9 @@ static void metric_def_free(struct em_metric_def *m)
 	em_rawopts_free(&m->raw);
 	em_kvlist_free(&m->labels);
 	free(m->fingerprint);
+	for (size_t i = 0; i < m->n_inputs; i++)
+		free(m->inputs[i]);
+	free(m->inputs);
 }
 
 void em_config_free(struct em_config *c)
@@ -1135,8 +1139,13 @@ static void check_scaler_options(struct em_loader *L, struct em_metric_def *m, y
 	cfg = calloc(1, m->scaler->config_size ? m->scaler->config_size : 1);
 	if (!cfg)
 		goto out;
-	if (em_options_parse(m->scaler->options, &filled, cfg, &d) == 0 && m->scaler->validate)
-		m->scaler->validate(cfg, &d);
+	if (em_options_parse(m->scaler->options, &filled, cfg, &d) == 0 &&
+	    (!m->scaler->validate || m->scaler->validate(cfg, &d) == 0) && m->scaler->input) {
+		const char *in;
+		for (size_t i = 0; (in = m->scaler->input(cfg, i)) != NULL; i++)
+			if (em_strv_push(&m->inputs, &m->n_inputs, in) != 0)
+				lerr(L, entry, "metadata", "out of memory");
+	}
 out:
 	if (cfg) {
 		warn_literal_secrets(L, m);
@@ -1157,7 +1166,7 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 					   "maxInstances", "maxInstancesPerNamespace", "polling", NULL};
 	static const char *const fbkeys[] = {"failureThreshold", "value", NULL};
 	yaml_node_t *ns, *labels, *fb;
-	size_t nerr = L->errs->n;
+	size_t nerr;
 	bool polling_given = false;
 
 	m->line = LINE(e);
@@ -1210,8 +1219,13 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 			lerr(L, get(L, e, "type"), "type", "unknown scaler type \"%s\" (known: %s)", m->type, list);
 		}
 	}
+	/* The scaler's options are checked unless reading them failed (a variable
+	 * not set, a file not readable): every other error comes with theirs. */
+	nerr = L->errs->n;
 	load_metadata(L, get(L, e, "metadata"), m);
 	load_metric_auth(L, get(L, e, "auth"), m);
+	if (L->errs->n != nerr)
+		nerr = SIZE_MAX;
 	labels = get(L, e, "labels");
 	if (labels && want_map(L, labels, "labels") == 0) {
 		for (yaml_node_pair_t *p = labels->data.mapping.pairs.start; p < labels->data.mapping.pairs.top; p++) {
@@ -1272,7 +1286,20 @@ static void load_metric(struct em_loader *L, yaml_node_t *e, struct em_config *c
 	if (m->templated && polling_given && m->polling == EM_POLL_EAGER)
 		lerr(L, get(L, e, "polling"), "polling",
 		     "a templated metric cannot be polled eagerly: its instances exist only once requests name them");
-	if (m->scaler && L->errs->n == nerr)
+	if (m->scaler && (m->scaler->flags & EM_SCALER_COMPUTED)) {
+		/* Computed from cached values on each request: nothing of its own
+		 * is polled, and one value serves every namespace. */
+		static const char *const unused[] = {"pollingInterval", "timeout", "staleAfter", "maxInstances",
+						     "polling"};
+		for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++)
+			if (get(L, e, unused[i]))
+				lerr(L, get(L, e, unused[i]), unused[i],
+				     "not used by a %s metric: it is computed from its inputs' cached values (set it on "
+				     "them)", m->type);
+		if (m->templated)
+			lerr(L, e, "metadata", "a %s metric cannot use ${...} templates", m->type);
+	}
+	if (m->scaler && nerr != SIZE_MAX)
 		check_scaler_options(L, m, e);
 	m->fingerprint = fingerprint(m);
 }
@@ -1342,6 +1369,30 @@ int em_template_fill(const struct em_metric_def *def, const char *ns, const stru
 	return 0;
 }
 
+/* A computed metric's inputs: metrics of this file, polled ones (not
+ * templated, not computed themselves). */
+static void check_inputs(struct em_loader *L, const struct em_config *c)
+{
+	for (size_t i = 0; i < c->n_metrics; i++) {
+		const struct em_metric_def *m = &c->metrics[i];
+		for (size_t k = 0; k < m->n_inputs; k++) {
+			const struct em_metric_def *in = em_config_find(c, m->inputs[k]);
+			const char *why = NULL;
+			if (!in)
+				why = "no such metric in this config";
+			else if (in == m)
+				why = "the metric itself";
+			else if (in->scaler && (in->scaler->flags & EM_SCALER_COMPUTED))
+				why = "a computed metric itself (inputs must be polled metrics)";
+			else if (in->templated)
+				why = "a templated metric (it has one value per request, not one to read)";
+			if (why)
+				em_errlist_add(L->errs, L->file, m->line, m->col, "inputs", "input metric \"%s\": %s",
+					       m->inputs[k], why);
+		}
+	}
+}
+
 static struct em_config *load_doc(struct em_loader *L, yaml_document_t *doc)
 {
 	struct em_config *c = calloc(1, sizeof(*c));
@@ -1403,6 +1454,7 @@ static struct em_config *load_doc(struct em_loader *L, yaml_document_t *doc)
 			seen[at] = i + 1;
 	}
 	free(seen);
+	check_inputs(L, c);
 	return c;
 }
 

@@ -156,6 +156,8 @@ struct em_metric_def {
 	bool templated;
 	int line, col;
 	char *fingerprint;             /* equal fingerprints = unchanged across reloads */
+	char **inputs;                 /* a computed metric's (EM_SCALER_COMPUTED) input metrics, in order */
+	size_t n_inputs;
 };
 
 /* The fields of server: and defaults: are filled from the settings table

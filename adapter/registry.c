@@ -206,6 +206,33 @@ static bool metric_name_is(const void *arg, size_t i, const char *key)
 	return n && strcmp(n, key) == 0;
 }
 
+/* A computed metric's options and state, made once per snapshot (the config
+ * was validated: a failure here is logged and the metric answers 503). */
+static void computed_open(struct em_metric *m)
+{
+	const struct em_scaler *sc = m->def->scaler;
+	struct em_err err = {0};
+	struct em_optdiag d;
+
+	em_optdiag_to_err(&d, &err);
+	m->ccfg = calloc(1, sc->config_size ? sc->config_size : 1);
+	if (!m->ccfg || em_options_parse(sc->options, &m->def->raw, m->ccfg, &d) != 0 ||
+	    (sc->validate && sc->validate(m->ccfg, &d) != 0) || !(m->cinst = sc->open(m->ccfg, &err)))
+		em_error("metric %s: %s", m->def->name, err.msg[0] ? err.msg : "out of memory");
+}
+
+static void computed_close(struct em_metric *m)
+{
+	const struct em_scaler *sc = m->def->scaler;
+
+	if (m->cinst)
+		sc->close(m->cinst);
+	if (m->ccfg)
+		em_options_free(sc->options, m->ccfg);
+	free(m->ccfg);
+	m->ccfg = m->cinst = NULL;
+}
+
 static struct em_snapshot *snapshot_new(struct em_config *cfg)
 {
 	struct em_snapshot *s = calloc(1, sizeof(*s));
@@ -228,6 +255,9 @@ static struct em_snapshot *snapshot_new(struct em_config *cfg)
 		free(s);
 		return NULL;
 	}
+	for (size_t i = 0; i < s->n; i++)
+		if (cfg->metrics[i].scaler->flags & EM_SCALER_COMPUTED)
+			computed_open(&s->metrics[i]);
 	return s;
 }
 
@@ -251,6 +281,7 @@ static void snapshot_unref(struct em_registry *r, struct em_snapshot *s, struct 
 			next = in->next;
 			instance_kill(r, in, to_close);
 		}
+		computed_close(&s->metrics[i]);
 	}
 	free(s->index);
 	free(s->metrics);
@@ -372,7 +403,7 @@ static void create_static_instances(struct em_snapshot *s, const bool *need)
 		struct em_err err = {0};
 		struct em_instance *in;
 
-		if (m->def->templated || m->instances || (need && !need[i]))
+		if (m->def->templated || m->instances || (need && !need[i]) || (m->def->scaler->flags & EM_SCALER_COMPUTED))
 			continue;
 		in = instance_new(m->def, &m->def->raw, "", &err);
 		if (!in) {
@@ -688,6 +719,115 @@ static int64_t first_wait_ms(const struct em_instance *in)
 	return in->timeout_ms < MAX_FIRST_WAIT_MS ? in->timeout_ms : MAX_FIRST_WAIT_MS;
 }
 
+/* mu held. A computed metric's answer, from its inputs' caches only: never a
+ * backend call here. Asking for it asks for its inputs: each is touched, so
+ * an input polled on demand is polled while the computed metric is asked
+ * for, and one that was asleep is polled now and waited for as its own
+ * first sample would be (with w: parked on it, EM_REG_WAIT; without:
+ * blocking), within the longest first wait of the inputs. In `get` (no poller)
+ * each input is fetched once first, so the answer is a server's with fresh
+ * inputs. */
+static int computed_get(struct em_registry *r, struct em_metric *m, const char *ns, struct em_waiter *w,
+			struct em_lookup *out, struct em_instance **to_close, struct em_err *err)
+{
+	const struct em_metric_def *def = m->def;
+	struct em_instance *ins[64] = {0}, *waiting = NULL;
+	double vals[64];
+	int64_t now, oldest = INT64_MAX, timeout = 0;
+	int rc = -1;
+
+	if (!m->cinst)
+		return em_err_set(err, EM_E_UNAVAILABLE, "metric %s could not be set up (see the server log)", def->name);
+	if (def->n_inputs > sizeof(vals) / sizeof(vals[0]))
+		return em_err_set(err, EM_E_INTERNAL, "metric %s: too many inputs", def->name);
+	for (size_t k = 0; k < def->n_inputs; k++) {
+		struct em_metric *im = find_metric(out->snap, def->inputs[k]);
+		struct em_err e = {0};
+		if (im && find_instance(r, im, ns, def->inputs[k], NULL, out, &ins[k], to_close, &e) != 0)
+			ins[k] = NULL;   /* reported below, as the input's own error */
+		if (ins[k] && first_wait_ms(ins[k]) > timeout)
+			timeout = first_wait_ms(ins[k]);
+	}
+	if (r->mode == EM_REG_ON_GET) {
+		for (size_t k = 0; k < def->n_inputs; k++) {
+			if (!ins[k])
+				continue;
+			pthread_mutex_unlock(&r->mu);
+			em_poller_fetch_now(r, ins[k]);
+			pthread_mutex_lock(&r->mu);
+		}
+	} else {
+		for (size_t k = 0; k < def->n_inputs && !waiting; k++)
+			if (ins[k] && must_wait(ins[k]))
+				waiting = ins[k];
+		if (waiting && w) {
+			now = em_mono_ms();
+			if (!w->deadline_ms)
+				w->deadline_ms = now + timeout;
+			if (r->stopping) {
+				em_err_set(err, EM_E_UNAVAILABLE, "metric %s: the server is shutting down", def->name);
+				goto out;
+			}
+			if (now < w->deadline_ms) {
+				waiting->refs++;   /* the waiter's, until woken */
+				w->inst = waiting;
+				rc = EM_REG_WAIT;
+				goto out;
+			}
+		} else if (waiting) {
+			int64_t deadline = em_mono_ms() + timeout;
+			for (size_t k = 0; k < def->n_inputs; k++)
+				while (ins[k] && must_wait(ins[k]) && !r->stopping && !ins[k]->dead)
+					if (em_cond_wait_until(&r->results, &r->mu, deadline) != 0)
+						break;
+		}
+	}
+	now = em_now_ms();
+	for (size_t k = 0; k < def->n_inputs; k++) {
+		struct em_instance *in = ins[k];
+		struct em_served s;
+		struct em_err e = {0};
+
+		if (!in)
+			em_err_set(&e, EM_E_UNAVAILABLE, "its scaler could not be started (see the server log)");
+		else if (in->cache.attempts == 0 || (r->mode != EM_REG_ON_GET && must_wait(in)))
+			em_err_set(&e, EM_E_UNAVAILABLE, "no sample yet (first fetch still running after %lldms)",
+				   (long long)timeout);
+		else if (em_cache_read(&in->cache, &in->policy, now, &s, &e) == 0) {
+			vals[k] = s.sample.value;   /* the scaler's value, active or not, as KEDA's formula reads it */
+			if (s.time_ms < oldest)
+				oldest = s.time_ms;
+			em_sample_free(&s.sample);
+			continue;
+		}
+		/* KEDA: fallback once a trigger failed failureThreshold times */
+		if (def->has_fallback && in && in->cache.failures >= def->fallback_threshold) {
+			memset(&out->served, 0, sizeof(out->served));
+			out->served.sample.value = def->fallback_value;
+			out->served.sample.active = def->fallback_value > 0;
+			out->served.time_ms = now;
+			out->served.fallback = true;
+			rc = 0;
+			goto out;
+		}
+		em_err_set(err, e.kind ? e.kind : EM_E_UNAVAILABLE, "metric %s: input %s: %s", def->name,
+			   def->inputs[k], e.msg);
+		goto out;
+	}
+	memset(&out->served, 0, sizeof(out->served));
+	if (def->scaler->compute(m->cinst, vals, def->n_inputs, &out->served.sample, err) != 0) {
+		em_err_prefix(err, "metric %s", def->name);
+		goto out;
+	}
+	out->served.time_ms = def->n_inputs ? oldest : now;
+	rc = 0;
+out:
+	for (size_t k = 0; k < def->n_inputs; k++)
+		if (ins[k])
+			em_reg_instance_unref(ins[k], to_close);
+	return rc;
+}
+
 int em_registry_get(struct em_registry *r, const char *ns, const char *metric, const struct em_kvlist *sel_eq,
 		    struct em_waiter *w, struct em_lookup *out, struct em_err *err)
 {
@@ -709,6 +849,10 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 			goto out_locked;
 		}
 		out->def = m->def;
+		if (m->def->scaler->flags & EM_SCALER_COMPUTED) {
+			rc = computed_get(r, m, ns, w, out, &to_close, err);
+			goto out_locked;
+		}
 		f = find_instance(r, m, ns, metric, sel_eq, out, &in, &to_close, err);
 		if (f < 0)
 			goto out_locked;

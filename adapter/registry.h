@@ -109,8 +109,11 @@ struct em_lookup {
  * sample (or one after an idle metric wakes up) is waited for up to the
  * metric's timeout: with w, by returning EM_REG_WAIT (see struct em_waiter);
  * without, by blocking.
- * Without a poller (the `get` command) it fetches synchronously. On 0,
- * release with em_lookup_release(). */
+ * Without a poller (the `get` command) it fetches synchronously. A
+ * computed metric (EM_SCALER_COMPUTED) is answered from its inputs' cached
+ * values, and asking for it asks for them: they are polled while it is
+ * requested, and waited for like a first sample when they were asleep. On
+ * 0, release with em_lookup_release(). */
 int em_registry_get(struct em_registry *r, const char *ns, const char *metric, const struct em_kvlist *sel_eq,
 		    struct em_waiter *w, struct em_lookup *out, struct em_err *err);
 /* Parks w until its instance has the sample waited for (see struct em_waiter). */

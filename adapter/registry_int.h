@@ -64,6 +64,7 @@ struct em_metric {
 	const struct em_metric_def *def;
 	struct em_instance *instances;
 	size_t n_instances;
+	void *ccfg, *cinst;        /* a computed metric's (EM_SCALER_COMPUTED) options and state; no instances */
 };
 
 struct em_snapshot {

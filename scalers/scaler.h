@@ -96,6 +96,7 @@ struct em_fetch_ctx {
 /* Capability flags (struct em_scaler.flags): what the core may do with a
  * scaler's instances, declared instead of guessed from its hooks. */
 #define EM_SCALER_BATCH 0x1u   /* batch_key and fetch_batch are set; fetch is optional */
+#define EM_SCALER_COMPUTED 0x2u /* input and compute are set, no fetch: a value computed from other metrics' */
 
 /* A scaler. Add one by writing scalers/NAME.c (or scalers/NAME/ when it brings
  * helpers of its own, as cron/ and aws/) with a `const struct em_scaler
@@ -125,6 +126,12 @@ struct em_fetch_ctx {
  *   held: it must be quick and must not block.
  * - close runs once per instance, on any thread, without any core lock,
  *   after its last fetch has returned.
+ * - With EM_SCALER_COMPUTED: open and close run once per config snapshot
+ *   (open on the main thread when it is loaded, no lock; close when its
+ *   last user lets it go, with the registry lock held); compute runs on the thread answering a
+ *   request (an HTTP thread, or main for `extmetrics get`), with the
+ *   registry lock held, for every request: it must be quick, allocate
+ *   nothing it keeps, and never block. input runs at load, no lock.
  * - A scaler may call the core services included above (log, selfmetrics,
  *   clock, http, keyed...) from any hook; they take their own locks, which
  *   come after the registry's (registry -> selfmetrics -> log). */
@@ -166,6 +173,15 @@ struct em_scaler {
 	const char *(*batch_key)(void *inst);
 	void (*fetch_batch)(void **insts, size_t n, const struct em_fetch_ctx *ctx,
 			    struct em_sample *outs, struct em_err *errs, int *rcs);
+
+	/* With EM_SCALER_COMPUTED, instead of fetch, for a metric computed from
+	 * other configured metrics (composite): input(cfg, i) names the i-th metric it reads (NULL past
+	 * the last), and compute() gets their values, in that order, from the
+	 * cache (never a backend call; on the request path). The core refuses
+	 * missing, templated or computed inputs at load and serves an error
+	 * while an input has no value to serve. */
+	const char *(*input)(const void *cfg, size_t i);
+	int (*compute)(void *inst, const double *values, size_t n, struct em_sample *out, struct em_err *err);
 };
 
 /* Registry of compiled-in scalers (scalers/scalers.c, from scalers.def). */

@@ -33,11 +33,17 @@ const struct em_scaler *const *em_scaler_all(size_t *n)
 
 int em_scaler_check(const struct em_scaler *sc, struct em_err *err)
 {
-	bool batch = sc->flags & EM_SCALER_BATCH;
+	bool batch = sc->flags & EM_SCALER_BATCH, computed = sc->flags & EM_SCALER_COMPUTED;
 
 	if (!sc->type || !sc->options || !sc->open || !sc->close)
 		return em_err_set(err, EM_E_INTERNAL, "scaler %s: type, options, open and close are required",
 				  sc->type ? sc->type : "?");
+	if (computed != (sc->input || sc->compute) ||
+	    (computed && (batch || !sc->input || !sc->compute || sc->fetch || sc->batch_key || sc->fetch_batch)))
+		return em_err_set(err, EM_E_INTERNAL, "scaler %s: EM_SCALER_COMPUTED goes with input and compute, "
+				  "and without fetch or batching", sc->type);
+	if (computed)
+		return 0;
 	if (batch && (!sc->batch_key || !sc->fetch_batch))
 		return em_err_set(err, EM_E_INTERNAL, "scaler %s: EM_SCALER_BATCH needs batch_key and fetch_batch",
 				  sc->type);

@@ -7,14 +7,7 @@
 
 #include "apiservice/auth/auth.h"
 #include "apiservice/auth/kubeapi.h"
-
-#define CHECK(cond)                                                                           \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                              \
-		}                                                                             \
-	} while (0)
+#include "fuzz.h"
 
 static char *u_v[] = {"X-Remote-User", "Impersonate-User"};
 static char *uid_v[] = {"X-Remote-Uid"};

@@ -6,14 +6,7 @@
 
 #include "scalers/cron/cronexpr.h"
 #include "scalers/cron/tz.h"
-
-#define CHECK(cond)                                                                           \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                              \
-		}                                                                             \
-	} while (0)
+#include "fuzz.h"
 
 static struct em_tz *berlin, *new_york;
 

@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "apiservice/quantity.h"
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "invariant failed: %s (line %d) for %a -> \"%s\"\n", #cond, __LINE__, v, buf); \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
+#include "fuzz.h"
 
 /* Reads "<digits><suffix>" back as exact milli-units; -1 if malformed or out of int64. */
 static int64_t read_milli(const char *t)

@@ -6,14 +6,7 @@
 
 #include "adapter/options.h"
 #include "apiservice/selector.h"
-
-#define CHECK(cond)                                                              \
-	do {                                                                     \
-		if (!(cond)) {                                                   \
-			fprintf(stderr, "invariant failed: %s (line %d)\n", #cond, __LINE__); \
-			abort();                                                 \
-		}                                                                \
-	} while (0)
+#include "fuzz.h"
 
 static void check_structure(const struct em_selector *sel)
 {

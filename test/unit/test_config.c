@@ -218,8 +218,9 @@ TEST(every_error_is_reported_not_just_the_first)
 				       "    timeout: never\n    maxInstances: \"0\"\n",
 				   &errs);
 
+	/* timeout, maxInstances, and the four keys cron needs */
 	EXPECT(c == NULL);
-	EXPECT_INT(errs.n, 2);
+	EXPECT_INT(errs.n, 6);
 	em_errlist_free(&errs);
 }
 

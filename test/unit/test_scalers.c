@@ -41,6 +41,22 @@ static void dummy_batch(void **insts, size_t n, const struct em_fetch_ctx *ctx, 
 	(void)rcs;
 }
 
+static const char *dummy_input(const void *cfg, size_t i)
+{
+	(void)cfg;
+	return i == 0 ? "m" : NULL;
+}
+
+static int dummy_compute(void *inst, const double *values, size_t n, struct em_sample *out, struct em_err *err)
+{
+	(void)inst;
+	(void)values;
+	(void)n;
+	(void)out;
+	(void)err;
+	return 0;
+}
+
 static const struct em_option no_options[] = {EM_OPTIONS_END};
 
 TEST(every_compiled_in_scaler_follows_the_rules)
@@ -90,6 +106,22 @@ TEST(bad_descriptors_are_refused)
 	s.fetch_batch = NULL;
 	EXPECT_INT(em_scaler_check(&s, &err), -1);
 	EXPECT_STR(err.msg, "scaler b: EM_SCALER_BATCH needs batch_key and fetch_batch");
+	/* a computed metric's scaler: input and compute, nothing to fetch */
+	s = ok;
+	s.fetch = NULL;
+	s.flags = EM_SCALER_COMPUTED;
+	s.input = dummy_input;
+	s.compute = dummy_compute;
+	EXPECT_INT(em_scaler_check(&s, &err), 0);
+	s.fetch = dummy_fetch;
+	EXPECT_INT(em_scaler_check(&s, &err), -1);
+	EXPECT_STR(err.msg, "scaler t: EM_SCALER_COMPUTED goes with input and compute, and without fetch or batching");
+	s.fetch = NULL;
+	s.input = NULL;
+	EXPECT_INT(em_scaler_check(&s, &err), -1);
+	s = ok;
+	s.compute = dummy_compute;   /* without the flag */
+	EXPECT_INT(em_scaler_check(&s, &err), -1);
 	s = ok;
 	s.close = NULL;
 	EXPECT_INT(em_scaler_check(&s, &err), -1);
