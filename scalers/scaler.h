@@ -150,6 +150,19 @@ struct em_scaler {
 	int (*global_init)(struct em_err *err);
 	void (*global_cleanup)(void);
 
+	/* KEDA's HPA target when no option is flagged EM_OPT_TARGET: a constant
+	 * (cron: "1"). import-keda reads the target facts from the option table:
+	 * EM_OPT_TARGET (its .def KEDA's default), EM_OPT_ACTIVATION, aliases,
+	 * ignored keys. */
+	const char *fixed_target;
+	/* When several options are flagged EM_OPT_TARGET, which one KEDA targets
+	 * for a trigger's metadata (redis-streams: its scale factor; rabbitmq:
+	 * value or the deprecated queueLength), and in *def KEDA's default for it
+	 * then (NULL: required); get(md, key) reads a metadata value, NULL when
+	 * absent. Pure: import-keda calls it. */
+	const char *(*target_key)(const char *(*get)(const void *md, const char *key), const void *md,
+				  const char **def);
+
 	/* Optional cross-field checks and derived fields, after options are parsed
 	 * without error. Reports every problem to d (em_opt_error, em_opt_warn),
 	 * each naming its key, and returns -1 when any was an error. */

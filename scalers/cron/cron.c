@@ -177,6 +177,8 @@ const struct em_scaler em_scaler_cron = {
 	.options = cron_options,
 	.config_size = sizeof(struct cron_cfg),
 	.summary = "desiredReplicas between a start and an end cron schedule in an IANA time zone, else 0",
+	/* KEDA's HPA target is 1 (AverageValue): desiredReplicas pods while active */
+	.fixed_target = "1",
 	.validate = cron_validate,
 	.open = cron_open,
 	.fetch = cron_fetch,

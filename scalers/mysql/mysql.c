@@ -21,9 +21,10 @@
 const struct em_option my_options[] = {
 	{.name = "query", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(query),
 	 .help = "one SQL statement; the first column of the first row is the value"},
-	{.name = "queryValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED, .offset = OFF(queryValue),
+	{.name = "queryValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_REQUIRED | EM_OPT_TARGET, .offset = OFF(queryValue),
 	 .help = "HPA target value"},
-	{.name = "activationQueryValue", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(activationQueryValue),
+	{.name = "activationQueryValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_ACTIVATION, .def = "0",
+	 .offset = OFF(activationQueryValue),
 	 .help = "active when value > activationQueryValue"},
 	{.name = "connectionString", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(connectionString),
 	 .help = "Go DSN user:password@tcp(host:port)/db?params; replaces host/port/username/password/dbName"},

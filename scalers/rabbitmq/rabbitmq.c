@@ -214,6 +214,22 @@ static int rmq_global_init(struct em_err *err)
 	return 0;
 }
 
+/* import-keda: the target KEDA's validateTrigger reads from the metadata:
+ * the deprecated queueLength alone, else value (required with a mode;
+ * without mode, value and queueLength: QueueLength with 20). */
+static const char *rmq_target_key(const char *(*get)(const void *md, const char *key), const void *md,
+				  const char **def)
+{
+	const char *ql = get(md, "queueLength"), *mode = get(md, "mode"), *v = get(md, "value");
+
+	*def = NULL;
+	if (ql && *ql && strspn(ql, "0. ") != strlen(ql) && (!mode || !*mode) && (!v || !*v))
+		return "queueLength";
+	if ((!mode || !*mode) && (!v || !*v) && (!ql || !*ql))
+		*def = "20";
+	return "value";
+}
+
 /* rmq_validate stops at its first problem; the core takes them as option errors. */
 static int rmq_validate_options(void *cfg, struct em_optdiag *d)
 {
@@ -229,6 +245,7 @@ const struct em_scaler em_scaler_rabbitmq = {
 	.summary = "RabbitMQ queue length or message rates, from the management API or AMQP (passive declare on "
 		   "shared connections)",
 	.global_init = rmq_global_init,
+	.target_key = rmq_target_key,
 	.validate = rmq_validate_options,
 	.open = rmq_open,
 	.fetch = rmq_fetch,

@@ -19,11 +19,11 @@ const struct em_option rmq_options[] = {
 	{.name = "mode", .type = EM_OPT_STRING, .def = "Unknown", .offset = OFF(mode),
 	 .help = "QueueLength, MessageRate (publish rate), DeliverGetRate, PublishedToDeliveredRatio or "
 		 "ExpectedQueueConsumptionTime; all but QueueLength over HTTP only"},
-	{.name = "value", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(value),
+	{.name = "value", .type = EM_OPT_FLOAT, .flags = EM_OPT_TARGET, .def = "0", .offset = OFF(value),
 	 .help = "HPA target value for mode (required with mode; without mode and queueLength: QueueLength 20)"},
-	{.name = "activationValue", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(activationValue),
+	{.name = "activationValue", .type = EM_OPT_FLOAT, .flags = EM_OPT_ACTIVATION, .def = "0", .offset = OFF(activationValue),
 	 .help = "active when the value is above this (MessageRate: or the queue length is)"},
-	{.name = "queueLength", .type = EM_OPT_FLOAT, .def = "0", .offset = OFF(queueLength),
+	{.name = "queueLength", .type = EM_OPT_FLOAT, .flags = EM_OPT_TARGET, .def = "0", .offset = OFF(queueLength),
 	 .help = "deprecated: mode QueueLength with this value (not with mode or value)"},
 	{.name = "host", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED | EM_OPT_SECRET, .offset = OFF(host),
 	 .help = "amqp[s]://user:password@host:port/vhost or http[s]://user:password@host:port[/path]/vhost "

@@ -16,9 +16,10 @@ struct redis_cfg {
 static const struct em_option redis_options[] = {
 	{.name = "listName", .type = EM_OPT_STRING, .flags = EM_OPT_REQUIRED, .offset = OFF(listName),
 	 .help = "key of the list; a set, sorted set or hash counts its members, a missing key 0"},
-	{.name = "listLength", .type = EM_OPT_INT, .def = "5", .offset = OFF(listLength),
+	{.name = "listLength", .type = EM_OPT_INT, .flags = EM_OPT_TARGET, .def = "5", .offset = OFF(listLength),
 	 .help = "target length per replica (the HPA's AverageValue)"},
-	{.name = "activationListLength", .type = EM_OPT_INT, .def = "0", .offset = OFF(activationListLength),
+	{.name = "activationListLength", .type = EM_OPT_INT, .flags = EM_OPT_ACTIVATION, .def = "0",
+	 .offset = OFF(activationListLength),
 	 .help = "active when the length is above this"},
 	RDS_CONN_OPTIONS(struct redis_cfg, conn),
 	EM_OPTIONS_END,

@@ -29,13 +29,15 @@ static const struct em_option rs_options[] = {
 	 .help = "key of the stream"},
 	{.name = "consumerGroup", .type = EM_OPT_STRING, .offset = OFF(consumerGroup),
 	 .help = "consumer group: its pending entries (XPENDING), or its lag with lagCount; none: the stream length"},
-	{.name = "pendingEntriesCount", .type = EM_OPT_INT, .def = "5", .offset = OFF(pendingEntriesCount),
+	{.name = "pendingEntriesCount", .type = EM_OPT_INT, .flags = EM_OPT_TARGET, .def = "5",
+	 .offset = OFF(pendingEntriesCount),
 	 .help = "target pending entries per replica (consumerGroup without lagCount)"},
-	{.name = "streamLength", .type = EM_OPT_INT, .def = "5", .offset = OFF(streamLength),
+	{.name = "streamLength", .type = EM_OPT_INT, .flags = EM_OPT_TARGET, .def = "5", .offset = OFF(streamLength),
 	 .help = "target stream length per replica (no consumerGroup)"},
-	{.name = "lagCount", .type = EM_OPT_INT, .def = "0", .offset = OFF(lagCount),
+	{.name = "lagCount", .type = EM_OPT_INT, .flags = EM_OPT_TARGET, .def = "0", .offset = OFF(lagCount),
 	 .help = "non-zero with consumerGroup: scale on the group's lag (Redis 7+), this many per replica"},
-	{.name = "activationLagCount", .type = EM_OPT_INT, .def = "0", .offset = OFF(activationLagCount),
+	{.name = "activationLagCount", .type = EM_OPT_INT, .flags = EM_OPT_ACTIVATION, .def = "0",
+	 .offset = OFF(activationLagCount),
 	 .help = "active when the value (whichever of the three) is above this"},
 	RDS_CONN_OPTIONS(struct rs_cfg, conn),
 	EM_OPTIONS_END,
@@ -58,6 +60,20 @@ static int rs_validate(void *vcfg, int (*conn_validate)(void *, struct em_optdia
 	else
 		c->factor = RS_LENGTH;
 	return 0;
+}
+
+/* import-keda: the option KEDA's Validate makes the target, as rs_validate picks the factor. */
+static const char *rs_target_key(const char *(*get)(const void *md, const char *key), const void *md,
+				 const char **def)
+{
+	const char *group = get(md, "consumerGroup"), *lag = get(md, "lagCount");
+
+	*def = "5";
+	if (!group || !*group)
+		return "streamLength";
+	if (lag && *lag && strspn(lag, "0") != strlen(lag))
+		return "lagCount";
+	return "pendingEntriesCount";
 }
 
 static int validate_standalone(void *c, struct em_optdiag *d)
@@ -136,6 +152,7 @@ static int rs_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 		.config_size = sizeof(struct rs_cfg),                                                           \
 		.summary = "Redis stream: a consumer group's pending entries or lag, or the stream length, on " \
 			   what "; connections shared per server",                                               \
+		.target_key = rs_target_key,                                                                    \
 		.validate = validator,                                                                          \
 		.open = rds_inst_open,                                                                          \
 		.fetch = rs_fetch,                                                                              \

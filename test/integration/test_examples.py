@@ -344,7 +344,7 @@ def story3_prometheus_with_basic_auth_and_cron():
     pgw.push("workers", '# TYPE work_queue_depth gauge\nwork_queue_depth{queue="default"} 42\n'
                         'work_queue_depth{queue="other"} 1000\n')
     prom.wait_series('work_queue_depth{queue="default"}', timeout=30)
-    secrets = secrets_dir({"prometheus-basic-auth/username": "scaler", "prometheus-basic-auth/password": "s3cret-pw"})
+    secrets = secrets_dir({"jobs/prometheus-basic-auth/username": "scaler", "jobs/prometheus-basic-auth/password": "s3cret-pw"})
     env = {"PROMETHEUS_URL": prom.url, "SECRETS_DIR": secrets}
     before = berlin_business_hours()
     got = fetch(d, env)
@@ -353,7 +353,7 @@ def story3_prometheus_with_basic_auth_and_cron():
     if before == berlin_business_hours():   # not at the very edge of the window
         assert got["workers-business-hours"] == ("6" if before else "0"), got
     # The credentials are really needed: with a wrong password Prometheus refuses.
-    write(os.path.join(secrets, "prometheus-basic-auth/password"), "wrong")
+    write(os.path.join(secrets, "jobs/prometheus-basic-auth/password"), "wrong")
     rc, _, err = run_doc(documented(d)[0], env)
     assert rc == 1 and "401" in err, err
     targets = [m["external"]["target"]["averageValue"] for m in hpa["spec"]["metrics"]]
@@ -383,7 +383,7 @@ def story4_postgresql_active_connections():
     assert p.returncode == 0 and p.stdout.strip() == "t", p.stderr
     p = tcp_psql(pg, md["userName"], "mon-pw", "disable")
     assert p.returncode != 0 and "no encryption" in p.stderr, (p.stdout, p.stderr)
-    env = {"PG_HOST": "127.0.0.1", "PG_PORT": str(pg.port), "SECRETS_DIR": secrets_dir({"pg-monitor/password": "mon-pw"})}
+    env = {"PG_HOST": "127.0.0.1", "PG_PORT": str(pg.port), "SECRETS_DIR": secrets_dir({"db/pg-monitor/password": "mon-pw"})}
     sleepers = []
 
     def sleep_sessions(n):
@@ -396,10 +396,10 @@ def story4_postgresql_active_connections():
                                    "AND state = 'active'") == want, timeout=15, what=f"{want} active sessions")
 
     try:
-        # 3 sleeping sessions + the scaler's own query (active while it runs) = 4, not above
-        # activationTargetQueryValue 5: inactive, so 0 is served (what lets an HPA idle down).
+        # 3 sleeping sessions + the scaler's own query (active while it runs) = 4: served as
+        # counted (KEDA's activation, left out with minReplicaCount 2, would not zero it there).
         sleep_sessions(3)
-        assert fetch(d, env) == {e["name"]: "0"}
+        assert fetch(d, env) == {e["name"]: "4"}
         sleep_sessions(3)
         assert fetch(d, env) == {e["name"]: "7"}
     finally:
@@ -441,8 +441,8 @@ def story6_redis_list_over_tls():
     e = cfg["metrics"][0]
     r, pem = example_redis()
     r.cli("DEL", "outbox")
-    secrets = secrets_dir({"redis-mail/password": "mail-pw-6", "redis-mail/tls": "enable",
-                           "redis-mail/ca.crt": pem["ca"]})
+    secrets = secrets_dir({"mail/redis-mail/password": "mail-pw-6", "mail/redis-mail/tls": "enable",
+                           "mail/redis-mail/ca.crt": pem["ca"]})
     env = {"SECRETS_DIR": secrets, "REDIS_ADDR": f"localhost:{r.port}"}
     # an empty list is not above activationListLength 0: inactive, 0 is served
     assert fetch(d, env) == {e["name"]: "0"}
@@ -452,7 +452,7 @@ def story6_redis_list_over_tls():
     assert one_pod_proposal(hpa, e["name"], "60") == ("60/25 (avg)", 3)
     assert hpa["spec"]["minReplicas"] == 0 and hpa["spec"]["maxReplicas"] == 10
     # TLS is verified: a CA that did not sign the server's certificate is refused
-    write(os.path.join(secrets, "redis-mail/ca.crt"), make_certs(tmpdir())["ca"])
+    write(os.path.join(secrets, "mail/redis-mail/ca.crt"), make_certs(tmpdir())["ca"])
     rc, _, err = run_doc(documented(d)[0], env)
     assert rc == 1 and "certificate verify failed" in err, err
 
@@ -467,13 +467,13 @@ def story7_redis_stream_lag_as_an_acl_user():
     r.cli("EVAL", "for i = 1, 130 do redis.call('XADD', KEYS[1], '*', 'invoice', i) end", "1", md["stream"])
     r.cli("XGROUP", "CREATE", md["stream"], md["consumerGroup"], "0")
     r.cli("XREADGROUP", "GROUP", md["consumerGroup"], "w1", "COUNT", "30", "STREAMS", md["stream"], ">")
-    secrets = secrets_dir({"redis-billing/username": "billing-scaler", "redis-billing/password": "billing-pw-7",
-                           "redis-billing/tls": "enable", "redis-billing/ca.crt": pem["ca"]})
+    secrets = secrets_dir({"billing/redis-billing/username": "billing-scaler", "billing/redis-billing/password": "billing-pw-7",
+                           "billing/redis-billing/tls": "enable", "billing/redis-billing/ca.crt": pem["ca"]})
     env = {"SECRETS_DIR": secrets, "REDIS_ADDR": f"localhost:{r.port}"}
     # 130 added, 30 delivered to the group: lag 100
     assert fetch(d, env) == {e["name"]: "100"}
     assert one_pod_proposal(hpa, e["name"], "100") == ("100/50 (avg)", 2)
-    write(os.path.join(secrets, "redis-billing/password"), "wrong")
+    write(os.path.join(secrets, "billing/redis-billing/password"), "wrong")
     rc, _, err = run_doc(documented(d)[0], env)
     assert rc == 1 and "WRONGPASS" in err, err
 
@@ -488,7 +488,7 @@ def story8_mysql_pending_orders():
     db.sql("CREATE DATABASE shop; CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, state VARCHAR(16)); "
            "CREATE USER 'scaler'@'%' IDENTIFIED BY 'Sh0p-Scaler/pw'; GRANT SELECT ON shop.orders TO 'scaler'@'%'")
     db.sql("INSERT INTO shop.orders (state) VALUES " + ",".join(["('pending')"] * 37 + ["('shipped')"] * 5))
-    secrets = secrets_dir({"shop-db-scaler/dsn": f"scaler:Sh0p-Scaler/pw@tcp(127.0.0.1:{db.port})/shop"})
+    secrets = secrets_dir({"shop/shop-db-scaler/dsn": f"scaler:Sh0p-Scaler/pw@tcp(127.0.0.1:{db.port})/shop"})
     env = {"SECRETS_DIR": secrets}
     assert fetch(d, env) == {e["name"]: "37"}
     assert one_pod_proposal(hpa, e["name"], "37") == ("37/10 (avg)", 4)
@@ -509,8 +509,8 @@ def story9_rabbitmq_queue_over_amqps():
     mq.add_user("scaler", "Em@il/Scaler-pw", vhosts=(), tags="")
     mq.api("PUT", "/api/permissions/shop/scaler", {"configure": "^emails$", "write": "", "read": ""})
     mq.declare("emails", "shop")
-    secrets = secrets_dir({"rabbitmq-emails/host": f"amqps://scaler:Em%40il%2FScaler-pw@localhost:{mq.tls_port}/",
-                           "rabbitmq-emails/tls": "enable", "rabbitmq-emails/ca.crt": mq.certs["ca"]})
+    secrets = secrets_dir({"shop/rabbitmq-emails/host": f"amqps://scaler:Em%40il%2FScaler-pw@localhost:{mq.tls_port}/",
+                           "shop/rabbitmq-emails/tls": "enable", "shop/rabbitmq-emails/ca.crt": mq.certs["ca"]})
     env = {"SECRETS_DIR": secrets}
     # an empty queue is not above activationValue 0: inactive, 0 is served
     assert fetch(d, env) == {e["name"]: "0"}
@@ -519,7 +519,7 @@ def story9_rabbitmq_queue_over_amqps():
     # 120 messages at 50 per pod: 3 pods, within 0-15
     assert one_pod_proposal(hpa, e["name"], "120") == ("120/50 (avg)", 3)
     # TLS is verified: a CA that did not sign the broker's certificate is refused
-    write(os.path.join(secrets, "rabbitmq-emails/ca.crt"), make_certs(tmpdir())["ca"])
+    write(os.path.join(secrets, "shop/rabbitmq-emails/ca.crt"), make_certs(tmpdir())["ca"])
     rc, _, err = run_doc(documented(d)[0], env)
     assert rc == 1 and "error establishing connection to RabbitMQ" in err, err
 
@@ -532,11 +532,11 @@ def story10_metrics_api_json_with_a_bearer_token():
     api = ApiServer(auth=("bearer", "render-token-10"))
     T.at_exit(api.stop)
     api.set("/stats", json.dumps({"queues": [{"name": "previews", "pending": 3}, {"name": "thumbnails", "pending": 57}]}))
-    secrets = secrets_dir({"render-api/token": "render-token-10"})
+    secrets = secrets_dir({"media/render-api/token": "render-token-10"})
     env = {"SECRETS_DIR": secrets, "RENDER_API_URL": api.url("").rstrip("/")}
     assert fetch(d, env) == {e["name"]: "57"}
     assert one_pod_proposal(hpa, e["name"], "57") == ("57/20 (avg)", 3)
-    write(os.path.join(secrets, "render-api/token"), "wrong")
+    write(os.path.join(secrets, "media/render-api/token"), "wrong")
     rc, _, err = run_doc(documented(d)[0], env)
     assert rc == 1 and "/stats: api returned 401" in err, err
 
@@ -688,21 +688,23 @@ def every_config_in_manifests_and_examples_passes_check_config():
     assert len(blocks) == 1, blocks
     from backends_redis import make_certs
     ca = make_certs(tmpdir())["ca"]
-    secrets = secrets_dir({"prometheus-basic-auth/username": "u", "prometheus-basic-auth/password": "p",
-                           "pg-monitor/password": "p", "redis-mail/password": "p", "redis-mail/tls": "enable",
-                           "redis-mail/ca.crt": ca, "redis-billing/username": "u", "redis-billing/password": "p",
-                           "redis-billing/tls": "enable", "redis-billing/ca.crt": ca,
-                           "shop-db-scaler/dsn": "scaler:p@tcp(mariadb.shop.svc:3306)/shop",
-                           "rabbitmq-emails/host": "amqps://scaler:p@rabbitmq.shop.svc:5671/",
-                           "rabbitmq-emails/tls": "enable", "rabbitmq-emails/ca.crt": ca, "render-api/token": "t"})
+    secrets = secrets_dir({"jobs/prometheus-basic-auth/username": "u", "jobs/prometheus-basic-auth/password": "p",
+                           "db/pg-monitor/password": "p", "mail/redis-mail/password": "p",
+                           "mail/redis-mail/tls": "enable", "mail/redis-mail/ca.crt": ca,
+                           "billing/redis-billing/username": "u", "billing/redis-billing/password": "p",
+                           "billing/redis-billing/tls": "enable", "billing/redis-billing/ca.crt": ca,
+                           "shop/shop-db-scaler/dsn": "scaler:p@tcp(mariadb.shop.svc:3306)/shop",
+                           "shop/rabbitmq-emails/host": "amqps://scaler:p@rabbitmq.shop.svc:5671/",
+                           "shop/rabbitmq-emails/tls": "enable", "shop/rabbitmq-emails/ca.crt": ca,
+                           "media/render-api/token": "t"})
     rc, out, err = run_doc(blocks[0], {"SECRETS_DIR": secrets})
     base = len(configs["manifests/base/config.yaml"]["metrics"])
     want = [f"/dev/stdin: ok ({base + len(configs[path]['metrics'])} metrics)" for path in partial]
     assert rc == 0 and out.splitlines() == want, f"rc={rc}\n{out}\n{err}"
     # The loop does report a broken example (a secret file missing).
-    os.unlink(os.path.join(secrets, "pg-monitor/password"))
+    os.unlink(os.path.join(secrets, "db/pg-monitor/password"))
     rc, out, err = run_doc(blocks[0], {"SECRETS_DIR": secrets})
-    assert "examples/4-postgresql-read-replicas/config.yaml: not valid" in out and "pg-monitor/password" in out + err, out
+    assert "examples/4-postgresql-read-replicas/config.yaml: not valid" in out and "db/pg-monitor/password" in out + err, out
 
 
 STORY = {"1-sqs-file-processor": story1_sqs_file_processor_counts_in_flight_messages,

@@ -1,5 +1,6 @@
-"""test_import_keda.py - `extmetrics import-keda` on test/data/keda: exit codes, outputs, validation, examples."""
+"""test_import_keda.py - `extmetrics import-keda` on test/data/keda: exit codes, outputs, validation, refusals, Secrets, examples."""
 import glob
+import json
 import os
 import re
 
@@ -7,7 +8,7 @@ import yaml
 
 from backends_redis import make_certs
 from lib import BIN, ROOT, Cases, em, run, tmpdir, write
-from deploylib import assert_valid, load_all, schema_validate
+from deploylib import MANIFESTS, assert_valid, kustomize, load_all, schema_validate
 
 T = Cases("import-keda")
 DATA = os.path.join(ROOT, "test", "data", "keda")
@@ -24,6 +25,7 @@ STORIES = {  # examples/ directory -> test/data/keda file
     "10-metrics-api-thumbnailers": "metrics-api-thumbnails.yaml",
 }
 BAD = "untranslatable.yaml"
+SERVER = "server:\n  auth: {mode: none}\ndefaults: {pollingInterval: 30s}\n"
 
 
 def data_files():
@@ -35,18 +37,29 @@ def load_file(path):
         return load_all(f.read())
 
 
-def imp(*files, extra=()):
-    """Runs import-keda with --out-config/--out-hpa in a fresh directory: (proc, config, hpas)."""
+def imp(*files, extra=(), raw=False):
+    """Runs import-keda with --out-config/--out-hpa/--out-secrets in a fresh directory:
+    (proc, config, hpas), or with raw the texts (proc, config, hpas, secrets)."""
     d = tmpdir()
-    cfg, hpa = os.path.join(d, "config.yaml"), os.path.join(d, "hpa.yaml")
-    p = em("import-keda", "--out-config", cfg, "--out-hpa", hpa, *extra, *files)
-    config = hpas = None
-    if os.path.exists(cfg):
-        with open(cfg) as f:
-            config = yaml.safe_load(f)
-    if os.path.exists(hpa):
-        hpas = load_file(hpa)
-    return p, config, hpas
+    cfg, hpa, sec = os.path.join(d, "config.yaml"), os.path.join(d, "hpa.yaml"), os.path.join(d, "secrets.yaml")
+    p = em("import-keda", "--out-config", cfg, "--out-hpa", hpa, "--out-secrets", sec, *extra, *files)
+    texts = []
+    for path in (cfg, hpa, sec):
+        if os.path.exists(path):
+            with open(path) as f:
+                texts.append(f.read())
+        else:
+            texts.append(None)
+    if raw:
+        return (p, *texts)
+    return p, yaml.safe_load(texts[0]) if texts[0] else None, load_all(texts[1]) if texts[1] is not None else None
+
+
+def check_config(config_text, skip_secrets=True):
+    """check-config on config_text appended to a server: section, as README says to use it."""
+    d = tmpdir()
+    path = write(os.path.join(d, "full.yaml"), SERVER + config_text)
+    return em("check-config", *(["--skip-secrets"] if skip_secrets else []), path)
 
 
 @T.case
@@ -70,7 +83,7 @@ def every_story_translates_with_exit_0():
             for e in config["metrics"]:
                 assert e["namespaces"] == [so["metadata"]["namespace"]]
                 assert e["pollingInterval"] == f'{so["spec"].get("pollingInterval", 30)}s'
-        assert re.search(r"import-keda: \d+ ScaledObject\(s\): \d+ metric\(s\), \d+ HPA\(s\), 0 thing", p.stderr), p.stderr
+        assert re.search(r"import-keda: \d+ ScaledObject\(s\): \d+ metric\(s\), \d+ HPA\(s\); 0 refused", p.stderr), p.stderr
 
 
 @T.case
@@ -105,9 +118,12 @@ def behavior_cooldown_fallback_and_auth_are_carried_over():
     so = [o for o in load_file(os.path.join(DATA, "sqs-file-processor.yaml")) if o["kind"] == "ScaledObject"][0]
     assert hpas[0]["spec"]["behavior"] == so["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
     assert cfg["metrics"][0]["auth"] == {"podIdentity": "aws"}
-    _, cfg, hpas = imp(os.path.join(DATA, "postgresql-replicas.yaml"), extra=["--secrets-dir", "/run/s"])
-    assert hpas[0]["spec"]["behavior"] == {"scaleDown": {"stabilizationWindowSeconds": 600}}
-    assert cfg["metrics"][0]["auth"] == {"params": {"password": {"fromFile": "/run/s/pg-monitor/password"}}}
+    p, cfg, hpas = imp(os.path.join(DATA, "postgresql-replicas.yaml"), extra=["--secrets-dir", "/run/s"])
+    # minReplicaCount 2: KEDA never scales to 0, so cooldownPeriod and the activation key do nothing there
+    assert "behavior" not in hpas[0]["spec"], hpas[0]
+    assert "activationTargetQueryValue" not in cfg["metrics"][0]["metadata"]
+    assert "spec.cooldownPeriod: ignored: KEDA uses it only to scale to 0" in p.stderr, p.stderr
+    assert cfg["metrics"][0]["auth"] == {"params": {"password": {"fromFile": "/run/s/db/pg-monitor/password"}}}
     _, cfg, _ = imp(os.path.join(DATA, "prometheus-workers.yaml"))
     fb = {e["name"]: e.get("fallback") for e in cfg["metrics"]}
     assert fb == {"workers-queue-depth": {"failureThreshold": 3, "value": "150"},
@@ -117,13 +133,13 @@ def behavior_cooldown_fallback_and_auth_are_carried_over():
                                          "roleArn": "arn:aws:iam::123456789012:role/inference-metrics-reader"}
     # TriggerAuthentication parameters of the redis and mysql scalers, whatever they are named
     _, cfg, _ = imp(os.path.join(DATA, "redis-streams-billing.yaml"), extra=["--secrets-dir", "/run/s"])
-    assert cfg["metrics"][0]["auth"] == {"params": {k: {"fromFile": f"/run/s/redis-billing/{f}"} for k, f in
+    assert cfg["metrics"][0]["auth"] == {"params": {k: {"fromFile": f"/run/s/billing/redis-billing/{f}"} for k, f in
                                                     (("username", "username"), ("password", "password"),
                                                      ("tls", "tls"), ("ca", "ca.crt"))}}, cfg
     _, cfg, _ = imp(os.path.join(DATA, "mysql-order-workers.yaml"), extra=["--secrets-dir", "/run/s"])
-    assert cfg["metrics"][0]["auth"] == {"params": {"connectionString": {"fromFile": "/run/s/shop-db-scaler/dsn"}}}
+    assert cfg["metrics"][0]["auth"] == {"params": {"connectionString": {"fromFile": "/run/s/shop/shop-db-scaler/dsn"}}}
     _, cfg, _ = imp(os.path.join(DATA, "rabbitmq-email-senders.yaml"), extra=["--secrets-dir", "/run/s"])
-    assert cfg["metrics"][0]["auth"] == {"params": {k: {"fromFile": f"/run/s/rabbitmq-emails/{f}"} for k, f in
+    assert cfg["metrics"][0]["auth"] == {"params": {k: {"fromFile": f"/run/s/shop/rabbitmq-emails/{f}"} for k, f in
                                                     (("host", "host"), ("tls", "tls"), ("ca", "ca.crt"))}}, cfg
 
 
@@ -159,8 +175,9 @@ def generated_hpas_validate_against_the_kubernetes_schema():
     hpas = []
     for f in data_files():
         _, _, h = imp(f)
-        hpas += h
-    assert len(hpas) == 11, len(hpas)
+        hpas += h or []   # scaledjob.yaml: nothing written
+    # every ScaledObject of the stories and scenarios, less the refused ones
+    assert len(hpas) == 15, len(hpas)
     assert not assert_valid(hpas, "generated HPAs")
 
 
@@ -187,6 +204,103 @@ def generated_config_passes_check_config():
 
 
 @T.case
+def every_output_loads_appended_to_a_server_section():
+    """The scenarios of issue 11: each translates to a config that loads when appended to a server:
+    section (check-config --skip-secrets: the Secrets are mounted only in the cluster), or its
+    ScaledObject is refused with the reason."""
+    want = {  # file -> (exit code, HPAs, reasons that must be given)
+        "sqs-no-region.yaml": (0, 1, []),
+        "prometheus-workers.yaml": (0, 1, []),
+        "scaling-modifiers.yaml": (2, 1, ["shop/grow: spec.advanced.scalingModifiers.formula: not translated: "
+                                          "current_replicas is not a trigger value"]),
+        "cluster-trigger-auth.yaml": (0, 1, []),
+        "vault.yaml": (2, 0, ["billing/invoicer: spec.triggers[0].authenticationRef: not translated: "
+                              "TriggerAuthentication vault-pg takes parameters from hashiCorpVault",
+                              "billing/invoicer: spec.triggers[1].authenticationRef: not translated: "
+                              "TriggerAuthentication vault-pg takes parameters from hashiCorpVault"]),
+        "two-namespaces.yaml": (0, 2, []),
+        "scaledjob.yaml": (4, None, ["ScaledJob media/transcoder: not translated: a ScaledJob starts a Job per "
+                                     "event, which no HPA can do: keep KEDA's operator for ScaledJobs"]),
+        BAD: (2, 0, ["ScaledObject legacy/mixed: refused"]),
+    }
+    for name, (rc, n_hpa, reasons) in want.items():
+        p, config, hpas, _ = imp(os.path.join(DATA, name), raw=True)
+        assert p.returncode == rc, (name, p.returncode, p.stderr)
+        for r in reasons:
+            assert r in p.stderr, (name, r, p.stderr)
+        if rc == 4:
+            assert config is None and hpas is None, name   # nothing written
+            continue
+        assert len(load_all(hpas)) == n_hpa, (name, hpas)
+        c = check_config(config)
+        assert c.returncode == 0, (name, c.stdout, c.stderr)
+        assert re.search(r"ok \(\d+ metrics\)", c.stdout), c.stdout
+        # without --skip-secrets the unmounted Secrets are what is missing, nothing else
+        c = check_config(config, skip_secrets=False)
+        assert c.returncode == (1 if "fromFile" in config else 0), (name, c.stdout)
+        for line in c.stdout.splitlines():
+            assert "ok (" in line or "cannot read" in line or "No such file" in line, (name, line)
+
+
+@T.case
+def region_behavior_and_composite_come_through():
+    _, cfg, hpas = imp(os.path.join(DATA, "sqs-no-region.yaml"))
+    assert "awsRegion" not in cfg["metrics"][0]["metadata"]   # taken from the queue URL when serving
+    assert hpas[0]["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 120
+    assert hpas[0]["spec"]["minReplicas"] == 1
+    _, cfg, hpas = imp(os.path.join(DATA, "scaling-modifiers.yaml"))
+    comp = cfg["metrics"][-1]
+    assert comp["type"] == "composite" and comp["metadata"]["formula"] == "max(orders / 10, rps / 100)"
+    assert comp["metadata"]["inputs"] == "orders=checkout-orders,rps=checkout-rps"
+    assert comp["fallback"] == {"failureThreshold": 3, "value": "10"}
+    ms = hpas[0]["spec"]["metrics"]
+    assert [m["type"] for m in ms] == ["Resource", "External"], ms
+    assert ms[1]["external"]["metric"]["name"] == "checkout-composite"
+
+
+@T.case
+def secrets_keep_their_namespace_and_come_across_with_a_patch():
+    d = tmpdir()
+    p, config, _, secrets = imp(os.path.join(DATA, "two-namespaces.yaml"), os.path.join(DATA, "cluster-trigger-auth.yaml"),
+                                os.path.join(DATA, "prometheus-workers.yaml"), extra=["--keda-namespace", "keda-system"],
+                                raw=True)
+    assert p.returncode == 0, p.stderr
+    cfg = yaml.safe_load(config)
+    files = sorted(src["fromFile"] for e in cfg["metrics"]
+                   for src in (e.get("auth") or {}).get("params", {}).values())
+    assert files == ["/etc/extmetrics/secrets/jobs/prometheus-basic-auth/password",
+                     "/etc/extmetrics/secrets/jobs/prometheus-basic-auth/username",
+                     "/etc/extmetrics/secrets/keda-system/thanos-token/token",
+                     "/etc/extmetrics/secrets/team-a/prometheus-secret/token",
+                     "/etc/extmetrics/secrets/team-b/prometheus-secret/token"], files
+    # the copy commands: one per Secret, from its namespace, only the keys read
+    cmds = [l[4:] for l in secrets.splitlines() if l.startswith("#   kubectl get secret ")]
+    assert len(cmds) == 4, cmds
+    assert cmds[0].startswith("kubectl get secret prometheus-basic-auth -n jobs -o go-template=")
+    assert '"name":"keda-system.thanos-token"' in cmds[1] and '"token":"{{index .data "token"}}"' in cmds[1], cmds[1]
+    # the commands' template renders a valid Secret (go-template's output, as kubectl would print it)
+    tmpl = re.search(r"go-template='(.*)' \| kubectl apply -f -$", cmds[0]).group(1)
+    rendered = re.sub(r'\{\{index \.data "([^"]+)"\}\}', lambda m: "c2VjcmV0", tmpl)
+    secret = json.loads(rendered)
+    assert secret["metadata"] == {"name": "jobs.prometheus-basic-auth", "namespace": "extmetrics"}
+    assert sorted(secret["data"]) == ["password", "username"] and not assert_valid([secret], "copied Secret")
+    # the Deployment patch applies to manifests/base and mounts each copy where the config reads it
+    patch = write(os.path.join(d, "secrets.yaml"), secrets)
+    write(os.path.join(d, "kustomization.yaml"),
+          f"resources: [{os.path.relpath(os.path.join(MANIFESTS, 'base'), d)}]\npatches:\n  - path: secrets.yaml\n")
+    objs = kustomize(d)
+    dep = [o for o in objs if o["kind"] == "Deployment"][0]
+    pod = dep["spec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    vols = {v["name"]: v.get("secret", {}).get("secretName") for v in pod["volumes"]}
+    for ns, name in (("jobs", "prometheus-basic-auth"), ("keda-system", "thanos-token"),
+                     ("team-a", "prometheus-secret"), ("team-b", "prometheus-secret")):
+        assert vols[mounts[f"/etc/extmetrics/secrets/{ns}/{name}"]] == f"{ns}.{name}", (mounts, vols)
+    assert "/etc/extmetrics/config" in mounts   # the base's mounts are kept
+    assert not assert_valid([dep], "patched Deployment")
+
+
+@T.case
 def examples_are_what_import_keda_writes():
     for d, name in STORIES.items():
         _, cfg, hpas = imp(os.path.join(DATA, name))
@@ -203,22 +317,19 @@ def untranslatable_things_are_reported_with_object_and_field():
     assert p.returncode == 2, f"rc={p.returncode}: {p.stderr}"
     expected = [
         ("ScaledObject legacy/mixed", "metadata.annotations"),
-        ("ScaledObject legacy/mixed", "spec.idleReplicaCount"),
-        ("ScaledObject legacy/mixed", "spec.advanced.scalingModifiers"),
         ("ScaledObject legacy/mixed", "spec.triggers[0]"),
-        ("TriggerAuthentication legacy/vault-auth", "spec.hashiCorpVault"),
-        ("TriggerAuthentication legacy/vault-auth", "spec.podIdentity.provider"),
+        ("ScaledObject legacy/mixed", "spec.triggers[1].authenticationRef"),
         ("ScaledJob legacy/batch", None),
     ]
     lines = [l for l in p.stderr.splitlines() if ": not translated: " in l]
-    assert len(lines) == len(expected), p.stderr
+    assert len(lines) == 5, p.stderr   # the Vault TriggerAuthentication's two reasons for trigger 1
     for obj, field in expected:
         pat = re.escape(path) + r":\d+:\d+: " + re.escape(obj) + (": " + re.escape(field) if field else "") + ": not translated: "
         assert any(re.match(pat, l) for l in lines), f"no report for {obj} {field}:\n{p.stderr}"
-    # What could be translated still is, and is valid.
-    assert [e["name"] for e in cfg["metrics"]] == ["mixed-queue"]
-    assert [m["type"] for m in hpas[0]["spec"]["metrics"]] == ["External", "Resource"]
-    assert_valid(hpas, "partial HPA")
+    assert "hashiCorpVault" in p.stderr and 'podIdentity provider "azure-workload"' in p.stderr
+    # The ScaledObject gets nothing: an HPA on its SQS and cpu triggers alone would not scale as KEDA does.
+    assert re.search(re.escape(path) + r":3:1: ScaledObject legacy/mixed: refused: no HPA and no metrics written", p.stderr)
+    assert cfg["metrics"] == [] and hpas == [], (cfg, hpas)
 
 
 @T.case
