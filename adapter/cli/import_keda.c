@@ -1223,7 +1223,7 @@ static void translate_so(struct ctx *c, struct obj *o)
 	struct so_common com = {.polling_s = 30};
 	const char *tname, *tkind, *tapi, *hpa_name;
 	long minr = 0, maxr = 100, cool = -1, v, idle = -1;
-	size_t ntrig, n_ext = 0, n_res = 0;
+	size_t ntrig, n_ext = 0;
 	size_t names0 = c->nnames, secrets0 = c->nsecrets;
 	int problems0 = c->n_problems, metrics0 = c->n_metrics;
 	char *hm_buf = NULL, *cfg_buf = NULL, *hpa_buf = NULL;
@@ -1366,7 +1366,7 @@ static void translate_so(struct ctx *c, struct obj *o)
 		if (!t || t->type != YAML_MAPPING_NODE || !ty)
 			problem(c, &so, t, "spec.triggers[]", "a trigger needs a type");
 		else if (strcmp(ty, "cpu") == 0 || strcmp(ty, "memory") == 0)
-			n_res += translate_resource_trigger(c, &so, d, t, ty, hm);
+			translate_resource_trigger(c, &so, d, t, ty, hm);
 		else if (!sm)
 			n_ext += translate_trigger(c, &so, d, t, i, ntrig, &com, hm, f, false, mname, sizeof(mname));
 		c->trig = -1;
@@ -1686,7 +1686,8 @@ out:
 		struct em_errlist errs = {0};
 		struct em_config *check;
 		FILE *sf = open_memstream(&sec_buf, &sec_len);
-		qsort(c.secrets, c.nsecrets, sizeof(*c.secrets), cmp_secret);
+		if (c.nsecrets)
+			qsort(c.secrets, c.nsecrets, sizeof(*c.secrets), cmp_secret);
 		out->config = config_text(&c, cfg_buf);
 		out->hpa = hpa_buf;
 		hpa_buf = NULL;
