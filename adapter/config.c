@@ -1091,7 +1091,16 @@ static void opt_report(void *arg, bool warning, const char *key, const char *msg
 {
 	struct opt_report_ctx *x = arg;
 	const struct em_rawopt *r = raw_find(&x->m->raw, key);
-	int line = r ? r->line : LINE(x->entry), col = r ? r->col : COL(x->entry);
+	const struct em_option *o = r || !key ? NULL : em_options_find(x->m->scaler->options, key);
+	int line, col;
+
+	/* a problem with an option written under KEDA's other name for it is shown there */
+	if (o)
+		r = raw_find(&x->m->raw, strcmp(o->name, key) == 0 ? o->alias : o->name);
+	if (r)
+		key = r->name;
+	line = r ? r->line : LINE(x->entry);
+	col = r ? r->col : COL(x->entry);
 
 	/* Sample values (templates) and placeholders (--skip-secrets) can be
 	 * wrong where the real ones will not be. */

@@ -21,8 +21,8 @@ struct ma_cfg {
 	bool aggregateFromKubeServiceEndpoints;
 	char *aggregationType;
 	int64_t timeout_ms;
-	char *authModes, *authMode;
-	char *bearerToken, *token;
+	char *authModes;
+	char *bearerToken;
 	char *username, *password;
 	char *cert, *key, *ca;
 	char *customAuthHeader, *customAuthValue;
@@ -31,7 +31,6 @@ struct ma_cfg {
 	/* derived */
 	enum ma_format fmt;
 	unsigned auth;
-	const char *bearer;
 };
 
 static const char *const format_choices[] = {"json", "yaml", "prometheus", "xml", NULL};
@@ -60,12 +59,10 @@ static const struct em_option ma_options[] = {
 	 .offset = OFF(aggregateFromKubeServiceEndpoints), .help = "true is refused: not supported (yet)"},
 	{.name = "aggregationType", .type = EM_OPT_ENUM, .def = "average", .choices = aggregation_choices,
 	 .offset = OFF(aggregationType), .help = "only with aggregateFromKubeServiceEndpoints (accepted, no effect)"},
-	{.name = "authModes", .type = EM_OPT_STRING, .offset = OFF(authModes),
+	{.name = "authModes", .alias = "authMode", .type = EM_OPT_STRING, .offset = OFF(authModes),
 	 .help = "comma-separated: apiKey, basic, bearer, tls, custom (one of basic and bearer)"},
-	{.name = "authMode", .type = EM_OPT_STRING, .offset = OFF(authMode), .help = "same as authModes"},
-	{.name = "bearerToken", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(bearerToken),
+	{.name = "bearerToken", .alias = "token", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(bearerToken),
 	 .help = "bearer: the token (Authorization: Bearer ...)"},
-	{.name = "token", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(token), .help = "same as bearerToken"},
 	{.name = "username", .type = EM_OPT_STRING, .offset = OFF(username), .help = "basic: user name"},
 	{.name = "password", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = OFF(password),
 	 .help = "basic: password (may be empty)"},
@@ -157,14 +154,11 @@ static int ma_check(void *vcfg, struct em_err *err)
 			return -1;
 		ma_selector_free(&sel);
 	}
-	if (!empty(c->authModes) && !empty(c->authMode) && strcmp(c->authModes, c->authMode) != 0)
-		return em_err_set(err, EM_E_CONFIG, "authModes: authModes and authMode are both set and differ");
-	if (parse_modes(!empty(c->authModes) ? c->authModes : c->authMode, &c->auth, err) != 0)
+	if (parse_modes(c->authModes, &c->auth, err) != 0)
 		return -1;
 	if (!empty(c->oauthTokenURI) || !empty(c->clientID) || !empty(c->clientSecret))
 		return em_err_set(err, EM_E_CONFIG, "oauthTokenURI: oauth is not supported");
-	c->bearer = !empty(c->bearerToken) ? c->bearerToken : c->token;
-	if ((c->auth & MA_AUTH_BEARER) && empty(c->bearer))
+	if ((c->auth & MA_AUTH_BEARER) && empty(c->bearerToken))
 		return em_err_set(err, EM_E_CONFIG, "bearerToken: bearer token=<empty> is required when bearer auth is "
 				  "enabled");
 	if ((c->auth & MA_AUTH_BASIC) && empty(c->username))
@@ -185,7 +179,7 @@ static int ma_check(void *vcfg, struct em_err *err)
 		return em_err_set(err, EM_E_CONFIG, "keyParamName: not a header name");
 	{
 		const char *names[] = {"bearerToken", "customAuthValue", "apiKey", "password"};
-		const char *vals[] = {c->bearer, c->customAuthValue, c->apiKey, c->password};
+		const char *vals[] = {c->bearerToken, c->customAuthValue, c->apiKey, c->password};
 		for (size_t i = 0; i < 4; i++)
 			if (!em_http_header_value_ok(vals[i]))
 				return em_err_set(err, EM_E_CONFIG, "%s: must not contain a line break", names[i]);
@@ -311,7 +305,7 @@ static void *ma_open(const void *vcfg, struct em_err *err)
 		em_free_secret(cred);
 	}
 	if (c->auth & MA_AUTH_BEARER)
-		em_http_header_auth(&in->headers, "Bearer", c->bearer);
+		em_http_header_auth(&in->headers, "Bearer", c->bearerToken);
 	if (c->auth & MA_AUTH_CUSTOM)
 		em_http_header_add(&in->headers, c->customAuthHeader, c->customAuthValue);
 	if (in->headers.oom)
@@ -328,7 +322,7 @@ static void scrub(const struct ma_cfg *c, char *msg, size_t cap)
 	const char *secrets[6];
 	size_t n = 0;
 	char *basic = (c->auth & MA_AUTH_BASIC) ? em_http_basic_credentials(c->username, c->password) : NULL;
-	const char *vals[] = {c->bearer, c->password, c->apiKey, c->customAuthValue, c->key, basic};
+	const char *vals[] = {c->bearerToken, c->password, c->apiKey, c->customAuthValue, c->key, basic};
 
 	for (size_t i = 0; i < 6; i++)
 		if (!empty(vals[i]))

@@ -24,9 +24,9 @@ enum rds_mode {
 /* The connection keys every redis trigger takes (KEDA's redisConnectionInfo
  * plus enableTLS / tls / databaseIndex). */
 struct rds_conn_cfg {
-	char *address, *addresses;   /* KEDA: either name; comma-separated host:port */
-	char *host, *hosts;
-	char *port, *ports;
+	char *address;               /* comma-separated host:port */
+	char *host;
+	char *port;
 	char *username;
 	char *password;
 	char *sentinelUsername;
@@ -36,23 +36,19 @@ struct rds_conn_cfg {
 	char *enableTLS;             /* metadata: a Go bool */
 	char *tls;                   /* TriggerAuthentication: enable | disable */
 	bool unsafeSsl;
-	char *ca, *cert, *Cert, *key, *keyPassword;   /* PEM contents */
+	char *ca, *cert, *key, *keyPassword;   /* PEM contents */
 	enum rds_mode mode;          /* derived: from the trigger type */
 };
 
 /* Option rows for struct rds_conn_cfg member m of config struct T. */
 #define RDS_OFF(T, m, f) (offsetof(T, m) + offsetof(struct rds_conn_cfg, f))
 #define RDS_CONN_OPTIONS(T, m)                                                                                  \
-	{.name = "address", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, address),                           \
+	{.name = "address", .alias = "addresses", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, address),    \
 	 .help = "host:port; cluster and sentinel: a comma-separated list (seed nodes, sentinels)"},           \
-	{.name = "addresses", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, addresses),                       \
-	 .help = "same as address"},                                                                            \
-	{.name = "host", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, host),                                  \
+	{.name = "host", .alias = "hosts", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, host),                \
 	 .help = "host name or address, with port instead of address (comma-separated, as many as ports)"},    \
-	{.name = "hosts", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, hosts), .help = "same as host"},      \
-	{.name = "port", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, port),                                  \
+	{.name = "port", .alias = "ports", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, port),                \
 	 .help = "port of host (comma-separated, as many as hosts)"},                                          \
-	{.name = "ports", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, ports), .help = "same as port"},      \
 	{.name = "databaseIndex", .type = EM_OPT_INT, .def = "0", .flags = EM_OPT_BOUNDED, .min = 0,            \
 	 .max = 1000000, .offset = RDS_OFF(T, m, databaseIndex),                                                \
 	 .help = "database number (SELECT); Redis Cluster has only 0"},                                         \
@@ -74,9 +70,8 @@ struct rds_conn_cfg {
 	 .help = "skip TLS certificate and host name verification"},                                            \
 	{.name = "ca", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, ca),                                      \
 	 .help = "CA certificates (PEM contents) trusted besides the system ones"},                             \
-	{.name = "cert", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, cert),                                  \
-	 .help = "client certificate (PEM contents), with key"},                                                \
-	{.name = "Cert", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, Cert), .help = "same as cert"},        \
+	{.name = "Cert", .alias = "cert", .type = EM_OPT_STRING, .offset = RDS_OFF(T, m, cert),                 \
+	 .help = "client certificate (PEM contents), with key (KEDA reads Cert first)"},                         \
 	{.name = "key", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET, .offset = RDS_OFF(T, m, key),            \
 	 .help = "client private key (PEM contents), with cert"},                                               \
 	{.name = "keyPassword", .type = EM_OPT_STRING, .flags = EM_OPT_SECRET,                                  \

@@ -125,29 +125,15 @@ static int add_host(void *arg, const char *p, size_t n, struct em_err *err)
 	return 0;
 }
 
-/* KEDA reads either of two names (address;addresses): both set is a mistake. */
-static int one_of(const char *k1, const char *v1, const char *k2, const char *v2, const char **key, const char **val,
-		  struct em_err *err)
-{
-	if (!empty(v1) && !empty(v2))
-		return em_err_set(err, EM_E_CONFIG, "%s: both %s and %s are set; give one", k2, k1, k2);
-	*key = !empty(v2) ? k2 : k1;
-	*val = !empty(v2) ? v2 : v1;
-	return 0;
-}
-
 int rds_parse_addrs(const struct rds_conn_cfg *c, struct rds_addrs *out, struct em_err *err)
 {
-	const char *ak, *av, *hk, *hv, *pk, *pv;
+	/* the option table reads KEDA's other names (addresses, hosts, ports) into these */
+	const char *ak = "address", *av = c->address, *hk = "host", *hv = c->host, *pk = "port", *pv = c->port;
 	char hosts[RDS_MAX_ADDRS][256], ports[RDS_MAX_ADDRS][256];
 	struct addr_acc acc = {.out = out};
 	size_t nh, np;
 
 	memset(out, 0, sizeof(*out));
-	if (one_of("address", c->address, "addresses", c->addresses, &ak, &av, err) ||
-	    one_of("host", c->host, "hosts", c->hosts, &hk, &hv, err) ||
-	    one_of("port", c->port, "ports", c->ports, &pk, &pv, err))
-		return -1;
 	acc.key = ak;
 	if (!empty(av) && each_entry(ak, av, add_address, &acc, err) != 0)
 		return -1;
@@ -212,15 +198,10 @@ int rds_tls_enabled(const struct rds_conn_cfg *c, bool *on, struct em_err *err)
 
 /* ---------------------------------------------------------------------- TLS */
 
-static const char *cert_of(const struct rds_conn_cfg *c)
-{
-	return !empty(c->cert) ? c->cert : c->Cert;
-}
-
 SSL_CTX *rds_tls_ctx_new(const struct rds_conn_cfg *c, struct em_err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	struct em_tls_pem m = {.ca = c->ca, .cert = cert_of(c), .key = c->key, .key_password = c->keyPassword};
+	struct em_tls_pem m = {.ca = c->ca, .cert = c->cert, .key = c->key, .key_password = c->keyPassword};
 
 	if (!ctx) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
@@ -264,19 +245,17 @@ int rds_validate_conn(struct rds_conn_cfg *c, enum rds_mode mode, struct em_err 
 	}
 	if (mode == RDS_CLUSTER && c->databaseIndex != 0)
 		return em_err_set(err, EM_E_CONFIG, "databaseIndex: Redis Cluster has only database 0");
-	if (!empty(c->cert) && !empty(c->Cert))
-		return em_err_set(err, EM_E_CONFIG, "Cert: both cert and Cert are set; give one");
 	if (!tls) {
-		static const char *const names[] = {"ca", "cert", "Cert", "key", "keyPassword"};
-		const char *vals[] = {c->ca, c->cert, c->Cert, c->key, c->keyPassword};
-		for (size_t i = 0; i < 5; i++)
+		static const char *const names[] = {"ca", "cert", "key", "keyPassword"};
+		const char *vals[] = {c->ca, c->cert, c->key, c->keyPassword};
+		for (size_t i = 0; i < 4; i++)
 			if (!empty(vals[i]))
 				return em_err_set(err, EM_E_CONFIG,
 						  "%s: TLS is off (set enableTLS: \"true\", or tls: enable in the auth "
 						  "params)", names[i]);
 		return 0;
 	}
-	if (empty(cert_of(c)) != empty(c->key))
+	if (empty(c->cert) != empty(c->key))
 		return em_err_set(err, EM_E_CONFIG, "%s", empty(c->key) ? "cert: given without key"
 									  : "key: given without cert");
 	if (!empty(c->keyPassword) && empty(c->key))
@@ -292,7 +271,7 @@ int rds_validate_conn(struct rds_conn_cfg *c, enum rds_mode mode, struct em_err 
 
 void rds_tls_id(const struct rds_conn_cfg *c, bool on, char *out, size_t cap)
 {
-	const char *parts[] = {c->unsafeSsl ? "unsafe" : "verify", c->ca, cert_of(c), c->key, c->keyPassword};
+	const char *parts[] = {c->unsafeSsl ? "unsafe" : "verify", c->ca, c->cert, c->key, c->keyPassword};
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *h;

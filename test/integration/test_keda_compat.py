@@ -320,6 +320,42 @@ def keda_table_cron():
     run_rows("cron", rows)
 
 
+@T.case
+def aliases_of_the_newer_scalers():
+    """KEDA's second names (redis_scaler.go: name=address;addresses, host;hosts, port;ports, Cert;cert;
+    authentication_types.go: name=authModes;authMode, bearerToken;token) read as the first, at their own line."""
+    redis = {"listName": "q"}
+    rc, out, err = check(entry("redis-cluster", dict(redis, addresses="a:1,b:2")))
+    assert rc == 0 and "warning" not in err, (out, err)
+    # both names: the first wins (as in KEDA), the other is warned about where it is written
+    rc, out, err = check(entry("redis", dict(redis, address="a:1", addresses="b:2")))
+    assert rc == 0 and "addresses: warning: ignored: address is set too and KEDA reads it first" in err, (out, err)
+    rc, out, err = check(entry("redis", dict(redis, addresses="a:1,,b:2")))
+    assert rc == 1 and re.search(r":\d+:\d+: addresses: empty entry in the comma-separated list", out), out
+    rc, out, _ = check(entry("redis-cluster", dict(redis, hosts="a,b", ports="1")))
+    assert rc == 1 and "hosts: not enough hosts or ports given" in out, out
+    # TLS material under KEDA's other spelling, and a certificate given without its key
+    rc, out, _ = check(entry("redis", dict(redis, address="a:1", enableTLS="true"), {"cert": {"value": "x"}}))
+    assert rc == 1 and "cert: given without key" in out, out
+    # a Secret mounted only in the cluster, under the second name: check-config --skip-secrets still loads it
+    rc, out, err = check(entry("redis-streams", {"stream": "s"}, {"addresses": {"fromFile": "/nonexistent/a"}}),
+                         skip=True)
+    assert rc == 0, (out, err)
+    rc, out, _ = check(entry("redis-streams", {"stream": "s"}, {"addresses": {"fromFile": "/nonexistent/a"}}))
+    assert rc == 1 and "addresses: cannot read /nonexistent/a" in out, out
+    api = {"url": "http://127.0.0.1:9/", "valueLocation": "a", "targetValue": "1"}
+    rc, out, err = check(entry("metrics-api", dict(api, authMode="bearer"), {"token": {"value": "t"}}))
+    assert rc == 0, (out, err)
+    rc, out, _ = check(entry("metrics-api", dict(api, authMode="bearer")))
+    assert rc == 1 and "bearerToken: bearer token=<empty> is required" in out, out
+    rc, out, err = check(entry("metrics-api", dict(api, authModes="apiKey", authMode="basic", apiKey="k")))
+    assert rc == 0 and "authMode: warning: ignored: authModes is set too and KEDA reads it first" in err, (out, err)
+    # mysql_scaler.go still declares metricName (and overwrites it): ignored with the usual warning
+    rc, out, err = check(entry("mysql", {"query": "select 1", "queryValue": "1", "host": "db", "username": "u",
+                                         "dbName": "d", "metricName": "x"}))
+    assert rc == 0 and "metricName: warning: ignored" in err, (out, err)
+
+
 # ---------------------------------------------------------------- docs/keda.md, row by row
 
 @T.case

@@ -214,7 +214,7 @@ def config_errors_name_file_line_and_key():
         (m("m", u, "v", authMode="bearer"), "bearerToken: bearer token=<empty> is required"),
         (m("m", u, "v", authModes="basic,bearer", username="u", token="t"), "authModes: bearer and basic are mutually"),
         (m("m", u, "v", authMode="apiKey"), "apiKey: apiKey is required"),
-        (m("m", u, "v", authMode="oauth"), "authModes: oauth is not supported"),
+        (m("m", u, "v", authMode="oauth"), "authMode: oauth is not supported"),   # named as written (KEDA's second name)
         (m("m", u, "v", authMode="tls", cert=PEM["cert"]), "key: cert=<present> and key=<empty> are required"),
         (m("m", u, "v", ca="not a pem"), "ca: error appending CA certs"),
         (m("m", u, "v", aggregateFromKubeServiceEndpoints="true"), "aggregateFromKubeServiceEndpoints: not supported"),
