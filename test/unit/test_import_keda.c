@@ -210,6 +210,16 @@ TEST(redis_mysql_and_stream_targets)
 	EXPECT(strstr(o.diag, "spec.triggers[0].metadata: not translated: missing required parameter \"queryValue\"") !=
 	       NULL);
 	em_keda_out_free(&o);
+
+	/* the addresses in a Secret under KEDA's second name (not mounted here): still loads */
+	rc = run("apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\nmetadata: {name: ra, namespace: ns}\n"
+		 "spec:\n  secretTargetRef:\n  - {parameter: addresses, name: redis-conn, key: addrs}\n---\n"
+		 SO_HEAD("c", "ns") "  triggers:\n  - type: redis-cluster\n    authenticationRef: {name: ra}\n"
+		 "    metadata: {listName: q}\n",
+		 &o, NULL);
+	EXPECT_INT(rc, EM_KEDA_OK);
+	EXPECT_Y(o.config, 0, "metrics 0 auth params addresses fromFile", "/etc/extmetrics/secrets/ns/redis-conn/addrs");
+	em_keda_out_free(&o);
 }
 
 /* Each of these ScaledObjects is refused with its reason; the good one is written. */
