@@ -149,3 +149,126 @@ TEST(series_are_copied_not_shared)
 	em_sample_free(&out.sample);
 	em_cache_free(&c);
 }
+
+/* ---- states ---- */
+
+TEST(state_follows_the_cache_and_says_what_is_served)
+{
+	struct em_cache_policy plain = {.stale_ms = 3000};
+	struct em_cache_policy fb = {.stale_ms = 3000, .has_fallback = true, .fallback_threshold = 2, .fallback_value = 9};
+	struct em_cache_policy fb0 = {.stale_ms = 3000, .has_fallback = true, .fallback_threshold = 1};
+	struct em_err fe = {0};
+	/* Each row: a history (v: value fetched, i: inactive value, x: failure; one per second from 0), the
+	 * policy, the time asked, and the state, value and activity em_cache_state tells. */
+	static const struct {
+		const char *history;
+		int policy;   /* 0 plain, 1 fallback after 2, 2 fallback 0 after 1 */
+		int64_t at;
+		enum em_state st;
+		double value;  /* NAN: nothing served */
+		bool active;
+	} rows[] = {
+		{"", 0, 0, EM_STATE_PENDING, NAN, false},
+		{"", 1, 0, EM_STATE_PENDING, NAN, false},
+		{"v", 0, 1000, EM_STATE_OK, 5, true},
+		{"i", 0, 1000, EM_STATE_OK, 0, false},          /* inactive: served as 0 */
+		{"v", 0, 3000, EM_STATE_OK, 5, true},           /* exactly staleAfter old */
+		{"v", 0, 3001, EM_STATE_FAILING, NAN, false},   /* older, no fetch since: 503 */
+		{"vx", 0, 2000, EM_STATE_STALE, 5, true},
+		{"vxx", 0, 3000, EM_STATE_STALE, 5, true},
+		{"vxxx", 0, 4000, EM_STATE_FAILING, NAN, false},
+		{"x", 0, 1000, EM_STATE_FAILING, NAN, false},
+		{"vx", 1, 2000, EM_STATE_STALE, 5, true},       /* below the threshold: last good value */
+		{"vxx", 1, 3000, EM_STATE_FALLBACK, 9, true},
+		{"xx", 1, 2000, EM_STATE_FALLBACK, 9, true},
+		{"xxv", 1, 3000, EM_STATE_OK, 5, true},         /* recovered */
+		{"x", 2, 1000, EM_STATE_FALLBACK, 0, false},    /* fallback 0 is served, inactive */
+	};
+
+	em_err_set(&fe, EM_E_UNAVAILABLE, "down");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct em_cache_policy *p = rows[i].policy == 0 ? &plain : rows[i].policy == 1 ? &fb : &fb0;
+		struct em_cache c = {0};
+		struct em_served out;
+		struct em_err err = {0};
+		double v = -1;
+		bool on = true;
+		int64_t t = 0;
+		enum em_state st;
+
+		for (const char *h = rows[i].history; *h; h++, t += 1000) {
+			struct em_sample s = sample(*h == 'v' ? 5 : 3, *h == 'v');
+			if (*h == 'x')
+				em_cache_failure(&c, &fe, t);
+			else
+				em_cache_success(&c, &s, t);
+		}
+		st = em_cache_state(&c, p, rows[i].at, &v, &on);
+		if (st != rows[i].st || on != rows[i].active || (isnan(rows[i].value) ? !isnan(v) : v != rows[i].value))
+			TH_FAIL("row %zu (%s at %lld): %s %g %d, expected %s %g %d", i, rows[i].history,
+				(long long)rows[i].at, em_state_name(st), v, on, em_state_name(rows[i].st), rows[i].value,
+				rows[i].active);
+		/* reads agree: served exactly when the state serves something */
+		if ((em_cache_read(&c, p, rows[i].at, &out, &err) == 0) != !isnan(rows[i].value))
+			TH_FAIL("row %zu: read and state disagree: %s", i, err.msg);
+		em_sample_free(&out.sample);
+		em_cache_free(&c);
+	}
+	EXPECT_STR(em_state_name(EM_STATE_IDLE), "idle");
+	EXPECT(em_state_is_trouble(EM_STATE_STALE) && em_state_is_trouble(EM_STATE_FALLBACK) &&
+	       em_state_is_trouble(EM_STATE_FAILING));
+	EXPECT(!em_state_is_trouble(EM_STATE_OK) && !em_state_is_trouble(EM_STATE_PENDING) &&
+	       !em_state_is_trouble(EM_STATE_IDLE));
+}
+
+TEST(changes_are_noted_once_and_troubles_back_off)
+{
+	enum { P = EM_STATE_PENDING, O = EM_STATE_OK, S = EM_STATE_STALE, F = EM_STATE_FAILING, B = EM_STATE_FALLBACK,
+	       I = EM_STATE_IDLE };
+	enum { N = EM_NOTE_NONE, D = EM_NOTE_DEBUG, T = EM_NOTE_TROUBLE, R = EM_NOTE_RECOVERED, A = EM_NOTE_STILL };
+	/* One metric's life, in order: at (s), the new state, and what is noted. */
+	static const struct {
+		int64_t at;
+		int to, note;
+	} steps[] = {
+		{0, O, D},        /* pending -> ok */
+		{30, O, N},       /* nothing changed */
+		{60, S, T},       /* a trouble begins: told at once (back-off 1 min) */
+		{90, S, N},       /* goes on: quiet */
+		{100, F, T},      /* it gets worse: told */
+		{110, F, N},
+		{121, F, A},      /* a minute since the last: reminded (back-off 2 min) */
+		{200, F, N},
+		{241, F, A},      /* two minutes: reminded (4 min) */
+		{250, O, R},      /* over: told, since it was */
+		{260, S, N},      /* again soon (quiet until 481): flapping, not told */
+		{270, O, D},      /* ... nor its end (debug only) */
+		{280, F, N},
+		{490, F, T},      /* past the quiet time, still on: its beginning is told now (8 min) */
+		{500, O, R},
+		{510, I, D},      /* ok -> idle: debug */
+		{520, P, D},      /* woken */
+		{530, F, N},      /* within the back-off (until 970): not told */
+		{540, I, D},      /* idle while in trouble, untold: debug only */
+		{3000, S, T},     /* calm for long: a new trouble is told, back-off afresh (1 min) */
+		{3040, I, R},     /* idle while in trouble: told (the registry words it as idle) */
+		{3050, P, D},
+		{3070, S, T},     /* a minute past the last line: told */
+		{3080, B, T},     /* stale -> fallback: told */
+	};
+	struct em_note_state n = {0};
+	int from = P;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		enum em_note got = em_note_change(&n, (enum em_state)from, (enum em_state)steps[i].to, steps[i].at * 1000);
+		if ((int)got != steps[i].note)
+			TH_FAIL("step %zu (%s -> %s at %llds): note %d, expected %d", i, em_state_name((enum em_state)from),
+				em_state_name((enum em_state)steps[i].to), (long long)steps[i].at, got, steps[i].note);
+		from = steps[i].to;
+	}
+	/* the back-off stops growing at an hour */
+	n = (struct em_note_state){0};
+	for (int64_t t = 0; t < 48 * 3600; t += 30)
+		em_note_change(&n, EM_STATE_FAILING, EM_STATE_FAILING, t * 1000);
+	EXPECT_INT(n.interval_ms, EM_NOTE_MAX_MS);
+}
