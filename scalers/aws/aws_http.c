@@ -74,7 +74,7 @@ static void count_call(const char *service, const char *operation, const char *c
 	em_label_escape(service ? service : "", s, sizeof(s));
 	em_label_escape(operation ? operation : "", o, sizeof(o));
 	em_label_escape(code, c, sizeof(c));
-	snprintf(labels, sizeof(labels), "service=\"%s\",operation=\"%s\",code=\"%s\"", s, o, c);
+	snprintf(labels, sizeof(labels), "aws_service=\"%s\",operation=\"%s\",code=\"%s\"", s, o, c);
 	em_sm_add(em_sm_series(&fam_calls, labels), 1);
 }
 

@@ -31,7 +31,7 @@ try:
     s = Server(cfg, env=env)
     try:
         def calls():
-            m = re.search(r'extmetrics_aws_api_calls_total\{service="cloudwatch",operation="GetMetricData",code="200"\} (\S+)',
+            m = re.search(r'extmetrics_aws_api_calls_total\{aws_service="cloudwatch",operation="GetMetricData",code="200"\} (\S+)',
                           s.metrics())
             return float(m.group(1)) if m else 0.0
 

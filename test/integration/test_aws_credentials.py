@@ -150,7 +150,7 @@ def irsa_token_file_is_reread_on_refresh_and_forced_refreshes_are_rate_limited()
         return sts_calls(b, "AssumeRoleWithWebIdentity")[before:]
 
     def rejected():
-        m = re.search(r'extmetrics_aws_api_calls_total\{service="sqs",operation="GetQueueAttributes",'
+        m = re.search(r'extmetrics_aws_api_calls_total\{aws_service="sqs",operation="GetQueueAttributes",'
                       r'code="InvalidClientTokenId"\} (\S+)', s.metrics())
         return float(m.group(1)) if m else 0.0
 
@@ -196,7 +196,7 @@ def pod_identity_credentials_refresh_in_the_background():
     assert srv.log[1] == ("GET", "/v1/credentials", "pod-token-2"), srv.log
     # nothing failed on the way: the refresh happened ahead of expiry
     assert 'code="InvalidClientTokenId"' not in s.metrics()
-    assert 'extmetrics_aws_api_calls_total{service="pod-identity",operation="GetCredentials",code="200"}' in s.metrics()
+    assert 'extmetrics_aws_api_calls_total{aws_service="pod-identity",operation="GetCredentials",code="200"}' in s.metrics()
     s.stop()
 
 

@@ -146,7 +146,7 @@ def only_queue_policy(arn):
 
 
 def calls(server, code):
-    m = re.search(r'extmetrics_aws_api_calls_total\{service="sqs",operation="GetQueueAttributes",code="%s"\} (\S+)'
+    m = re.search(r'extmetrics_aws_api_calls_total\{aws_service="sqs",operation="GetQueueAttributes",code="%s"\} (\S+)'
                   % re.escape(code), server.metrics())
     return float(m.group(1)) if m else 0.0
 
@@ -446,7 +446,7 @@ def metrics_on_one_queue_share_one_request_per_poll():
     T.at_exit(s.stop)
 
     def calls():
-        m = re.search(r'extmetrics_aws_api_calls_total\{service="sqs",operation="GetQueueAttributes",code="200"\} (\S+)',
+        m = re.search(r'extmetrics_aws_api_calls_total\{aws_service="sqs",operation="GetQueueAttributes",code="200"\} (\S+)',
                       s.metrics())
         return float(m.group(1)) if m else 0.0
 
