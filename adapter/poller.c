@@ -117,15 +117,17 @@ static bool waiter_expired(const struct em_waiter *w, const void *arg)
 	return w->deadline_ms <= *(const int64_t *)arg;
 }
 
-/* Own series: handles the instance holds, updated without any lock. */
-static void publish(struct em_instance *in, const struct em_sample *s, bool ok, int64_t now_ms)
+/* Own series of one fetch's outcome: handles the instance holds, updated
+ * without any lock (the value served and the state follow from the cache:
+ * em_reg_state_update). */
+static void publish(struct em_instance *in, bool ok, int64_t now_ms, double seconds)
 {
+	em_sm_set(in->sm.fetch_last, seconds);
 	if (ok) {
-		em_sm_set(in->sm.value, s->active ? s->value : 0);
-		em_sm_set(in->sm.active, s->active ? 1 : 0);
 		em_sm_set(in->sm.last_success, (double)now_ms / 1000.0);
 	} else {
 		em_sm_add(in->sm.errors, 1);
+		em_sm_set(in->sm.last_error, (double)now_ms / 1000.0);
 	}
 }
 
@@ -138,7 +140,8 @@ static void run_fetch(struct em_registry *r, struct job *j)
 	const struct em_scaler *sc = j->insts[0]->scaler;
 	struct em_fetch_ctx ctx = {.timeout_ms = j->insts[0]->timeout_ms, .now_ms = em_now_ms(),
 				   .metric = j->insts[0]->metric_name};
-	int64_t t0 = em_mono_ms(), now;
+	int64_t now;
+	double t0 = em_mono_seconds(), took;   /* durations to the microsecond; scheduling in ms */
 	struct em_instance *to_close = NULL;
 	struct em_waiter *woken = NULL;
 
@@ -169,7 +172,8 @@ static void run_fetch(struct em_registry *r, struct job *j)
 	}
 	em_secret_scope_leave(&scope);
 	now = em_mono_ms();
-	em_sm_observe(j->insts[0]->sm.fetch_seconds, (double)(now - t0) / 1000.0);
+	took = em_mono_seconds() - t0;
+	em_sm_observe(j->insts[0]->sm.fetch_seconds, took);
 
 	pthread_mutex_lock(&r->mu);
 	/* One random offset per batch keeps its members due together. */
@@ -181,17 +185,17 @@ static void run_fetch(struct em_registry *r, struct job *j)
 		bool ok = rcs && rcs[i] == 0;
 
 		if (ok) {
-			if (!in->dead)
-				publish(in, &outs[i], true, ctx.now_ms);
 			em_cache_success(&in->cache, &outs[i], em_now_ms());
 		} else if (errs) {
 			if (errs[i].kind == EM_OK)
 				em_err_set(&errs[i], EM_E_UNAVAILABLE, "scaler failed without a message");
 			em_scrub(errs[i].msg, sizeof(errs[i].msg), in->secrets, in->nsecrets);
 			em_cache_failure(&in->cache, &errs[i], em_now_ms());
-			if (!in->dead)
-				publish(in, NULL, false, 0);
 			em_debug("metric %s: fetch failed: %s", in->metric_name, errs[i].msg);
+		}
+		if (!in->dead) {
+			publish(in, ok, ctx.now_ms, took);
+			em_reg_state_update(r, in);
 		}
 		in->in_flight = false;
 		em_poller_schedule(r, in,
@@ -425,7 +429,7 @@ static int64_t schedule(struct em_registry *r, int64_t now, struct em_instance *
 				em_reg_to_close_push(in, to_close);
 			} else {
 				in->sleeping = true;
-				em_sm_set(in->sm.idle, 1);
+				em_reg_state_update(r, in);
 			}
 			continue;
 		}

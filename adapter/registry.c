@@ -1,6 +1,7 @@
 /* registry.c - configured metrics, their scaler instances, config reloads and the requests waiting for a first sample. */
 #include "registry_int.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,33 +20,73 @@
 
 /* ---- instances --------------------------------------------------------- */
 
+/* Every per-metric series has the labels metric, metric_namespace, scaler
+ * (and metric_instance for a templated metric's instances): never
+ * `namespace` nor `instance`, which a Prometheus Operator scrape sets to the
+ * target's own (README: Own metrics). */
 static struct em_sm_family fam_value =
-	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_value", "The value served for the metric (0 while not active).");
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_value",
+		     "The value served for the metric: the last good one, or the fallback (0 while not active; NaN while "
+		     "nothing is served).");
 static struct em_sm_family fam_active =
-	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_active", "1 when the scaler is active (value above activation).");
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_active", "1 when the value served is active (above activation).");
+static struct em_sm_family fam_state =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_state",
+		     "1 for the metric's current state (pending, ok, stale, fallback, failing, idle): one series per metric.");
 static struct em_sm_family fam_last_success =
-	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_scaler_last_success_timestamp_seconds", "Unix time of the last successful fetch.");
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_scaler_last_success_timestamp_seconds",
+		     "Unix time of the last successful fetch (0: none yet).");
+static struct em_sm_family fam_last_error =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_scaler_last_error_timestamp_seconds",
+		     "Unix time of the last failed fetch (0: none yet).");
 static struct em_sm_family fam_errors =
 	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_scaler_fetch_errors_total", "Failed scaler fetches.");
-static struct em_sm_family fam_idle =
-	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_metric_idle",
-		     "1 while the metric is not polled because no request asked for it lately (polling: demand).");
+static struct em_sm_family fam_fetch_last =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_scaler_last_fetch_duration_seconds",
+		     "How long the metric's last fetch took (for a batch: the whole batch); NaN before the first.");
 static struct em_sm_family fam_fetch_seconds =
 	EM_SM_FAMILY(EM_SM_HISTOGRAM, "extmetrics_scaler_fetch_duration_seconds", "Time a scaler fetch (or batch) took.");
 
-/* The instance's own series, held from here until instance_free. */
-static void series_acquire(struct em_inst_series *sm, const char *labels, const char *scaler_type)
+/* The own series of a new instance, held from here until instance_free,
+ * each present from the start: counters at 0, times at 0, the value NaN
+ * until something is served, the state pending. */
+static int series_acquire(struct em_inst_series *sm, const char *labels, const char *scaler_type)
 {
 	char ty[64], hl[80];
 
+	sm->labels = strdup(labels);
+	if (!sm->labels)
+		return -1;
 	sm->value = em_sm_acquire(&fam_value, labels);
 	sm->active = em_sm_acquire(&fam_active, labels);
 	sm->last_success = em_sm_acquire(&fam_last_success, labels);
+	sm->last_error = em_sm_acquire(&fam_last_error, labels);
 	sm->errors = em_sm_acquire(&fam_errors, labels);
-	sm->idle = em_sm_acquire(&fam_idle, labels);
+	sm->fetch_last = em_sm_acquire(&fam_fetch_last, labels);
 	em_label_escape(scaler_type, ty, sizeof(ty));
 	snprintf(hl, sizeof(hl), "scaler=\"%s\"", ty);
 	sm->fetch_seconds = em_sm_series(&fam_fetch_seconds, hl);
+	em_sm_set(sm->value, NAN);
+	em_sm_set(sm->active, 0);
+	em_sm_set(sm->last_success, 0);
+	em_sm_set(sm->last_error, 0);
+	em_sm_add(sm->errors, 0);
+	em_sm_set(sm->fetch_last, NAN);
+	return 0;
+}
+
+/* The series of labels with state st, held by the caller (em_sm_release). */
+static struct em_sm_series *state_series(const char *labels, enum em_state st)
+{
+	struct em_strbuf sb;
+	struct em_sm_series *s;
+
+	em_sb_init(&sb);
+	em_sb_printf(&sb, "%s,state=\"%s\"", labels, em_state_name(st));
+	s = sb.buf ? em_sm_acquire(&fam_state, sb.buf) : NULL;
+	em_sb_free(&sb);
+	em_sm_set(s, 1);
+	return s;
 }
 
 static void series_release(struct em_inst_series *sm)
@@ -53,9 +94,145 @@ static void series_release(struct em_inst_series *sm)
 	em_sm_release(sm->value);
 	em_sm_release(sm->active);
 	em_sm_release(sm->last_success);
+	em_sm_release(sm->last_error);
 	em_sm_release(sm->errors);
-	em_sm_release(sm->idle);
+	em_sm_release(sm->fetch_last);
+	em_sm_release(sm->state);
+	free(sm->labels);
 	memset(sm, 0, sizeof(*sm));
+}
+
+/* The label set of a metric's series: metric_namespace is the namespace a
+ * templated instance serves, or the namespaces a metric is served to
+ * ("team-a,team-b", "*"). */
+static char *series_labels(const struct em_metric_def *def, const char *ns, const char *key)
+{
+	struct em_strbuf sb, nss;
+	char e[256];
+
+	em_sb_init(&sb);
+	em_sb_init(&nss);
+	if (def->templated) {
+		em_sb_puts(&nss, ns);
+	} else {
+		for (size_t i = 0; i < def->n_namespaces; i++)
+			em_sb_printf(&nss, "%s%s", i ? "," : "", def->namespaces[i]);
+	}
+	em_label_escape(def->name, e, sizeof(e));
+	em_sb_printf(&sb, "metric=\"%s\"", e);
+	em_label_escape(nss.buf ? nss.buf : "", e, sizeof(e));
+	em_sb_printf(&sb, ",metric_namespace=\"%s\"", e);
+	em_label_escape(def->scaler->type, e, sizeof(e));
+	em_sb_printf(&sb, ",scaler=\"%s\"", e);
+	if (def->templated) {
+		/* Instances of one templated metric differ by their filled-in options. */
+		unsigned long h = 5381;
+		for (const char *p = key; *p; p++)
+			h = h * 33 + (unsigned char)*p;
+		em_sb_printf(&sb, ",metric_instance=\"%08lx\"", h & 0xffffffffUL);
+	}
+	em_sb_free(&nss);
+	return em_sb_steal(&sb);
+}
+
+/* ---- states ------------------------------------------------------------- */
+
+/* mu held: what in is doing at now_ms (wall). */
+static enum em_state instance_state(const struct em_instance *in, int64_t now_ms, double *value, bool *active)
+{
+	if (in->sleeping)
+		return EM_STATE_IDLE;
+	if (in->cache.attempts < in->wait_attempts) {
+		/* a first fetch (or the first after idling) is on its way */
+		if (value)
+			*value = NAN;
+		if (active)
+			*active = false;
+		return EM_STATE_PENDING;
+	}
+	return em_cache_state(&in->cache, &in->policy, now_ms, value, active);
+}
+
+/* "m", or "m (namespace team-a, instance 1a2b3c4d)" for a templated instance. */
+static void who(const struct em_instance *in, char *out, size_t cap)
+{
+	const char *inst = in->templated && in->sm.labels ? strstr(in->sm.labels, "metric_instance=\"") : NULL;
+
+	if (inst)
+		snprintf(out, cap, "%s (namespace %s, instance %.8s)", in->metric_name, in->ns, inst + 17);
+	else
+		snprintf(out, cap, "%s", in->metric_name);
+}
+
+/* The line for a trouble that began, changed or goes on. */
+static void log_trouble(const struct em_instance *in, enum em_state st, bool still, int64_t now_ms)
+{
+	const struct em_cache *c = &in->cache;
+	const char *why = c->last_err ? c->last_err : "no new sample arrived";
+	long long age = (long long)((now_ms - c->sample_ms) / 1000), fails = (long long)c->failures;
+	long long since = (long long)((now_ms - c->fail_since_ms) / 1000);
+	char name[300];
+
+	who(in, name, sizeof(name));
+	if (still) {
+		em_warn("metric %s: still %s (%lld failed fetches in a row, for %llds): %s", name,
+			st == EM_STATE_STALE ? "serving its last good value" : st == EM_STATE_FALLBACK ?
+			"serving the fallback value" : "unavailable (503)", fails, since, why);
+	} else if (st == EM_STATE_STALE) {
+		em_warn("metric %s: fetch failed: %s; serving the last good value (%llds old) until it is %llds old "
+			"(staleAfter)", name, why, age, (long long)(in->policy.stale_ms / 1000));
+	} else if (st == EM_STATE_FALLBACK) {
+		em_warn("metric %s: serving the fallback value %g after %lld failed fetches in a row: %s", name,
+			in->policy.fallback_value, fails, why);
+	} else if (c->has_value) {
+		em_warn("metric %s: unavailable (503): the last good value is %llds old, past staleAfter (%llds): %s", name,
+			age, (long long)(in->policy.stale_ms / 1000), why);
+	} else {
+		em_warn("metric %s: unavailable (503), no value yet: fetch failed: %s", name, why);
+	}
+}
+
+void em_reg_state_update(struct em_registry *r, struct em_instance *in)
+{
+	int64_t now = em_now_ms();
+	double v;
+	bool on;
+	enum em_state st = instance_state(in, now, &v, &on), was = in->state;
+	enum em_note note;
+	char name[300];
+
+	if (in->dead)
+		return;   /* its series go with it; a replacement speaks for the metric */
+	if (st != EM_STATE_IDLE) {
+		em_sm_set(in->sm.value, v);
+		em_sm_set(in->sm.active, on ? 1 : 0);
+	}
+	if (st != was || !in->sm.state) {
+		struct em_sm_series *s = state_series(in->sm.labels, st);
+		if (s) {
+			em_sm_release(in->sm.state);
+			in->sm.state = s;
+		}
+	}
+	in->state = st;
+	if (r->mode == EM_REG_ON_GET)
+		return;   /* `get` prints the outcome itself */
+	note = em_note_change(&in->note, was, st, em_mono_ms());
+	if (note == EM_NOTE_NONE)
+		return;
+	if (note == EM_NOTE_TROUBLE || note == EM_NOTE_STILL) {
+		log_trouble(in, st, note == EM_NOTE_STILL, now);
+		return;
+	}
+	who(in, name, sizeof(name));
+	if (note == EM_NOTE_RECOVERED && st == EM_STATE_IDLE)
+		em_info("metric %s: idle (no request lately) while %s: not polled until asked for again", name,
+			em_state_name(was));
+	else if (note == EM_NOTE_RECOVERED)
+		em_info("metric %s: recovered (the trouble began %llds ago)", name,
+			(long long)((now - in->cache.fail_since_ms) / 1000));
+	else
+		em_debug("metric %s: %s -> %s", name, em_state_name(was), em_state_name(st));
 }
 
 static void instance_free(struct em_instance *in)
@@ -82,7 +259,7 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 	struct em_instance *in = calloc(1, sizeof(*in));
 	const char *secrets[EM_REG_MAX_SECRETS];
 	struct em_optdiag d;
-	char e1[256], e2[256], e3[128];
+	char *labels = NULL;
 	struct em_secret_scope scope;
 
 	if (!in) {
@@ -135,25 +312,15 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 			err->kind = EM_E_UNAVAILABLE;
 		goto out;
 	}
-	em_label_escape(ns_label, e1, sizeof(e1));
-	em_label_escape(def->name, e2, sizeof(e2));
-	em_label_escape(def->scaler->type, e3, sizeof(e3));
-	{
-		struct em_strbuf sb;
-		em_sb_init(&sb);
-		em_sb_printf(&sb, "namespace=\"%s\",metric=\"%s\",scaler=\"%s\"", e1, e2, e3);
-		if (def->templated) {
-			/* Instances of one templated metric differ by their filled-in options. */
-			unsigned long h = 5381;
-			for (const char *p = in->key; *p; p++)
-				h = h * 33 + (unsigned char)*p;
-			em_sb_printf(&sb, ",instance=\"%08lx\"", h & 0xffffffffUL);
-		}
-		series_acquire(&in->sm, sb.buf ? sb.buf : "", def->scaler->type);
-		em_sb_free(&sb);
+	labels = series_labels(def, ns_label, in->key);
+	if (!labels || series_acquire(&in->sm, labels, def->scaler->type) != 0) {
+		em_err_set(err, EM_E_INTERNAL, "out of memory");
+		goto out;
 	}
+	free(labels);
 	return in;
 out:
+	free(labels);
 	instance_free(in);
 	return NULL;
 }
@@ -266,6 +433,9 @@ static void instance_kill(struct em_registry *r, struct em_instance *in, struct 
 {
 	in->dead = true;
 	em_poller_unschedule(r, in);
+	/* A fetch in flight may keep it a while: its state is no longer the metric's. */
+	em_sm_release(in->sm.state);
+	in->sm.state = NULL;
 	if (in->refs == 0)
 		em_reg_to_close_push(in, to_close);
 }
@@ -282,6 +452,8 @@ static void snapshot_unref(struct em_registry *r, struct em_snapshot *s, struct 
 			instance_kill(r, in, to_close);
 		}
 		computed_close(&s->metrics[i]);
+		free(s->metrics[i].open_err);
+		em_sm_release(s->metrics[i].open_state);
 	}
 	free(s->index);
 	free(s->metrics);
@@ -371,13 +543,11 @@ static bool waiter_any(const struct em_waiter *w, const void *arg)
  * it is asked for. */
 static void instance_start(struct em_registry *r, struct em_instance *in, int64_t now)
 {
-	if (in->demand) {
+	if (in->demand)
 		in->sleeping = true;
-		em_sm_set(in->sm.idle, 1);
-		return;
-	}
-	em_sm_set(in->sm.idle, 0);
-	em_poller_schedule(r, in, now);
+	else
+		em_poller_schedule(r, in, now);
+	em_reg_state_update(r, in);
 }
 
 /* mu held: a request asks for in. A sleeping instance is polled again, and
@@ -389,7 +559,7 @@ static void instance_touch(struct em_registry *r, struct em_instance *in, int64_
 		return;
 	in->sleeping = false;
 	in->wait_attempts = in->cache.attempts + 1;
-	em_sm_set(in->sm.idle, 0);
+	em_reg_state_update(r, in);
 	em_poller_schedule(r, in, now);
 	pthread_cond_signal(&r->wake);
 }
@@ -407,7 +577,11 @@ static void create_static_instances(struct em_snapshot *s, const bool *need)
 			continue;
 		in = instance_new(m->def, &m->def->raw, "", &err);
 		if (!in) {
+			char *labels = series_labels(m->def, "", "");
 			em_error("metric %s: cannot start its scaler: %s", m->def->name, err.msg);
+			m->open_err = strdup(err.msg);
+			m->open_state = labels ? state_series(labels, EM_STATE_FAILING) : NULL;
+			free(labels);
 			continue;
 		}
 		m->instances = in;
@@ -646,8 +820,8 @@ static int find_instance(struct em_registry *r, struct em_metric *m, const char 
 			m->n_instances++;
 		}
 		if (!in) {
-			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: its scaler could not be started (see the server log)",
-				   metric);
+			em_err_set(err, EM_E_UNAVAILABLE, "metric %s: its scaler could not be started: %s", metric,
+				   m->open_err ? m->open_err : "see the server log");
 			goto out;
 		}
 		goto found;

@@ -27,10 +27,13 @@
 #define EM_REG_UNSCHEDULED ((size_t)-1)
 
 /* An instance's own series, acquired when it is made and released when it
- * is freed (an instance replacing another with the same labels shares them). */
+ * is freed (an instance replacing another with the same labels shares them),
+ * all with the label set `labels`. */
 struct em_inst_series {
-	struct em_sm_series *value, *active, *last_success, *errors, *idle;
+	struct em_sm_series *value, *active, *last_success, *last_error, *errors, *fetch_last;
+	struct em_sm_series *state;            /* the current state's (state="..."): swapped when it changes */
 	struct em_sm_series *fetch_seconds;    /* the scaler's, shared by every instance of it */
+	char *labels;
 };
 
 struct em_instance {
@@ -50,6 +53,8 @@ struct em_instance {
 	struct em_inst_series sm;
 	/* under registry mu */
 	struct em_cache cache;
+	enum em_state state;       /* as last published and logged */
+	struct em_note_state note;
 	size_t heap_idx;           /* in the poller's heap, or EM_REG_UNSCHEDULED */
 	bool in_flight;
 	bool sleeping;             /* demand-polled and not asked for lately: not polled */
@@ -65,6 +70,10 @@ struct em_metric {
 	struct em_instance *instances;
 	size_t n_instances;
 	void *ccfg, *cinst;        /* a computed metric's (EM_SCALER_COMPUTED) options and state; no instances */
+	/* A non-templated metric whose scaler could not be opened: why
+	 * (scrubbed), and its state series (failing) in place of an instance's. */
+	char *open_err;
+	struct em_sm_series *open_state;
 };
 
 struct em_snapshot {
@@ -137,6 +146,9 @@ void em_reg_take_waiters(struct em_registry *r, bool (*wake_if)(const struct em_
 void em_reg_wake_list(struct em_waiter *w);
 /* mu held: unlinks templated instance in from its metric of the current snapshot. */
 void em_reg_unlink(struct em_registry *r, struct em_instance *in);
+/* mu held: in's state now (from its cache, or idle, or waiting for a fetch):
+ * publishes it as own metrics and logs a change worth it (cache.h's rules). */
+void em_reg_state_update(struct em_registry *r, struct em_instance *in);
 
 /* ---- poller.c, for the registry ---- */
 

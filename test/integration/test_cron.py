@@ -127,10 +127,10 @@ def serve_reports_value_and_active():
         assert st == 200, body
         assert value_of(json.loads(body)) == "0", body
         text = srv.metrics()
-        assert re.search(r'^extmetrics_metric_active\{namespace="",metric="win-on",scaler="cron"\} 1$', text, re.M), text
-        assert re.search(r'^extmetrics_metric_active\{namespace="",metric="win-off",scaler="cron"\} 0$', text, re.M), text
-        assert re.search(r'^extmetrics_metric_value\{namespace="",metric="win-on",scaler="cron"\} 5$', text, re.M), text
-        assert re.search(r'^extmetrics_metric_value\{namespace="",metric="win-off",scaler="cron"\} 0$', text, re.M), text
+        assert re.search(r'^extmetrics_metric_active\{metric="win-on",metric_namespace="\*",scaler="cron"\} 1$', text, re.M), text
+        assert re.search(r'^extmetrics_metric_active\{metric="win-off",metric_namespace="\*",scaler="cron"\} 0$', text, re.M), text
+        assert re.search(r'^extmetrics_metric_value\{metric="win-on",metric_namespace="\*",scaler="cron"\} 5$', text, re.M), text
+        assert re.search(r'^extmetrics_metric_value\{metric="win-off",metric_namespace="\*",scaler="cron"\} 0$', text, re.M), text
     finally:
         srv.stop()
 

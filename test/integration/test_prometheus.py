@@ -461,23 +461,23 @@ def hostile_namespace_cannot_change_query_shape():
 def demand_polling_calls_prometheus_only_while_asked():
     """polling: demand (the default): no request, no query; the first request
     waits for one query and is served; unasked for 10 x pollingInterval, the
-    metric idles (visible on /metrics) and queries stop until asked again."""
+    metric idles (state="idle" on /metrics) and queries stop until asked again."""
     proxy.reset()
     srv = Server(config([metric("dm", "vector(7)", server=proxy.url)], polling="300ms"))
-    idle = 'extmetrics_metric_idle{namespace="",metric="dm",scaler="prometheus"} '
+    state = 'extmetrics_metric_state{metric="dm",metric_namespace="*",scaler="prometheus",state="%s"} 1'
     path = f"{GV}/namespaces/default/dm"
     try:
         time.sleep(2)
         assert len(proxy.requests) == 0, proxy.requests
-        assert idle + "1" in srv.metrics()
+        assert state % "idle" in srv.metrics()
         st, _, body = srv.api(path)
         assert st == 200 and json.loads(body)["items"][0]["value"] == "7", (st, body)
         assert len(proxy.requests) == 1, len(proxy.requests)
-        assert idle + "0" in srv.metrics()
+        assert state % "ok" in srv.metrics()
         # asked for: polled every 300 ms
         wait_for(lambda: len(proxy.requests) >= 4, timeout=5, what="polls while asked for")
         # not asked for 3 s (10 x 300 ms): idle, no more queries
-        wait_for(lambda: idle + "1" in srv.metrics(), timeout=10, what="idle")
+        wait_for(lambda: state % "idle" in srv.metrics(), timeout=10, what="idle")
         n = len(proxy.requests)
         time.sleep(2)
         assert len(proxy.requests) == n, (n, len(proxy.requests))

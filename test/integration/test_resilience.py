@@ -185,14 +185,16 @@ def metric_series_survive_reloads():
     cfg = HEAD + pg_metric("g", "SELECT 42", polling="30s", mode="eager")   # polled before any request
     srv = Server(cfg, env=ENV)
     try:
-        wait_for(lambda: 'extmetrics_metric_value{namespace="",metric="g",scaler="postgresql"} 42' in srv.metrics(),
-                 timeout=10, what="first value")
+        series = 'extmetrics_metric_value{metric="g",metric_namespace="*",scaler="postgresql"}'
+        wait_for(lambda: series + ' 42' in srv.metrics(), timeout=10, what="first value")
         for n in range(3):
-            # a changed definition replaces the instance; the series must stay
+            # a changed definition replaces the instance; the series stay (NaN until its first fetch)
+            reloads = srv.logs().count("config reloaded")
             write(srv.config, cfg.replace('targetQueryValue: "1"', f'targetQueryValue: "{2 + n}"'))
             srv.proc.send_signal(signal.SIGHUP)
-            time.sleep(0.5)
-            assert 'metric="g",scaler="postgresql"} 42' in srv.metrics(), srv.metrics()
+            wait_for(lambda: srv.logs().count("config reloaded") > reloads, timeout=5, what="reload")
+            assert series in srv.metrics(), srv.metrics()
+            wait_for(lambda: series + ' 42' in srv.metrics(), timeout=5, what="value after the reload")
         # a removed metric's series go, counters included
         write(srv.config, HEAD)
         srv.proc.send_signal(signal.SIGHUP)
@@ -213,7 +215,7 @@ def templated_instances_are_polled_while_used_and_dropped_when_idle():
         # kept in use: polled every second (the sample's timestamp moves on)
         wait_for(lambda: json.loads(srv.api(path)[2])["items"][0]["timestamp"] != ts0, timeout=5,
                  what="a newer sample while in use")
-        assert 'metric="per-n",scaler="postgresql",instance="' in srv.metrics()
+        assert 'metric="per-n",metric_namespace="default",scaler="postgresql",metric_instance="' in srv.metrics()
         # unused for 2 x pollingInterval, and at least a minute (four HPA periods): dropped, series and all
         t0 = time.time()
         wait_for(lambda: 'metric="per-n"' not in srv.metrics(), timeout=75, interval=0.5,

@@ -254,7 +254,7 @@ def own_metrics_pass_promtool():
                  "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
                  "process_start_time_seconds"):
         assert re.search(rf"^{name}[{{ ]", text, re.M), name
-    assert re.search(r'^extmetrics_metric_value\{namespace="",metric="always-on",scaler="cron"\} 3$', text, re.M), text
+    assert re.search(r'^extmetrics_metric_value\{metric="always-on",metric_namespace="\*",scaler="cron"\} 3$', text, re.M), text
     assert re.search(r'^extmetrics_http_requests_total\{code="404",handler="external_metric"\} \d+$', text, re.M)
     p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
     assert p.returncode == 0, p.stdout + p.stderr
@@ -339,7 +339,7 @@ def stale_then_503_and_fallback():
             return st == 200 and json.loads(body)["items"][0]["value"] == "7500m"
         wait_for(fb, timeout=10, what="fallback value")
         text = s2.metrics()
-        assert re.search(r'extmetrics_scaler_fetch_errors_total\{namespace="",metric="down",scaler="prometheus"\} [1-9]', text)
+        assert re.search(r'extmetrics_scaler_fetch_errors_total\{metric="down",metric_namespace="\*",scaler="prometheus"\} [1-9]', text)
     finally:
         s2.stop()
 

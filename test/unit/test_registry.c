@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "adapter/config.h"
@@ -192,6 +193,9 @@ static size_t run_for(struct em_registry *r, int64_t ms)
 	return n;
 }
 
+/* The label set of m1's own series (entries() allows every namespace). */
+#define M1 "metric=\"m1\",metric_namespace=\"*\",scaler=\"fake\""
+
 static char *render(void)
 {
 	struct em_strbuf sb;
@@ -199,6 +203,55 @@ static char *render(void)
 	em_sb_init(&sb);
 	em_selfmetrics_render(&sb);
 	return em_sb_steal(&sb);
+}
+
+/* The log lines written between capture_start and capture_end (stderr). */
+static FILE *captured;
+static int saved_stderr = -1;
+
+static void capture_start(void)
+{
+	fflush(stderr);
+	captured = tmpfile();
+	saved_stderr = dup(2);
+	dup2(fileno(captured), 2);
+}
+
+static char *capture_end(void)
+{
+	struct em_strbuf sb;
+	char buf[4096];
+	size_t n;
+
+	fflush(stderr);
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	rewind(captured);
+	em_sb_init(&sb);
+	while ((n = fread(buf, 1, sizeof(buf), captured)) > 0)
+		em_sb_add(&sb, buf, n);
+	fclose(captured);
+	return em_sb_steal(&sb);
+}
+
+static int count(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = text; p && (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+/* Steps the poller until m1 has been fetched once more (at most 3 s). */
+static void next_fetch(struct em_registry *r)
+{
+	int before = fetches[1];
+
+	for (int i = 0; i < 30 && fetches[1] == before; i++) {
+		advance(100);
+		em_registry_step(r);
+	}
 }
 
 static void setup(void)
@@ -248,7 +301,7 @@ TEST(demand_metric_costs_nothing_until_asked_then_idles)
 	run_for(r, 60000);
 	EXPECT_INT(fetches[1], 0);   /* nobody asked: no backend call */
 	m = render();
-	EXPECT(strstr(m, "extmetrics_metric_idle{namespace=\"\",metric=\"m1\",scaler=\"fake\"} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"idle\"} 1\n") != NULL);
 	free(m);
 
 	/* the first request waits for one fetch, then is served */
@@ -259,7 +312,8 @@ TEST(demand_metric_costs_nothing_until_asked_then_idles)
 	EXPECT_INT(ask(r, "m1", NULL, &q, &v), 200);
 	EXPECT_DBL(v, 1, 0);
 	m = render();
-	EXPECT(strstr(m, "extmetrics_metric_idle{namespace=\"\",metric=\"m1\",scaler=\"fake\"} 0\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"ok\"} 1\n") != NULL);
+	EXPECT(strstr(m, "state=\"idle\"") == NULL);   /* one state series per metric */
 	free(m);
 
 	/* polled every second while an HPA asks every 5 s */
@@ -275,7 +329,7 @@ TEST(demand_metric_costs_nothing_until_asked_then_idles)
 	run_for(r, 60000);
 	EXPECT_INT(fetches[1], before);
 	m = render();
-	EXPECT(strstr(m, "extmetrics_metric_idle{namespace=\"\",metric=\"m1\",scaler=\"fake\"} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"idle\"} 1\n") != NULL);
 	free(m);
 
 	/* asked again (a new request): waits for one fresh fetch although a value is cached */
@@ -306,7 +360,7 @@ TEST(failed_fetches_count_and_answer_503)
 	EXPECT_INT(ask(r, "m1", NULL, &q, &v), 503);
 	m = render();
 	{
-		const char *s = "extmetrics_scaler_fetch_errors_total{namespace=\"\",metric=\"m1\",scaler=\"fake\"} ";
+		const char *s = "extmetrics_scaler_fetch_errors_total{" M1 "} ";
 		const char *p = strstr(m, s);
 		EXPECT(p != NULL);
 		EXPECT_INT(p ? strtol(p + strlen(s), NULL, 10) : 0, fetches[1]);
@@ -340,7 +394,8 @@ TEST(templated_instances_come_with_requests_and_go_with_their_series)
 	EXPECT_DBL(v, 42, 0);
 	EXPECT_INT(opens, 1);
 	m = render();
-	EXPECT(strstr(m, "extmetrics_metric_value{namespace=\"default\",metric=\"t\",scaler=\"fake\",instance=") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_value{metric=\"t\",metric_namespace=\"default\",scaler=\"fake\",metric_instance=") !=
+	       NULL);
 	free(m);
 	/* no request for 2 x pollingInterval and a minute (four HPA periods):
 	 * dropped, with its series */
@@ -438,4 +493,115 @@ TEST(stop_joins_every_worker)
 	slow_teardown = false;
 	pthread_key_delete(tls_key);
 	free(text);
+}
+
+TEST(each_change_of_state_is_published_and_logged_once)
+{
+	char *text = entries(1, 1, "polling: eager, staleAfter: 3s,", 0), *m, *log;
+	struct em_registry *r;
+	struct em_err err = {0};
+	struct req q = {0};
+	double v;
+
+	setup();
+	em_log_setup(EM_LOG_INFO, false);
+	r = em_registry_new(load(text), EM_REG_MANUAL, &err);
+	/* every series is there before the first fetch: counters at 0, nothing served yet */
+	m = render();
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"pending\"} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_scaler_fetch_errors_total{" M1 "} 0\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_scaler_last_error_timestamp_seconds{" M1 "} 0\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_value{" M1 "} NaN\n") != NULL);
+	free(m);
+	capture_start();
+	em_registry_step(r);
+	/* the backend fails: the last good value is served while it is fresh enough */
+	failing[1] = true;
+	next_fetch(r);
+	next_fetch(r);
+	m = render();
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"stale\"} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_value{" M1 "} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_scaler_fetch_errors_total{" M1 "} 2\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_scaler_last_error_timestamp_seconds{" M1 "} 1700") != NULL);
+	free(m);
+	EXPECT_INT(ask(r, "m1", NULL, &q, &v), 200);
+	/* then nothing: 503 */
+	for (int i = 0; i < 3; i++)
+		next_fetch(r);
+	EXPECT_INT(ask(r, "m1", NULL, &q, &v), 503);
+	m = render();
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"failing\"} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_value{" M1 "} NaN\n") != NULL);
+	EXPECT(strstr(m, "state=\"stale\"") == NULL);
+	free(m);
+	/* failing on for 50 s more: no line per poll */
+	run_for(r, 50000);
+	/* a reminder once a minute has passed since the first line */
+	run_for(r, 15000);
+	failing[1] = false;
+	next_fetch(r);
+	m = render();
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"ok\"} 1\n") != NULL);
+	free(m);
+	log = capture_end();
+	EXPECT_INT(count(log, "metric m1: fetch failed: backend 1 is down; serving the last good value"), 1);
+	EXPECT_INT(count(log, "metric m1: unavailable (503): the last good value is"), 1);
+	EXPECT_INT(count(log, "metric m1: still unavailable (503)"), 1);
+	EXPECT_INT(count(log, "metric m1: recovered"), 1);
+	EXPECT_INT(count(log, " warn "), 3);
+	EXPECT_INT(count(log, " info "), 1);
+	free(log);
+
+	/* a backend that fails every other poll for half an hour: a few lines, not 900 */
+	capture_start();
+	for (int i = 0; i < 1800; i++) {
+		failing[1] = i % 2 == 0;
+		next_fetch(r);
+	}
+	failing[1] = false;
+	next_fetch(r);
+	log = capture_end();
+	EXPECT(count(log, " warn ") >= 2 && count(log, " warn ") <= 8);
+	EXPECT_INT(count(log, " info "), count(log, " warn "));   /* each trouble told has its recovery */
+	free(log);
+	em_registry_free(r);
+	free(text);
+	em_clock_use(NULL);
+}
+
+TEST(fallback_is_served_and_published_as_the_value)
+{
+	char *text = entries(1, 1, "polling: eager, fallback: {failureThreshold: 2, value: \"9\"},", 0), *m, *log;
+	struct em_registry *r;
+	struct em_err err = {0};
+	struct req q = {0};
+	double v = 0;
+
+	setup();
+	em_log_setup(EM_LOG_INFO, false);
+	failing[1] = true;
+	r = em_registry_new(load(text), EM_REG_MANUAL, &err);
+	capture_start();
+	em_registry_step(r);
+	m = render();
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"failing\"} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_value{" M1 "} NaN\n") != NULL);
+	free(m);
+	next_fetch(r);
+	EXPECT_INT(ask(r, "m1", NULL, &q, &v), 200);
+	EXPECT_DBL(v, 9, 0);
+	m = render();
+	EXPECT(strstr(m, "extmetrics_metric_state{" M1 ",state=\"fallback\"} 1\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_value{" M1 "} 9\n") != NULL);
+	EXPECT(strstr(m, "extmetrics_metric_active{" M1 "} 1\n") != NULL);
+	free(m);
+	log = capture_end();
+	EXPECT_INT(count(log, "metric m1: unavailable (503), no value yet: fetch failed: backend 1 is down"), 1);
+	EXPECT_INT(count(log, "metric m1: serving the fallback value 9 after 2 failed fetches in a row: backend 1 is down"),
+		   1);
+	free(log);
+	em_registry_free(r);
+	free(text);
+	em_clock_use(NULL);
 }
