@@ -14,8 +14,6 @@ void em_cache_success(struct em_cache *c, struct em_sample *s, int64_t now_ms)
 	c->sample_ms = now_ms;
 	c->failures = 0;
 	c->attempts++;
-	free(c->last_err);
-	c->last_err = NULL;
 }
 
 void em_cache_failure(struct em_cache *c, const struct em_err *err, int64_t now_ms)

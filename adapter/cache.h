@@ -23,7 +23,8 @@ struct em_cache {
 	int64_t fail_ms;             /* time of the last failure (kept after a success) */
 	int64_t fail_since_ms;       /* time of the first of the consecutive failures */
 	int64_t attempts;            /* fetches completed, good or bad */
-	/* The last failure's message, scrubbed; NULL when none. A pointer, not a
+	/* The last failure's message, scrubbed, kept after a success (what
+	 * `extmetrics status` shows); NULL until a fetch fails. A pointer, not a
 	 * struct em_err: most caches never fail, and 10,000 of them would carry
 	 * 5 MB of empty messages. */
 	char *last_err;

@@ -105,7 +105,7 @@ static void series_release(struct em_inst_series *sm)
 /* The label set of a metric's series: metric_namespace is the namespace a
  * templated instance serves, or the namespaces a metric is served to
  * ("team-a,team-b", "*"). */
-static char *series_labels(const struct em_metric_def *def, const char *ns, const char *key)
+static char *series_labels(const struct em_metric_def *def, const char *ns, const char *id)
 {
 	struct em_strbuf sb, nss;
 	char e[256];
@@ -124,25 +124,19 @@ static char *series_labels(const struct em_metric_def *def, const char *ns, cons
 	em_sb_printf(&sb, ",metric_namespace=\"%s\"", e);
 	em_label_escape(def->scaler->type, e, sizeof(e));
 	em_sb_printf(&sb, ",scaler=\"%s\"", e);
-	if (def->templated) {
-		/* Instances of one templated metric differ by their filled-in options. */
-		unsigned long h = 5381;
-		for (const char *p = key; *p; p++)
-			h = h * 33 + (unsigned char)*p;
-		em_sb_printf(&sb, ",metric_instance=\"%08lx\"", h & 0xffffffffUL);
-	}
+	if (def->templated)
+		em_sb_printf(&sb, ",metric_instance=\"%s\"", id);
 	em_sb_free(&nss);
 	return em_sb_steal(&sb);
 }
 
 /* ---- states ------------------------------------------------------------- */
 
-/* mu held: what in is doing at now_ms (wall). */
-static enum em_state instance_state(const struct em_instance *in, int64_t now_ms, double *value, bool *active)
+enum em_state em_reg_instance_state(const struct em_instance *in, int64_t now_ms, double *value, bool *active)
 {
-	if (in->sleeping)
-		return EM_STATE_IDLE;
-	if (in->cache.attempts < in->wait_attempts) {
+	enum em_state st;
+
+	if (in->cache.attempts < in->wait_attempts && !in->sleeping) {
 		/* a first fetch (or the first after idling) is on its way */
 		if (value)
 			*value = NAN;
@@ -150,16 +144,16 @@ static enum em_state instance_state(const struct em_instance *in, int64_t now_ms
 			*active = false;
 		return EM_STATE_PENDING;
 	}
-	return em_cache_state(&in->cache, &in->policy, now_ms, value, active);
+	/* idle: the cached value, which the next request waits to replace */
+	st = em_cache_state(&in->cache, &in->policy, now_ms, value, active);
+	return in->sleeping ? EM_STATE_IDLE : st;
 }
 
 /* "m", or "m (namespace team-a, instance 1a2b3c4d)" for a templated instance. */
 static void who(const struct em_instance *in, char *out, size_t cap)
 {
-	const char *inst = in->templated && in->sm.labels ? strstr(in->sm.labels, "metric_instance=\"") : NULL;
-
-	if (inst)
-		snprintf(out, cap, "%s (namespace %s, instance %.8s)", in->metric_name, in->ns, inst + 17);
+	if (in->templated)
+		snprintf(out, cap, "%s (namespace %s, instance %s)", in->metric_name, in->ns, in->id);
 	else
 		snprintf(out, cap, "%s", in->metric_name);
 }
@@ -168,7 +162,7 @@ static void who(const struct em_instance *in, char *out, size_t cap)
 static void log_trouble(const struct em_instance *in, enum em_state st, bool still, int64_t now_ms)
 {
 	const struct em_cache *c = &in->cache;
-	const char *why = c->last_err ? c->last_err : "no new sample arrived";
+	const char *why = c->failures > 0 && c->last_err ? c->last_err : "no new sample arrived";
 	long long age = (long long)((now_ms - c->sample_ms) / 1000), fails = (long long)c->failures;
 	long long since = (long long)((now_ms - c->fail_since_ms) / 1000);
 	char name[300];
@@ -197,7 +191,7 @@ void em_reg_state_update(struct em_registry *r, struct em_instance *in)
 	int64_t now = em_now_ms();
 	double v;
 	bool on;
-	enum em_state st = instance_state(in, now, &v, &on), was = in->state;
+	enum em_state st = em_reg_instance_state(in, now, &v, &on), was = in->state;
 	enum em_note note;
 	char name[300];
 
@@ -312,7 +306,14 @@ static struct em_instance *instance_new(const struct em_metric_def *def, const s
 			err->kind = EM_E_UNAVAILABLE;
 		goto out;
 	}
-	labels = series_labels(def, ns_label, in->key);
+	if (def->templated) {
+		/* Instances of one templated metric differ by their filled-in options. */
+		unsigned long h = 5381;
+		for (const char *p = in->key; *p; p++)
+			h = h * 33 + (unsigned char)*p;
+		snprintf(in->id, sizeof(in->id), "%08lx", h & 0xffffffffUL);
+	}
+	labels = series_labels(def, ns_label, in->id);
 	if (!labels || series_acquire(&in->sm, labels, def->scaler->type) != 0) {
 		em_err_set(err, EM_E_INTERNAL, "out of memory");
 		goto out;

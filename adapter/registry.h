@@ -123,4 +123,13 @@ void em_registry_wait_arm(struct em_registry *r, struct em_waiter *w);
 void em_registry_stop(struct em_registry *r);
 void em_lookup_release(struct em_registry *r, struct em_lookup *l);
 
+/* Every configured metric as JSON, appended to out (GET /status on the
+ * metrics port; `extmetrics status` prints it as a table): name,
+ * namespaces, type, polling, templated, "error" when its scaler could not
+ * be started, and per instance its state, the value served now (null:
+ * nothing), whether active, lastSuccessTime, lastErrorTime, lastError
+ * (while failing; scrubbed), consecutiveFailures, fetches. */
+struct em_strbuf;
+void em_registry_status(struct em_registry *r, struct em_strbuf *out);
+
 #endif

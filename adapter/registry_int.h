@@ -42,6 +42,7 @@ struct em_instance {
 	char *metric_name;
 	char *key;                 /* filled-in options; "" when not templated */
 	char *ns;                  /* the namespace that asked for it ("" when not templated) */
+	char id[9];                /* a templated instance's metric_instance label: a hash of key */
 	bool templated;
 	bool demand;               /* polled only while requested (polling: demand, and every templated one) */
 	void *cfg;                 /* parsed scaler options */
@@ -146,6 +147,10 @@ void em_reg_take_waiters(struct em_registry *r, bool (*wake_if)(const struct em_
 void em_reg_wake_list(struct em_waiter *w);
 /* mu held: unlinks templated instance in from its metric of the current snapshot. */
 void em_reg_unlink(struct em_registry *r, struct em_instance *in);
+/* mu held: what in is doing at now_ms (wall): idle, pending while a fetch
+ * is awaited, else as its cache says; value/active as em_cache_state's
+ * (idle: what its cache holds, which the next request waits to replace). */
+enum em_state em_reg_instance_state(const struct em_instance *in, int64_t now_ms, double *value, bool *active);
 /* mu held: in's state now (from its cache, or idle, or waiting for a fetch):
  * publishes it as own metrics and logs a change worth it (cache.h's rules). */
 void em_reg_state_update(struct em_registry *r, struct em_instance *in);

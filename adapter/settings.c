@@ -81,7 +81,7 @@ const struct em_setting em_settings[] = {
 	{.name = "server.listen", .type = EM_SET_STRING, .def = "127.0.0.1:6443", OFF(server.listen),
 	 .help = "HTTPS API address, `ADDR:PORT` or `[V6]:PORT`; `--listen` overrides it"},
 	{.name = "server.metricsListen", .type = EM_SET_STRING, .def = "127.0.0.1:9022", OFF(server.metrics_listen),
-	 .help = "plain HTTP address of `/metrics`, `/healthz`, `/livez`, `/readyz`; `--metrics-listen` overrides it"},
+	 .help = "plain HTTP address of `/metrics`, `/status`, `/healthz`, `/livez`, `/readyz`; `--metrics-listen` overrides it"},
 	{.name = "server.threads", .type = EM_SET_INT, .def = "4", .min = 1, .max = 256, OFF(server.threads),
 	 .help = "HTTPS worker threads"},
 	{.name = "server.connectionMemoryLimit", .type = EM_SET_INT, .min = 16384, .max = 4194304,

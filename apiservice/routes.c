@@ -11,6 +11,7 @@
 #include "quantity.h"
 #include "selector.h"
 #include "status.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/strbuf.h"
 #include "adapter/util/text.h"
 
@@ -98,15 +99,6 @@ static bool accepts_json(const char *accept)
 		p += strcspn(p, ",");
 	}
 	return false;
-}
-
-static void rfc3339(int64_t ms, char *out, size_t cap)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static int cmp_kv(const void *a, const void *b)
@@ -230,7 +222,7 @@ static void handle_metric(struct em_registry *reg, const struct em_api_req *req,
 		goto out;
 	}
 	s = &lk.served.sample;
-	rfc3339(lk.served.time_ms, ts, sizeof(ts));
+	em_rfc3339(lk.served.time_ms, ts, sizeof(ts));
 	em_sb_puts(&sb, "{\"kind\":\"ExternalMetricValueList\",\"apiVersion\":\"" GV "\",\"metadata\":{},\"items\":[");
 	for (size_t i = 0; i < (s->n_series ? s->n_series : 1); i++) {
 		const struct em_kvlist *own = s->n_series ? &s->series[i].labels : NULL;

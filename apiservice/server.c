@@ -499,6 +499,12 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *c, cons
 		em_selfmetrics_render(&sb);
 		return queue(c, 200, "text/plain; version=0.0.4; charset=utf-8", em_sb_steal(&sb));
 	}
+	if (strcmp(url, "/status") == 0) {
+		struct em_strbuf sb;
+		em_sb_init(&sb);
+		em_registry_status(s->reg, &sb);
+		return queue(c, 200, "application/json", em_sb_steal(&sb));
+	}
 	if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0)
 		return queue(c, 200, "text/plain; charset=utf-8", strdup("ok\n"));
 	if (strcmp(url, "/readyz") == 0) {

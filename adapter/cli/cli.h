@@ -29,6 +29,7 @@ int em_cmd_gen_certs(int argc, char **argv);
 int em_cmd_import_keda(int argc, char **argv);
 int em_cmd_scalers(int argc, char **argv);
 int em_cmd_settings(int argc, char **argv);
+int em_cmd_status(int argc, char **argv);
 int em_cmd_version(int argc, char **argv);
 
 /* ---- shared by serve, get and check-config (flags.c) ---- */
@@ -49,6 +50,14 @@ int em_cli_logging(const struct em_cli_flags *f);
 /* The config of --config (or --demo), errors printed on stderr; NULL when
  * invalid. metrics_only: a file with just `metrics:` will do (get). */
 struct em_config *em_cli_load(const struct em_cli_flags *f, bool metrics_only);
+
+/* For commands parsing their own options with getopt_long (gen-certs,
+ * status): what a returned c that is none of theirs means: 'h' prints
+ * usage on stdout (0), anything else names the option on stderr with the
+ * usage (2). */
+int em_cli_getopt_other(const char *cmd, int c, char **argv, void (*usage)(FILE *));
+/* After those options: 0, or 2 after naming the first unexpected argument. */
+int em_cli_getopt_rest(const char *cmd, int argc, char **argv);
 
 /* The demo config `make run` serves (cron metrics; no cloud account). */
 extern const char em_demo_config[];

@@ -6,6 +6,7 @@
 const struct em_command em_commands[] = {
 	{"serve", "serve the API (HTTPS) and /metrics (HTTP)", em_cmd_serve},
 	{"get", "fetch one metric once through its scaler and print the result", em_cmd_get},
+	{"status", "a running server's metrics: state, value served, last success and error", em_cmd_status},
 	{"check-config", "validate a config file", em_cmd_check_config},
 	{"gen-certs", "make a CA and a serving certificate for the APIService", em_cmd_gen_certs},
 	{"import-keda", "translate KEDA ScaledObjects into extmetrics config and HPA manifests", em_cmd_import_keda},

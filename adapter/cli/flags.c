@@ -1,7 +1,8 @@
-/* flags.c - the flags serve, get and check-config share, and loading the config they name. */
+/* flags.c - the flags serve, get and check-config share, loading the config they name, and what other commands' getopt loops share. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <getopt.h>
 #include <string.h>
 
 #include "cli.h"
@@ -129,4 +130,23 @@ struct em_config *em_cli_load(const struct em_cli_flags *f, bool metrics_only)
 		em_warn("%s", errs.warns[i]);
 	em_errlist_free(&errs);
 	return c;
+}
+
+int em_cli_getopt_other(const char *cmd, int c, char **argv, void (*usage)(FILE *))
+{
+	if (c == 'h') {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "%s: unknown or incomplete option \"%s\"\n", cmd, argv[optind - 1]);
+	usage(stderr);
+	return 2;
+}
+
+int em_cli_getopt_rest(const char *cmd, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	fprintf(stderr, "%s: unexpected argument \"%s\"\n", cmd, argv[optind]);
+	return 2;
 }

@@ -185,19 +185,12 @@ int em_cmd_gen_certs(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			fprintf(stderr, "gen-certs: unknown or incomplete option \"%s\"\n", argv[optind - 1]);
-			usage(stderr);
-			return 2;
+			return em_cli_getopt_other("gen-certs", c, argv, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "gen-certs: unexpected argument \"%s\"\n", argv[optind]);
+	if (em_cli_getopt_rest("gen-certs", argc, argv) != 0)
 		return 2;
-	}
 	if (!service || !ns) {
 		fprintf(stderr, "gen-certs: --service and --namespace are required\n");
 		usage(stderr);

@@ -73,3 +73,15 @@ void em_sleep_ms(int64_t ms)
 	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
 		;
 }
+
+void em_rfc3339(int64_t ms, char *out, size_t cap)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (!cap)
+		return;
+	out[0] = '\0';
+	if (gmtime_r(&t, &tm))
+		strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -3,6 +3,7 @@
 #define EM_CLOCK_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in milliseconds: deadlines, intervals, back-offs. */
@@ -11,6 +12,8 @@ int64_t em_mono_ms(void);
 double em_mono_seconds(void);
 /* CLOCK_REALTIME in Unix milliseconds: timestamps served, signed or logged. */
 int64_t em_now_ms(void);
+/* Unix ms as RFC 3339 UTC to the second ("2024-05-01T12:00:00Z"); cap >= 21. */
+void em_rfc3339(int64_t ms, char *out, size_t cap);
 
 /* A condition variable whose timed waits count on CLOCK_MONOTONIC, so a step
  * of the wall clock neither stalls nor hurries them (pthread_cond_init with
