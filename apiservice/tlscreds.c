@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+#include <gnutls/x509.h>
 
 #include "adapter/log.h"
+#include "adapter/selfmetrics.h"
 #include "adapter/util/strbuf.h"
 #include "adapter/util/clock.h"
 #include "adapter/util/files.h"
@@ -33,6 +37,26 @@ struct em_tlscreds {
 	int64_t next_check_ms;
 	struct em_complain complain;
 };
+
+static struct em_sm_family fam_expiry =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_serving_certificate_expiry_timestamp_seconds",
+		     "Unix time the serving certificate in use (its first one) expires; follows rotations.");
+
+/* The expiry of the first certificate of pem (the leaf) as an own metric:
+ * what the certificate-expiry alert watches. */
+static void publish_expiry(const char *pem)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t d = {(unsigned char *)pem, (unsigned)strlen(pem)};
+	time_t until;
+
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    (until = gnutls_x509_crt_get_expiration_time(crt)) != (time_t)-1)
+		em_sm_set(em_sm_series(&fam_expiry, NULL), (double)until);
+	gnutls_x509_crt_deinit(crt);
+}
 
 static struct em_tlscred *cred_new(const char *cert_pem, const char *key_pem, const char *ca_pem, char *why,
 				   size_t cap)
@@ -127,6 +151,7 @@ struct em_tlscreds *em_tlscreds_new(const char *cert_file, const char *key_file,
 		em_err_set(err, EM_E_CONFIG, "TLS %s", why);
 		goto out;
 	}
+	publish_expiry(t->cert_pem);
 	t->next_check_ms = em_mono_ms() + CHECK_EVERY_MS;
 	return t;
 out:
@@ -179,6 +204,7 @@ static bool reload_files(struct em_tlscreds *t, int64_t now)
 	snprintf(t->key_sig, sizeof(t->key_sig), "%s", ks);
 	em_complain_release(&t->complain, "tls: serving certificate files load again");
 	em_info("tls: serving certificate reloaded from %s", t->cert_file);
+	publish_expiry(cert);
 	return true;
 }
 

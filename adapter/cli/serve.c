@@ -12,6 +12,7 @@
 #include "adapter/registry.h"
 #include "adapter/selfmetrics.h"
 #include "adapter/util/certgen.h"
+#include "adapter/util/clock.h"
 #include "adapter/util/files.h"
 #include "adapter/util/secret.h"
 #include "apiservice/server.h"
@@ -34,6 +35,20 @@ static struct em_sm_family fam_reloads =
 	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_config_reloads_total", "Config reloads by result.");
 static struct em_sm_family fam_build =
 	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_build_info", "Build information; always 1.");
+static struct em_sm_family fam_reload_ok =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_config_last_reload_successful",
+		     "1 when the last config load (start-up or reload) succeeded, 0 when the last reload was rejected.");
+static struct em_sm_family fam_reload_time =
+	EM_SM_FAMILY(EM_SM_GAUGE, "extmetrics_config_last_reload_success_timestamp_seconds",
+		     "Unix time of the last successful config load (start-up or reload).");
+
+/* The outcome of a config load, as the reload-failed alert reads it. */
+static void reloaded(bool ok)
+{
+	em_sm_set(em_sm_series(&fam_reload_ok, NULL), ok ? 1 : 0);
+	if (ok)
+		em_sm_set(em_sm_series(&fam_reload_time, NULL), (double)em_now_ms() / 1000.0);
+}
 
 /* running: the settings as last loaded (em_settings_values), replaced when
  * a reload changes one that needs a restart, so that is said once. */
@@ -48,6 +63,7 @@ static void reload(struct em_registry *reg, const char *path, const char *why, c
 		for (size_t i = 0; i < errs.n; i++)
 			em_error("  %s", errs.msgs[i]);
 		em_sm_add(em_sm_series(&fam_reloads, "result=\"failure\""), 1);
+		reloaded(false);
 		em_errlist_free(&errs);
 		return;
 	}
@@ -66,6 +82,7 @@ static void reload(struct em_registry *reg, const char *path, const char *why, c
 	em_sb_free(&names);
 	em_registry_reload(reg, c);
 	em_sm_add(em_sm_series(&fam_reloads, "result=\"success\""), 1);
+	reloaded(true);
 }
 
 int em_cmd_serve(int argc, char **argv)
@@ -135,6 +152,7 @@ int em_cmd_serve(int argc, char **argv)
 	em_sm_set(em_sm_series(&fam_build, labels), 1);
 	em_sm_add(em_sm_series(&fam_reloads, "result=\"success\""), 0);
 	em_sm_add(em_sm_series(&fam_reloads, "result=\"failure\""), 0);
+	reloaded(true);
 	running = em_settings_values(c);
 	c_owned = false; /* em_registry_new takes it, even when it fails */
 	reg = em_registry_new(c, EM_REG_POLL, &err);

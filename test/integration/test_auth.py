@@ -45,8 +45,8 @@ class PKI:
                   "-addext", "keyUsage=critical,keyCertSign,cRLSign")
         return self.p(name + ".crt")
 
-    def leaf(self, name, ca, subj, eku="clientAuth", san=None):
-        """A certificate signed by CA `ca`; returns (crt, key)."""
+    def leaf(self, name, ca, subj, eku="clientAuth", san=None, days=2):
+        """A certificate signed by CA `ca`, valid for days; returns (crt, key)."""
         key, csr, ext = self.p(name + ".key"), self.p(name + ".csr"), self.p(name + ".ext")
         self._run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                   "-keyout", key, "-out", csr, "-subj", subj)
@@ -55,7 +55,7 @@ class PKI:
             lines.append(f"subjectAltName={san}")
         write(ext, "\n".join(lines) + "\n")
         self._run("x509", "-req", "-in", csr, "-CA", self.p(ca + ".crt"), "-CAkey", self.p(ca + ".key"),
-                  "-CAcreateserial", "-out", self.p(name + ".crt"), "-days", "2", "-extfile", ext)
+                  "-CAcreateserial", "-out", self.p(name + ".crt"), "-days", str(days), "-extfile", ext)
         return self.p(name + ".crt"), key
 
     def expired(self, name, ca, subj):
@@ -109,7 +109,7 @@ ALICE = pki.leaf("alice", "clientca", "/O=team-a-readers/O=devs/CN=alice")
 MALLORY = pki.leaf("mallory", "rogue", "/O=system:masters/CN=mallory")
 KUBE_SRV = pki.leaf("kubesrv", "kubeca", "/CN=kube-apiserver", eku="serverAuth", san="IP:127.0.0.1,DNS:localhost")
 SERVING1 = pki.leaf("serving1", "servingca", "/CN=extmetrics-1", eku="serverAuth", san="IP:127.0.0.1")
-SERVING2 = pki.leaf("serving2", "servingca", "/CN=extmetrics-2", eku="serverAuth", san="IP:127.0.0.1")
+SERVING2 = pki.leaf("serving2", "servingca", "/CN=extmetrics-2", eku="serverAuth", san="IP:127.0.0.1", days=1)
 SA_TOKEN = "sa-token-of-extmetrics"
 SA_FILE = write(pki.p("sa-token"), SA_TOKEN + "\n")
 
@@ -622,6 +622,16 @@ def der_of(pem_file):
         return ssl.PEM_cert_to_DER_cert(f.read())
 
 
+def expiry_of(pem_file):
+    """notAfter of a certificate file, Unix seconds."""
+    return int(ssl.cert_time_to_seconds(ssl._ssl._test_decode_cert(pem_file)["notAfter"]))
+
+
+def expiry_served(server):
+    m = re.search(r"^extmetrics_serving_certificate_expiry_timestamp_seconds (\S+)$", server.metrics(), re.M)
+    return m and int(float(m.group(1)))
+
+
 @T.case
 def serving_certificate_rotation_without_dropping_connections():
     d = tmpdir()
@@ -639,6 +649,8 @@ server:
     try:
         open_conns = []
         assert peer_der(s5.port, keep=open_conns) == der_of(SERVING1[0])
+        # the expiry the certificate alert watches, of the certificate in use
+        assert expiry_served(s5) == expiry_of(SERVING1[0]) != expiry_of(SERVING2[0]), s5.metrics()
         # kubectl verifies the serving certificate against its CA
         p = kubectl_raw(s5, metric_path("team-a"), ["--certificate-authority", pki.p("servingca.crt"),
                                                     "--client-certificate", ALICE[0], "--client-key", ALICE[1]])
@@ -651,6 +663,7 @@ server:
         shutil.copy(SERVING2[0], crt + ".new")
         os.replace(crt + ".new", crt)
         wait_for(lambda: peer_der(s5.port) == der_of(SERVING2[0]), timeout=10, what="the new certificate")
+        assert expiry_served(s5) == expiry_of(SERVING2[0]), s5.metrics()
         assert_value(kubectl_raw(s5, metric_path("team-a"), ["--certificate-authority", pki.p("servingca.crt"),
                                                              "--client-certificate", ALICE[0],
                                                              "--client-key", ALICE[1]]))

@@ -355,6 +355,7 @@ def reload_good_bad_and_configmap_symlink_swap():
     s2 = Server(config_path=os.path.join(d, "config.yaml"))
     try:
         assert s2.api(f"{GV}/namespaces/default/always-on")[0] == 200
+        assert "extmetrics_config_last_reload_successful 1\n" in s2.metrics()
         # good config via symlink swap: a new metric appears, no signal needed
         os.makedirs(os.path.join(d, "..v2"))
         write(os.path.join(d, "..v2", "config.yaml"), CONFIG.replace("name: never-on", "name: renamed"))
@@ -365,8 +366,10 @@ def reload_good_bad_and_configmap_symlink_swap():
         # bad config: rejected, old one keeps serving, errors logged with position
         write(os.path.join(d, "..v2", "config.yaml"), CONFIG.replace("type: cron", "type: nosuch", 1))
         s2.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: 'extmetrics_config_reloads_total{result="failure"}' in s2.metrics(), timeout=10,
+        wait_for(lambda: 'extmetrics_config_reloads_total{result="failure"} 1\n' in s2.metrics(), timeout=10,
                  what="failed reload counted")
+        assert "extmetrics_config_last_reload_successful 0\n" in s2.metrics()
+        assert re.search(r"^extmetrics_config_last_reload_success_timestamp_seconds 1\d{9}", s2.metrics(), re.M)
         assert s2.api(f"{GV}/namespaces/batch/renamed")[0] == 200
         assert re.search(r'config\.yaml:\d+:\d+: type: unknown scaler type "nosuch"', s2.logs()), s2.logs()
         assert 'extmetrics_config_reloads_total{result="success"} 1' in s2.metrics()
@@ -378,6 +381,7 @@ def reload_good_bad_and_configmap_symlink_swap():
         wait_for(lambda: "the server section changed" in s2.logs(), timeout=10, what="server change warning")
         # the warning names the setting (the settings table says a reload does not apply it)
         assert re.search(r"the server section changed \(server\.threads\)", s2.logs()), s2.logs()
+        assert "extmetrics_config_last_reload_successful 1\n" in s2.metrics()
     finally:
         s2.stop()
 
