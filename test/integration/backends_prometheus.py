@@ -116,19 +116,21 @@ def make_tls(d):
 
 class Prometheus:
     """Prometheus scraping the given targets every second as job "pushgateway"
-    (honor_labels, so a pushed job label stays `job`). basic_auth={user: password} turns on its
+    (honor_labels, so a pushed job label stays `job`), or as scrape_configs say. basic_auth={user: password} turns on its
     own --web.config.file basic auth; tls (from make_tls) serves HTTPS and
     requires a client certificate from that CA. stop()/start() keep port and
     storage."""
 
-    def __init__(self, targets=(), basic_auth=None, tls=None):
+    def __init__(self, targets=(), basic_auth=None, tls=None, scrape_configs=None):
         self.dir = tmpdir()
         self.port = free_port()
         self.addr = f"127.0.0.1:{self.port}"
         self.url = f"http://{self.addr}"
         self.basic_auth = basic_auth
         cfg = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s"]
-        if targets:
+        if scrape_configs is not None:   # given whole (a list of scrape_config objects): JSON is YAML
+            cfg += ["scrape_configs: " + json.dumps(scrape_configs)]
+        elif targets:
             cfg += ["scrape_configs:", "  - job_name: pushgateway", "    honor_labels: true", "    static_configs:",
                     "      - targets: [" + ", ".join(f'"{t}"' for t in targets) + "]"]
         else:
@@ -190,6 +192,12 @@ class Prometheus:
     def query(self, q):
         """Instant query; returns the parsed JSON body."""
         st, body = _http("GET", f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": q}),
+                         headers=self._auth_headers())
+        return json.loads(body)
+
+    def api(self, path, params=()):
+        """GET /api/v1/<path> with query parameters (pairs, repeatable); the parsed JSON body."""
+        st, body = _http("GET", f"{self.url}/api/v1/{path}?" + urllib.parse.urlencode(list(params)),
                          headers=self._auth_headers())
         return json.loads(body)
 

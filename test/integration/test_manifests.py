@@ -1,4 +1,4 @@
-"""test_manifests.py - manifests/: kustomize builds, Kubernetes schema validation, wiring, gen-certs, Dockerfile, dashboard."""
+"""test_manifests.py - manifests/: kustomize builds, Kubernetes schema validation, wiring, gen-certs, Dockerfile, dashboard (test_monitoring.py runs it)."""
 import base64
 import copy
 import json
@@ -43,7 +43,7 @@ def every_overlay_and_monitoring_builds():
                             "RoleBinding", "ConfigMap", "Service", "Service", "Deployment", "PodDisruptionBudget",
                             "APIService"]), kinds
     assert {o["kind"] for o in build("cert-manager")} >= {"Certificate", "Issuer"}
-    assert {o["kind"] for o in build("monitoring")} == {"ServiceMonitor", "ConfigMap"}
+    assert {o["kind"] for o in build("monitoring")} == {"ServiceMonitor", "PrometheusRule", "ConfigMap"}
 
 
 @T.case
@@ -51,7 +51,7 @@ def every_object_validates_against_the_kubernetes_schemas():
     for name in OVERLAYS + ["monitoring"]:
         uncovered = assert_valid(build(name), name)
         # Only CRDs lack typed models; every built-in kind is checked strictly.
-        assert set(uncovered) <= {"Certificate", "Issuer", "ServiceMonitor"}, (name, uncovered)
+        assert set(uncovered) <= {"Certificate", "Issuer", "ServiceMonitor", "PrometheusRule"}, (name, uncovered)
 
 
 @T.case
@@ -359,10 +359,14 @@ def dashboard():
         return json.load(f)
 
 
-OWN_METRICS = {"extmetrics_metric_value", "extmetrics_scaler_fetch_errors_total",
+OWN_METRICS = {"extmetrics_metric_value", "extmetrics_metric_state",
+               "extmetrics_scaler_fetch_errors_total", "extmetrics_scaler_last_success_timestamp_seconds",
+               "extmetrics_scaler_last_error_timestamp_seconds", "extmetrics_scaler_last_fetch_duration_seconds",
                "extmetrics_scaler_fetch_duration_seconds", "extmetrics_http_requests_total",
                "extmetrics_http_request_duration_seconds", "extmetrics_aws_api_calls_total",
-               "extmetrics_authn_total", "extmetrics_authz_total", "process_resident_memory_bytes"}
+               "extmetrics_authn_total", "extmetrics_authz_total", "extmetrics_serving_certificate_expiry_timestamp_seconds",
+               "extmetrics_config_last_reload_successful", "extmetrics_config_reloads_total",
+               "process_resident_memory_bytes"}
 
 
 def dashboard_exprs():
@@ -371,10 +375,6 @@ def dashboard_exprs():
         for t in p.get("targets", []):
             out.append((p["title"], t["expr"]))
     return out
-
-
-def concrete(expr):
-    return expr.replace("$__rate_interval", "1m").replace("$job", ".*").replace("$namespace", ".*")
 
 
 @T.case
@@ -412,31 +412,6 @@ metrics:
     type: cron
     metadata: {timezone: Etc/UTC, start: "0 0 * * *", end: "59 23 * * *", desiredReplicas: "3"}
 """
-
-
-@T.case
-def dashboard_queries_run_on_a_real_prometheus():
-    """Every panel query is valid PromQL for Prometheus 2.42, and the ones for metrics the
-    server exports without AWS or auth traffic return series from a real scrape of it."""
-    from backends_prometheus import Prometheus
-    srv = Server(DEMO_CONFIG)
-    T.at_exit(srv.stop)
-    for _ in range(3):
-        srv.api("/apis/external.metrics.k8s.io/v1beta1/namespaces/default/always-on")
-    prom = Prometheus(targets=[f"127.0.0.1:{srv.mport}"])
-    T.at_exit(prom.stop)
-    prom.wait_series('extmetrics_http_requests_total', timeout=30)
-    # rate() needs two samples: wait for the second scrape.
-    wait_for(lambda: prom.query('rate(extmetrics_http_requests_total[1m])')["data"]["result"], timeout=20,
-             what="two scrapes")
-    for title, expr in dashboard_exprs():
-        body = prom.query(concrete(expr))
-        assert body.get("status") == "success", f"{title}: {expr}: {body}"
-    for metric in ("extmetrics_metric_value", "extmetrics_http_requests_total", "process_resident_memory_bytes",
-                   "extmetrics_scaler_fetch_duration_seconds", "extmetrics_http_request_duration_seconds"):
-        exprs = [e for _, e in dashboard_exprs() if metric in e]
-        got = [prom.query(concrete(e))["data"]["result"] for e in exprs]
-        assert any(got), f"no data for any panel on {metric}: {exprs}"
 
 
 @T.case
