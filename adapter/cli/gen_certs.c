@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +120,35 @@ out:
 	return -1;
 }
 
+/* mkdir -p: the directories of path that are missing, the last one with
+ * mode (it will hold a private key), the others as umask says. An
+ * existing directory is used as it is. 0, or -1 with err naming the part. */
+static int make_dirs(const char *path, mode_t mode, struct em_err *err)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+	struct stat st;
+
+	if (n == 0 || n >= sizeof(buf))
+		return em_err_set(err, EM_E_INTERNAL, "--out: \"%.200s\" is not a usable directory name", path);
+	memcpy(buf, path, n + 1);
+	while (n > 1 && buf[n - 1] == '/')
+		buf[--n] = '\0';
+	for (char *p = buf + 1;; p++) {
+		bool last = *p == '\0';
+		if (*p != '/' && !last)
+			continue;
+		*p = '\0';
+		if (mkdir(buf, last ? mode : 0777) != 0 && errno != EEXIST)
+			return em_err_set(err, EM_E_INTERNAL, "%s: cannot create the directory: %s", buf, strerror(errno));
+		if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+			return em_err_set(err, EM_E_INTERNAL, "%s: not a directory", buf);
+		if (last)
+			return 0;
+		*p = '/';
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -126,9 +156,10 @@ static void usage(FILE *f)
 		"                            [--secret-name NAME] [--key-type ecdsa|rsa]\n"
 		"Creates a CA and a serving certificate for the APIService's Service NAME in NS\n"
 		"(SANs NAME.NS.svc, NAME.NS.svc.cluster.local, NAME.NS, NAME; EKU serverAuth) and writes\n"
-		"into DIR (default .): tls.crt, tls.key (0600), ca.crt, secret.yaml (0600; a\n"
-		"kubernetes.io/tls Secret named --secret-name, default NAME-tls) and apiservice-patch.yaml\n"
-		"(spec.caBundle for v1beta1.external.metrics.k8s.io). --days (default %d) applies to both\n"
+		"into DIR (default .; made when missing, as mkdir -p, DIR itself with mode 0700): tls.crt,\n"
+		"tls.key (0600), ca.crt, secret.yaml (0600; a kubernetes.io/tls Secret named --secret-name,\n"
+		"default NAME-tls) and apiservice-patch.yaml (spec.caBundle for\n"
+		"v1beta1.external.metrics.k8s.io). --days (default %d) applies to both\n"
 		"certificates; the CA key is discarded after signing: rerun to rotate.\n"
 		"Exit codes: 0 written, 1 failure, 2 usage error.\n",
 		DEFAULT_DAYS);
@@ -204,8 +235,8 @@ int em_cmd_gen_certs(int argc, char **argv)
 		snprintf(secret_buf, sizeof(secret_buf), "%s-tls", service);
 		secret = secret_buf;
 	}
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "gen-certs: %s: %s\n", dir, strerror(errno));
+	if (make_dirs(dir, 0700, &err) != 0) {
+		fprintf(stderr, "gen-certs: %s\n", err.msg);
 		return 1;
 	}
 	if (em_certs_generate(service, ns, days, kt, &certs, &err) != 0)

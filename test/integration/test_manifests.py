@@ -450,6 +450,25 @@ def gen_certs_secret_builds_and_serves_for_the_aggregator():
 
 
 @T.case
+def gen_certs_makes_its_output_directory():
+    d = tmpdir()
+    out = os.path.join(d, "deploy", "certs", "prod")   # none of it there yet, as mkdir -p
+    p = em("gen-certs", "--service", "extmetrics", "--namespace", "extmetrics", "--out", out + "/")
+    assert p.returncode == 0, p.stderr
+    assert sorted(os.listdir(out)) == ["apiservice-patch.yaml", "ca.crt", "secret.yaml", "tls.crt", "tls.key"]
+    assert oct(os.stat(out).st_mode & 0o777) == "0o700", "the directory holding the key is private"
+    assert oct(os.stat(os.path.join(d, "deploy")).st_mode & 0o777) != "0o700"   # the others as umask says
+    # an existing directory keeps its mode; a file in the way is an error naming it
+    os.chmod(out, 0o750)
+    assert em("gen-certs", "--service", "extmetrics", "--namespace", "extmetrics", "--out", out).returncode == 0
+    assert oct(os.stat(out).st_mode & 0o777) == "0o750"
+    write(os.path.join(d, "file"), "")
+    p = em("gen-certs", "--service", "extmetrics", "--namespace", "extmetrics", "--out", os.path.join(d, "file", "x"))
+    assert p.returncode == 1 and p.stderr == f"gen-certs: {d}/file: not a directory\n", p.stderr
+    shutil.rmtree(d)
+
+
+@T.case
 def configmap_symlink_swap_is_reloaded():
     """The kubelet updates a ConfigMap volume by swapping the ..data symlink; the server
     reading /etc/extmetrics/config/config.yaml must pick that up (the Deployment relies on it)."""
