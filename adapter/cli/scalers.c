@@ -1,9 +1,11 @@
 /* scalers.c - `extmetrics scalers`: every compiled-in scaler's options as a Markdown table (README source). */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "scalers/scaler.h"
 #include "cli.h"
+#include "adapter/util/text.h"
 
 static void cell(const char *s)
 {
@@ -54,15 +56,43 @@ int em_cmd_scalers(int argc, char **argv)
 {
 	size_t n;
 	const struct em_scaler *const *all = em_scaler_all(&n);
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		puts("usage: extmetrics scalers [TYPE]\n\nPrints the option table of every scaler (or of TYPE) as Markdown.");
 		return 0;
 	}
+	if (argc > 2) {
+		fprintf(stderr, "scalers: one TYPE at most\n");
+		return 2;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (argc > 1 && strcmp(argv[1], all[i]->type) != 0)
 			continue;
 		em_scalerdoc_print(all[i]);
+		if (argc > 1)
+			return 0;
 	}
-	return 0;
+	if (argc == 1)
+		return 0;
+	/* Not a type: say so, with the closest one (a few edits away, or one
+	 * it begins: aws-sqs) and the list. */
+	for (size_t i = 0; i < n; i++) {
+		size_t d = em_text_distance(argv[1], all[i]->type, strlen(argv[1]) < 4 ? 1 : 3);
+		if (strlen(argv[1]) >= 3 && strncmp(all[i]->type, argv[1], strlen(argv[1])) == 0 && d > 3)
+			d = 3;
+		if (d < best_d) {
+			best_d = d;
+			best = all[i]->type;
+		}
+	}
+	fprintf(stderr, "scalers: unknown scaler type \"%s\"", argv[1]);
+	if (best && best_d <= (strlen(argv[1]) < 4 ? 1u : 3u))
+		fprintf(stderr, " (did you mean \"%s\"?)", best);
+	fputs("; the types are:", stderr);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, " %s", all[i]->type);
+	fputc('\n', stderr);
+	return 2;
 }

@@ -23,6 +23,20 @@ def scaler_tables_match_the_option_declarations():
 
 
 @T.case
+def scalers_of_one_type_and_of_an_unknown_one():
+    out = subprocess.run([BIN, "scalers", "prometheus"], capture_output=True, text=True)
+    assert out.returncode == 0 and re.findall(r"^#### `(\S+)` options", out.stdout, re.M) == ["prometheus"], out
+    out = subprocess.run([BIN, "scalers", "promethus"], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stdout == "", out
+    assert out.stderr.startswith('scalers: unknown scaler type "promethus" (did you mean "prometheus"?); the types are: '
+                                 "cron prometheus "), out.stderr
+    out = subprocess.run([BIN, "scalers", "aws-sqs"], capture_output=True, text=True)
+    assert out.returncode == 2 and '(did you mean "aws-sqs-queue"?)' in out.stderr, out.stderr
+    out = subprocess.run([BIN, "scalers", "nothing-like-it"], capture_output=True, text=True)
+    assert out.returncode == 2 and "did you mean" not in out.stderr and " mysql" in out.stderr, out.stderr
+
+
+@T.case
 def settings_table_matches_the_declarations():
     # the server: and defaults: settings: generated from the table in adapter/settings.c
     p = subprocess.run([sys.executable, "scripts/readme-tables.py", "--check", "--bin", BIN], cwd=ROOT,

@@ -1,4 +1,4 @@
-/* test_text.c - the shared text helpers: hex digits, percent-decoding, string vectors. */
+/* test_text.c - the shared text helpers: hex digits, percent-decoding, string vectors, edit distance. */
 #include "harness.h"
 
 #include "adapter/util/text.h"
@@ -60,4 +60,27 @@ TEST(string_vectors)
 	for (size_t i = 0; i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+TEST(edit_distance_for_suggestions)
+{
+	static const struct {
+		const char *a, *b;
+		size_t max, d;
+	} cases[] = {
+		{"prometheus", "prometheus", 3, 0},
+		{"promethus", "prometheus", 3, 1},      /* a letter left out */
+		{"porm", "prom", 3, 1},                 /* neighbours swapped count once */
+		{"Cron", "cron", 1, 0},                 /* case is ignored */
+		{"redis-stream", "redis-streams", 3, 1},
+		{"aws-sqs", "aws-sqs-queue", 3, 4},     /* too far: max + 1 */
+		{"xyz", "cron", 1, 2},
+		{"", "ab", 3, 2},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t d = em_text_distance(cases[i].a, cases[i].b, cases[i].max);
+		if (d != cases[i].d)
+			TH_FAIL("%s ~ %s (max %zu): %zu, expected %zu", cases[i].a, cases[i].b, cases[i].max, d, cases[i].d);
+	}
 }
