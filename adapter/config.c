@@ -1472,6 +1472,50 @@ struct em_config *em_config_load_mem(const char *name, const char *text, size_t 
 	return em_config_load_mem_ex(name, text, len, 0, errs);
 }
 
+/* When a YAML error at index is a tab in the indentation of its line (or
+ * the tab it points at), where that tab is, 1-based, and how many lines
+ * are indented with a tab, the first five in lines ("3, 7, 9"): libyaml
+ * mostly says only "found character that cannot start any token". 0 when
+ * the error is something else. */
+static size_t tab_indent(const char *text, size_t len, size_t index, int *line, int *col, char *lines, size_t cap)
+{
+	size_t start = index < len ? index : len, p, n = 0, at = 0;
+	int ln = 1;
+	bool found = false;
+
+	while (start > 0 && text[start - 1] != '\n')
+		start--;
+	for (p = start; p < len && (text[p] == ' ' || text[p] == '\t'); p++)
+		if (text[p] == '\t' && !found) {
+			found = true;
+			*col = (int)(p - start) + 1;
+		}
+	if (!found && index < len && text[index] == '\t') {
+		found = true;
+		*col = (int)(index - start) + 1;
+	}
+	if (!found)
+		return 0;
+	lines[0] = '\0';
+	for (p = 0; p < len; p++) {
+		bool tab = false;
+		size_t q;
+		if (p == start)
+			*line = ln;
+		for (q = p; q < len && (text[q] == ' ' || text[q] == '\t'); q++)
+			tab = tab || text[q] == '\t';
+		if (tab && n++ < 5)
+			at += (size_t)snprintf(lines + at, at < cap ? cap - at : 0, "%s%d", at ? ", " : "", ln);
+		while (q < len && text[q] != '\n')
+			q++;
+		p = q;
+		ln++;
+	}
+	if (n > 5 && at < cap)
+		snprintf(lines + at, cap - at, " and %zu more", n - 5);
+	return n ? n : 1;
+}
+
 struct em_config *em_config_load_mem_ex(const char *name, const char *text, size_t len, unsigned flags,
 					struct em_errlist *errs)
 {
@@ -1487,9 +1531,17 @@ struct em_config *em_config_load_mem_ex(const char *name, const char *text, size
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		em_errlist_add(errs, name, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1, "-",
-			       "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
-			       parser.context ? " " : "", parser.context ? parser.context : "");
+		int tl = 0, tc = 0;
+		char tabs[128];
+		size_t nt = tab_indent(text, len, parser.problem_mark.index, &tl, &tc, tabs, sizeof(tabs));
+		if (nt)
+			em_errlist_add(errs, name, tl, tc, "-",
+				       "YAML: a tab character indents this line: YAML indents with spaces only (the file "
+				       "has tabs in the indentation of line%s %s)", nt > 1 ? "s" : "", tabs);
+		else
+			em_errlist_add(errs, name, (int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1,
+				       "-", "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
+				       parser.context ? " " : "", parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		return NULL;
 	}

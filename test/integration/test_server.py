@@ -52,6 +52,20 @@ def status_of(body):
 
 
 @T.case
+def a_config_indented_with_a_tab_is_refused_saying_so():
+    d = tmpdir()
+    path = write(os.path.join(d, "config.yaml"), "server:\n  auth: {mode: none}\nmetrics:\n  - name: m\n"
+                 "\tnamespaces: [\"*\"]\n")
+    want = (f"{path}:5:1: -: YAML: a tab character indents this line: YAML indents with spaces only (the file has tabs "
+            "in the indentation of line 5)\n")
+    p = em("check-config", path)
+    assert p.returncode == 1 and p.stdout == want, p.stdout   # check-config reports on stdout
+    p = em("serve", "--config", path, "--listen", f"127.0.0.1:{free_port()}", "--metrics-listen",
+           f"127.0.0.1:{free_port()}")
+    assert p.returncode == 1 and p.stderr == want, p.stderr
+
+
+@T.case
 def discovery_through_kubectl():
     p = kubectl_raw(srv, GV)
     assert p.returncode == 0, p.stderr

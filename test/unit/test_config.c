@@ -82,6 +82,22 @@ TEST(yaml_syntax_error_has_position)
 	expect_error(HEAD "metrics: [\n", "t.yaml:4:1: -: YAML: did not find expected node content while parsing a flow node");
 }
 
+TEST(a_tab_in_the_indentation_is_named_as_one)
+{
+	/* libyaml's own words for most of these: "found character that cannot start any token" */
+	expect_error(HEAD "metrics:\n\t- name: x\n",
+		     "t.yaml:4:1: -: YAML: a tab character indents this line: YAML indents with spaces only (the file has "
+		     "tabs in the indentation of line 4)");
+	expect_error(HEAD "metrics:\n  - name: x\n    metadata:\n  \t  a: b\n\t  c: d\n",
+		     "t.yaml:6:3: -: YAML: a tab character indents this line: YAML indents with spaces only (the file has "
+		     "tabs in the indentation of lines 6, 7)");
+	expect_error(HEAD "metrics:\n\t- a\n\t- b\n\t- c\n\t- d\n\t- e\n\t- f\n\t- g\n",
+		     "t.yaml:4:1: -: YAML: a tab character indents this line: YAML indents with spaces only (the file has "
+		     "tabs in the indentation of lines 4, 5, 6, 7, 8 and 2 more)");
+	/* a tab after a key is no indentation: other errors keep libyaml's words */
+	expect_error(HEAD "metrics: [\t\n", "t.yaml:4:1: -: YAML: did not find expected node content while parsing a flow node");
+}
+
 TEST(server_auth_must_be_explicit)
 {
 	expect_error("server: {listen: \"127.0.0.1:1\"}\nmetrics: []\n",
