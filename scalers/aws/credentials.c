@@ -228,6 +228,12 @@ void *em_aws_provider_alloc(size_t size, const char *name,
 	return p;
 }
 
+void em_aws_why(char *why, size_t cap, const char *text)
+{
+	if (why && cap)
+		snprintf(why, cap, "%s", text);
+}
+
 void em_aws_provider_free(struct em_aws_provider *p)
 {
 	if (p)
@@ -240,20 +246,25 @@ void em_aws_provider_free(struct em_aws_provider *p)
 struct em_aws_provider *em_aws_provider_chain(em_getenv_fn env, const char *sts_region, struct em_err *err)
 {
 	struct em_aws_provider *p;
+	char skipped[EM_ERR_MSG_MAX], why[160];
+	size_t n;
 
 	if (!env)
 		env = em_aws_getenv;
-	if ((p = em_aws_provider_env(env)) != NULL)
+	if ((p = em_aws_provider_env(env, why, sizeof(why))) != NULL)
 		return p;
-	if ((p = em_aws_provider_web_identity(env, sts_region)) != NULL)
+	n = (size_t)snprintf(skipped, sizeof(skipped), "env: %s", why);
+	if ((p = em_aws_provider_web_identity(env, sts_region, why, sizeof(why))) != NULL)
 		return p;
-	if ((p = em_aws_provider_http(env)) != NULL)
+	if (n < sizeof(skipped))
+		n += (size_t)snprintf(skipped + n, sizeof(skipped) - n, "; web identity: %s", why);
+	if ((p = em_aws_provider_http(env, why, sizeof(why))) != NULL)
 		return p;
-	if ((p = em_aws_provider_imds(env)) != NULL)
+	if (n < sizeof(skipped))
+		snprintf(skipped + n, sizeof(skipped) - n, "; pod identity: %s", why);
+	if ((p = em_aws_provider_imds(env, skipped, why, sizeof(why))) != NULL)
 		return p;
-	em_err_set(err, EM_E_CONFIG,
-		   "no AWS credentials: env, web identity, pod identity, IMDS all absent (IMDS is disabled by "
-		   "AWS_EC2_METADATA_DISABLED)");
+	em_err_set(err, EM_E_CONFIG, "no AWS credentials: %s; IMDS: %s", skipped, why);
 	return NULL;
 }
 

@@ -85,16 +85,21 @@ struct em_aws_provider {
 };
 
 /* Constructors return NULL when their environment is absent (the chain then
- * moves on). env NULL = the process environment. */
+ * moves on), with why (cap bytes; NULL: not wanted) saying what is missing
+ * ("AWS_ACCESS_KEY_ID not set"). env NULL = the process environment. */
 struct em_aws_provider *em_aws_provider_static(const char *akid, const char *secret, const char *token);
-struct em_aws_provider *em_aws_provider_env(em_getenv_fn env);
-struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const char *sts_region);
-struct em_aws_provider *em_aws_provider_http(em_getenv_fn env);
-struct em_aws_provider *em_aws_provider_imds(em_getenv_fn env);
+struct em_aws_provider *em_aws_provider_env(em_getenv_fn env, char *why, size_t cap);
+struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const char *sts_region, char *why, size_t cap);
+struct em_aws_provider *em_aws_provider_http(em_getenv_fn env, char *why, size_t cap);
+/* skipped: why the chain's earlier sources were passed over, prefixed to
+ * every error of this last one ("no AWS credentials: env: ...; IMDS at
+ * ...: ..."); NULL when it is not the chain's. */
+struct em_aws_provider *em_aws_provider_imds(em_getenv_fn env, const char *skipped, char *why, size_t cap);
 
 /* The default chain: env keys -> web identity (IRSA) -> HTTP (EKS Pod
  * Identity) -> IMDSv2. Returns the first whose environment is present, or
- * IMDS; NULL with err when IMDS is disabled too. */
+ * IMDS; NULL with err when IMDS is disabled too. Either way, an error of
+ * "no AWS credentials" names every source tried and why it was skipped. */
 struct em_aws_provider *em_aws_provider_chain(em_getenv_fn env, const char *sts_region, struct em_err *err);
 
 struct em_aws_identity;
@@ -104,6 +109,9 @@ struct em_aws_provider *em_aws_provider_assume_role(struct em_aws_identity *base
 
 void em_aws_provider_free(struct em_aws_provider *p); /* NULL-safe */
 
+/* For providers' constructors: why they return NULL, into why (when
+ * non-NULL, cap bytes). */
+void em_aws_why(char *why, size_t cap, const char *text);
 /* For providers' constructors: size zeroed bytes (a struct that starts with
  * struct em_aws_provider) with name and hooks set. NULL out of memory. */
 void *em_aws_provider_alloc(size_t size, const char *name,

@@ -32,7 +32,7 @@ static void env_destroy(struct em_aws_provider *p)
 	free(p);
 }
 
-struct em_aws_provider *em_aws_provider_env(em_getenv_fn env)
+struct em_aws_provider *em_aws_provider_env(em_getenv_fn env, char *why, size_t cap)
 {
 	struct env_prov *e;
 	const char *akid;
@@ -40,11 +40,15 @@ struct em_aws_provider *em_aws_provider_env(em_getenv_fn env)
 	if (!env)
 		env = em_aws_getenv;
 	akid = env("AWS_ACCESS_KEY_ID");
-	if (!akid || !akid[0])
+	if (!akid || !akid[0]) {
+		em_aws_why(why, cap, "AWS_ACCESS_KEY_ID not set");
 		return NULL;
+	}
 	e = em_aws_provider_alloc(sizeof(*e), "env", env_fetch, env_destroy);
-	if (!e)
+	if (!e) {
+		em_aws_why(why, cap, "out of memory");
 		return NULL;
+	}
 	e->env = env;
 	return &e->p;
 }

@@ -124,7 +124,7 @@ static void http_destroy(struct em_aws_provider *p)
 	free(hp);
 }
 
-struct em_aws_provider *em_aws_provider_http(em_getenv_fn env)
+struct em_aws_provider *em_aws_provider_http(em_getenv_fn env, char *why, size_t cap)
 {
 	struct http_prov *hp;
 	const char *full, *rel, *file, *tok;
@@ -133,13 +133,17 @@ struct em_aws_provider *em_aws_provider_http(em_getenv_fn env)
 		env = em_aws_getenv;
 	full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-	if ((!full || !full[0]) && (!rel || !rel[0]))
+	if ((!full || !full[0]) && (!rel || !rel[0])) {
+		em_aws_why(why, cap, "AWS_CONTAINER_CREDENTIALS_FULL_URI and _RELATIVE_URI not set");
 		return NULL;
+	}
 	file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
 	tok = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
 	hp = em_aws_provider_alloc(sizeof(*hp), "pod identity", http_fetch, http_destroy);
-	if (!hp)
+	if (!hp) {
+		em_aws_why(why, cap, "out of memory");
 		return NULL;
+	}
 	if (rel && rel[0]) { /* ECS: the relative URI wins, as in the SDKs */
 		size_t n = strlen(ECS_HOST) + strlen(rel) + 2;
 		hp->url = malloc(n);
@@ -154,6 +158,7 @@ struct em_aws_provider *em_aws_provider_http(em_getenv_fn env)
 		hp->token = strdup(tok);
 	if (!hp->url || (file && file[0] && !hp->token_file) || (!(file && file[0]) && tok && tok[0] && !hp->token)) {
 		http_destroy(&hp->p);
+		em_aws_why(why, cap, "out of memory");
 		return NULL;
 	}
 	return &hp->p;

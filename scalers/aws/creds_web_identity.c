@@ -87,21 +87,30 @@ static void web_destroy(struct em_aws_provider *p)
 	free(w);
 }
 
-struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const char *sts_region)
+struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const char *sts_region, char *why, size_t cap)
 {
 	struct web_prov *w;
 	const char *role, *file, *session;
+	bool no_role, no_file;
 
 	if (!env)
 		env = em_aws_getenv;
 	role = env("AWS_ROLE_ARN");
 	file = env("AWS_WEB_IDENTITY_TOKEN_FILE");
 	session = env("AWS_ROLE_SESSION_NAME");
-	if (!role || !role[0] || !file || !file[0])
+	no_role = !role || !role[0];
+	no_file = !file || !file[0];
+	if (no_role || no_file) {
+		em_aws_why(why, cap, no_role && no_file ? "AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE not set" :
+				     no_role ? "AWS_ROLE_ARN not set (AWS_WEB_IDENTITY_TOKEN_FILE is)" :
+				     "AWS_WEB_IDENTITY_TOKEN_FILE not set (AWS_ROLE_ARN is)");
 		return NULL;
+	}
 	w = em_aws_provider_alloc(sizeof(*w), "web identity", web_fetch, web_destroy);
-	if (!w)
+	if (!w) {
+		em_aws_why(why, cap, "out of memory");
 		return NULL;
+	}
 	w->env = env;
 	w->role_arn = strdup(role);
 	w->token_file = strdup(file);
@@ -109,6 +118,7 @@ struct em_aws_provider *em_aws_provider_web_identity(em_getenv_fn env, const cha
 	w->region = strdup(sts_region ? sts_region : "");
 	if (!w->role_arn || !w->token_file || !w->region) {
 		web_destroy(&w->p);
+		em_aws_why(why, cap, "out of memory");
 		return NULL;
 	}
 	return &w->p;

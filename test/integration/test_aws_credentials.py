@@ -72,20 +72,41 @@ def env_keys_are_the_first_link():
     assert ok_value(config(M["a_queue"], {"podIdentity": "aws"}), e) == "15"
 
 
+SKIPPED = ("no AWS credentials: env: AWS_ACCESS_KEY_ID not set; web identity: AWS_ROLE_ARN and "
+           "AWS_WEB_IDENTITY_TOKEN_FILE not set; pod identity: AWS_CONTAINER_CREDENTIALS_FULL_URI and _RELATIVE_URI "
+           "not set; ")
+
+
 @T.case
 def no_credentials_anywhere_is_one_clear_error():
+    """Each source of the chain is named with why it was passed over, whatever stops the last one."""
     a = checked()
     e = clean_aws_env({"AWS_ENDPOINT_URL_SQS": a.url})
     rc, _, errtext = get(config(M["a_queue"]), e)
     assert rc == 1
-    assert "no AWS credentials: env, web identity, pod identity, IMDS all absent" in errtext, errtext
+    assert SKIPPED + "IMDS: disabled (AWS_EC2_METADATA_DISABLED=true)" in errtext, errtext
+    # half an IRSA set-up says which half is missing
+    rc, _, errtext = get(config(M["a_queue"]), dict(e, AWS_ROLE_ARN=IRSA_ROLE))
+    assert "web identity: AWS_WEB_IDENTITY_TOKEN_FILE not set (AWS_ROLE_ARN is); " in errtext, errtext
     # IMDS enabled but nothing listening there
-    e.update({"AWS_EC2_METADATA_DISABLED": "", "AWS_EC2_METADATA_SERVICE_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
+    closed = f"http://127.0.0.1:{free_port()}"
+    e.update({"AWS_EC2_METADATA_DISABLED": "", "AWS_EC2_METADATA_SERVICE_ENDPOINT": closed})
     t0 = time.time()
     rc, _, errtext = get(config(M["a_queue"]), e)
     assert rc == 1
-    assert "no AWS credentials: env, web identity, pod identity, IMDS all absent (IMDS at http://127.0.0.1:" in errtext
+    assert SKIPPED + f"IMDS at {closed}: imds:GetToken: Failed to connect" in errtext, errtext
     assert time.time() - t0 < 10
+    # something else answers at the metadata address (a proxy, another cloud's service): its status,
+    # with the sources tried before (it used to be all the error said)
+    other = CredsServer("pod", [])
+    try:
+        e["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = other.url
+        rc, _, errtext = get(config(M["a_queue"]), e)
+        assert rc == 1
+        assert SKIPPED + f"IMDS at {other.url}: token request (PUT /latest/api/token) answered HTTP 404" in errtext, \
+            errtext
+    finally:
+        other.stop()
 
 
 @T.case

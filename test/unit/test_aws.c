@@ -450,7 +450,23 @@ TEST(chain_picks_first_present)
 	set_env((const char *[]){"AWS_EC2_METADATA_DISABLED", "true", NULL});
 	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
 	EXPECT(p == NULL);
-	EXPECT(strstr(err.msg, "no AWS credentials: env, web identity, pod identity, IMDS all absent") == err.msg);
+	EXPECT_STR(err.msg, "no AWS credentials: env: AWS_ACCESS_KEY_ID not set; web identity: AWS_ROLE_ARN and "
+			    "AWS_WEB_IDENTITY_TOKEN_FILE not set; pod identity: AWS_CONTAINER_CREDENTIALS_FULL_URI and "
+			    "_RELATIVE_URI not set; IMDS: disabled (AWS_EC2_METADATA_DISABLED=true)");
+	set_env((const char *[]){"AWS_EC2_METADATA_DISABLED", "true", "AWS_WEB_IDENTITY_TOKEN_FILE", "/t", NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p == NULL && strstr(err.msg, "; web identity: AWS_ROLE_ARN not set (AWS_WEB_IDENTITY_TOKEN_FILE is); "));
+
+	/* IMDS at the end of the chain: its failures name the sources passed over before it */
+	set_env((const char *[]){"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:1/", NULL});
+	p = em_aws_provider_chain(fake_env, "us-east-1", &err);
+	EXPECT(p && strcmp(p->name, "IMDS") == 0);
+	if (p) {
+		EXPECT_INT(p->fetch(p, 1000, &c, &err), -1);
+		EXPECT(strstr(err.msg, "no AWS credentials: env: AWS_ACCESS_KEY_ID not set; web identity: ") == err.msg);
+		EXPECT(strstr(err.msg, "; IMDS at http://127.0.0.1:1: imds:GetToken: ") != NULL);
+		em_aws_provider_free(p);
+	}
 }
 
 TEST(identities_are_shared_and_keys_hide_secrets)
