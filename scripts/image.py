@@ -4,7 +4,9 @@
 The root filesystem is one layer holding only what the binary needs at run time, every file taken
 from this machine's installed Debian packages: the stripped binary, the shared libraries the
 dynamic loader resolves for it (and the loader), the CA bundle of ca-certificates, tzdata's zone
-files, /etc/passwd, /etc/group and /etc/nsswitch.conf. The image config (user, entrypoint, cmd,
+files, /etc/passwd, /etc/group and /etc/nsswitch.conf; and, for licence compliance (LGPL and GPL
+libraries travel with their terms), /usr/share/doc/PACKAGE/copyright of every package with files
+in it and the common licence texts those name. The image config (user, entrypoint, cmd,
 ports, working directory, labels) is read from the Dockerfile's final stage, so the Docker build and
 this one describe the same image. The output is one tar that is both an OCI image layout
 (skopeo/podman/containerd `oci-archive:`) and a `docker save` archive (manifest.json, for
@@ -28,6 +30,8 @@ NAME = "extmetrics"
 # Debian's default PATH, as the bookworm-slim base of the Dockerfile sets it.
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+DOC = "/usr/share/doc"
+COMMON_LICENSES = "/usr/share/common-licenses"
 ZONEINFO = "/usr/share/zoneinfo"
 # Without it glibc asks DNS before /etc/hosts (its built-in default), so `localhost` or a
 # hostAliases entry would go to the cluster's DNS first.
@@ -260,6 +264,24 @@ def zoneinfo_paths():
     return out
 
 
+def licence_paths(packages):
+    """/usr/share/doc/PACKAGE/copyright of each package, and the texts of /usr/share/common-licenses
+    they name (base-files', whose copyright comes along then)."""
+    packages, out, named = set(packages), [], set()
+    for pkg in sorted(packages):
+        p = f"{DOC}/{pkg}/copyright"
+        if not os.path.isfile(p):
+            raise ImageError(f"{p} is missing (a dpkg path-exclude for /usr/share/doc?): "
+                             "the image must ship each package's copyright and licence")
+        out.append(p)
+        with open(p, errors="replace") as f:
+            named |= {n.rstrip(".") for n in re.findall(COMMON_LICENSES + r"/([A-Za-z0-9.+_-]+)", f.read())}
+    texts = [f"{COMMON_LICENSES}/{n}" for n in sorted(named) if n and os.path.isfile(f"{COMMON_LICENSES}/{n}")]
+    if texts and "base-files" not in packages:
+        out += licence_paths(["base-files"])
+    return list(dict.fromkeys(out + texts))   # once each: base-files names texts the others name too
+
+
 def build_rootfs(binary, settings):
     uid, gid = parse_user(settings["user"])
     fs, summary = Rootfs(), {}
@@ -286,6 +308,9 @@ def build_rootfs(binary, settings):
             fs.add(p, ("dir", 0o755))
         else:
             fs.add_host(p)
+    summary["licences"] = licence_paths(list(summary["packages"]) + ["ca-certificates", "tzdata"])
+    for p in summary["licences"]:
+        fs.add_host(p)
     fs.add_bytes("/etc/passwd", f"root:x:0:0:root:/root:/usr/sbin/nologin\n"
                                 f"{NAME}:x:{uid}:{gid}:{NAME}:/nonexistent:/usr/sbin/nologin\n".encode())
     fs.add_bytes("/etc/group", f"root:x:0:\n{NAME}:x:{gid}:\n".encode())
@@ -424,13 +449,15 @@ def main():
     files = fs.files()
     lib_bytes = sum(len(files[os.path.realpath(p)][2]) for p in summary["libraries"])
     zone = [p for p in files if p.startswith(ZONEINFO + "/")]
+    # files, not paths: some packages' doc folders are links to another's (libgcc-s1 -> gcc-12-base)
+    licence_files = len({os.path.realpath(p) for p in summary["licences"]})
     print(f"image: {a.out}  {facts['ref']}  {facts['digest']}")
     print(f"  {mb(facts['compressed'])} compressed, {mb(facts['uncompressed'])} uncompressed, {len(files)} files:"
           f" binary {mb(len(files[settings['binary_path']][2]))}, {len(summary['libraries'])} libraries"
           f" {mb(lib_bytes)} from {len(summary['packages'])} Debian packages, {len(summary['modules'])} modules they"
           f" load (libmariadb's auth plugins), tzdata {summary['tzdata']}"
           f" ({len(zone)} files), CA bundle (ca-certificates {summary['ca-certificates']}),"
-          f" passwd/group/nsswitch.conf")
+          f" passwd/group/nsswitch.conf, {licence_files} copyright and licence files")
     print(f"  user {settings['user']}, ports {' '.join(settings['ports'])}, entrypoint {settings['entrypoint']}")
     return 0
 

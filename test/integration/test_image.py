@@ -1,6 +1,7 @@
 """test_image.py - `make image`: an OCI archive skopeo and umoci accept, holding only the binary, its
-libraries, the CA bundle, tzdata and passwd/group, that serves the demo config from its own root
-filesystem as its non-root user, with the root read-only as the Deployment runs it."""
+libraries, the CA bundle, tzdata, passwd/group and the copyright files of the Debian packages those come
+from, that serves the demo config from its own root filesystem as its non-root user, with the root
+read-only as the Deployment runs it."""
 import http.server
 import json
 import os
@@ -119,6 +120,15 @@ def tree(rootfs):
     return out
 
 
+def owners(paths):
+    """The installed Debian packages that ship these host files (dpkg -S, by the path, its real one or,
+    merged /usr, its /lib spelling, which dpkg's database may have instead)."""
+    names = sorted({q for p in paths for q in (p, os.path.realpath(p), re.sub(r"^/usr/lib", "/lib", p))})
+    out = run(["dpkg-query", "-S", *names], timeout=60).stdout
+    return {line.split(": ", 1)[0].split(",")[0].split(":")[0].strip() for line in out.splitlines()
+            if ": " in line and not line.startswith("diversion")}
+
+
 def loader_list(rootfs, binary):
     """What the image's dynamic loader maps for binary, run inside the image."""
     interp = re.search(r"program interpreter: (\S+)\]", ok(["readelf", "-l", rootfs + binary])).group(1)
@@ -208,8 +218,30 @@ def holds_only_the_binary_its_libraries_ca_bundle_tzdata_and_passwd():
     plugins = {p for p in ok(["dpkg-query", "-L", "libmariadb3"]).splitlines()
                if "/libmariadb3/plugin/" in p and os.path.isfile(p)}
     assert any(p.endswith("/caching_sha2_password.so") for p in plugins), plugins
-    expected = {entry, CA_BUNDLE} | libs | zone | etc | plugins
+    # every package with files in the image ships its copyright along (the LGPL/GPL libraries' terms),
+    # and the common licence texts those name (base-files')
+    packages = owners(libs | plugins) | {"tzdata", "ca-certificates"}   # update-ca-certificates makes the bundle
+    copyrights = {resolve(rootfs, f"/usr/share/doc/{p}/copyright") for p in packages}
+    named = set()
+    for p in copyrights:
+        with open(rootfs + p, errors="replace") as f:
+            named |= {n.rstrip(".") for n in re.findall(r"/usr/share/common-licenses/([A-Za-z0-9.+_-]+)", f.read())}
+    texts = {resolve(rootfs, "/usr/share/common-licenses/" + n) for n in named if n}
+    assert texts, named
+    licences = copyrights | texts | {resolve(rootfs, "/usr/share/doc/base-files/copyright")}
+    expected = {entry, CA_BUNDLE} | libs | zone | etc | plugins | licences
     assert files == expected, f"extra: {sorted(files - expected)}, missing: {sorted(expected - files)}"
+    # and make image's summary counts each of them once
+    said = re.search(r"(\d+) copyright and licence files", built())
+    assert said and int(said.group(1)) == len(licences), (said and said.group(0), len(licences))
+    for p in licences:   # as Debian installed them
+        with open(rootfs + p, "rb") as a, open(p, "rb") as b:
+            assert a.read() == b.read(), p
+    for pkg, licence in (("libgnutls30", "LGPL"), ("libmariadb3", "LGPL"), ("libc6", "LGPL"), ("libmicrohttpd12", "LGPL")):
+        assert pkg in packages, (pkg, sorted(packages))
+        with open(rootfs + f"/usr/share/doc/{pkg}/copyright", errors="replace") as f:
+            assert licence in f.read(), pkg
+    assert "/usr/share/common-licenses/LGPL-2.1" in texts and "/usr/share/common-licenses/GPL-3" in texts, texts
     # Libraries: from the loader's own list, each a file some installed Debian package ships.
     assert len(libs) > 10 and any("/libc.so" in p for p in libs) and any("libmicrohttpd" in p for p in libs), libs
     with open(rootfs + CA_BUNDLE, "rb") as a, open(CA_BUNDLE, "rb") as b:
@@ -235,7 +267,8 @@ def holds_only_the_binary_its_libraries_ca_bundle_tzdata_and_passwd():
     assert os.stat(rootfs + entry).st_mode & 0o777 == 0o755
     sizes = {"binary": os.path.getsize(rootfs + entry), "libraries": sum(os.path.getsize(rootfs + p) for p in libs)}
     print(f"# {len(files)} files: binary {sizes['binary']} B, {len(libs)} libraries {sizes['libraries']} B,"
-          f" {len(zone)} tzdata files, CA bundle, {' '.join(sorted(etc))}; {sum(1 for k in t.values() if k == 'link')}"
+          f" {len(zone)} tzdata files, CA bundle, {' '.join(sorted(etc))}, {len(copyrights)} copyright files of"
+          f" {len(packages)} packages and {len(texts)} licence texts; {sum(1 for k in t.values() if k == 'link')}"
           f" symlinks, {sum(1 for k in t.values() if k == 'dir')} directories")
 
 
