@@ -70,6 +70,13 @@ extern const char em_demo_config[];
 char *em_certs_secret_yaml(const struct em_certs *c, const char *secret_name, const char *ns);
 char *em_certs_apiservice_patch(const struct em_certs *c);
 
+/* ---- status ---- */
+
+/* The table `extmetrics status` prints on out for a GET /status body
+ * (outside input: anything else is refused cleanly). 0, or -1 with why
+ * (cap bytes) and nothing printed. */
+int em_status_print(const char *body, size_t len, FILE *out, char *why, size_t cap);
+
 /* ---- scalers ---- */
 
 /* One scaler's option table as Markdown (the README's tables). */

@@ -181,14 +181,14 @@ out:
 }
 
 /* Columns padded to their widths, three spaces apart; the last one unpadded. */
-static void print_row(const char *const *cells, const size_t *w)
+static void print_row(FILE *out, const char *const *cells, const size_t *w)
 {
 	for (int c = 0; c < NCOLS - 1; c++)
-		printf("%-*s   ", (int)w[c], cells[c]);
-	printf("%s\n", cells[NCOLS - 1]);
+		fprintf(out, "%-*s   ", (int)w[c], cells[c]);
+	fprintf(out, "%s\n", cells[NCOLS - 1]);
 }
 
-static void print_table(const struct table *t)
+static void print_table(FILE *out, const struct table *t)
 {
 	size_t w[NCOLS];
 
@@ -198,13 +198,12 @@ static void print_table(const struct table *t)
 		for (int c = 0; c < NCOLS; c++)
 			if (strlen(t->cells[r * NCOLS + c]) > w[c])
 				w[c] = strlen(t->cells[r * NCOLS + c]);
-	print_row(headers, w);
+	print_row(out, headers, w);
 	for (size_t r = 0; r < t->rows; r++)
-		print_row((const char *const *)&t->cells[r * NCOLS], w);
+		print_row(out, (const char *const *)&t->cells[r * NCOLS], w);
 }
 
-/* The table of a /status body; 0, or -1 with a message on stderr. */
-static int print_status(const char *body, size_t len)
+int em_status_print(const char *body, size_t len, FILE *out, char *why, size_t cap)
 {
 	json_error_t jerr;
 	json_t *doc = json_loadb(body, len, 0, &jerr), *metrics, *m;
@@ -216,7 +215,7 @@ static int print_status(const char *body, size_t len)
 
 	metrics = json_object_get(doc, "metrics");
 	if (!json_is_array(metrics)) {
-		fprintf(stderr, "status: the answer is not a status document: %s\n", doc ? "no metrics list" : jerr.text);
+		snprintf(why, cap, "the answer is not a status document: %s", doc ? "no metrics list" : jerr.text);
 		goto out;
 	}
 	/* Ages are counted on the server's clock: this machine's may differ. */
@@ -225,13 +224,13 @@ static int print_status(const char *body, size_t len)
 		now -= (time_t)server_age;
 	json_array_foreach(metrics, i, m)
 		if (metric_rows(&t, m, now) != 0) {
-			fprintf(stderr, "status: out of memory\n");
+			snprintf(why, cap, "out of memory");
 			goto out;
 		}
 	if (t.rows == 0)
-		puts("No metrics configured.");
+		fputs("No metrics configured.\n", out);
 	else
-		print_table(&t);
+		print_table(out, &t);
 	rc = 0;
 out:
 	table_free(&t);
@@ -302,7 +301,10 @@ int em_cmd_status(int argc, char **argv)
 		fwrite(resp.body, 1, resp.len, stdout);
 		rc = 0;
 	} else {
-		rc = print_status(resp.body, resp.len) == 0 ? 0 : 1;
+		char why[256];
+		rc = em_status_print(resp.body, resp.len, stdout, why, sizeof(why)) == 0 ? 0 : 1;
+		if (rc)
+			fprintf(stderr, "status: %s: %s\n", url.buf, why);
 	}
 out:
 	em_http_resp_free(&resp);
