@@ -34,8 +34,8 @@ static void usage(FILE *f)
 	      f);
 }
 
-/* Seconds since an RFC 3339 UTC time, or -1 when absent or unreadable. */
-static long long age_of(const char *ts, time_t now)
+/* An RFC 3339 UTC time as /status writes them into *t: 0, or -1 when absent or unreadable. */
+static int parse_time(const char *ts, time_t *t)
 {
 	struct tm tm = {0};
 	char z = 0;
@@ -45,7 +45,18 @@ static long long age_of(const char *ts, time_t now)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	return now >= timegm(&tm) ? (long long)(now - timegm(&tm)) : 0;
+	*t = timegm(&tm);
+	return 0;
+}
+
+/* Seconds from ts to now (0 when ts is later), or -1 when absent or unreadable. */
+static long long age_of(const char *ts, time_t now)
+{
+	time_t t;
+
+	if (parse_time(ts, &t) != 0)
+		return -1;
+	return now >= t ? (long long)(now - t) : 0;
 }
 
 /* An age as kubectl writes one: 42s, 5m3s, 17m, 3h20m, 30h, 2d5h, 12d. */
@@ -116,13 +127,15 @@ static void error_cell(const char *msg, const char *at, time_t now, char *out, s
 		return;
 	}
 	human(age_of(at, now), age, sizeof(age));
-	if (n > ERROR_COLS) {
+	if (!msg) {
+		snprintf(out, cap, "%s", age);
+	} else if (n > ERROR_COLS) {
 		n = ERROR_COLS;
 		while (n > 0 && ((unsigned char)msg[n] & 0xC0) == 0x80)
 			n--;
 		snprintf(out, cap, "%s: %.*s...", age, (int)n, msg);
 	} else {
-		snprintf(out, cap, "%s: %s", age, msg ? msg : "");
+		snprintf(out, cap, "%s: %s", age, msg);
 	}
 }
 
@@ -208,7 +221,6 @@ int em_status_print(const char *body, size_t len, FILE *out, char *why, size_t c
 	json_error_t jerr;
 	json_t *doc = json_loadb(body, len, 0, &jerr), *metrics, *m;
 	struct table t = {0};
-	long long server_age;
 	time_t now = time(NULL);
 	size_t i;
 	int rc = -1;
@@ -218,10 +230,8 @@ int em_status_print(const char *body, size_t len, FILE *out, char *why, size_t c
 		snprintf(why, cap, "the answer is not a status document: %s", doc ? "no metrics list" : jerr.text);
 		goto out;
 	}
-	/* Ages are counted on the server's clock: this machine's may differ. */
-	server_age = age_of(json_string_value(json_object_get(doc, "time")), now);
-	if (server_age >= 0)
-		now -= (time_t)server_age;
+	/* Ages are counted on the server's clock (ahead or behind): this machine's may differ. */
+	(void)parse_time(json_string_value(json_object_get(doc, "time")), &now);
 	json_array_foreach(metrics, i, m)
 		if (metric_rows(&t, m, now) != 0) {
 			snprintf(why, cap, "out of memory");

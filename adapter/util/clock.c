@@ -82,6 +82,7 @@ void em_rfc3339(int64_t ms, char *out, size_t cap)
 	if (!cap)
 		return;
 	out[0] = '\0';
-	if (gmtime_r(&t, &tm))
-		strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* strftime leaves out undefined when it does not fit: empty, never a cut time */
+	if (!gmtime_r(&t, &tm) || strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		out[0] = '\0';
 }
