@@ -116,6 +116,18 @@ bool em_state_is_trouble(enum em_state s)
 	return s == EM_STATE_STALE || s == EM_STATE_FALLBACK || s == EM_STATE_FAILING;
 }
 
+enum em_state em_state_combine(const enum em_state *in, size_t n, bool with_fallback)
+{
+	static const enum em_state worst_first[] = {EM_STATE_FAILING, EM_STATE_PENDING, EM_STATE_FALLBACK,
+						    EM_STATE_STALE, EM_STATE_IDLE};
+
+	for (size_t w = 0; w < sizeof(worst_first) / sizeof(worst_first[0]); w++)
+		for (size_t i = 0; i < n; i++)
+			if (in[i] == worst_first[w])
+				return in[i] == EM_STATE_FAILING && with_fallback ? EM_STATE_FALLBACK : in[i];
+	return EM_STATE_OK;
+}
+
 /* A trouble line is written: the next one waits twice as long as the last. */
 static void back_off(struct em_note_state *n, int64_t now_ms)
 {

@@ -66,6 +66,11 @@ enum em_state {
 const char *em_state_name(enum em_state s);
 /* True for stale, fallback and failing: the backend is in trouble. */
 bool em_state_is_trouble(enum em_state s);
+/* The state of a value computed from inputs in states in[0..n-1] (a
+ * composite metric): the worst of them, in the order failing, pending,
+ * fallback, stale, idle, ok (no input: ok). A failing input gives fallback
+ * when the computed metric serves its fallback (with_fallback). */
+enum em_state em_state_combine(const enum em_state *in, size_t n, bool with_fallback);
 
 /* The state of c at now_ms (never EM_STATE_IDLE). With value/active
  * non-NULL: what a read serves then (the value, 0 when inactive, as the API

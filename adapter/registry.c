@@ -770,7 +770,7 @@ out:
 	free(need);
 }
 
-static struct em_metric *find_metric(struct em_snapshot *s, const char *name)
+struct em_metric *em_reg_find_metric(struct em_snapshot *s, const char *name)
 {
 	long i = index_find(s->index, s->nindex, name, metric_name_is, s);
 
@@ -916,7 +916,7 @@ static int computed_get(struct em_registry *r, struct em_metric *m, const char *
 	if (def->n_inputs > sizeof(vals) / sizeof(vals[0]))
 		return em_err_set(err, EM_E_INTERNAL, "metric %s: too many inputs", def->name);
 	for (size_t k = 0; k < def->n_inputs; k++) {
-		struct em_metric *im = find_metric(out->snap, def->inputs[k]);
+		struct em_metric *im = em_reg_find_metric(out->snap, def->inputs[k]);
 		struct em_err e = {0};
 		if (im && find_instance(r, im, ns, def->inputs[k], NULL, out, &ins[k], to_close, &e) != 0)
 			ins[k] = NULL;   /* reported below, as the input's own error */
@@ -1017,7 +1017,7 @@ int em_registry_get(struct em_registry *r, const char *ns, const char *metric, c
 
 		out->snap = r->snap;
 		out->snap->refs++;
-		m = find_metric(out->snap, metric);
+		m = em_reg_find_metric(out->snap, metric);
 		if (!m || !em_metric_allows_ns(m->def, ns)) {
 			em_err_set(err, EM_E_NOTFOUND, "the server could not find the metric %s for namespace %s", metric,
 				   ns);

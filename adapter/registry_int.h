@@ -150,6 +150,8 @@ void em_reg_unlink(struct em_registry *r, struct em_instance *in);
 /* mu held: what in is doing at now_ms (wall): idle, pending while a fetch
  * is awaited, else as its cache says; value/active as em_cache_state's
  * (idle: what its cache holds, which the next request waits to replace). */
+/* mu held. The metric named name in snapshot s, or NULL. */
+struct em_metric *em_reg_find_metric(struct em_snapshot *s, const char *name);
 enum em_state em_reg_instance_state(const struct em_instance *in, int64_t now_ms, double *value, bool *active);
 /* mu held: in's state now (from its cache, or idle, or waiting for a fetch):
  * publishes it as own metrics and logs a change worth it (cache.h's rules). */

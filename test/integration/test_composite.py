@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import time
+import urllib.request
 
 from backends_prometheus import Prometheus, RecordingProxy
 from lib import SLOW, Cases, Server, em, em_get, free_port, status_from, tmpdir, wait_for, write
@@ -49,6 +50,13 @@ def served(s, name):
     return code, json.loads(body)
 
 
+def status_of(s, name):
+    """The metric's entry in GET /status on the metrics port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{s.mport}/status", timeout=5) as r:
+        doc = json.loads(r.read())
+    return next(m for m in doc["metrics"] if m["name"] == name)
+
+
 def value(doc):
     assert doc["kind"] == "ExternalMetricValueList", doc
     return doc["items"][0]["value"]
@@ -68,6 +76,12 @@ def served_from_cached_inputs_only():
         code, doc = served(s, "combo")
         assert code == 200 and value(doc) == "9", doc
     assert len(proxy.requests) == before == 2, [r["params"].get("query") for r in proxy.requests]
+    # /status shows it as one row: its inputs' state and the value a request gets
+    st = status_of(s, "combo")
+    assert st["type"] == "composite" and len(st["instances"]) == 1, st
+    row = st["instances"][0]
+    assert row["state"] == "ok" and row["value"] == 9 and row["lastError"] is None, row
+    assert row["lastSuccessTime"] is not None, row
     # `get` answers the same, fetching each input once
     rc, out, err = em_get(path_of(*metrics), "default", "combo")
     assert rc == 0 and value(out) == "9", err
@@ -125,6 +139,12 @@ def a_failing_input_is_an_error_unless_fallback():
     # fallback once the input failed failureThreshold times in a row
     wait_for(lambda: served(s, "with-fallback")[0] == 200, timeout=10 * SLOW, what="fallback")
     assert value(served(s, "with-fallback")[1]) == "6"
+    # /status: failing with the input's error, or serving the fallback
+    row = status_of(s, "needs-down")["instances"][0]
+    assert row["state"] == "failing" and row["value"] is None, row
+    assert row["lastError"].startswith("input down: ") and row["consecutiveFailures"] >= 2, row
+    row = status_of(s, "with-fallback")["instances"][0]
+    assert row["state"] == "fallback" and row["value"] == 6, row
     # the healthy input alone still answers
     assert served(s, "ok")[0] == 200
     s.stop()

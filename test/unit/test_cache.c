@@ -272,3 +272,29 @@ TEST(changes_are_noted_once_and_troubles_back_off)
 		em_note_change(&n, EM_STATE_FAILING, EM_STATE_FAILING, t * 1000);
 	EXPECT_INT(n.interval_ms, EM_NOTE_MAX_MS);
 }
+
+TEST(computed_state_is_the_worst_input_state)
+{
+	const enum em_state P = EM_STATE_PENDING, O = EM_STATE_OK, S = EM_STATE_STALE, F = EM_STATE_FALLBACK,
+			    X = EM_STATE_FAILING, I = EM_STATE_IDLE;
+	static const struct {
+		enum em_state in[3];
+		size_t n;
+		bool fallback;
+		enum em_state want;
+	} rows[] = {
+		{{O}, 0, false, EM_STATE_OK},   /* no input */
+		{{O, O, O}, 3, false, EM_STATE_OK},
+		{{O, I, O}, 3, false, EM_STATE_IDLE},
+		{{I, S, O}, 3, false, EM_STATE_STALE},
+		{{S, F, I}, 3, false, EM_STATE_FALLBACK},
+		{{F, P, S}, 3, false, EM_STATE_PENDING},
+		{{P, X, O}, 3, false, EM_STATE_FAILING},
+		{{P, X, O}, 3, true, EM_STATE_FALLBACK},   /* the computed metric's own fallback */
+		{{O, O, X}, 2, false, EM_STATE_OK},        /* only the first n count */
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		EXPECT_STR(em_state_name(em_state_combine(rows[i].in, rows[i].n, rows[i].fallback)),
+			   em_state_name(rows[i].want));
+}
