@@ -398,8 +398,9 @@ def setup():
     T.at_exit(E.blackhole.stop)
     E.secrets = tmpdir()
     user, pw = next(iter(E.prom.basic_auth.items()))
-    for rel, value in {"prometheus-basic-auth/username": user, "prometheus-basic-auth/password": pw,
-                       "pg-monitor/password": "mon-pw"}.items():
+    # where the examples (and import-keda) mount them: SOURCE-NAMESPACE/SECRET/KEY
+    for rel, value in {"jobs/prometheus-basic-auth/username": user, "jobs/prometheus-basic-auth/password": pw,
+                       "db/pg-monitor/password": "mon-pw"}.items():
         os.makedirs(os.path.join(E.secrets, os.path.dirname(rel)), exist_ok=True)
         write(os.path.join(E.secrets, rel), value)
     E.em_env = clean_aws_env({
