@@ -724,14 +724,8 @@ static void *prom_open(const void *vcfg, struct em_err *err)
 	 * than to CURLOPT_USERNAME/PASSWORD: curl would copy the password at
 	 * every poll and free the copies unwiped. A custom Authorization
 	 * header wins, as it did with curl's own basic auth. */
-	if ((c->auth & EM_PROM_AUTH_BASIC) && !has_header(&c->customHeaders, "Authorization")) {
-		char *cred = em_http_basic_credentials(c->username, c->password);
-		if (cred)
-			em_http_header_auth(&in->headers, "Basic", cred);
-		else
-			in->headers.oom = true;
-		em_free_secret(cred);
-	}
+	if ((c->auth & EM_PROM_AUTH_BASIC) && !has_header(&c->customHeaders, "Authorization"))
+		em_http_header_basic(&in->headers, c->username, c->password);
 	if (c->auth & EM_PROM_AUTH_CUSTOM)
 		em_http_header_add(&in->headers, c->customAuthHeader, c->customAuthValue);
 	if (in->headers.oom)

@@ -114,6 +114,17 @@ void em_http_header_auth(struct em_http_headers *h, const char *scheme, const ch
 	em_sb_free(&sb);
 }
 
+void em_http_header_basic(struct em_http_headers *h, const char *user, const char *password)
+{
+	char *cred = em_http_basic_credentials(user, password);
+
+	if (cred)
+		em_http_header_auth(h, "Basic", cred);
+	else
+		h->oom = true;
+	em_free_secret(cred);
+}
+
 void em_http_header_line(struct em_http_headers *h, const char *line)
 {
 	append(h, line, NULL);

@@ -33,6 +33,8 @@ bool em_http_header_value_ok(const char *s);
 void em_http_header_add(struct em_http_headers *h, const char *name, const char *value);
 /* "Authorization: SCHEME CREDENTIALS" (Bearer, Basic). */
 void em_http_header_auth(struct em_http_headers *h, const char *scheme, const char *credentials);
+/* "Authorization: Basic base64(user:password)"; the credentials are wiped. */
+void em_http_header_basic(struct em_http_headers *h, const char *user, const char *password);
 /* A line as libcurl takes it, e.g. "Expect:" to drop a default header. */
 void em_http_header_line(struct em_http_headers *h, const char *line);
 void em_http_headers_wipe(struct em_http_headers *h);   /* overwrites every line; NULL-safe */

@@ -296,14 +296,8 @@ static void *ma_open(const void *vcfg, struct em_err *err)
 						      ? "application/yaml, */*" : "application/json, */*");
 	if ((c->auth & MA_AUTH_APIKEY) && !key_in_query)
 		em_http_header_add(&in->headers, !empty(c->keyParamName) ? c->keyParamName : "X-API-KEY", c->apiKey);
-	if (c->auth & MA_AUTH_BASIC) {
-		char *cred = em_http_basic_credentials(c->username, c->password);
-		if (cred)
-			em_http_header_auth(&in->headers, "Basic", cred);
-		else
-			in->headers.oom = true;
-		em_free_secret(cred);
-	}
+	if (c->auth & MA_AUTH_BASIC)
+		em_http_header_basic(&in->headers, c->username, c->password);
 	if (c->auth & MA_AUTH_BEARER)
 		em_http_header_auth(&in->headers, "Bearer", c->bearerToken);
 	if (c->auth & MA_AUTH_CUSTOM)

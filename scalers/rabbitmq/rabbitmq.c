@@ -88,14 +88,8 @@ static int http_open(struct rmq_inst *in, struct em_err *err)
 	user = !empty(c->username) ? c->username : t.user;
 	pass = !empty(c->username) ? c->password : t.password;
 	em_http_header_add(&in->headers, "Accept", "application/json");
-	if (user) {
-		char *cred = em_http_basic_credentials(user, pass);
-		if (cred)
-			em_http_header_auth(&in->headers, "Basic", cred);
-		else
-			in->headers.oom = true;
-		em_free_secret(cred);
-	}
+	if (user)
+		em_http_header_basic(&in->headers, user, pass);
 	if (in->url && in->http && !in->headers.oom)
 		rc = 0;
 	else
