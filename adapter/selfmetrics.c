@@ -195,6 +195,14 @@ static void add_double(_Atomic uint64_t *a, double d)
 		;
 }
 
+void em_sm_count_result(struct em_sm_family *f, const char *result)
+{
+	char labels[64];
+
+	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
+	em_sm_add(em_sm_series(f, labels), 1);
+}
+
 void em_sm_add(struct em_sm_series *s, double delta)
 {
 	if (!s)

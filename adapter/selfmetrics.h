@@ -59,6 +59,8 @@ void em_sm_add(struct em_sm_series *s, double delta);          /* counters */
 void em_sm_set(struct em_sm_series *s, double value);          /* gauges */
 void em_sm_observe(struct em_sm_series *s, double value);      /* histograms (seconds buckets) */
 double em_sm_value(const struct em_sm_series *s);              /* tests; histogram: the sum */
+/* Adds 1 to f's series result="RESULT" (connection attempts, queries, decisions by result). */
+void em_sm_count_result(struct em_sm_family *f, const char *result);
 
 /* Escapes a label value for the text format into out (", \, newline). */
 void em_label_escape(const char *in, char *out, size_t cap);

@@ -398,14 +398,6 @@ static struct em_sm_family fam_connects =
 static struct em_sm_family fam_queries =
 	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_postgresql_queries_total", "Scaler queries run on PostgreSQL by result.");
 
-static void count(struct em_sm_family *f, const char *result)
-{
-	char labels[48];
-
-	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_sm_add(em_sm_series(f, labels), 1);
-}
-
 /* Opens a connection without blocking past the deadline (libpq's async
  * connect; connect_timeout in the string is superseded by the deadline). */
 static PGconn *pg_connect(struct em_pool *pool, int64_t deadline, struct em_err *err)
@@ -454,12 +446,12 @@ static PGconn *pg_connect(struct em_pool *pool, int64_t deadline, struct em_err 
 		goto out;
 	}
 	em_pool_connect_result(pool, NULL);
-	count(&fam_connects, "ok");
+	em_sm_count_result(&fam_connects, "ok");
 	return conn;
 out:
 	PQfinish(conn);
 	em_pool_connect_result(pool, msg);
-	count(&fam_connects, "error");
+	em_sm_count_result(&fam_connects, "error");
 	em_err_set(err, EM_E_UNAVAILABLE, "error establishing postgreSQL connection: %s", msg);
 	return NULL;
 }
@@ -722,7 +714,7 @@ static int pg_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 		if (fresh || em_mono_ms() >= deadline)
 			break;
 	}
-	count(&fam_queries, rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
+	em_sm_count_result(&fam_queries, rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
 	em_pool_release(in->pool, slot, conn);
 	em_secret_scope_leave(&scope);
 	if (rc != RUN_OK)

@@ -618,14 +618,6 @@ static void count_authn(const char *method, const char *result)
 	em_sm_add(em_sm_series(&fam_authn, labels), 1);
 }
 
-static void count_authz(const char *result)
-{
-	char labels[64];
-
-	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_sm_add(em_sm_series(&fam_authz, labels), 1);
-}
-
 static int token_review(struct em_auth *a, const char *token, struct em_user *u, bool *api_error)
 {
 	unsigned char key[EM_AUTHCACHE_KEYLEN];
@@ -823,7 +815,7 @@ void em_auth_check(struct em_auth *a, const struct em_auth_request *r, struct em
 		goto out;
 	}
 	d = authorize(a, &u, &at, &reason);
-	count_authz(d == ALLOW ? "allowed" : d == DENY ? "denied" : "error");
+	em_sm_count_result(&fam_authz, d == ALLOW ? "allowed" : d == DENY ? "denied" : "error");
 	if (d != ALLOW) {
 		res->code = 403;
 		res->body = em_forbidden_json(u.name, &at, reason);

@@ -324,14 +324,6 @@ static struct em_sm_family fam_connects =
 static struct em_sm_family fam_queries =
 	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_mysql_queries_total", "Scaler queries run on MySQL/MariaDB by result.");
 
-static void count(struct em_sm_family *f, const char *result)
-{
-	char labels[48];
-
-	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_sm_add(em_sm_series(f, labels), 1);
-}
-
 /* Runs a statement that returns no rows; drains a result it does return. */
 static int run_plain(struct my_conn *c, const char *sql, int64_t deadline, char *msg, size_t cap)
 {
@@ -638,7 +630,7 @@ static int my_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 			em_pool_connected(in->pool, slot);
 			scrub(t, msg, sizeof(msg));
 			em_pool_connect_result(in->pool, c ? NULL : msg);
-			count(&fam_connects, c ? "ok" : "error");
+			em_sm_count_result(&fam_connects, c ? "ok" : "error");
 			if (!c) {
 				em_err_set(err, EM_E_UNAVAILABLE, "error establishing MySQL connection: %s", msg);
 				break;
@@ -662,7 +654,7 @@ static int my_fetch(void *vinst, const struct em_fetch_ctx *ctx, struct em_sampl
 		if (fresh || em_mono_ms() >= deadline)
 			break;
 	}
-	count(&fam_queries, rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
+	em_sm_count_result(&fam_queries, rc == RUN_OK ? "ok" : rc == RUN_TIMEOUT ? "timeout" : "error");
 	em_pool_release(in->pool, slot, c);
 	if (rc != RUN_OK) {
 		scrub(t, err->msg, sizeof(err->msg));

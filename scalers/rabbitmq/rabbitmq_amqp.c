@@ -334,14 +334,6 @@ static struct em_sm_family fam_connects =
 static struct em_sm_family fam_declares =
 	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_rabbitmq_declares_total", "Passive queue declares sent to RabbitMQ by result.");
 
-static void count(struct em_sm_family *f, const char *result)
-{
-	char labels[48];
-
-	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_sm_add(em_sm_series(f, labels), 1);
-}
-
 int rmq_amqp_count(struct rmq_amqp *a, const char *queue, int64_t deadline, int64_t *out, struct em_err *err)
 {
 	const struct amqp_target *t = em_pool_shared(a->pool);
@@ -374,7 +366,7 @@ int rmq_amqp_count(struct rmq_amqp *a, const char *queue, int64_t deadline, int6
 			c = amqp_connect(t, deadline, msg, sizeof(msg));
 			em_pool_connected(a->pool, slot);
 			em_pool_connect_result(a->pool, c ? NULL : msg);
-			count(&fam_connects, c ? "ok" : "error");
+			em_sm_count_result(&fam_connects, c ? "ok" : "error");
 			if (!c) {
 				em_err_set(err, EM_E_UNAVAILABLE, "error establishing connection to RabbitMQ: %s", msg);
 				break;
@@ -409,7 +401,7 @@ int rmq_amqp_count(struct rmq_amqp *a, const char *queue, int64_t deadline, int6
 		if (e == 1 || fresh || em_mono_ms() >= deadline)
 			break;
 	}
-	count(&fam_declares, rc == 0 ? "ok" : "error");
+	em_sm_count_result(&fam_declares, rc == 0 ? "ok" : "error");
 	em_pool_release(a->pool, slot, c);
 	return rc;
 }

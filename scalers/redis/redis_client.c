@@ -122,14 +122,6 @@ static struct em_sm_family fam_connects =
 static struct em_sm_family fam_commands =
 	EM_SM_FAMILY(EM_SM_COUNTER, "extmetrics_redis_commands_total", "Round trips of scaler commands to Redis by result.");
 
-static void count(struct em_sm_family *f, const char *result)
-{
-	char labels[48];
-
-	snprintf(labels, sizeof(labels), "result=\"%s\"", result);
-	em_sm_add(em_sm_series(f, labels), 1);
-}
-
 /* Go-like text of an errno ("connection refused"). */
 static void errno_text(int e, char *out, size_t cap)
 {
@@ -517,7 +509,7 @@ static enum node_rc node_run(struct em_pool *pool, size_t n, const struct rds_cm
 			c = conn_open(nd, deadline, msg, sizeof(msg));
 			em_pool_connected(pool, slot);
 			em_pool_connect_result(pool, c ? NULL : msg);
-			count(&fam_connects, c ? "ok" : "error");
+			em_sm_count_result(&fam_connects, c ? "ok" : "error");
 			if (!c) {
 				em_err_set(err, EM_E_UNAVAILABLE, "connection to %s failed: %s", nd->label, msg);
 				out = NODE_DOWN;
@@ -836,9 +828,9 @@ int rds_client_run(struct rds_client *cl, size_t n, const struct rds_cmd *cmds, 
 	if (rc != 0)
 		free_replies(n, replies);
 	else
-		count(&fam_commands, "ok");
+		em_sm_count_result(&fam_commands, "ok");
 	if (rc != 0)
-		count(&fam_commands, "error");
+		em_sm_count_result(&fam_commands, "error");
 	return rc;
 }
 
